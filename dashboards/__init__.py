@@ -1,0 +1,1 @@
+"""Grafana dashboards as code — not built yet (see the operator views issue)."""

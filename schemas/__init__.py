@@ -1,0 +1,1 @@
+"""Event contracts, the asset registry format and the SQL migrations."""

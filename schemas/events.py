@@ -1,0 +1,293 @@
+"""Event contracts: one versioned model per family.
+
+Every event carries ``event_id``, ``asset_id`` and a time-zone-aware ``occurred_at``
+(event time). A Kafka message holds one event, or an envelope ``{"events": [...]}`` of
+many: gateways and collectors batch, because the per-message cost of the stream
+processor dominates otherwise.
+
+``db_row()`` gives the tuple that the sink COPYs; its order is ``COLUMNS`` and must
+match the table created by the migrations (a test checks it).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+Identifier = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+
+
+class EventBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: ClassVar[str]
+    COLUMNS: ClassVar[tuple[str, ...]]
+
+    schema_version: Literal[1] = 1
+    event_id: str = Identifier
+    asset_id: str = Identifier
+    occurred_at: AwareDatetime
+
+    @abstractmethod
+    def db_row(self) -> tuple[Any, ...]:
+        """The row COPYed into the family's table, in ``COLUMNS`` order."""
+
+    def liveness(self) -> bool | None:
+        """True/False when this event says the asset is up/down; None when it says nothing."""
+        return None
+
+
+def _packets_consistent(sent: int | None, lost: int | None) -> None:
+    if (sent is None) != (lost is None):
+        raise ValueError("packets_sent and packets_lost come together")
+    if sent is not None and lost is not None and lost > sent:
+        raise ValueError("packets_lost exceeds packets_sent")
+
+
+class IotEvent(EventBase):
+    """Heartbeat or telemetry of an IoT terminal (smart pole, sensor, gateway)."""
+
+    family: ClassVar[str] = "iot"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "occurred_at", "event_id", "asset_id", "kind", "status", "battery_pct",
+        "signal_dbm", "rtt_ms", "packets_sent", "packets_lost",
+    )
+
+    kind: Literal["heartbeat", "telemetry"] = "heartbeat"
+    status: Literal["ok", "degraded", "fault"] = "ok"
+    battery_pct: float | None = Field(default=None, ge=0, le=100)
+    signal_dbm: float | None = Field(default=None, ge=-200, le=0)
+    rtt_ms: float | None = Field(default=None, ge=0, le=600_000)
+    packets_sent: int | None = Field(default=None, ge=0)
+    packets_lost: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> IotEvent:
+        _packets_consistent(self.packets_sent, self.packets_lost)
+        return self
+
+    def db_row(self) -> tuple[Any, ...]:
+        return (
+            self.occurred_at, self.event_id, self.asset_id, self.kind, self.status,
+            self.battery_pct, self.signal_dbm, self.rtt_ms, self.packets_sent, self.packets_lost,
+        )
+
+    def liveness(self) -> bool | None:
+        # Any message from the device proves it is reachable; "fault" is a health
+        # signal for the alerting rules, not an absence.
+        return True
+
+
+PictureFault = Literal["black", "frozen", "occluded", "blurred", "signal_loss"]
+
+
+class VideoEvent(EventBase):
+    """Health report of a video surveillance camera (from the VMS)."""
+
+    family: ClassVar[str] = "video"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "occurred_at", "event_id", "asset_id", "online", "stream_decodable", "fps",
+        "bitrate_kbps", "recording_ok", "faults", "clock_skew_s",
+    )
+
+    online: bool
+    stream_decodable: bool | None = None
+    fps: float | None = Field(default=None, ge=0, le=240)
+    bitrate_kbps: float | None = Field(default=None, ge=0)
+    recording_ok: bool | None = None
+    faults: tuple[PictureFault, ...] = ()
+    clock_skew_s: float | None = None
+
+    def db_row(self) -> tuple[Any, ...]:
+        return (
+            self.occurred_at, self.event_id, self.asset_id, self.online,
+            self.stream_decodable, self.fps, self.bitrate_kbps, self.recording_ok,
+            list(self.faults), self.clock_skew_s,
+        )
+
+    def liveness(self) -> bool | None:
+        return self.online
+
+
+class CloudEvent(EventBase):
+    """Gov-cloud host/tenant resource usage, or a resource request and its fulfilment."""
+
+    family: ClassVar[str] = "cloud"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "occurred_at", "event_id", "asset_id", "kind", "cpu_alloc_cores", "cpu_used_cores",
+        "mem_alloc_gb", "mem_used_gb", "storage_alloc_gb", "storage_used_gb",
+        "request_id", "resource_type", "requested_at", "fulfilled_at", "agreed_lead_hours",
+    )
+
+    kind: Literal["usage", "request"]
+    cpu_alloc_cores: float | None = Field(default=None, ge=0)
+    cpu_used_cores: float | None = Field(default=None, ge=0)
+    mem_alloc_gb: float | None = Field(default=None, ge=0)
+    mem_used_gb: float | None = Field(default=None, ge=0)
+    storage_alloc_gb: float | None = Field(default=None, ge=0)
+    storage_used_gb: float | None = Field(default=None, ge=0)
+    request_id: str | None = Field(default=None, min_length=1, max_length=128)
+    resource_type: Literal["vm", "cpu", "memory", "storage", "database", "bandwidth"] | None = None
+    requested_at: AwareDatetime | None = None
+    fulfilled_at: AwareDatetime | None = None
+    agreed_lead_hours: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> CloudEvent:
+        if self.kind == "usage":
+            pairs = (
+                (self.cpu_alloc_cores, self.cpu_used_cores),
+                (self.mem_alloc_gb, self.mem_used_gb),
+                (self.storage_alloc_gb, self.storage_used_gb),
+            )
+            if all(a is None and u is None for a, u in pairs):
+                raise ValueError("a usage event needs at least one allocated/used pair")
+            for alloc, used in pairs:
+                if (alloc is None) != (used is None):
+                    raise ValueError("allocated and used come in pairs")
+        else:
+            missing = [
+                n for n in ("request_id", "resource_type", "requested_at", "agreed_lead_hours")
+                if getattr(self, n) is None
+            ]
+            if missing:
+                raise ValueError(f"a request event needs {', '.join(missing)}")
+            if self.fulfilled_at is not None and self.requested_at is not None and (
+                self.fulfilled_at < self.requested_at
+            ):
+                raise ValueError("fulfilled_at is before requested_at")
+        return self
+
+    def db_row(self) -> tuple[Any, ...]:
+        return (
+            self.occurred_at, self.event_id, self.asset_id, self.kind, self.cpu_alloc_cores,
+            self.cpu_used_cores, self.mem_alloc_gb, self.mem_used_gb, self.storage_alloc_gb,
+            self.storage_used_gb, self.request_id, self.resource_type, self.requested_at,
+            self.fulfilled_at, self.agreed_lead_hours,
+        )
+
+
+class SecurityEvent(EventBase):
+    """A security event from IDS/WAF/EDR/SIEM/DLP; ``asset_id`` is the affected asset."""
+
+    family: ClassVar[str] = "security"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "occurred_at", "event_id", "asset_id", "source", "category", "level", "title",
+        "details",
+    )
+
+    source: Literal["ids", "waf", "edr", "siem", "dlp", "firewall", "other"]
+    category: Literal[
+        "intrusion", "malware", "ddos", "vulnerability", "policy_violation", "data_leak", "other"
+    ]
+    level: Literal["I", "II", "III", "IV"]
+    title: str = Field(default="", max_length=500)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    def db_row(self) -> tuple[Any, ...]:
+        return (
+            self.occurred_at, self.event_id, self.asset_id, self.source, self.category,
+            self.level, self.title, self.details,
+        )
+
+
+class ProbeEvent(EventBase):
+    """A synthetic check of a portal, business system or network link."""
+
+    family: ClassVar[str] = "probe"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "occurred_at", "event_id", "asset_id", "target_kind", "ok", "status_code",
+        "latency_ms", "packets_sent", "packets_lost", "location", "error",
+    )
+
+    target_kind: Literal["portal", "system", "link"]
+    ok: bool
+    status_code: int | None = Field(default=None, ge=0, le=999)
+    latency_ms: float | None = Field(default=None, ge=0, le=600_000)
+    packets_sent: int | None = Field(default=None, ge=0)
+    packets_lost: int | None = Field(default=None, ge=0)
+    location: str | None = Field(default=None, max_length=128)
+    error: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _check(self) -> ProbeEvent:
+        _packets_consistent(self.packets_sent, self.packets_lost)
+        return self
+
+    def db_row(self) -> tuple[Any, ...]:
+        return (
+            self.occurred_at, self.event_id, self.asset_id, self.target_kind, self.ok,
+            self.status_code, self.latency_ms, self.packets_sent, self.packets_lost,
+            self.location, self.error,
+        )
+
+    def liveness(self) -> bool | None:
+        return self.ok
+
+
+class DataEvent(EventBase):
+    """A dataset event from the exchange platform; ``asset_id`` is the dataset id."""
+
+    family: ClassVar[str] = "data"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "occurred_at", "event_id", "asset_id", "action", "target_department", "records",
+        "completeness", "validity", "passed",
+    )
+
+    action: Literal["shared", "opened", "updated", "quality_check"]
+    target_department: str | None = Field(default=None, max_length=128)
+    records: int | None = Field(default=None, ge=0)
+    completeness: float | None = Field(default=None, ge=0, le=1)
+    validity: float | None = Field(default=None, ge=0, le=1)
+    passed: bool | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DataEvent:
+        if self.action == "quality_check" and self.passed is None:
+            raise ValueError("a quality_check event needs passed")
+        if self.action == "shared" and not self.target_department:
+            raise ValueError("a shared event needs target_department")
+        return self
+
+    def db_row(self) -> tuple[Any, ...]:
+        return (
+            self.occurred_at, self.event_id, self.asset_id, self.action,
+            self.target_department, self.records, self.completeness, self.validity,
+            self.passed,
+        )
+
+
+MODELS: dict[str, type[EventBase]] = {
+    m.family: m for m in (IotEvent, VideoEvent, CloudEvent, SecurityEvent, ProbeEvent, DataEvent)
+}
+
+TABLES: dict[str, str] = {
+    "iot": "iot_events",
+    "video": "video_events",
+    "cloud": "cloud_events",
+    "security": "security_events",
+    "probe": "probe_events",
+    "data": "data_events",
+}
+
+
+class EnvelopeHead(BaseModel):
+    """The envelope's own fields; ``events`` is added per family by ``envelope_model``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    schema_version: Literal[1] = 1
+    source: str | None = Field(default=None, max_length=128)
+
+
+def envelope_model(family: str) -> type[EnvelopeHead]:
+    """The envelope of one family: ``{"source": ..., "events": [...]}``."""
+    item = MODELS[family]
+
+    class Envelope(EnvelopeHead):
+        events: list[item] = Field(min_length=1, max_length=100_000)  # type: ignore[valid-type]
+
+    Envelope.__name__ = f"{item.__name__}Envelope"
+    Envelope.__qualname__ = Envelope.__name__
+    return Envelope

@@ -1,0 +1,113 @@
+"""The asset registry format: departments, districts and assets.
+
+One YAML file holds ``departments``, ``districts`` and ``assets`` lists; a CSV file
+holds assets only (one row each, list fields separated by ``;``). Times are ISO 8601
+with an offset; naive times are refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+Key = Literal["infrastructure", "data", "system", "portal", "security"]
+
+AssetKind = Literal[
+    "iot_device", "gateway", "camera", "cloud_host", "portal", "system", "link", "dataset",
+    "security_sensor", "other",
+]
+
+# The five-key an asset kind belongs to unless the registry says otherwise.
+DEFAULT_KEY: dict[str, Key] = {
+    "iot_device": "infrastructure",
+    "gateway": "infrastructure",
+    "camera": "infrastructure",
+    "cloud_host": "infrastructure",
+    "link": "infrastructure",
+    "portal": "portal",
+    "system": "system",
+    "dataset": "data",
+    "security_sensor": "security",
+    "other": "infrastructure",
+}
+
+# Which event family proves an asset kind alive (None: no liveness tracking).
+LIVENESS_FEED: dict[str, str | None] = {
+    "iot_device": "iot",
+    "gateway": "iot",
+    "camera": "video",
+    "cloud_host": None,
+    "link": "probe",
+    "portal": "probe",
+    "system": "probe",
+    "dataset": None,
+    "security_sensor": None,
+    "other": None,
+}
+
+Ident = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    role: Literal["oncall", "lead", "first_responsible", "duty_supervisor"] = "oncall"
+    phone: str | None = None
+    email: str | None = None
+    im: str | None = Field(default=None, description="WeCom/DingTalk/Feishu user id")
+
+
+class Department(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    department_id: str = Ident
+    name: str = Field(min_length=1)
+    name_zh: str | None = None
+    first_responsible: Contact
+    contacts: tuple[Contact, ...] = ()
+
+
+class District(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    district_id: str = Ident
+    name: str = Field(min_length=1)
+    name_zh: str | None = None
+
+
+class Asset(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    asset_id: str = Ident
+    name: str | None = None
+    kind: AssetKind
+    key: Key | None = None  # defaults from kind
+    department_id: str = Ident
+    district_id: str | None = None
+    parent_id: str | None = None
+    expected_interval_s: int | None = Field(default=None, gt=0, le=7 * 86400)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    shared_with: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    registered_at: AwareDatetime
+    retired_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Asset:
+        if self.retired_at is not None and self.retired_at < self.registered_at:
+            raise ValueError("retired_at is before registered_at")
+        if self.parent_id == self.asset_id:
+            raise ValueError("an asset cannot be its own parent")
+        if LIVENESS_FEED[self.kind] is not None and self.expected_interval_s is None:
+            raise ValueError(f"a {self.kind} needs expected_interval_s (its heartbeat interval)")
+        return self
+
+    @property
+    def five_key(self) -> Key:
+        return self.key or DEFAULT_KEY[self.kind]
+
+
+class Registry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    departments: tuple[Department, ...] = ()
+    districts: tuple[District, ...] = ()
+    assets: tuple[Asset, ...] = ()

@@ -1,0 +1,1 @@
+"""Stream processors: faust agents that validate, store and track liveness."""

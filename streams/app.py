@@ -1,0 +1,157 @@
+"""The faust app: one ingest agent per family topic and one liveness agent.
+
+Assembled in one place (``build_app``) so the pipeline's stages are visible together:
+decode → dead-letter → store (COPY, offsets) → observations → liveness → state topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import psycopg
+
+from citybrain.settings import FAMILIES, Settings
+from streams.ingest import LIVENESS_FEEDS, Ingestor, Observations, RawMessage
+from streams.liveness import Transition
+from streams.monitor import LivenessMonitor, transition_message
+from streams.sink import DeadLetter, EventSink
+from streams.topics import liveness_topic
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_app(
+    settings: Settings,
+    bootstrap: str,
+    database_url: str,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> faust.App:
+    datadir = settings.data_dir / "faust" / settings.worker_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.consumer_group,
+        broker=[f"kafka://{b.strip()}" for b in bootstrap.split(",")],
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        datadir=str(datadir),
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=max(settings.broker_session_timeout / 4, 0.5),
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=False,  # topics are created up front (streams.topics)
+        producer_linger=0.005,
+        producer_max_request_size=4 << 20,
+        consumer_max_fetch_size=4 << 20,
+        stream_buffer_maxsize=max(settings.batch_max_messages * 4, 4096),
+        stream_wait_empty=False,
+    )
+    dlq = settings.dead_letter_topic
+    state_topic = settings.state_change_topic
+    live_name = liveness_topic(settings)
+    sinks: list[EventSink] = []
+
+    async def dead_letter(items: Sequence[DeadLetter]) -> None:
+        pending = []
+        for d in items:
+            headers = [
+                ("citybrain.reason", d.reason.encode()),
+                ("citybrain.source_topic", d.topic.encode()),
+                ("citybrain.source_partition", str(d.partition).encode()),
+                ("citybrain.source_offset", str(d.offset).encode()),
+                ("citybrain.item_index", b"" if d.item_index is None else str(d.item_index).encode()),
+            ]
+            pending.append(await app.producer.send(dlq, None, d.raw, None, None, headers))
+        await asyncio.gather(*pending)
+
+    async def observe(obs: Observations) -> None:
+        await app.producer.send_and_wait(
+            live_name, obs.feed.encode(), obs.to_bytes(), LIVENESS_FEEDS.index(obs.feed), None, None
+        )
+
+    async def publish_state(transitions: Sequence[Transition]) -> None:
+        pending = [
+            await app.producer.send(state_topic, t.asset_id.encode(), transition_message(t),
+                                    None, None, None)
+            for t in transitions
+        ]
+        await asyncio.gather(*pending)
+
+    for family in FAMILIES:
+        sink = EventSink(database_url, settings.database_schema, family,
+                         retry_max_seconds=settings.db_retry_max_seconds)
+        sinks.append(sink)
+        ingestor = Ingestor(family, settings, sink, dead_letter=dead_letter, observe=observe,
+                            clock=clock)
+        topic = app.topic(settings.topic(family), key_type=bytes, value_type=bytes)
+        app.agent(topic, name=f"ingest-{family}")(_ingest_agent(ingestor, settings))
+
+    monitors = {
+        feed: LivenessMonitor(feed, settings, database_url, publish=publish_state)
+        for feed in LIVENESS_FEEDS
+    }
+    live_topic = app.topic(live_name, key_type=bytes, value_type=bytes)
+    app.agent(live_topic, name="liveness")(_liveness_agent(monitors, settings))
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def _revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Another worker may own these partitions next: rebuild from the database later.
+        for monitor in monitors.values():
+            monitor.reset()
+        for sink in sinks:
+            sink.forget_offsets()
+
+    return app
+
+
+def _ingest_agent(ingestor: Ingestor, settings: Settings) -> Callable[[Any], Any]:
+    async def agent(stream: Any) -> AsyncIterator[None]:
+        async for events in stream.take_events(settings.batch_max_messages,
+                                               within=settings.batch_within_seconds):
+            messages = [
+                RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value)
+                for e in events
+            ]
+            try:
+                await ingestor.handle(messages)
+            except Exception:
+                # Never let one batch kill the agent (and with it the worker): the
+                # batch is not acknowledged, so it is redelivered after a restart.
+                log.exception("ingest of %s failed; batch not acknowledged", ingestor.family)
+                raise
+            yield None
+
+    return agent
+
+
+def _liveness_agent(monitors: dict[str, LivenessMonitor], settings: Settings) -> Callable[[Any], Any]:
+    async def agent(stream: Any) -> AsyncIterator[None]:
+        async for value in stream:
+            obs = Observations.from_bytes(value)
+            monitor = monitors.get(obs.feed)
+            if monitor is None:
+                log.error("observations for unknown feed %r ignored", obs.feed)
+                continue
+            delay = 0.1
+            while True:
+                try:
+                    await monitor.handle(obs)
+                    break
+                except psycopg.OperationalError as exc:
+                    log.warning("liveness %s: database unavailable (%s); retrying", obs.feed, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, settings.db_retry_max_seconds)
+            yield None
+
+    return agent

@@ -1,0 +1,152 @@
+"""Message → validated events, or dead letters with a reason. Never raises on bad input.
+
+A message holds one event, or an envelope ``{"source": ..., "events": [...]}``. When an
+envelope is valid except for some items, only those items are dead-lettered (each with
+its own bytes and index); the rest are stored. Timestamps far in the future or absurdly
+old (relative to processing time, which the caller passes) are contract errors too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from schemas.events import MODELS, EnvelopeHead, EventBase, envelope_model
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+    raw: bytes
+    item_index: int | None = None  # position inside an envelope; None: the whole message
+
+
+@dataclass
+class Decoded:
+    events: list[EventBase] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    # Envelope position of each event when some items were dropped; None: 0, 1, 2, ...
+    positions: list[int] | None = None
+    envelope: bool = False
+
+
+def describe(error: ValidationError, prefix: str = "") -> str:
+    """A short, stable reason: ``field.path: message`` for each problem."""
+    parts = []
+    for e in error.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in e["loc"]) or "(message)"
+        parts.append(f"{prefix}{loc}: {e['msg']}")
+    return "; ".join(parts[:5]) + (f"; and {len(parts) - 5} more" if len(parts) > 5 else "")
+
+
+class Decoder:
+    def __init__(
+        self,
+        family: str,
+        *,
+        max_bytes: int,
+        max_future_skew: timedelta,
+        max_age: timedelta,
+    ) -> None:
+        self.family = family
+        self.model = MODELS[family]
+        self._one: TypeAdapter[EventBase] = TypeAdapter(self.model)
+        self._envelope = envelope_model(family)
+        self.max_bytes = max_bytes
+        self.max_future_skew = max_future_skew
+        self.max_age = max_age
+
+    def decode(self, raw: bytes | None, processed_at: datetime) -> Decoded:
+        out = Decoded()
+        if not raw:
+            out.rejected.append(Rejected("empty message", raw or b""))
+            return out
+        if len(raw) > self.max_bytes:
+            out.rejected.append(
+                Rejected(f"oversized message: {len(raw)} bytes > {self.max_bytes}", raw)
+            )
+            return out
+        out.envelope = b'"events"' in raw
+        # Fast path: pydantic parses and validates the bytes in one pass. Only when that
+        # fails do we pay for a second look that finds out exactly what is wrong.
+        try:
+            if not out.envelope:
+                out.events.append(self._one.validate_json(raw))
+            else:
+                out.events.extend(self._envelope.model_validate_json(raw).events)  # type: ignore[attr-defined]
+        except ValidationError:
+            out = self._diagnose(raw)
+        if out.events:
+            self._check_times(out, processed_at)
+        return out
+
+    def _diagnose(self, raw: bytes) -> Decoded:
+        out = Decoded()
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            out.rejected.append(Rejected(f"invalid JSON: {exc}", raw))
+            return out
+        if not isinstance(doc, dict):
+            out.rejected.append(Rejected(f"expected a JSON object, got {type(doc).__name__}", raw))
+            return out
+        if "events" not in doc:
+            try:
+                out.events.append(self._one.validate_python(doc))
+            except ValidationError as exc:
+                out.rejected.append(Rejected(describe(exc), raw))
+            return out
+        items = doc.pop("events")
+        out.envelope = True
+        try:
+            EnvelopeHead.model_validate(doc)
+        except ValidationError as exc:
+            out.rejected.append(Rejected(describe(exc), raw))
+            return out
+        if not isinstance(items, list) or not items:
+            out.rejected.append(Rejected("events: expected a non-empty list of events", raw))
+            return out
+        # Some items are bad: validate one by one so only those are dead-lettered.
+        out.positions = []
+        for index, item in enumerate(items):
+            try:
+                out.events.append(self._one.validate_python(item))
+                out.positions.append(index)
+            except ValidationError as exc:
+                out.rejected.append(
+                    Rejected(describe(exc, f"events[{index}]."), _item_bytes(item), index)
+                )
+        return out
+
+    def _check_times(self, out: Decoded, processed_at: datetime) -> None:
+        latest = processed_at + self.max_future_skew
+        earliest = processed_at - self.max_age
+        if all(earliest <= e.occurred_at <= latest for e in out.events):
+            return
+        positions = out.positions or list(range(len(out.events)))
+        kept: list[EventBase] = []
+        kept_positions: list[int] = []
+        for position, event in zip(positions, out.events, strict=True):
+            if earliest <= event.occurred_at <= latest:
+                kept.append(event)
+                kept_positions.append(position)
+                continue
+            when = "in the future" if event.occurred_at > latest else "too old"
+            reason = (
+                f"occurred_at {event.occurred_at.isoformat()} is {when} "
+                f"(processed at {processed_at.isoformat()})"
+            )
+            item = orjson.dumps(event.model_dump(mode="json", exclude_defaults=True))
+            out.rejected.append(Rejected(reason, item, position if out.envelope else None))
+        out.events, out.positions = kept, kept_positions
+
+
+def _item_bytes(item: Any) -> bytes:
+    try:
+        return orjson.dumps(item)
+    except TypeError:
+        return repr(item).encode()

