@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     liveness_tolerance: float = Field(default=2.5, ge=1.0)
     # A whole feed silent for this long (event time) is an ingestion gap: unknown, not offline.
     ingestion_gap_seconds: float = Field(default=300.0, gt=0)
-    liveness_sweep_seconds: float = Field(default=1.0, gt=0)
+    # Heartbeats of one asset in a batch collapse into runs; a silence longer than this
+    # starts a new run. Must not exceed the smallest window (interval × tolerance).
+    liveness_run_split_seconds: float = Field(default=15.0, gt=0)
 
     worker_id: str = "worker-1"
     consumer_group: str = "citybrain-ingest"

@@ -24,6 +24,8 @@ class EventBase(BaseModel):
 
     family: ClassVar[str]
     COLUMNS: ClassVar[tuple[str, ...]]
+    # True when every event of the family proves the asset up (liveness() is True).
+    ALWAYS_UP: ClassVar[bool] = False
 
     schema_version: Literal[1] = 1
     event_id: str = Identifier
@@ -50,6 +52,7 @@ class IotEvent(EventBase):
     """Heartbeat or telemetry of an IoT terminal (smart pole, sensor, gateway)."""
 
     family: ClassVar[str] = "iot"
+    ALWAYS_UP: ClassVar[bool] = True
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "occurred_at", "event_id", "asset_id", "kind", "status", "battery_pct",
         "signal_dbm", "rtt_ms", "packets_sent", "packets_lost",

@@ -16,7 +16,8 @@ import faust
 import psycopg
 
 from citybrain.settings import FAMILIES, Settings
-from streams.ingest import LIVENESS_FEEDS, Ingestor, Observations, RawMessage
+from streams.batcher import AckAfterCommit
+from streams.ingest import LIVENESS_FEEDS, Ingestor, Observations, Prepared, RawMessage
 from streams.liveness import Transition
 from streams.monitor import LivenessMonitor, transition_message
 from streams.sink import DeadLetter, EventSink
@@ -95,7 +96,7 @@ def build_app(
         ingestor = Ingestor(family, settings, sink, dead_letter=dead_letter, observe=observe,
                             clock=clock)
         topic = app.topic(settings.topic(family), key_type=bytes, value_type=bytes)
-        app.agent(topic, name=f"ingest-{family}")(_ingest_agent(ingestor, settings))
+        app.agent(topic, name=f"ingest-{family}")(_ingest_agent(app, ingestor, settings))
 
     monitors = {
         feed: LivenessMonitor(feed, settings, database_url, publish=publish_state)
@@ -115,22 +116,27 @@ def build_app(
     return app
 
 
-def _ingest_agent(ingestor: Ingestor, settings: Settings) -> Callable[[Any], Any]:
-    async def agent(stream: Any) -> AsyncIterator[None]:
-        async for events in stream.take_events(settings.batch_max_messages,
-                                               within=settings.batch_within_seconds):
-            messages = [
-                RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value)
-                for e in events
-            ]
-            try:
-                await ingestor.handle(messages)
-            except Exception:
-                # Never let one batch kill the agent (and with it the worker): the
-                # batch is not acknowledged, so it is redelivered after a restart.
-                log.exception("ingest of %s failed; batch not acknowledged", ingestor.family)
-                raise
-            yield None
+def _ingest_agent(app: faust.App, ingestor: Ingestor, settings: Settings) -> Callable[[Any], Any]:
+    async def prepare(events: Sequence[Any]) -> Prepared:
+        return await ingestor.prepare([
+            RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value)
+            for e in events
+        ])
+
+    async def agent(stream: Any) -> None:
+        batcher = AckAfterCommit(max_messages=settings.batch_max_messages,
+                                 within=settings.batch_within_seconds,
+                                 prepare=prepare, commit=ingestor.commit)
+        try:
+            await batcher.run(stream)
+        except Exception as exc:
+            # Bad input never gets here (it is dead-lettered) and database outages are
+            # retried inside the sink; anything else is a bug. Stop the whole worker so
+            # its supervisor restarts it and the unacknowledged batch is redelivered,
+            # rather than leaving a worker that runs but ingests nothing.
+            log.exception("ingest agent for %s crashed; stopping the worker", ingestor.family)
+            await app.crash(exc)
+            raise
 
     return agent
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -125,7 +126,8 @@ class Decoder:
     def _check_times(self, out: Decoded, processed_at: datetime) -> None:
         latest = processed_at + self.max_future_skew
         earliest = processed_at - self.max_age
-        if all(earliest <= e.occurred_at <= latest for e in out.events):
+        times = list(map(_occurred_at, out.events))  # C-level loop: this runs per event
+        if earliest <= min(times) and max(times) <= latest:
             return
         positions = out.positions or list(range(len(out.events)))
         kept: list[EventBase] = []
@@ -143,6 +145,9 @@ class Decoder:
             item = orjson.dumps(event.model_dump(mode="json", exclude_defaults=True))
             out.rejected.append(Rejected(reason, item, position if out.envelope else None))
         out.events, out.positions = kept, kept_positions
+
+
+_occurred_at = attrgetter("occurred_at")
 
 
 def _item_bytes(item: Any) -> bytes:

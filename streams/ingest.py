@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 import orjson
 
@@ -39,15 +40,17 @@ class Observations:
     """What one batch says about liveness, compacted per asset, for the liveness monitor.
 
     ``runs[asset] = [(first, last, up), ...]``: consecutive observations with the same
-    up/down value collapse into one run (epoch seconds of its first and last event), so
-    a transition keeps its exact start and the latest heartbeat is kept. ``marks`` is the
+    up/down value and no silence longer than ``liveness_run_split_seconds`` between
+    them collapse into one run (event times of its first and last event), so a
+    transition keeps its exact start, a silence is never hidden inside a run, and the
+    latest heartbeat is kept. ``marks`` is the
     largest event time per source (topic, partition), from which the monitor derives
     the feed's watermark.
     """
 
     feed: str
-    runs: dict[str, list[tuple[float, float, bool]]] = field(default_factory=dict)
-    marks: dict[TopicPartition, float] = field(default_factory=dict)
+    runs: dict[str, list[tuple[datetime, datetime, bool]]] = field(default_factory=dict)
+    marks: dict[TopicPartition, datetime] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps({
@@ -59,13 +62,14 @@ class Observations:
     @classmethod
     def from_bytes(cls, raw: bytes) -> Observations:
         doc = orjson.loads(raw)
+        when = datetime.fromisoformat
         return cls(
             feed=doc["feed"],
             runs={
-                a: [(float(f), float(last), bool(u)) for f, last, u in seq]
+                a: [(when(f), when(last), bool(u)) for f, last, u in seq]
                 for a, seq in doc["runs"].items()
             },
-            marks={(t, int(p)): float(m) for t, p, m in doc["marks"]},
+            marks={(t, int(p)): when(m) for t, p, m in doc["marks"]},
         )
 
 
@@ -99,16 +103,20 @@ class Ingestor:
         self._dead_letter = dead_letter
         self._observe = observe if family in LIVENESS_FEEDS else None
         self._clock = clock
+        self._split = timedelta(seconds=settings.liveness_run_split_seconds)
 
     async def handle(self, messages: Sequence[RawMessage]) -> IngestReport:
+        return await self.commit(await self.prepare(messages))
+
+    async def prepare(self, messages: Sequence[RawMessage]) -> Prepared:
+        """Decode a batch; runs while the previous batch is still being committed."""
         processed_at = self._clock()
-        batch = Batch(self.family)
-        observations = Observations(self.family)
-        skipped = events = 0
+        prepared = Prepared(Batch(self.family), Observations(self.family), len(messages))
+        batch = prepared.batch
         for msg in messages:
             tp = (msg.topic, msg.partition)
             if msg.offset < await self.sink.applied_offset(tp):
-                skipped += 1  # stored by an earlier delivery of this partition
+                prepared.skipped += 1  # stored by an earlier delivery of this partition
                 continue
             batch.next_offsets[tp] = max(batch.next_offsets.get(tp, 0), msg.offset + 1)
             decoded = self.decoder.decode(msg.value, processed_at)
@@ -117,10 +125,14 @@ class Ingestor:
                                              rej.item_index, rej.reason, rej.raw))
             if not decoded.events:
                 continue
-            events += len(decoded.events)
+            prepared.events += len(decoded.events)
             batch.rows.extend(e.db_row() for e in decoded.events)
             if self._observe is not None:
-                _collect(observations, tp, decoded.events)
+                _collect(prepared.observations, tp, decoded.events, self._split)
+        return prepared
+
+    async def commit(self, prepared: Prepared) -> IngestReport:
+        batch = prepared.batch
         if batch.dead:
             # Published before the rows commit: a crash in between re-publishes on replay
             # (at least once) rather than losing the dead letter.
@@ -129,27 +141,49 @@ class Ingestor:
         metrics.EVENTS_INGESTED.labels(self.family).inc(result.inserted)
         metrics.EVENTS_DUPLICATE.labels(self.family).inc(result.duplicates)
         metrics.DEAD_LETTERED.labels(self.family).inc(result.dead_lettered)
-        metrics.MESSAGES_SKIPPED.labels(self.family).inc(skipped)
-        if self._observe is not None and observations.marks:
-            await self._observe(observations)
-        return IngestReport(len(messages), skipped, events, result)
+        metrics.MESSAGES_SKIPPED.labels(self.family).inc(prepared.skipped)
+        if self._observe is not None and prepared.observations.marks:
+            await self._observe(prepared.observations)
+        return IngestReport(prepared.messages, prepared.skipped, prepared.events, result)
 
 
-def _collect(obs: Observations, tp: TopicPartition, events: Sequence[EventBase]) -> None:
-    mark = obs.marks.get(tp, 0.0)
+@dataclass
+class Prepared:
+    batch: Batch
+    observations: Observations
+    messages: int
+    skipped: int = 0
+    events: int = 0
+
+
+def _collect(obs: Observations, tp: TopicPartition, events: Sequence[EventBase],
+             split: timedelta) -> None:
+    # Hot path (every event of a liveness feed): datetimes compare without conversion,
+    # and only the per-asset result is serialised.
+    latest = max(map(_occurred_at, events))
+    mark = obs.marks.get(tp)
+    obs.marks[tp] = latest if mark is None or latest > mark else mark
     runs = obs.runs
+    always_up = type(events[0]).ALWAYS_UP
     for event in events:
-        at = event.occurred_at.timestamp()
-        mark = max(mark, at)
-        up = event.liveness()
+        up = True if always_up else event.liveness()
         if up is None:
             continue
+        at = event.occurred_at
         seq = runs.get(event.asset_id)
         if seq is None:
             runs[event.asset_id] = [(at, at, up)]
-        elif seq[-1][2] == up:
-            first, last, _ = seq[-1]
-            seq[-1] = (min(first, at), max(last, at), up)
-        else:
-            seq.append((at, at, up))
-    obs.marks[tp] = mark
+            continue
+        first, last, was = seq[-1]
+        if was is not up or at - last > split:
+            # A change of state, or a silence long enough that a deadline might lapse
+            # inside it: a new run, so the monitor sees the silence.
+            if at > last:
+                seq.append((at, at, up))
+        elif at > last:
+            seq[-1] = (first, at, up)
+        elif at < first:
+            seq[-1] = (at, last, up)
+
+
+_occurred_at = attrgetter("occurred_at")

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 import psycopg
+from psycopg import sql
 
 from citybrain import metrics
 from citybrain.settings import Settings
@@ -30,6 +31,13 @@ log = logging.getLogger(__name__)
 # the feed's watermark back; otherwise one idle partition would stop offline detection.
 IDLE_SOURCE_SECONDS = 30.0
 REGISTRY_REFRESH_SECONDS = 10.0
+
+# Where each feed's "asset is up" events are stored (table, condition).
+FEED_UP_SQL: dict[str, tuple[str, str]] = {
+    "iot": ("iot_events", "true"),
+    "video": ("video_events", "online"),
+    "probe": ("probe_events", "ok"),
+}
 
 
 def transition_message(t: Transition) -> bytes:
@@ -56,7 +64,7 @@ class LivenessMonitor:
         self._publish = publish
         self._wall = wall_clock
         self.tracker: LivenessTracker | None = None
-        self._marks: dict[TopicPartition, tuple[float, float]] = {}
+        self._marks: dict[TopicPartition, tuple[datetime, float]] = {}
         self._registry_version: tuple[Any, ...] | None = None
         self._registry_checked = 0.0
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -94,10 +102,10 @@ class LivenessMonitor:
         tracker = await self._tracker(conn)
         now_wall = self._wall()
         for tp, mark in obs.marks.items():
-            prev = self._marks.get(tp, (0.0, 0.0))[0]
-            self._marks[tp] = (max(prev, mark), now_wall)
+            prev = self._marks.get(tp)
+            self._marks[tp] = (mark if prev is None or mark > prev[0] else prev[0], now_wall)
         active = [m for m, w in self._marks.values() if now_wall - w <= IDLE_SOURCE_SECONDS]
-        watermark = _dt(min(active)) if active else None
+        watermark = min(active) if active else None
 
         transitions: list[Transition] = []
         gap = (
@@ -110,13 +118,11 @@ class LivenessMonitor:
             transitions += tracker.advance(watermark)
         for asset_id, runs in sorted(obs.runs.items()):
             for first, last, up in runs:
-                transitions += tracker.observe(asset_id, _dt(first), up)
-                if last != first:
-                    transitions += tracker.observe(asset_id, _dt(last), up)
+                transitions += tracker.observe_run(asset_id, first, last, up)
         if watermark is not None and not gap:
             transitions += tracker.advance(watermark)
         transitions.sort(key=lambda t: (t.at, t.asset_id))
-        await self._persist(conn, obs, transitions, tracker.watermark)
+        await self._persist(conn, transitions, tracker.watermark)
         if transitions:
             await self._publish(transitions)
             for t in transitions:
@@ -144,68 +150,95 @@ class LivenessMonitor:
         )
         cur = await conn.execute(
             "SELECT a.asset_id, a.expected_interval_s, a.registered_at, a.retired_at,"
-            " s.state, s.since, s.last_seen"
+            " s.state, s.since"
             " FROM assets a LEFT JOIN asset_state s USING (asset_id)"
             " WHERE a.kind = ANY(%s) AND a.expected_interval_s IS NOT NULL",
             (kinds,),
         )
-        for asset_id, interval, registered, retired, state, since, last_seen in await cur.fetchall():
-            current = (
-                AssetLiveness(State(state), since, last_seen) if fresh and state is not None else None
-            )
-            tracker.register(TrackedAsset(asset_id, float(interval), registered, retired), current)
+        rows = await cur.fetchall()
+        watermark: datetime | None = None
+        last_seen: dict[str, datetime] = {}
         if fresh:
             cur = await conn.execute(
                 "SELECT watermark FROM feed_watermarks WHERE feed = %s", (self.feed,)
             )
             row = await cur.fetchone()
-            if row is not None:
-                tracker.restore_watermark(row[0])
+            watermark = row[0] if row else None
+            if watermark is not None and rows:
+                widest = max(float(r[1]) for r in rows) * self.settings.liveness_tolerance
+                last_seen = await self._recent_heartbeats(conn, watermark, widest)
+        for asset_id, interval, registered, retired, state, since in rows:
+            current = (
+                AssetLiveness(State(state), since, last_seen.get(asset_id))
+                if fresh and state is not None else None
+            )
+            tracker.register(TrackedAsset(asset_id, float(interval), registered, retired), current)
+        if watermark is not None:
+            tracker.restore_watermark(watermark)
         await conn.commit()
         self.tracker = tracker
         self._registry_version = version
         return tracker
 
+    async def _recent_heartbeats(
+        self, conn: psycopg.AsyncConnection[Any], watermark: datetime, widest_s: float
+    ) -> dict[str, datetime]:
+        """Each asset's last "up" event within one window before the watermark.
+
+        Read from the stored events (committed before their observations were
+        published), so the monitor keeps no per-heartbeat state of its own in the
+        database; bounded by the time-leading identity index.
+        """
+        table, up = FEED_UP_SQL[self.feed]
+        cur = await conn.execute(
+            sql.SQL(
+                "SELECT asset_id, max(occurred_at) FROM {} WHERE occurred_at > %s"
+                " AND occurred_at <= %s AND {} GROUP BY asset_id"
+            ).format(sql.Identifier(table), sql.SQL(up)),
+            (watermark - timedelta(seconds=widest_s), watermark),
+        )
+        return {a: t for a, t in await cur.fetchall()}
+
     async def _persist(
         self,
         conn: psycopg.AsyncConnection[Any],
-        obs: Observations,
         transitions: Sequence[Transition],
         watermark: datetime | None,
     ) -> None:
-        last_seen = {
-            asset: _dt(max(last for _, last, up in runs if up))
-            for asset, runs in obs.runs.items() if any(up for *_, up in runs)
-        }
         async with conn.transaction(), conn.cursor() as cur:
             if transitions:
-                await cur.executemany(
-                    "UPDATE state_intervals SET ended_at = %s"
-                    " WHERE asset_id = %s AND ended_at IS NULL AND started_at <= %s",
-                    [(t.at, t.asset_id, t.at) for t in transitions],
-                )
-                await cur.executemany(
-                    "INSERT INTO state_intervals (asset_id, state, started_at, ended_at, reason)"
-                    " VALUES (%s, %s, %s, NULL, %s)"
-                    " ON CONFLICT (asset_id, started_at) DO UPDATE"
-                    " SET state = excluded.state, reason = excluded.reason, ended_at = NULL",
-                    [(t.asset_id, t.state.value, t.at, t.reason) for t in transitions],
-                )
-                await cur.executemany(
-                    "INSERT INTO asset_state (asset_id, feed, state, since, updated_at)"
-                    " VALUES (%s, %s, %s, %s, now())"
-                    " ON CONFLICT (asset_id) DO UPDATE SET state = excluded.state,"
-                    " since = excluded.since, feed = excluded.feed, updated_at = now()"
-                    " WHERE asset_state.since <= excluded.since",
-                    [(t.asset_id, t.feed, t.state.value, t.at) for t in transitions],
-                )
-            if last_seen:
-                await cur.execute(
-                    "UPDATE asset_state s SET last_seen = v.t FROM unnest(%s::text[],"
-                    " %s::timestamptz[]) AS v(a, t)"
-                    " WHERE s.asset_id = v.a AND (s.last_seen IS NULL OR s.last_seen < v.t)",
-                    (list(last_seen), list(last_seen.values())),
-                )
+                # Set-based: a district outage is hundreds of transitions in one batch.
+                # Several transitions of one asset in a batch are applied in order, so
+                # the intervals are written one "round" (n-th transition per asset) at a time.
+                for round_ in _rounds(transitions):
+                    params = (
+                        [t.asset_id for t in round_], [t.state.value for t in round_],
+                        [t.at for t in round_], [t.reason for t in round_],
+                    )
+                    await cur.execute(
+                        "UPDATE state_intervals s SET ended_at = v.at"
+                        " FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[])"
+                        " AS v(asset_id, state, at, reason)"
+                        " WHERE s.asset_id = v.asset_id AND s.ended_at IS NULL AND s.started_at <= v.at",
+                        params,
+                    )
+                    await cur.execute(
+                        "INSERT INTO state_intervals (asset_id, state, started_at, ended_at, reason)"
+                        " SELECT asset_id, state, at, NULL, reason FROM unnest(%s::text[], %s::text[],"
+                        " %s::timestamptz[], %s::text[]) AS v(asset_id, state, at, reason)"
+                        " ON CONFLICT (asset_id, started_at) DO UPDATE"
+                        " SET state = excluded.state, reason = excluded.reason, ended_at = NULL",
+                        params,
+                    )
+                    await cur.execute(
+                        "INSERT INTO asset_state (asset_id, feed, state, since, updated_at)"
+                        " SELECT asset_id, %s, state, at, now() FROM unnest(%s::text[], %s::text[],"
+                        " %s::timestamptz[]) AS v(asset_id, state, at)"
+                        " ON CONFLICT (asset_id) DO UPDATE SET state = excluded.state,"
+                        " since = excluded.since, feed = excluded.feed, updated_at = now()"
+                        " WHERE asset_state.since <= excluded.since",
+                        (self.feed, *params[:3]),
+                    )
             if watermark is not None:
                 await cur.execute(
                     "INSERT INTO feed_watermarks (feed, watermark, updated_at)"
@@ -216,5 +249,15 @@ class LivenessMonitor:
                 )
 
 
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
+def _rounds(transitions: Sequence[Transition]) -> list[list[Transition]]:
+    """Split time-ordered transitions so that each asset appears at most once per round."""
+    rounds: list[list[Transition]] = []
+    seen: dict[str, int] = {}
+    for t in transitions:
+        n = seen.get(t.asset_id, 0)
+        seen[t.asset_id] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(t)
+    return rounds
+

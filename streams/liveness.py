@@ -1,0 +1,379 @@
+"""Liveness: heartbeat and probe observations → each asset's state over time.
+
+Pure domain code: no I/O and no clock of its own; every instant is an aware datetime
+passed in (event time), naive ones raise ValueError. *window* = interval_s × tolerance.
+
+* One tracker per *feed* (the family whose events prove liveness: "iot", "video",
+  "probe"), copied onto every Transition. The *watermark* is the feed's event-time
+  clock and only moves forward: advance() with an older ``now`` does nothing.
+* observe(): unregistered assets, events before registered_at or at/after retired_at
+  are ignored. up → ONLINE at ``at``; down → OFFLINE at ``at`` until an up. An event
+  older than the asset's latest accepted one is late: no transition, and last_seen
+  never moves back. Deadlines that lapsed before ``at`` are applied first, as advance()
+  would, so an outage is recorded even when its end is observed before the advance.
+  Intended use: observe a batch, then advance() to its largest event time.
+* advance(now), transitions sorted by (at, asset_id):
+  - ONLINE and last_seen + window <= now → OFFLINE at that deadline, not at now.
+  - Never seen, nothing restored: UNKNOWN (previous=None) from max(registered_at,
+    watermark when first tracked: first advance, or registration once a watermark
+    exists); OFFLINE one window later if still silent. register() never emits: that
+    first UNKNOWN comes from the next advance(), and state_of() is None until then.
+  - Ingestion gap (now - previous watermark > gap_seconds): the platform's fault, not
+    the devices'. ONLINE deadlines in (previous, now] → UNKNOWN at the deadline;
+    UNKNOWN deadlines there do not expire. OFFLINE stays OFFLINE.
+  - Resume (the watermark moves forward after a gap or a stall): assets UNKNOWN for
+    lack of data get a grace deadline now + window, then go OFFLINE if still silent.
+  - retired_at <= now: the asset is dropped after its earlier transitions; retirement
+    itself emits nothing.
+* stall(at): the processing-time watchdog saw nothing for too long; ONLINE and OFFLINE
+  assets → UNKNOWN at ``at``. Calling it again emits nothing.
+* restore_watermark() + register(asset, current) restore state after a restart without
+  emitting; a restored UNKNOWN waits for the resume, and a long downtime shows up as a
+  gap at the next advance.
+* MAINTENANCE is never entered here and such assets are left alone (only last_seen
+  is kept, for whoever ends the maintenance).
+* No transition starts before the state it ends (an out-of-order event takes effect at
+  that state's start), so stored intervals never overlap; zero-length ones may occur.
+
+Heartbeats are O(1): they only move the recorded deadline out. advance() pops a heap
+of deadlines with lazy invalidation, so a batch with nothing due costs O(1).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from operator import attrgetter
+
+_RETIRE, _DUE = 0, 1  # at equal instants retirement wins: nothing happens at retired_at
+_ORDER = attrgetter("at", "asset_id")
+_Context = tuple[datetime, datetime | None, datetime | None]  # now, gap_from, quiet_from
+
+
+class State(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+    MAINTENANCE = "maintenance"
+
+
+def _aware(value: datetime, name: str) -> None:
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+@dataclass(frozen=True)
+class TrackedAsset:
+    asset_id: str
+    interval_s: float
+    registered_at: datetime
+    retired_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.interval_s > 0:
+            raise ValueError(f"{self.asset_id}: interval_s must be > 0, got {self.interval_s}")
+        _aware(self.registered_at, "registered_at")
+        if self.retired_at is not None:
+            _aware(self.retired_at, "retired_at")
+            if self.retired_at < self.registered_at:
+                raise ValueError(f"{self.asset_id}: retired_at is before registered_at")
+
+
+@dataclass(frozen=True)
+class AssetLiveness:
+    state: State
+    since: datetime
+    last_seen: datetime | None
+
+    def __post_init__(self) -> None:
+        _aware(self.since, "since")
+        if self.last_seen is not None:
+            _aware(self.last_seen, "last_seen")
+
+
+@dataclass(frozen=True)
+class Transition:
+    asset_id: str
+    feed: str
+    state: State
+    previous: State | None
+    at: datetime
+    reason: str
+
+
+@dataclass(slots=True)
+class _Slot:
+    asset: TrackedAsset
+    state: State | None = None  # None: no first state emitted yet
+    since: datetime | None = None
+    last_seen: datetime | None = None
+    last_event: datetime | None = None  # latest accepted observation, up or down
+    anchor: datetime | None = None  # what the pending deadline counts from
+    due: datetime | None = None  # the pending deadline; a heap entry at or before it exists
+    seq: int = 0  # identifies this slot's live heap entry
+
+
+class LivenessTracker:
+    def __init__(self, feed: str, *, tolerance: float, gap_seconds: float) -> None:
+        if not tolerance > 0 or not gap_seconds > 0:
+            raise ValueError("tolerance and gap_seconds must be > 0")
+        self._feed = feed
+        self._tolerance = tolerance
+        self._gap_s = gap_seconds
+        self._assets: dict[str, _Slot] = {}
+        self._heap: list[tuple[datetime, int, int, str]] = []
+        self._seq = 0
+        self._watermark: datetime | None = None
+        self._stalled_at: datetime | None = None
+        self._awaiting: set[str] = set()  # UNKNOWN for lack of data: grace from the resume
+        self._windows: dict[float, timedelta] = {}
+
+    @property
+    def watermark(self) -> datetime | None:
+        return self._watermark
+
+    def tracked(self) -> int:
+        return len(self._assets)
+
+    def state_of(self, asset_id: str) -> AssetLiveness | None:
+        slot = self._assets.get(asset_id)
+        if slot is None or slot.state is None or slot.since is None:
+            return None
+        return AssetLiveness(slot.state, slot.since, slot.last_seen)
+
+    def register(self, asset: TrackedAsset, current: AssetLiveness | None = None) -> None:
+        aid, wm = asset.asset_id, self._watermark
+        if asset.retired_at is not None and wm is not None and asset.retired_at <= wm:
+            self.forget(aid)
+            return
+        slot = self._assets.get(aid)
+        old_retired = slot.asset.retired_at if slot is not None else None
+        if slot is None or current is not None:
+            slot = self._assets[aid] = _Slot(asset)
+            self._awaiting.discard(aid)
+        slot.asset = asset
+        if current is not None:
+            slot.state, slot.since = current.state, current.since
+            slot.last_seen = slot.last_event = current.last_seen
+            if current.state is State.ONLINE:
+                slot.anchor = current.last_seen or current.since
+            elif current.state is State.UNKNOWN:
+                self._suspend(slot)  # a restart is a platform outage too
+        elif slot.state is None and slot.anchor is None:
+            slot.anchor = wm  # without a watermark, the first one starts it
+        self._rearm(slot)
+        if asset.retired_at is not None and asset.retired_at != old_retired:
+            self._push(asset.retired_at, _RETIRE, aid)
+
+    def forget(self, asset_id: str) -> None:
+        self._assets.pop(asset_id, None)
+        self._awaiting.discard(asset_id)
+
+    def restore_watermark(self, watermark: datetime) -> None:
+        _aware(watermark, "watermark")
+        if self._watermark is None or watermark > self._watermark:
+            self._set_watermark(watermark)
+
+    def observe(self, asset_id: str, at: datetime, up: bool) -> list[Transition]:
+        _aware(at, "at")
+        slot = self._assets.get(asset_id)
+        if slot is None:
+            return []
+        asset = slot.asset
+        if at < asset.registered_at or (asset.retired_at is not None and at >= asset.retired_at):
+            return []
+        late = slot.last_event is not None and at < slot.last_event
+        if up and (slot.last_seen is None or at > slot.last_seen):
+            slot.last_seen = at
+        if late:
+            return []
+        slot.last_event = at
+        if slot.state is State.MAINTENANCE:
+            return []
+        if up and slot.state is State.ONLINE and slot.due is not None and at <= slot.due:
+            # The common case, a heartbeat from an asset that is online and not yet due:
+            # only the deadline moves (the heap entry fires first and re-pushes).
+            slot.anchor = slot.last_seen
+            due = self._deadline(slot)
+            if due is not None and due >= slot.due:
+                slot.due = due
+            else:
+                self._rearm(slot)
+            return []
+        out = self._catch_up(slot, at)
+        target = State.ONLINE if up else State.OFFLINE
+        if slot.state is not target:
+            out.append(self._move(slot, target, at, "reported" if up else "reported down"))
+        self._awaiting.discard(asset_id)
+        slot.anchor = slot.last_seen if up else None
+        self._rearm(slot)
+        return out
+
+    def observe_run(self, asset_id: str, first: datetime, last: datetime, up: bool) -> list[Transition]:
+        """A run of same-valued observations from ``first`` to ``last`` with no silence
+        inside longer than the caller's split threshold, which must not exceed any
+        asset's window (interval × tolerance): no deadline can lapse inside the run, so
+        it counts as continuous reporting, not as two reports ``last - first`` apart.
+        """
+        out = self.observe(asset_id, first, up)
+        if last <= first:
+            return out
+        slot = self._assets.get(asset_id)
+        if (up and slot is not None and slot.state is State.ONLINE and slot.due is not None
+                and slot.last_event == first and slot.last_seen is not None):
+            asset = slot.asset
+            if asset.retired_at is not None and last >= asset.retired_at:
+                return out + self.observe(asset_id, last, up)
+            slot.last_seen = slot.last_event = last
+            slot.anchor = last
+            self._rearm(slot)
+            return out
+        return out + self.observe(asset_id, last, up)
+
+    def advance(self, now: datetime) -> list[Transition]:
+        _aware(now, "now")
+        prev = self._watermark
+        if prev is not None and now < prev:
+            return []
+        ctx = self._context(now)
+        self._set_watermark(now)
+        out: list[Transition] = []
+        while self._heap and self._heap[0][0] <= now:
+            when, kind, seq, aid = heapq.heappop(self._heap)
+            slot = self._assets.get(aid)
+            if slot is None:
+                continue
+            if kind == _RETIRE:
+                if slot.asset.retired_at == when:
+                    self.forget(aid)
+                continue
+            if slot.seq != seq or slot.due is None:
+                continue
+            if slot.due > when:  # heartbeats moved the deadline out without touching the heap
+                heapq.heappush(self._heap, (slot.due, _DUE, seq, aid))
+                continue
+            slot.due = None
+            out.extend(self._expire(slot, when, ctx))
+        if prev is None or now > prev:  # the feed resumed: grace counts from here
+            for aid in self._awaiting:
+                slot = self._assets[aid]
+                slot.anchor = now
+                self._rearm(slot)
+            self._awaiting.clear()
+            self._stalled_at = None
+        out.sort(key=_ORDER)
+        return out
+
+    def stall(self, at: datetime) -> list[Transition]:
+        _aware(at, "at")
+        out: list[Transition] = []
+        for aid, slot in self._assets.items():
+            retired = slot.asset.retired_at
+            if slot.state in (None, State.MAINTENANCE) or (retired is not None and retired <= at):
+                continue
+            if slot.state is not State.UNKNOWN:
+                out.append(self._move(slot, State.UNKNOWN, at, "no data from the platform"))
+            elif aid in self._awaiting:
+                continue
+            self._suspend(slot)
+        if self._stalled_at is None:
+            self._stalled_at = at
+        out.sort(key=_ORDER)
+        return out
+
+    def _set_watermark(self, watermark: datetime) -> None:
+        if self._watermark is None:  # the first time the tracker knows about time
+            for slot in self._assets.values():
+                if slot.state is None and slot.anchor is None:
+                    slot.anchor = watermark
+                    self._rearm(slot)
+        self._watermark = watermark
+
+    def _context(self, now: datetime) -> _Context:
+        # ONLINE deadlines after gap_from fell in the platform's gap; UNKNOWN deadlines
+        # after quiet_from (a gap or a stall) wait for the resume instead of expiring.
+        prev = self._watermark
+        gap_from = prev if prev is not None and (now - prev).total_seconds() > self._gap_s else None
+        if self._stalled_at is not None:
+            return now, gap_from, prev if prev is not None else self._stalled_at
+        return now, gap_from, gap_from
+
+    def _catch_up(self, slot: _Slot, at: datetime) -> list[Transition]:
+        # Strictly before `at`: a heartbeat landing exactly on its deadline keeps the
+        # asset online rather than producing a zero-length OFFLINE on every beat.
+        ctx = self._context(at)
+        out: list[Transition] = []
+        while (due := self._deadline(slot)) is not None and due < at:
+            slot.due = None
+            out.extend(self._expire(slot, due, ctx))
+        return out
+
+    def _expire(self, slot: _Slot, due: datetime, ctx: _Context) -> list[Transition]:
+        now, gap_from, quiet_from = ctx
+        if slot.state is None:
+            out = [self._move(slot, State.UNKNOWN, due, "registered, no report yet")]
+            slot.anchor = due
+            self._rearm(slot)
+            return out
+        if slot.state is State.ONLINE and gap_from is not None and due > gap_from:
+            silent = (now - gap_from).total_seconds()
+            reason = f"ingestion gap: no {self._feed} events for {silent:g}s after {gap_from}"
+            out = [self._move(slot, State.UNKNOWN, due, reason)]
+            self._suspend(slot)
+            return out
+        if slot.state is State.UNKNOWN and quiet_from is not None and due > quiet_from:
+            self._suspend(slot)
+            return []
+        if slot.state not in (State.ONLINE, State.UNKNOWN):
+            return []
+        since = "" if slot.state is State.ONLINE else f" of {slot.anchor}"
+        reason = (
+            f"no heartbeat within {self._window(slot).total_seconds():g}s{since}"
+            f" (interval {slot.asset.interval_s:g}s × {self._tolerance:g})"
+        )
+        out = [self._move(slot, State.OFFLINE, due, reason)]
+        slot.anchor = None
+        self._rearm(slot)
+        return out
+
+    def _move(self, slot: _Slot, state: State, at: datetime, reason: str) -> Transition:
+        if slot.since is not None and at < slot.since:
+            at = slot.since
+        t = Transition(slot.asset.asset_id, self._feed, state, slot.state, at, reason)
+        slot.state, slot.since = state, at
+        return t
+
+    def _suspend(self, slot: _Slot) -> None:
+        slot.anchor = slot.due = None
+        self._awaiting.add(slot.asset.asset_id)
+
+    def _window(self, slot: _Slot) -> timedelta:
+        interval = slot.asset.interval_s
+        window = self._windows.get(interval)
+        if window is None:
+            window = self._windows[interval] = timedelta(seconds=interval * self._tolerance)
+        return window
+
+    def _deadline(self, slot: _Slot) -> datetime | None:
+        if slot.anchor is None or slot.state in (State.OFFLINE, State.MAINTENANCE):
+            return None
+        if slot.state is None:  # not started: the deadline is the start itself
+            return max(slot.asset.registered_at, slot.anchor)
+        return slot.anchor + self._window(slot)
+
+    def _rearm(self, slot: _Slot) -> None:
+        due = self._deadline(slot)
+        if due is None:
+            slot.due = None
+        elif slot.due is not None and due >= slot.due:
+            slot.due = due  # the existing heap entry fires first and re-pushes
+        else:
+            slot.due = due
+            slot.seq = self._push(due, _DUE, slot.asset.asset_id)
+
+    def _push(self, when: datetime, kind: int, asset_id: str) -> int:
+        self._seq += 1
+        heapq.heappush(self._heap, (when, kind, self._seq, asset_id))
+        return self._seq

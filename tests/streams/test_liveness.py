@@ -1,0 +1,531 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from streams.liveness import (
+    AssetLiveness,
+    LivenessTracker,
+    State,
+    TrackedAsset,
+    Transition,
+)
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TIMEOUT = "no heartbeat within 150s (interval 60s × 2.5)"
+
+
+def t(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def tracker(feed: str = "iot") -> LivenessTracker:
+    # interval 60s × tolerance 2.5 → a 150s window; silence > 300s of event time is a gap.
+    return LivenessTracker(feed, tolerance=2.5, gap_seconds=300)
+
+
+def asset(
+    asset_id: str = "a", registered: float = 0, retired: float | None = None, interval: float = 60
+) -> TrackedAsset:
+    return TrackedAsset(asset_id, interval, t(registered), None if retired is None else t(retired))
+
+
+def brief(transitions: list[Transition]) -> list[tuple[str, State, State | None, datetime]]:
+    return [(x.asset_id, x.state, x.previous, x.at) for x in transitions]
+
+
+def test_first_state_unknown_then_online() -> None:
+    tr = tracker()
+    tr.register(asset())
+    first = tr.advance(t(0))
+    assert brief(first) == [("a", State.UNKNOWN, None, t(0))]
+    assert first[0].feed == "iot"
+    assert first[0].reason == "registered, no report yet"
+    up = tr.observe("a", t(10), up=True)
+    assert brief(up) == [("a", State.ONLINE, State.UNKNOWN, t(10))]
+    assert up[0].reason == "reported"
+    assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(10), t(10))
+
+
+def test_never_reported_goes_offline_one_window_after_tracking_starts() -> None:
+    tr = tracker()
+    tr.register(asset())
+    tr.advance(t(0))
+    assert tr.advance(t(149)) == []
+    gone = tr.advance(t(150))
+    assert brief(gone) == [("a", State.OFFLINE, State.UNKNOWN, t(150))]
+    assert gone[0].reason.startswith("no heartbeat within 150s of ")
+
+
+def test_offline_exactly_at_deadline_not_at_now() -> None:
+    tr = tracker()
+    tr.register(asset())
+    tr.advance(t(0))
+    tr.observe("a", t(10), up=True)
+    assert tr.advance(t(159.999)) == []
+    gone = tr.advance(t(400))  # late sweep, not a gap (< 300s after 159.999)
+    assert brief(gone) == [("a", State.OFFLINE, State.ONLINE, t(160))]
+    assert gone[0].reason == TIMEOUT
+    assert tr.advance(t(500)) == []  # offline stays offline without new transitions
+
+    tr2 = tracker()
+    tr2.register(asset())
+    tr2.advance(t(0))
+    tr2.observe("a", t(10), up=True)
+    assert brief(tr2.advance(t(160))) == [("a", State.OFFLINE, State.ONLINE, t(160))]
+
+
+def test_regular_heartbeats_stay_online() -> None:
+    tr = tracker()
+    tr.register(asset())
+    tr.advance(t(0))
+    tr.observe("a", t(0), up=True)
+    for beat in range(60, 3600, 60):
+        assert tr.observe("a", t(beat), up=True) == []
+        assert tr.advance(t(beat)) == []
+    assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(0), t(3540))
+
+
+def test_reported_down_stays_down_until_up() -> None:
+    tr = tracker("video")
+    tr.register(asset("cam"))
+    tr.advance(t(0))
+    tr.observe("cam", t(5), up=True)
+    down = tr.observe("cam", t(20), up=False)
+    assert brief(down) == [("cam", State.OFFLINE, State.ONLINE, t(20))]
+    assert down[0].reason == "reported down"
+    assert down[0].feed == "video"
+    assert tr.observe("cam", t(80), up=False) == []
+    assert tr.advance(t(1000)) == []  # no deadline while down, not even through a gap
+    assert tr.state_of("cam") == AssetLiveness(State.OFFLINE, t(20), t(5))
+    back = tr.observe("cam", t(1010), up=True)
+    assert brief(back) == [("cam", State.ONLINE, State.OFFLINE, t(1010))]
+
+
+def test_late_event_neither_transitions_nor_moves_last_seen_back() -> None:
+    tr = tracker()
+    tr.register(asset())
+    tr.advance(t(0))
+    tr.observe("a", t(100), up=True)
+    assert tr.observe("a", t(50), up=True) == []
+    assert tr.observe("a", t(60), up=False) == []  # a stale "down" must not take it offline
+    assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(100), t(100))
+    assert tr.advance(t(249)) == []  # deadline still counts from 100
+    assert brief(tr.advance(t(250))) == [("a", State.OFFLINE, State.ONLINE, t(250))]
+
+
+def test_late_up_after_newer_down_report_does_not_reopen() -> None:
+    tr = tracker("probe")
+    tr.register(asset("portal"))
+    tr.advance(t(0))
+    tr.observe("portal", t(100), up=True)
+    tr.observe("portal", t(130), up=False)
+    assert tr.observe("portal", t(120), up=True) == []
+    assert tr.state_of("portal") == AssetLiveness(State.OFFLINE, t(130), t(120))
+
+
+def test_out_of_order_event_never_starts_before_current_state() -> None:
+    tr = tracker()
+    tr.register(asset())
+    tr.advance(t(0))
+    tr.observe("a", t(10), up=True)
+    tr.advance(t(200))  # offline at 160
+    # A heartbeat from 155 arrives late but is newer than anything seen: it reopens the
+    # asset, yet intervals must not overlap, so it takes effect when OFFLINE began.
+    assert brief(tr.observe("a", t(155), up=True)) == [("a", State.ONLINE, State.OFFLINE, t(160))]
+    assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(160), t(155))
+
+
+def test_flapping_sequence() -> None:
+    tr = tracker("probe")
+    tr.register(asset("link"))
+    tr.advance(t(0))
+    seen: list[Transition] = []
+    for at, up in [(1, True), (2, False), (2, True), (3, True), (4, False), (5, True)]:
+        seen += tr.observe("link", t(at), up=up)
+    on, off = State.ONLINE, State.OFFLINE
+    assert brief(seen) == [
+        ("link", on, State.UNKNOWN, t(1)),
+        ("link", off, on, t(2)),
+        ("link", on, off, t(2)),  # zero-length flap
+        ("link", off, on, t(4)),
+        ("link", on, off, t(5)),
+    ]
+    assert tr.state_of("link") == AssetLiveness(on, t(5), t(5))
+
+
+def test_heartbeat_after_deadline_records_the_outage_even_before_advance() -> None:
+    def history(advance_first: bool) -> list[Transition]:
+        tr = tracker()
+        tr.register(asset())
+        out = tr.advance(t(0)) + tr.observe("a", t(0), up=True)
+        out += tr.advance(t(100))
+        if advance_first:
+            out += tr.advance(t(200)) + tr.observe("a", t(200), up=True)
+        else:
+            out += tr.observe("a", t(200), up=True) + tr.advance(t(200))
+        return out
+
+    expected = [
+        ("a", State.UNKNOWN, None, t(0)),
+        ("a", State.ONLINE, State.UNKNOWN, t(0)),
+        ("a", State.OFFLINE, State.ONLINE, t(150)),
+        ("a", State.ONLINE, State.OFFLINE, t(200)),
+    ]
+    assert brief(history(advance_first=True)) == expected
+    assert brief(history(advance_first=False)) == expected
+
+
+def test_heartbeat_exactly_on_deadline_keeps_online() -> None:
+    tr = tracker()
+    tr.register(asset())
+    tr.advance(t(0))
+    tr.observe("a", t(0), up=True)
+    assert tr.observe("a", t(150), up=True) == []
+    assert tr.advance(t(150)) == []
+
+
+def gap_setup() -> LivenessTracker:
+    tr = tracker()
+    for aid in ("up", "down", "fresh", "silent"):  # "silent" never reports: UNKNOWN until 150
+        tr.register(asset(aid))
+    tr.advance(t(0))
+    tr.observe("up", t(10), up=True)  # deadline 160
+    tr.observe("down", t(10), up=False)
+    tr.observe("fresh", t(40), up=True)  # deadline 190
+    tr.advance(t(100))
+    return tr
+
+
+def test_ingestion_gap_is_unknown_not_offline_then_online_on_resume() -> None:
+    tr = gap_setup()
+    gap = tr.advance(t(1000))  # 900s without a single event
+    assert brief(gap) == [
+        ("up", State.UNKNOWN, State.ONLINE, t(160)),
+        ("fresh", State.UNKNOWN, State.ONLINE, t(190)),
+    ]
+    assert all(x.reason.startswith("ingestion gap") for x in gap)
+    assert tr.state_of("down") == AssetLiveness(State.OFFLINE, t(10), None)
+    assert tr.state_of("silent") == AssetLiveness(State.UNKNOWN, t(0), None)  # not expired
+    assert brief(tr.observe("up", t(1001), up=True)) == [("up", State.ONLINE, State.UNKNOWN, t(1001))]
+    assert tr.advance(t(1100)) == []
+
+
+def test_ingestion_gap_then_silence_goes_offline_at_grace_deadline() -> None:
+    tr = gap_setup()
+    tr.advance(t(1000))
+    tr.observe("fresh", t(1010), up=True)
+    assert tr.advance(t(1149)) == []
+    late = tr.advance(t(1155))
+    assert brief(late) == [  # resume + 150s
+        ("silent", State.OFFLINE, State.UNKNOWN, t(1150)),
+        ("up", State.OFFLINE, State.UNKNOWN, t(1150)),
+    ]
+    assert tr.state_of("fresh") == AssetLiveness(State.ONLINE, t(1010), t(1010))
+
+
+def test_ingestion_gap_seen_by_observe_before_advance_gives_same_history() -> None:
+    tr = gap_setup()
+    resumed = tr.observe("up", t(1000), up=True)
+    assert brief(resumed) == [
+        ("up", State.UNKNOWN, State.ONLINE, t(160)),
+        ("up", State.ONLINE, State.UNKNOWN, t(1000)),
+    ]
+    assert resumed[0].reason.startswith("ingestion gap")
+    assert brief(tr.advance(t(1000))) == [("fresh", State.UNKNOWN, State.ONLINE, t(190))]
+
+
+def test_jump_shorter_than_gap_threshold_is_the_devices_fault() -> None:
+    tr = gap_setup()
+    out = tr.advance(t(390))  # 290s since the previous watermark: not a gap
+    assert brief(out) == [
+        ("silent", State.OFFLINE, State.UNKNOWN, t(150)),
+        ("up", State.OFFLINE, State.ONLINE, t(160)),
+        ("fresh", State.OFFLINE, State.ONLINE, t(190)),
+    ]
+
+
+def test_stall_makes_everything_unknown_then_resume_grants_grace() -> None:
+    tr = tracker()
+    for aid in ("on", "off", "never"):
+        tr.register(asset(aid))
+    tr.advance(t(0))
+    tr.observe("on", t(10), up=True)
+    tr.observe("off", t(10), up=False)
+    tr.advance(t(60))
+    stalled = tr.stall(t(120))
+    assert brief(stalled) == [
+        ("off", State.UNKNOWN, State.OFFLINE, t(120)),
+        ("on", State.UNKNOWN, State.ONLINE, t(120)),
+    ]
+    assert {x.reason for x in stalled} == {"no data from the platform"}
+    assert tr.stall(t(180)) == []
+    assert tr.advance(t(60)) == []  # same watermark: not a resume, "never" stays suspended
+    assert tr.advance(t(200)) == []  # resume (no gap): grace until 350, "never" included
+    assert brief(tr.observe("on", t(210), up=True)) == [("on", State.ONLINE, State.UNKNOWN, t(210))]
+    assert tr.advance(t(349)) == []
+    assert brief(tr.advance(t(350))) == [
+        ("never", State.OFFLINE, State.UNKNOWN, t(350)),
+        ("off", State.OFFLINE, State.UNKNOWN, t(350)),
+    ]
+
+
+def test_restore_after_long_downtime_is_a_gap_not_an_outage() -> None:
+    before = tracker()
+    for aid in ("a", "b", "c"):
+        before.register(asset(aid))
+    before.advance(t(0))
+    before.observe("a", t(50), up=True)
+    before.observe("b", t(50), up=False)
+    before.advance(t(100))
+    saved = {aid: before.state_of(aid) for aid in ("a", "b", "c")}
+    watermark = before.watermark
+    assert watermark == t(100)
+
+    after = tracker()
+    after.restore_watermark(watermark)
+    for aid, current in saved.items():
+        after.register(asset(aid), current)
+    assert after.tracked() == 3
+    assert {aid: after.state_of(aid) for aid in saved} == saved  # nothing emitted, all restored
+    resumed = after.advance(t(7300))  # two hours down
+    assert brief(resumed) == [("a", State.UNKNOWN, State.ONLINE, t(200))]
+    assert resumed[0].reason.startswith("ingestion gap")
+    assert after.state_of("b") == AssetLiveness(State.OFFLINE, t(50), None)
+    # "c" was unknown and never reported: grace from the resume, like "a".
+    assert brief(after.advance(t(7450))) == [
+        ("a", State.OFFLINE, State.UNKNOWN, t(7450)),
+        ("c", State.OFFLINE, State.UNKNOWN, t(7450)),
+    ]
+
+
+def test_restore_after_short_restart_applies_normal_deadlines() -> None:
+    tr = tracker()
+    tr.restore_watermark(t(100))
+    tr.register(asset(), AssetLiveness(State.ONLINE, t(0), t(50)))
+    assert brief(tr.advance(t(250))) == [("a", State.OFFLINE, State.ONLINE, t(200))]
+
+
+def test_restore_in_any_order_and_retirement_during_the_outage() -> None:
+    tr = tracker()
+    tr.register(asset("new"))  # never seen, registered before the watermark is restored
+    tr.register(asset("old", retired=900), AssetLiveness(State.ONLINE, t(0), t(90)))
+    tr.restore_watermark(t(100))
+    assert tr.tracked() == 2
+    out = tr.advance(t(1000))
+    # "new" starts at the restored watermark; its deadline (250) fell in the gap, so it
+    # waits for a grace period. "old" went quiet in the gap and retired before the resume.
+    assert brief(out) == [
+        ("new", State.UNKNOWN, None, t(100)),
+        ("old", State.UNKNOWN, State.ONLINE, t(240)),
+    ]
+    assert tr.tracked() == 1
+    assert brief(tr.advance(t(1150))) == [("new", State.OFFLINE, State.UNKNOWN, t(1150))]
+
+
+def test_stall_skips_assets_without_a_state_or_already_retired() -> None:
+    tr = tracker()
+    tr.advance(t(0))
+    tr.register(asset("pending", registered=500))
+    tr.register(asset("retiring", retired=50))
+    tr.observe("retiring", t(10), up=True)
+    assert tr.stall(t(60)) == []
+    assert tr.state_of("pending") is None
+    assert tr.state_of("retiring") == AssetLiveness(State.ONLINE, t(10), t(10))
+
+
+def test_registered_mid_window() -> None:
+    tr = tracker()
+    tr.advance(t(100))
+    tr.register(asset("late", registered=130))
+    tr.register(asset("early", registered=50))
+    assert tr.state_of("early") is None  # first state is emitted by the next advance
+    assert brief(tr.advance(t(120))) == [("early", State.UNKNOWN, None, t(100))]
+    assert brief(tr.advance(t(140))) == [("late", State.UNKNOWN, None, t(130))]
+    assert brief(tr.advance(t(280))) == [
+        ("early", State.OFFLINE, State.UNKNOWN, t(250)),
+        ("late", State.OFFLINE, State.UNKNOWN, t(280)),
+    ]
+
+
+def test_registered_before_any_watermark_starts_at_first_advance() -> None:
+    tr = tracker()
+    tr.register(asset())
+    assert tr.tracked() == 1
+    assert brief(tr.advance(t(500))) == [("a", State.UNKNOWN, None, t(500))]
+
+
+def test_report_before_first_advance_is_the_first_state() -> None:
+    tr = tracker()
+    tr.register(asset())
+    assert brief(tr.observe("a", t(5), up=True)) == [("a", State.ONLINE, None, t(5))]
+    assert tr.advance(t(10)) == []
+
+
+def test_report_after_registration_with_watermark_shows_the_unknown_stretch() -> None:
+    tr = tracker()
+    tr.advance(t(100))
+    tr.register(asset())
+    assert brief(tr.observe("a", t(130), up=True)) == [
+        ("a", State.UNKNOWN, None, t(100)),
+        ("a", State.ONLINE, State.UNKNOWN, t(130)),
+    ]
+    assert tr.advance(t(140)) == []
+
+
+def test_retired_assets_stop_being_tracked() -> None:
+    tr = tracker()
+    tr.register(asset("early", retired=120))
+    tr.register(asset("later", retired=300))
+    tr.advance(t(0))
+    tr.observe("early", t(10), up=True)
+    tr.observe("later", t(10), up=True)
+    assert tr.observe("early", t(120), up=True) == []  # at retired_at: ignored
+    assert tr.state_of("early") == AssetLiveness(State.ONLINE, t(10), t(10))
+    assert tr.advance(t(100)) == []
+    # "early" would time out at 160 but retired at 120; "later" times out before retiring.
+    assert brief(tr.advance(t(400))) == [("later", State.OFFLINE, State.ONLINE, t(160))]
+    assert tr.tracked() == 0
+    assert tr.state_of("early") is None
+    assert tr.observe("later", t(250), up=True) == []
+    tr.register(asset("gone", retired=350))  # already retired at the watermark
+    assert tr.tracked() == 0
+
+
+def test_unregistered_and_forgotten_assets_are_ignored() -> None:
+    tr = tracker()
+    tr.advance(t(0))
+    assert tr.observe("stranger", t(1), up=True) == []
+    assert tr.tracked() == 0
+    assert tr.state_of("stranger") is None
+    tr.register(asset())
+    tr.observe("a", t(2), up=True)
+    tr.forget("a")
+    assert tr.observe("a", t(3), up=False) == []
+    assert tr.advance(t(1000)) == []
+    assert tr.tracked() == 0
+
+
+def test_observation_before_registration_is_ignored() -> None:
+    tr = tracker()
+    tr.register(asset(registered=100))
+    assert tr.observe("a", t(99), up=True) == []
+    assert tr.state_of("a") is None
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda tr: tr.advance(datetime(2025, 3, 1, 8, 0)),
+        lambda tr: tr.observe("a", datetime(2025, 3, 1, 8, 0), up=True),
+        lambda tr: tr.stall(datetime(2025, 3, 1, 8, 0)),
+        lambda tr: tr.restore_watermark(datetime(2025, 3, 1, 8, 0)),
+        lambda tr: tr.register(TrackedAsset("b", 60, datetime(2025, 3, 1, 8, 0))),
+        lambda tr: tr.register(asset("b"), AssetLiveness(State.ONLINE, datetime(2025, 3, 1), None)),
+    ],
+)
+def test_naive_datetimes_are_rejected(call: Callable[[LivenessTracker], object]) -> None:
+    tr = tracker()
+    tr.register(asset())
+    with pytest.raises(ValueError, match="timezone-aware"):
+        call(tr)
+    assert tr.watermark is None
+    assert tr.tracked() == 1
+
+
+def test_invalid_configuration_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        LivenessTracker("iot", tolerance=0, gap_seconds=300)
+    with pytest.raises(ValueError):
+        TrackedAsset("a", 0, T0)
+    with pytest.raises(ValueError):
+        TrackedAsset("a", 60, t(10), t(5))
+
+
+def test_maintenance_is_left_alone() -> None:
+    tr = tracker()
+    tr.register(asset("m"), AssetLiveness(State.MAINTENANCE, t(0), t(0)))
+    tr.register(asset("x"))
+    tr.advance(t(10))
+    tr.observe("x", t(10), up=True)
+    assert tr.observe("m", t(20), up=False) == []
+    assert tr.observe("m", t(30), up=True) == []
+    assert [x.asset_id for x in tr.stall(t(40))] == ["x"]
+    later = tr.advance(t(5000)) + tr.advance(t(5200))  # resume, then x's grace runs out
+    assert brief(later) == [("x", State.OFFLINE, State.UNKNOWN, t(5150))]
+    assert tr.state_of("m") == AssetLiveness(State.MAINTENANCE, t(0), t(30))
+
+
+def test_watermark_never_moves_back() -> None:
+    tr = tracker()
+    tr.register(asset())
+    tr.advance(t(0))
+    tr.observe("a", t(0), up=True)
+    assert tr.advance(t(100)) == []
+    assert tr.advance(t(500)) != []
+    assert tr.advance(t(50)) == []
+    assert tr.watermark == t(500)
+    tr.restore_watermark(t(10))
+    assert tr.watermark == t(500)
+    tr.observe("a", t(510), up=True)
+    # Measured from 500 this is no gap; from the stale 50 it would have been one.
+    assert brief(tr.advance(t(700))) == [("a", State.OFFLINE, State.ONLINE, t(660))]
+
+
+def test_transitions_are_sorted_by_time_then_asset() -> None:
+    tr = tracker()
+    for aid, beat in [("d", 30), ("c", 10), ("b", 30), ("a", 20)]:
+        tr.register(asset(aid))
+        tr.advance(t(0))
+        tr.observe(aid, t(beat), up=True)
+    tr.register(asset("e", interval=10))  # joins at the watermark, so UNKNOWN from 0
+    out = tr.advance(t(200))
+    assert [(x.asset_id, x.at) for x in out] == [
+        ("e", t(0)),
+        ("e", t(25)),
+        ("c", t(160)),
+        ("a", t(170)),
+        ("b", t(180)),
+        ("d", t(180)),
+    ]
+    assert out == sorted(out, key=lambda x: (x.at, x.asset_id))
+
+
+def test_mixed_time_zones() -> None:
+    tr = tracker()
+    shanghai_t0 = T0.astimezone(SHANGHAI)  # 16:00 +08:00, the same instant as T0
+    tr.register(TrackedAsset("sz", 60, shanghai_t0))
+    tr.advance(T0)
+    up = tr.observe("sz", shanghai_t0 + timedelta(seconds=10), up=True)
+    assert up[0].at == t(10)
+    assert up[0].at.utcoffset() == timedelta(hours=8)
+    assert tr.advance(t(159)) == []
+    assert [x.at for x in tr.advance(datetime(2025, 3, 1, 16, 2, 40, tzinfo=SHANGHAI))] == [t(160)]
+
+
+def test_reregistering_keeps_state_and_applies_new_interval() -> None:
+    tr = tracker()
+    tr.register(asset())
+    tr.advance(t(0))
+    tr.observe("a", t(0), up=True)
+    tr.register(asset(interval=20))  # window shrinks to 50s
+    assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(0), t(0))
+    assert brief(tr.advance(t(60))) == [("a", State.OFFLINE, State.ONLINE, t(50))]
+
+
+def test_hundred_thousand_assets_one_advance_each() -> None:
+    tr = tracker()
+    ids = [f"dev-{i:06d}" for i in range(100_000)]
+    for aid in ids:
+        tr.register(asset(aid))
+    assert len(tr.advance(t(0))) == 100_000
+    for i, aid in enumerate(ids):
+        tr.observe(aid, t(i % 60), up=True)
+    for second in range(60, 120):
+        assert tr.advance(t(second)) == []  # nothing due: must not walk every asset
+    assert tr.tracked() == 100_000
+    assert len(tr.advance(t(300))) == 100_000
