@@ -41,8 +41,9 @@ app.add_typer(assets_app, name="assets")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 
-console = Console()
-err = Console(stderr=True)
+# Wide enough for the tables when output goes to a file or a CI log, not a terminal.
+console = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class Output(StrEnum):
@@ -162,6 +163,8 @@ def simulate(
     registry_out: Annotated[Path | None, typer.Option(help="also write the city's registry YAML")] = None,
     seed: int = 7,
     scale: Annotated[float, typer.Option(help="multiply asset counts")] = 1.0,
+    import_registry: Annotated[bool, typer.Option(help="import the city's registry into the "
+                                                  "database before producing")] = True,
 ) -> None:
     """Simulate a city (registry + all six event families, with failures)."""
     from citybrain import simulation
@@ -178,7 +181,14 @@ def simulate(
         n = simulation.to_file(city, settings, to_file)
         console.print(f"{n} messages written to {to_file}")
         return
-    with services(settings, need_database=False) as ep:
+    with services(settings, need_database=import_registry) as ep:
+        if import_registry:
+            from citybrain.assets import import_registry as import_into
+
+            store.migrate(ep.database_url, settings.database_schema)
+            with store.connect(ep.database_url, settings.database_schema) as conn:
+                report = import_into(conn, city.registry)
+            console.print(f"registry imported: {report.assets} assets")
         n = asyncio.run(simulation.produce(city, settings, ep.kafka_bootstrap, speed=speed))
     console.print(f"{n} messages produced")
 

@@ -76,7 +76,10 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             sent = asyncio.run(_produce(city, demo, ep, speed, tally, console, procs))
             console.print(f"Produced {sent:,} messages ({tally.malformed} deliberately malformed, "
                           f"{tally.duplicates} producer retries) in {time.monotonic() - t0:.0f}s")
+            produced_at = time.monotonic()
             _drain(demo, ep, tally, procs, console)
+            console.print(f"All messages stored {time.monotonic() - produced_at:.1f}s after the last"
+                          " was produced")
             _settle_liveness(demo, ep, city.end, console)
         finally:
             _stop_workers(procs)
@@ -109,8 +112,11 @@ def _worker_env(demo: Settings, ep: Endpoints, index: int) -> dict[str, str]:
     return env
 
 
-def _start_workers(demo: Settings, ep: Endpoints, n: int, out: Path) -> list[tuple[subprocess.Popen[bytes], IO[bytes]]]:
-    procs = []
+Workers = list[tuple[subprocess.Popen[bytes], IO[bytes]]]
+
+
+def _start_workers(demo: Settings, ep: Endpoints, n: int, out: Path) -> Workers:
+    procs: Workers = []
     for i in range(1, n + 1):
         log = (out / f"worker-{i}.log").open("wb")
         proc = subprocess.Popen([sys.executable, "-m", "citybrain", "worker"],
@@ -119,13 +125,13 @@ def _start_workers(demo: Settings, ep: Endpoints, n: int, out: Path) -> list[tup
     return procs
 
 
-def _check_workers(procs: list[tuple[subprocess.Popen[bytes], IO[bytes]]]) -> None:
+def _check_workers(procs: Workers) -> None:
     for proc, log in procs:
         if proc.poll() is not None:
             raise CitybrainError(f"a worker exited with code {proc.returncode}; see {log.name}")
 
 
-def _stop_workers(procs: list[tuple[subprocess.Popen[bytes], IO[bytes]]]) -> None:
+def _stop_workers(procs: Workers) -> None:
     for proc, _ in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -140,7 +146,7 @@ def _stop_workers(procs: list[tuple[subprocess.Popen[bytes], IO[bytes]]]) -> Non
 
 async def _produce(city: simulation.City, demo: Settings, ep: Endpoints, speed: float,
                    tally: simulation.Tally, console: Console,
-                   procs: list[tuple[subprocess.Popen[bytes], IO[bytes]]]) -> int:
+                   procs: Workers) -> int:
     last = [0.0]
 
     def progress(n: int, at: datetime) -> None:
@@ -155,7 +161,7 @@ async def _produce(city: simulation.City, demo: Settings, ep: Endpoints, speed: 
 
 
 def _drain(demo: Settings, ep: Endpoints, tally: simulation.Tally,
-           procs: list[tuple[subprocess.Popen[bytes], IO[bytes]]], console: Console) -> None:
+           procs: Workers, console: Console) -> None:
     """Wait until the applied offsets account for every produced message."""
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     topics = {demo.topic(f): tally.per_family[f] for f in FAMILIES}

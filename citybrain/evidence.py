@@ -58,7 +58,7 @@ def _loss(conn: Conn, f: InjectedFailure, city: City) -> str:
         (list(f.asset_ids), lo, hi),
     ).fetchone()
     lost, sent = row if row else (None, None)
-    if not sent:
+    if not sent or lost is None:
         return "no probe packets recorded in the burst"
     return f"packet loss {100 * lost / sent:.1f} % ({lost}/{sent}) during the burst"
 
@@ -95,28 +95,69 @@ EVIDENCE: dict[str, Callable[[Conn, InjectedFailure, City], str]] = {
 }
 
 
+# Failures injected many times are summarised in one row per kind.
+GROUPED = {"security_event", "resource_request", "unregistered_source", "failed_quality_check",
+           "duplicate_message", "malformed_message"}
+
+
 def print_evidence(console: Console, conn: Conn, city: City, settings: Settings) -> None:
     tz = settings.tz
-    table = Table(show_lines=False)
-    table.add_column("injected")
-    table.add_column(f"when ({settings.timezone})")
-    table.add_column("assets")
+    table = Table(show_lines=False, pad_edge=False)
+    table.add_column("injected", no_wrap=True)
+    table.add_column(f"when ({settings.timezone})", no_wrap=True)
+    table.add_column("assets", no_wrap=True)
     table.add_column("recorded by the pipeline")
-    malformed = 0
+    grouped: dict[str, list[InjectedFailure]] = {}
     for f in city.scenario.failures:
-        if f.kind == "malformed_message":
-            malformed += 1
+        if f.kind in GROUPED:
+            grouped.setdefault(f.kind, []).append(f)
             continue
         check = EVIDENCE.get(f.kind)
         end = f"–{f.end.astimezone(tz):%H:%M}" if f.end else ""
-        assets = ", ".join(f.asset_ids[:2]) + (f" +{len(f.asset_ids) - 2}" if len(f.asset_ids) > 2 else "")
+        more = f" +{len(f.asset_ids) - 1}" if len(f.asset_ids) > 1 else ""
         table.add_row(
-            f"{f.kind}\n[dim]{f.detail}[/dim]",
+            f.kind,
             f"{f.start.astimezone(tz):%m-%d %H:%M}{end}",
-            assets,
-            check(conn, f, city) if check else "[dim]not checked[/dim]",
+            f"{f.asset_ids[0]}{more}" if f.asset_ids else "",
+            check(conn, f, city) if check else f.detail,
         )
+    for kind, failures in grouped.items():
+        first, last = failures[0].start.astimezone(tz), failures[-1].start.astimezone(tz)
+        table.add_row(f"{kind} ×{len(failures)}", f"{first:%m-%d %H:%M}–{last:%H:%M}",
+                      f"{len({a for f in failures for a in f.asset_ids})} assets",
+                      _grouped(conn, kind, failures, city))
     console.print(table)
-    row = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
-    console.print(f"Malformed messages injected: {malformed}; dead letters stored: {row[0] if row else 0}"
-                  " (an envelope with one bad item dead-letters only that item)")
+
+
+def _grouped(conn: Conn, kind: str, failures: list[InjectedFailure], city: City) -> str:
+    assets = sorted({a for f in failures for a in f.asset_ids})
+    if kind == "security_event":
+        rows = conn.execute(
+            "SELECT level, count(*) FROM security_events GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        return "stored by level: " + ", ".join(f"{lv} ×{n}" for lv, n in rows)
+    if kind == "malformed_message":
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT (topic, partition, \"offset\")) FROM dead_letters"
+        ).fetchone()
+        return f"{row[0] if row else 0} dead letters from {row[1] if row else 0} messages"
+    if kind == "unregistered_source":
+        row = conn.execute(
+            "SELECT count(*), coalesce(sum(events), 0) FROM unregistered_sources WHERE asset_id = ANY(%s)",
+            (assets,),
+        ).fetchone()
+        return f"{row[1] if row else 0} events stored, {row[0] if row else 0} sources listed for registration"
+    if kind == "failed_quality_check":
+        row = conn.execute(
+            "SELECT count(*) FROM data_events WHERE action = 'quality_check' AND NOT passed"
+        ).fetchone()
+        return f"{row[0] if row else 0} failed quality checks stored"
+    if kind == "duplicate_message":
+        return "each stored once (identity: occurred_at, event_id)"
+    if kind == "resource_request":
+        row = conn.execute(
+            "SELECT count(DISTINCT request_id), count(DISTINCT request_id) FILTER"
+            " (WHERE fulfilled_at IS NOT NULL) FROM cloud_events WHERE kind = 'request'"
+        ).fetchone()
+        return f"{row[0] if row else 0} requests stored, {row[1] if row else 0} fulfilled"
+    return ""

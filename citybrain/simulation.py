@@ -43,9 +43,13 @@ class City:
 
 
 def window_start(now: datetime, span: timedelta) -> datetime:
-    """The simulated window ends at ``now``, starting on a whole hour (event time ≤ now)."""
+    """The simulated window starts on a whole hour and ends before ``now``.
+
+    Events are never in the future of the processing clock, which would (rightly) send
+    them to the dead-letter topic.
+    """
     start = now - span
-    return start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return start.replace(minute=0, second=0, microsecond=0)
 
 
 def prepare(*, seed: int, scale: float, start: datetime, days: float,

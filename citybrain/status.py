@@ -33,8 +33,9 @@ def _reason_class(reason: str) -> str:
     # "events[3].status: Input should be ..." -> "status: Input should be ..." grouped
     # by the part before the first detail, so the summary stays short.
     head = reason.split(" (", 1)[0]
-    if head.startswith("invalid JSON"):
-        return "invalid JSON"
+    for fixed in ("invalid JSON", "empty message", "expected a JSON object"):
+        if head.startswith(fixed):
+            return fixed
     if head.startswith("oversized"):
         return "oversized message"
     if " is in the future" in head:

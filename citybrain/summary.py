@@ -9,7 +9,8 @@ from citybrain.status import KEYS, STATES, Status
 
 
 def print_status(console: Console, st: Status) -> None:
-    events = Table(title="Stored events per family", title_justify="left")
+    console.print("[bold]Stored events per family[/bold]")
+    events = Table()
     events.add_column("family")
     events.add_column("events", justify="right")
     for family, n in st.events.items():
@@ -23,14 +24,16 @@ def print_status(console: Console, st: Status) -> None:
         f"({st.unregistered_sources} asset ids, stored and listed for registration)"
     )
     if st.dead_letter_reasons:
-        dl = Table(title="Dead letters by reason", title_justify="left")
+        console.print("[bold]Dead letters by reason[/bold]")
+        dl = Table()
         dl.add_column("reason")
         dl.add_column("count", justify="right")
         for reason, n in st.dead_letter_reasons.items():
             dl.add_row(reason, str(n))
         console.print(dl)
 
-    assets = Table(title="Registered assets by state and key (now)", title_justify="left")
+    console.print("[bold]Registered assets by key and current liveness state[/bold]")
+    assets = Table()
     assets.add_column("key")
     for state in STATES:
         assets.add_column(state, justify="right")
