@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # Heartbeats of one asset in a batch collapse into runs; a silence longer than this
     # starts a new run. Must not exceed the smallest window (interval × tolerance).
     liveness_run_split_seconds: float = Field(default=15.0, gt=0)
+    # A source partition silent this long (processing time) stops holding the feed's
+    # event-time watermark back; the monitor re-checks every liveness_tick_seconds.
+    liveness_idle_source_seconds: float = Field(default=30.0, gt=0)
+    liveness_tick_seconds: float = Field(default=5.0, gt=0)
 
     worker_id: str = "worker-1"
     consumer_group: str = "citybrain-ingest"

@@ -105,6 +105,14 @@ def build_app(
     live_topic = app.topic(live_name, key_type=bytes, value_type=bytes)
     app.agent(live_topic, name="liveness")(_liveness_agent(monitors, settings))
 
+    @app.timer(settings.liveness_tick_seconds)  # type: ignore[untyped-decorator]
+    async def _liveness_tick() -> None:
+        for monitor in monitors.values():
+            try:
+                await monitor.tick()
+            except psycopg.OperationalError as exc:
+                log.warning("liveness %s tick: database unavailable (%s)", monitor.feed, exc)
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Another worker may own these partitions next: rebuild from the database later.

@@ -7,6 +7,7 @@ time it sees a batch, so the database, not faust's in-memory state, is the truth
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,9 +28,6 @@ from streams.sink import TopicPartition
 
 log = logging.getLogger(__name__)
 
-# A source partition that sent nothing for this long (processing time) no longer holds
-# the feed's watermark back; otherwise one idle partition would stop offline detection.
-IDLE_SOURCE_SECONDS = 30.0
 REGISTRY_REFRESH_SECONDS = 10.0
 
 # Where each feed's "asset is up" events are stored (table, condition).
@@ -68,6 +66,7 @@ class LivenessMonitor:
         self._registry_version: tuple[Any, ...] | None = None
         self._registry_checked = 0.0
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._lock = asyncio.Lock()  # the agent and the timer share one connection
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
@@ -87,8 +86,23 @@ class LivenessMonitor:
 
     async def handle(self, obs: Observations) -> list[Transition]:
         """Apply one batch of observations; retried by the caller on database errors."""
+        async with self._lock:
+            return await self._guarded(self._handle, obs)
+
+    async def tick(self) -> list[Transition]:
+        """Advance on processing time: sources idle for a while stop holding the feed's
+        watermark back, so a device that went silent at the end of a burst still goes
+        offline when nothing else arrives."""
+        if self.tracker is None:
+            return []  # this worker does not own the feed (or has not seen it yet)
+        async with self._lock:
+            return await self._guarded(self._handle, Observations(self.feed))
+
+    async def _guarded(
+        self, fn: Callable[[Observations], Awaitable[list[Transition]]], obs: Observations
+    ) -> list[Transition]:
         try:
-            return await self._handle(obs)
+            return await fn(obs)
         except psycopg.OperationalError:
             # The database went away: rebuild from it once it is back, and let the
             # caller retry this batch (not acknowledged yet).
@@ -97,32 +111,62 @@ class LivenessMonitor:
                 await self._conn.close()
             raise
 
-    async def _handle(self, obs: Observations) -> list[Transition]:
-        conn = await self._connection()
-        tracker = await self._tracker(conn)
+    def _watermark(self, obs: Observations) -> datetime | None:
+        """The feed's event-time clock: the slowest source that is still active."""
         now_wall = self._wall()
         for tp, mark in obs.marks.items():
             prev = self._marks.get(tp)
             self._marks[tp] = (mark if prev is None or mark > prev[0] else prev[0], now_wall)
-        active = [m for m, w in self._marks.values() if now_wall - w <= IDLE_SOURCE_SECONDS]
-        watermark = min(active) if active else None
+        idle = self.settings.liveness_idle_source_seconds
+        active = [m for m, w in self._marks.values() if now_wall - w <= idle]
+        if active:
+            return min(active)
+        # Every source idle: the feed is quiet, all of it is known up to its latest mark.
+        return max((m for m, _ in self._marks.values()), default=None)
 
+    def _silent_for(self) -> float:
+        if not self._marks:
+            return 0.0
+        return self._wall() - max(w for _, w in self._marks.values())
+
+    def _advance(self, tracker: LivenessTracker, target: datetime) -> list[Transition]:
+        # In steps shorter than the gap threshold: a batch that spans hours of event time
+        # (a replay, a fast simulation) is data throughout, not an ingestion gap.
+        out: list[Transition] = []
+        step = timedelta(seconds=self.settings.ingestion_gap_seconds / 2)
+        current = tracker.watermark
+        while current is not None and target - current > step:
+            current += step
+            out += tracker.advance(current)
+        return out + tracker.advance(target)
+
+    async def _handle(self, obs: Observations) -> list[Transition]:
+        conn = await self._connection()
+        tracker = await self._tracker(conn)
+        watermark = self._watermark(obs)
         transitions: list[Transition] = []
-        gap = (
-            watermark is not None and tracker.watermark is not None
-            and (watermark - tracker.watermark).total_seconds() > self.settings.ingestion_gap_seconds
-        )
-        if gap and watermark is not None:
-            # The whole feed was silent: settle the gap first, so assets come back from
-            # "unknown" rather than from a false "offline".
-            transitions += tracker.advance(watermark)
+        start = min((first for runs in obs.runs.values() for first, _, _ in runs), default=None)
+        previous = tracker.watermark
+        if (previous is not None and start is not None
+                and (start - previous).total_seconds() > self.settings.ingestion_gap_seconds):
+            # Nothing from the whole feed between the previous watermark and the first
+            # event of this batch: the platform's gap. Settle it first, so assets come back
+            # from "unknown" rather than from a false "offline".
+            transitions += tracker.advance(start)
         for asset_id, runs in sorted(obs.runs.items()):
             for first, last, up in runs:
                 transitions += tracker.observe_run(asset_id, first, last, up)
-        if watermark is not None and not gap:
-            transitions += tracker.advance(watermark)
+        if watermark is not None:
+            transitions += self._advance(tracker, watermark)
+        if (not obs.marks and watermark is not None
+                and self._silent_for() > self.settings.ingestion_gap_seconds):
+            # Processing time: the whole feed has sent nothing for longer than the gap
+            # threshold. The platform has no data; say "unknown" rather than let assets
+            # look online (or, once data resumes, offline) for the silence.
+            transitions += tracker.stall(watermark)
         transitions.sort(key=lambda t: (t.at, t.asset_id))
-        await self._persist(conn, transitions, tracker.watermark)
+        if transitions or tracker.watermark != previous:
+            await self._persist(conn, transitions, tracker.watermark)
         if transitions:
             await self._publish(transitions)
             for t in transitions:

@@ -89,4 +89,6 @@ def settings(
         consumer_group=f"g-{topic_prefix}",
         broker_session_timeout=4.0,
         batch_within_seconds=0.05,
+        liveness_idle_source_seconds=1.0,
+        liveness_tick_seconds=0.5,
     )

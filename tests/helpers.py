@@ -38,6 +38,8 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         "CITYBRAIN_BATCH_WITHIN_SECONDS": str(settings.batch_within_seconds),
         "CITYBRAIN_LIVENESS_TOLERANCE": str(settings.liveness_tolerance),
         "CITYBRAIN_INGESTION_GAP_SECONDS": str(settings.ingestion_gap_seconds),
+        "CITYBRAIN_LIVENESS_IDLE_SOURCE_SECONDS": str(settings.liveness_idle_source_seconds),
+        "CITYBRAIN_LIVENESS_TICK_SECONDS": str(settings.liveness_tick_seconds),
     })
     env.update(extra)
     return env

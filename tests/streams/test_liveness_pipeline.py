@@ -1,0 +1,75 @@
+"""Liveness end to end: heartbeats through a real worker into state intervals and the state topic."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+
+from citybrain.assets import import_registry
+from citybrain.settings import Settings
+from schemas.registry import Asset, Contact, Department, Registry
+from streams.topics import ensure_topics
+from tests.helpers import consume_all, produce, running_worker, wait_for
+
+T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+
+
+@pytest.mark.integration
+def test_silent_device_goes_offline_at_its_deadline(
+    settings: Settings, db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    registry = Registry(
+        departments=(Department(department_id="water", name="Water",
+                                first_responsible=Contact(name="Wang", role="first_responsible")),),
+        assets=tuple(
+            Asset(asset_id=a, kind="iot_device", department_id="water", expected_interval_s=60,
+                  registered_at=T0 - timedelta(days=1))
+            for a in ("dev-1", "dev-2", "dev-3")
+        ),
+    )
+    import_registry(db, registry)
+    boot = settings.kafka_bootstrap or ""
+    asyncio.run(ensure_topics(boot, settings))
+
+    def beat(asset: str, minute: int) -> tuple[bytes, bytes]:
+        at = T0 + timedelta(minutes=minute)
+        return asset.encode(), orjson.dumps({"event_id": f"{asset}-{minute}", "asset_id": asset,
+                                             "occurred_at": at.isoformat()})
+
+    # dev-1 reports every minute for 20 minutes; dev-2 stops after minute 5; dev-3 never reports.
+    msgs = [beat("dev-1", m) for m in range(21)] + [beat("dev-2", m) for m in range(6)]
+    asyncio.run(produce(boot, settings.topic("iot"), msgs))
+    log = tmp_path / "worker.log"
+    with running_worker(settings, log) as proc:
+        wait_for(lambda: db.execute(
+            "SELECT count(*) FROM state_intervals WHERE asset_id = 'dev-2' AND state = 'offline'"
+        ).fetchone() == (1,), what="dev-2 offline", alive=proc, log=log)
+
+    deadline = T0 + timedelta(minutes=5, seconds=150)  # last heartbeat + 60 s × 2.5
+    rows = db.execute(
+        "SELECT state, started_at, ended_at, reason FROM state_intervals"
+        " WHERE asset_id = 'dev-2' ORDER BY started_at"
+    ).fetchall()
+    assert [r[0] for r in rows] == ["online", "offline"]
+    assert rows[0][1] == T0 and rows[0][2] == deadline
+    assert rows[1][1] == deadline and rows[1][2] is None
+    assert "no heartbeat within 150s" in rows[1][3]
+
+    current = dict(db.execute("SELECT asset_id, state FROM asset_state").fetchall())
+    assert current == {"dev-1": "online", "dev-2": "offline", "dev-3": "offline"}
+    # dev-3 never reported: unknown from when tracking started, then offline one window later.
+    dev3 = db.execute("SELECT state FROM state_intervals WHERE asset_id = 'dev-3' ORDER BY started_at"
+                      ).fetchall()
+    assert [r[0] for r in dev3][-1] == "offline"
+
+    changes = asyncio.run(consume_all(boot, settings.state_change_topic, 4))
+    published = [orjson.loads(r.value) for r in changes]
+    offline = [c for c in published if c["asset_id"] == "dev-2" and c["state"] == "offline"]
+    assert offline and datetime.fromisoformat(offline[0]["at"]) == deadline
+    assert offline[0]["previous"] == "online"
