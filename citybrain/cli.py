@@ -200,9 +200,9 @@ def status(output: OutputOpt = Output.table) -> None:
     from citybrain.summary import print_status
 
     settings = load_settings()
-    with services(settings, need_broker=False) as ep:
-        with store.connect(ep.database_url, settings.database_schema) as conn:
-            st = read_status(conn)
+    with (services(settings, need_broker=False) as ep,
+          store.connect(ep.database_url, settings.database_schema) as conn):
+        st = read_status(conn)
     if output is Output.json:
         _json(st.as_dict())
     else:

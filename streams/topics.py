@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -38,10 +39,8 @@ async def ensure_topics(bootstrap: str, settings: Settings, *, attempts: int = 2
             existing = set(await admin.list_topics())
             missing = [NewTopic(t, n, 1) for t, n in wanted.items() if t not in existing]
             if missing:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                     await admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass  # another worker created them first
             return
         except KafkaError as exc:
             log.warning("broker not ready (%s); retrying", exc)

@@ -82,7 +82,9 @@ def wait_for(fn: Callable[[], T], *, timeout: float = 60.0, interval: float = 0.
     return last
 
 
-async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
+async def produce(
+    bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]
+) -> list[tuple[int, int]]:
     """Send and return (partition, offset) of each message."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 << 20,
                                 enable_idempotence=False, linger_ms=2)
