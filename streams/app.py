@@ -134,7 +134,7 @@ def _ingest_agent(app: faust.App, ingestor: Ingestor, settings: Settings) -> Cal
     async def agent(stream: Any) -> None:
         batcher = AckAfterCommit(max_messages=settings.batch_max_messages,
                                  within=settings.batch_within_seconds,
-                                 prepare=prepare, commit=ingestor.commit)
+                                 prepare=prepare, commit=ingestor.commit, staged=ingestor.staged)
         try:
             await batcher.run(stream)
         except Exception as exc:

@@ -2,10 +2,10 @@
 
 faust's ``take_events`` costs several tasks per message and keeps decode and database
 write in series. Here the agent loop only appends; a batch is prepared (decoded) while
-the previous one is still being committed, so Python work overlaps database work. At
-most one commit is in flight; events are acknowledged (their offsets become
-committable) only once the database has committed the rows, so a crash redelivers
-rather than loses.
+the previous one is still being committed, so Python work overlaps database work (from
+the moment the commit has sent its rows: ``staged``). At most one commit is in flight;
+events are acknowledged (their offsets become committable) only once the database has
+committed the rows, so a crash redelivers rather than loses.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ class AckAfterCommit(Generic[P]):
         within: float,
         prepare: Callable[[Sequence[Any]], Awaitable[P]],
         commit: Callable[[P], Awaitable[object]],
+        staged: Callable[[P], Awaitable[object]] | None = None,
     ) -> None:
         self.max_messages = max_messages
         self.within = within
         self._prepare = prepare
         self._commit = commit
+        self._staged = staged
         self._events: list[Any] = []
         self._first_at = 0.0
         self._inflight: asyncio.Task[None] | None = None
@@ -66,6 +68,14 @@ class AckAfterCommit(Generic[P]):
             if self._inflight is not None:
                 await self._inflight  # one commit in flight; re-raises its failure
             self._inflight = asyncio.create_task(self._commit_and_ack(stream, prepared, events))
+            if self._staged is not None:
+                # Let the commit send its rows before the next prepare takes the CPU: a
+                # prepare is one long stretch of Python, and a COPY that only advances
+                # between its slices would leave the database idle. The commit's own
+                # failure is raised where it is awaited (above, or in run()).
+                staged = asyncio.ensure_future(self._staged(prepared))
+                await asyncio.wait({staged, self._inflight}, return_when=asyncio.FIRST_COMPLETED)
+                staged.cancel()
 
     async def _commit_and_ack(self, stream: Any, prepared: P, events: list[Any]) -> None:
         await self._commit(prepared)

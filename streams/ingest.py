@@ -7,19 +7,18 @@ returns, i.e. after the database committed the rows and the applied offsets.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from operator import attrgetter
 
 import orjson
 
 from citybrain import metrics
 from citybrain.settings import Settings
-from schemas.events import EventBase
 from schemas.registry import LIVENESS_FEED
-from streams.decode import Decoder
+from streams.decode import Columns, Decoder
 from streams.sink import Batch, DeadLetter, EventSink, TopicPartition, WriteResult
 
 log = logging.getLogger(__name__)
@@ -113,23 +112,43 @@ class Ingestor:
         processed_at = self._clock()
         prepared = Prepared(Batch(self.family), Observations(self.family), len(messages))
         batch = prepared.batch
+        rows = batch.rows
+        next_offsets = batch.next_offsets
+        applied: dict[TopicPartition, int] = {}  # per batch: one await per partition, not per message
+        since_yield = 0
         for msg in messages:
+            if since_yield >= _YIELD_EVERY_EVENTS:
+                # Decoding a batch is ~0.5 s of CPU with nothing to await: let the previous
+                # batch's commit stream its COPY meanwhile, so the database works while we
+                # decode instead of waiting for us to finish.
+                since_yield = 0
+                await asyncio.sleep(0)
             tp = (msg.topic, msg.partition)
-            if msg.offset < await self.sink.applied_offset(tp):
+            floor = applied.get(tp)
+            if floor is None:
+                floor = applied[tp] = await self.sink.applied_offset(tp)
+            if msg.offset < floor:
                 prepared.skipped += 1  # stored by an earlier delivery of this partition
                 continue
-            batch.next_offsets[tp] = max(batch.next_offsets.get(tp, 0), msg.offset + 1)
-            decoded = self.decoder.decode(msg.value, processed_at)
+            if msg.offset >= next_offsets.get(tp, 0):
+                next_offsets[tp] = msg.offset + 1
+            decoded = self.decoder.decode_columns(msg.value, processed_at)
             for rej in decoded.rejected:
                 batch.dead.append(DeadLetter(msg.topic, msg.partition, msg.offset,
                                              rej.item_index, rej.reason, rej.raw))
-            if not decoded.events:
+            if not decoded.rows:
                 continue
-            prepared.events += len(decoded.events)
-            batch.rows.extend(e.db_row() for e in decoded.events)
+            prepared.events += len(decoded.rows)
+            since_yield += len(decoded.rows) + _MESSAGE_WEIGHT
+            rows += decoded.rows
             if self._observe is not None:
-                _collect(prepared.observations, tp, decoded.events, self._split)
+                _collect(prepared.observations, tp, decoded, self._split)
         return prepared
+
+    @staticmethod
+    async def staged(prepared: Prepared) -> None:
+        """Wait until ``commit(prepared)`` has handed its rows to the database."""
+        await prepared.batch.staged.wait()
 
     async def commit(self, prepared: Prepared) -> IngestReport:
         batch = prepared.batch
@@ -147,6 +166,12 @@ class Ingestor:
         return IngestReport(prepared.messages, prepared.skipped, prepared.events, result)
 
 
+# Yield to the event loop after about this much decoding (~20 ms); a message counts as
+# a few events, since part of the cost is per message.
+_YIELD_EVERY_EVENTS = 4000
+_MESSAGE_WEIGHT = 4
+
+
 @dataclass
 class Prepared:
     batch: Batch
@@ -156,23 +181,23 @@ class Prepared:
     events: int = 0
 
 
-def _collect(obs: Observations, tp: TopicPartition, events: Sequence[EventBase],
-             split: timedelta) -> None:
-    # Hot path (every event of a liveness feed): datetimes compare without conversion,
-    # and only the per-asset result is serialised.
-    latest = max(map(_occurred_at, events))
+def _collect(obs: Observations, tp: TopicPartition, decoded: Columns, split: timedelta) -> None:
+    # Hot path (every event of a liveness feed): columns, not objects, and datetimes that
+    # share timezone.utc (decode_columns), so comparisons stay in C; only the per-asset
+    # result is serialised.
+    times = decoded.times
+    latest = max(times)
     mark = obs.marks.get(tp)
     obs.marks[tp] = latest if mark is None or latest > mark else mark
     runs = obs.runs
-    always_up = type(events[0]).ALWAYS_UP
-    for event in events:
-        up = True if always_up else event.liveness()
+    ups = decoded.ups
+    for asset_id, at, up in zip(decoded.assets, times, [True] * len(times) if ups is None else ups,
+                                strict=True):
         if up is None:
             continue
-        at = event.occurred_at
-        seq = runs.get(event.asset_id)
+        seq = runs.get(asset_id)
         if seq is None:
-            runs[event.asset_id] = [(at, at, up)]
+            runs[asset_id] = [(at, at, up)]
             continue
         first, last, was = seq[-1]
         if was is not up or at - last > split:
@@ -185,5 +210,3 @@ def _collect(obs: Observations, tp: TopicPartition, events: Sequence[EventBase],
         elif at < first:
             seq[-1] = (at, last, up)
 
-
-_occurred_at = attrgetter("occurred_at")

@@ -13,6 +13,7 @@ it never drops a batch and never acknowledges one the database has not committed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ class Batch:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    # Set once the rows are in the staging table: what remains of the write is database
+    # work, so the caller can start decoding the next batch without starving the COPY.
+    staged: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,16 @@ class EventSink:
         if self._conn is not None and not self._conn.closed:
             return self._conn
         conn = await connect_async(self.url, self.schema)
+        # occurred_at is staged as text (rows carry it as RFC 3339 text, see
+        # streams.decode.Columns) and cast when moved into the table.
+        assert self.columns[0] == "occurred_at"
         await conn.execute(
             sql.SQL(
                 "CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS"
-                " AS SELECT {cols} FROM {table} LIMIT 0"
+                " AS SELECT occurred_at::text AS occurred_at, {rest} FROM {table} LIMIT 0"
             ).format(
                 stage=sql.Identifier(self._stage),
-                cols=sql.SQL(", ").join(map(sql.Identifier, self.columns)),
+                rest=sql.SQL(", ").join(map(sql.Identifier, self.columns[1:])),
                 table=sql.Identifier(self.table),
             )
         )
@@ -93,10 +100,10 @@ class EventSink:
             "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
             " WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped"
             " ORDER BY a.attnum",
-            (self.table,),
+            (self._stage,),
         )
-        types = {i: r[0] for i, r in enumerate(await cur.fetchall())}
-        self._types = [types[i] for i in range(len(self.columns))]
+        self._types = [r[0] for r in await cur.fetchall()]
+        assert len(self._types) == len(self.columns)
         await conn.commit()
         self._conn = conn
         return conn
@@ -150,10 +157,12 @@ class EventSink:
                         copy.set_types(self._types)
                         for row in batch.rows:
                             await copy.write_row(row)
+                    batch.staged.set()
                     await cur.execute(
                         sql.SQL(
                             "WITH ins AS ("
-                            " INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage}"
+                            " INSERT INTO {table} ({cols})"
+                            " SELECT occurred_at::timestamptz, {rest} FROM {stage}"
                             " ON CONFLICT (occurred_at, event_id) DO NOTHING"
                             " RETURNING asset_id, occurred_at),"
                             " unreg AS ("
@@ -170,6 +179,7 @@ class EventSink:
                             " RETURNING 1)"
                             " SELECT count(*) FROM ins"
                         ).format(table=sql.Identifier(self.table), cols=cols,
+                                 rest=sql.SQL(", ").join(map(sql.Identifier, self.columns[1:])),
                                  stage=sql.Identifier(self._stage)),
                         (self.family,),
                     )
@@ -223,10 +233,8 @@ class EventSink:
     async def _discard(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 await conn.close()
-            except psycopg.Error:
-                pass
 
     async def close(self) -> None:
         await self._discard()

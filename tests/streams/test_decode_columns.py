@@ -1,0 +1,88 @@
+"""The decoder's column-wise fast path must give exactly what the full models give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas.events import MODELS
+from streams.decode import Columns, Decoder
+from tests.schemas.test_events import VALID
+
+NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+
+
+def _decoder(family: str) -> Decoder:
+    return Decoder(family, max_bytes=100_000, max_future_skew=timedelta(minutes=5),
+                   max_age=timedelta(days=30))
+
+
+def _reference(d: Decoder, raw: bytes) -> Columns:
+    """What decode_columns must return: built from the full models."""
+    out = d.decode(raw, NOW)
+    return Columns(
+        [(e.occurred_at, *e.db_row()[1:]) for e in out.events], [e.occurred_at for e in out.events],
+        [e.asset_id for e in out.events],
+        None if d.model.ALWAYS_UP else [e.liveness() for e in out.events], out.rejected,
+    )
+
+
+def _same(d: Decoder, raw: bytes) -> Columns:
+    got = d.decode_columns(raw, NOW)
+    want = _reference(d, raw)
+    # Rows carry occurred_at as text for PostgreSQL to parse: the same instant.
+    assert [(datetime.fromisoformat(r[0]), *r[1:]) for r in got.rows] == want.rows
+    assert got.times == want.times
+    assert got.assets == want.assets
+    assert got.ups == want.ups
+    assert got.rejected == want.rejected
+    return got
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_fast_path_rows_match_the_models(family: str) -> None:
+    d = _decoder(family)
+    one = VALID[family]
+    got = _same(d, orjson.dumps(one))
+    assert len(got.rows) == 1 and len(got.rows[0]) == len(MODELS[family].COLUMNS)
+    assert got.rows[0][0] == one["occurred_at"]  # the fast path keeps the text as sent
+    items = [{**one, "event_id": f"e{i}", "asset_id": f"a-{i % 3}"} for i in range(5)]
+    assert len(_same(d, orjson.dumps({"source": "gw", "events": items})).rows) == 5
+
+
+@pytest.mark.parametrize("when", [
+    "2026-11-21T00:30:00Z", "2026-11-21T08:30:00.5+08:00", "2026-11-20T19:00:00.123456-05:00",
+    # Not taken by the fast path, same result through the models:
+    "2026-11-21 00:30:00Z", "2026-11-21T00:30:00z", "2026-11-21T00:30:00.1234567Z", 1795222800,
+    "2026-02-30T00:00:00Z", "2026-11-21T00:30:00", "2020-01-01T00:00:00Z", "2026-11-22T00:00:00Z",
+])
+def test_timestamps_mean_the_same_on_both_paths(when: Any) -> None:
+    d = _decoder("iot")
+    _same(d, orjson.dumps({**VALID["iot"], "occurred_at": when}))
+    _same(d, orjson.dumps({"events": [VALID["iot"], {**VALID["iot"], "occurred_at": when}]}))
+
+
+@pytest.mark.parametrize("patch", [
+    {"packets_lost": 30}, {"packets_sent": None}, {"packets_sent": None, "packets_lost": None},
+    {"status": "exploded"}, {"schema_version": 1}, {"schema_version": 2}, {"asset_id": "has space"},
+])
+def test_model_level_checks_hold_on_the_fast_path(patch: dict[str, Any]) -> None:
+    d = _decoder("iot")
+    _same(d, orjson.dumps({**VALID["iot"], **patch}))
+    _same(d, orjson.dumps({"events": [VALID["iot"], {**VALID["iot"], **patch}, VALID["iot"]]}))
+
+
+def test_liveness_column_and_other_model_validators() -> None:
+    probe = _decoder("probe")
+    got = _same(probe, orjson.dumps({"events": [VALID["probe"], {**VALID["probe"], "ok": True}]}))
+    assert got.ups == [False, True]
+    video = _decoder("video")
+    assert _same(video, orjson.dumps(VALID["video"])).rows[0][8] == ["frozen", "blurred"]
+    cloud = _decoder("cloud")
+    bad = {**VALID["cloud"], "fulfilled_at": "2026-11-20T00:00:00+08:00"}
+    assert "before requested_at" in _same(cloud, orjson.dumps(bad)).rejected[0].reason
+    data = _decoder("data")
+    assert _same(data, orjson.dumps({**VALID["data"], "action": "quality_check"})).rejected
