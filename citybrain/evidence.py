@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from rich.console import Console
@@ -26,19 +27,25 @@ def _window(f: InjectedFailure, city: City) -> tuple[Any, Any]:
     return f.start, (f.end or city.end) + SLACK
 
 
-def _offline(conn: Conn, f: InjectedFailure, city: City) -> str:
+def _offline(conn: Conn, f: InjectedFailure, city: City, tz: ZoneInfo) -> str:
     lo, hi = _window(f, city)
+    # A silent gateway takes its children with it: count them through the topology.
+    ids = list(f.asset_ids) + [
+        r[0] for r in conn.execute("SELECT asset_id FROM assets WHERE parent_id = ANY(%s)",
+                                   (list(f.asset_ids),))
+    ]
     row = conn.execute(
-        "SELECT count(DISTINCT asset_id), count(*) FROM state_intervals"
+        "SELECT count(DISTINCT asset_id), count(*), min(started_at) FROM state_intervals"
         " WHERE asset_id = ANY(%s) AND state = 'offline'"
         " AND started_at < %s AND coalesce(ended_at, 'infinity') > %s",
-        (list(f.asset_ids), hi, lo),
+        (ids, hi, lo),
     ).fetchone()
-    assets, intervals = row if row else (0, 0)
-    return f"{assets} of {len(f.asset_ids)} assets offline ({intervals} offline intervals)"
+    assets, intervals, first = row if row else (0, 0, None)
+    when = f", first at {first.astimezone(tz):%H:%M:%S}" if first else ""
+    return f"{assets} of {len(ids)} assets offline ({intervals} offline intervals{when})"
 
 
-def _pictures(conn: Conn, f: InjectedFailure, city: City) -> str:
+def _pictures(conn: Conn, f: InjectedFailure, city: City, tz: ZoneInfo) -> str:
     lo, hi = _window(f, city)
     row = conn.execute(
         "SELECT count(*) FILTER (WHERE cardinality(faults) > 0),"
@@ -50,7 +57,7 @@ def _pictures(conn: Conn, f: InjectedFailure, city: City) -> str:
     return f"{faults} reports with picture faults, {offline} reports offline"
 
 
-def _loss(conn: Conn, f: InjectedFailure, city: City) -> str:
+def _loss(conn: Conn, f: InjectedFailure, city: City, tz: ZoneInfo) -> str:
     lo, hi = f.start, f.end or city.end
     row = conn.execute(
         "SELECT sum(packets_lost), sum(packets_sent) FROM probe_events"
@@ -63,7 +70,7 @@ def _loss(conn: Conn, f: InjectedFailure, city: City) -> str:
     return f"packet loss {100 * lost / sent:.1f} % ({lost}/{sent}) during the burst"
 
 
-def _security(conn: Conn, f: InjectedFailure, city: City) -> str:
+def _security(conn: Conn, f: InjectedFailure, city: City, tz: ZoneInfo) -> str:
     lo, hi = _window(f, city)
     rows = conn.execute(
         "SELECT level, category, count(*) FROM security_events"
@@ -74,7 +81,7 @@ def _security(conn: Conn, f: InjectedFailure, city: City) -> str:
     return ", ".join(f"level {lv} {cat} ×{n}" for lv, cat, n in rows) or "none stored"
 
 
-def _stale(conn: Conn, f: InjectedFailure, city: City) -> str:
+def _stale(conn: Conn, f: InjectedFailure, city: City, tz: ZoneInfo) -> str:
     row = conn.execute(
         "SELECT max(occurred_at) FROM data_events WHERE asset_id = ANY(%s) AND action = 'updated'",
         (list(f.asset_ids),),
@@ -83,7 +90,7 @@ def _stale(conn: Conn, f: InjectedFailure, city: City) -> str:
     return "no 'updated' event stored in the window" if last is None else f"last updated {last}"
 
 
-EVIDENCE: dict[str, Callable[[Conn, InjectedFailure, City], str]] = {
+EVIDENCE: dict[str, Callable[[Conn, InjectedFailure, City, ZoneInfo], str]] = {
     "district_outage": _offline,
     "flapping_device": _offline,
     "portal_outage": _offline,
@@ -119,7 +126,7 @@ def print_evidence(console: Console, conn: Conn, city: City, settings: Settings)
             f.kind,
             f"{f.start.astimezone(tz):%m-%d %H:%M}{end}",
             f"{f.asset_ids[0]}{more}" if f.asset_ids else "",
-            check(conn, f, city) if check else f.detail,
+            check(conn, f, city, tz) if check else f.detail,
         )
     for kind, failures in grouped.items():
         first, last = failures[0].start.astimezone(tz), failures[-1].start.astimezone(tz)

@@ -9,9 +9,12 @@ passed in (event time), naive ones raise ValueError. *window* = interval_s × to
 * observe(): unregistered assets, events before registered_at or at/after retired_at
   are ignored. up → ONLINE at ``at``; down → OFFLINE at ``at`` until an up. An event
   older than the asset's latest accepted one is late: no transition, and last_seen
-  never moves back. Deadlines that lapsed before ``at`` are applied first, as advance()
-  would, so an outage is recorded even when its end is observed before the advance.
-  Intended use: observe a batch, then advance() to its largest event time.
+  never moves back. Deadlines that lapsed before ``at`` are applied first (OFFLINE at
+  the deadline), so an outage is recorded even when its end is observed before the
+  advance. An event far ahead of the watermark is not a gap by itself (with several
+  source partitions the watermark is the slowest one): a caller that knows the whole
+  feed was silent calls advance() first. Intended use: observe a batch, then advance()
+  to its watermark.
 * advance(now), transitions sorted by (at, asset_id):
   - ONLINE and last_seen + window <= now → OFFLINE at that deadline, not at now.
   - Never seen, nothing restored: UNKNOWN (previous=None) from max(registered_at,
@@ -303,7 +306,11 @@ class LivenessTracker:
     def _catch_up(self, slot: _Slot, at: datetime) -> list[Transition]:
         # Strictly before `at`: a heartbeat landing exactly on its deadline keeps the
         # asset online rather than producing a zero-length OFFLINE on every beat.
-        ctx = self._context(at)
+        # An event far ahead of the watermark is not by itself a gap: with several
+        # source partitions the watermark is the slowest one, and a faster partition's
+        # events are routinely ahead of it. Gaps are established by advance() only.
+        now, _, quiet_from = self._context(at)
+        ctx: _Context = (now, None, quiet_from if self._stalled_at is not None else None)
         out: list[Transition] = []
         while (due := self._deadline(slot)) is not None and due < at:
             slot.due = None

@@ -143,15 +143,20 @@ class LivenessMonitor:
     async def _handle(self, obs: Observations) -> list[Transition]:
         conn = await self._connection()
         tracker = await self._tracker(conn)
+        # The latest event time seen from any source; after a restart, the stored watermark.
+        latest_seen = max((m for m, _ in self._marks.values()), default=tracker.watermark)
         watermark = self._watermark(obs)
         transitions: list[Transition] = []
         start = min((first for runs in obs.runs.values() for first, _, _ in runs), default=None)
         previous = tracker.watermark
-        if (previous is not None and start is not None
-                and (start - previous).total_seconds() > self.settings.ingestion_gap_seconds):
-            # Nothing from the whole feed between the previous watermark and the first
-            # event of this batch: the platform's gap. Settle it first, so assets come back
-            # from "unknown" rather than from a false "offline".
+        if (latest_seen is not None and start is not None
+                and (start - latest_seen).total_seconds() > self.settings.ingestion_gap_seconds):
+            # Nothing from any source of the feed between the latest event seen anywhere
+            # and the first event of this batch: the platform's gap (partitions that are
+            # merely behind one another are not). Data reached up to latest_seen; then
+            # one jump over the silence, which the tracker settles as a gap, so assets
+            # come back from "unknown" rather than from a false "offline".
+            transitions += self._advance(tracker, latest_seen)
             transitions += tracker.advance(start)
         for asset_id, runs in sorted(obs.runs.items()):
             for first, last, up in runs:
