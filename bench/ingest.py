@@ -10,7 +10,7 @@ compete with it for the CPU. The rate is measured from the first committed batch
 measured phase to its last applied offset, so start-up is not counted. The last line
 holds ``name=value`` pairs.
 
-    .venv/bin/python -m bench.ingest [--envelopes 5000] [--singles 60000] [--devices 10000]
+    .venv/bin/python -m bench.ingest [--envelopes 4000] [--singles 20000] [--devices 10000]
 """
 
 from __future__ import annotations
@@ -209,8 +209,8 @@ def _worker_pid(proc: subprocess.Popen[bytes]) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--envelopes", type=int, default=5000, help="messages of 100 events")
-    ap.add_argument("--singles", type=int, default=60000, help="messages of one event")
+    ap.add_argument("--envelopes", type=int, default=4000, help="messages of 100 events")
+    ap.add_argument("--singles", type=int, default=20000, help="messages of one event")
     ap.add_argument("--devices", type=int, default=10000)
     args = ap.parse_args()
 
