@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 EVENTS_INGESTED = Counter(
     "citybrain_events_ingested_total", "Events stored (first delivery only)", ["family"]
@@ -28,7 +28,4 @@ DB_RETRIES = Counter(
 )
 STATE_CHANGES = Counter(
     "citybrain_state_changes_total", "Asset liveness transitions", ["feed", "state"]
-)
-ASSETS_BY_STATE = Gauge(
-    "citybrain_assets", "Tracked assets per liveness state", ["feed", "state"]
 )

@@ -1,8 +1,9 @@
 """One family's ingest step: messages → decoded events → dead letters + one stored batch.
 
-The step is independent of faust so it can be driven by any consumer: the faust agent
-hands it the messages of one ``take_events`` batch and acknowledges them only after it
-returns, i.e. after the database committed the rows and the applied offsets.
+The step is independent of faust so it can be driven by any consumer: ``prepare``
+decodes a batch of messages, ``commit`` stores it; the faust agent (streams/batcher.py)
+acknowledges the messages only after ``commit`` returned, i.e. after the database
+committed the rows and the applied offsets.
 """
 
 from __future__ import annotations
@@ -103,9 +104,6 @@ class Ingestor:
         self._observe = observe if family in LIVENESS_FEEDS else None
         self._clock = clock
         self._split = timedelta(seconds=settings.liveness_run_split_seconds)
-
-    async def handle(self, messages: Sequence[RawMessage]) -> IngestReport:
-        return await self.commit(await self.prepare(messages))
 
     async def prepare(self, messages: Sequence[RawMessage]) -> Prepared:
         """Decode a batch; runs while the previous batch is still being committed."""
