@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 FAMILIES: tuple[str, ...] = ("iot", "video", "cloud", "security", "probe", "data")
@@ -51,6 +51,94 @@ class Settings(BaseSettings):
     liveness_idle_source_seconds: float = Field(default=30.0, gt=0)
     liveness_tick_seconds: float = Field(default=5.0, gt=0)
 
+    # Reports / scorecard: a YAML file mapping indicator id → weight in its key's composite
+    # score, overriding the catalogue's default weights (absent: catalogue weights only).
+    score_weights_file: Path | None = None
+
+    # HTTP API (citybrain api): where it listens, the public address used in links that
+    # notifications carry (incident and acknowledge links), its database pool.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8600, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8600"
+    api_pool_size: int = Field(default=8, ge=1)
+
+    # Incidents (alerting issue): the response deadline (the 30-minute clock, opened →
+    # first human response) and the resolution deadline, in minutes per severity I–IV (a
+    # JSON object; severities left out keep their default); the department whose
+    # duty_supervisor contacts get the escalation's supervisor step (unset: duty
+    # supervisors of any department); a folder of escalation policy YAML files used
+    # instead of the packaged alerts/policies/.
+    incident_response_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"I": 30.0, "II": 30.0, "III": 30.0, "IV": 30.0})
+    incident_resolution_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"I": 120.0, "II": 240.0, "III": 1440.0, "IV": 4320.0})
+    operations_centre_department: str | None = None
+    escalation_policy_dir: Path | None = None
+
+    # Notifiers (alerts/notifiers): every HTTP request and SMTP session is bounded by
+    # notify_timeout_seconds; a failed delivery that is worth retrying (5xx, time-out,
+    # connection error, a robot's rate-limit code) is tried up to notify_retry_attempts
+    # times, waiting base × 2^(n−1) seconds (capped at notify_retry_max_delay_seconds,
+    # jittered to 50–100 %), and no retry starts after notify_retry_max_total_seconds.
+    # The environment's HTTP(S)_PROXY is not read: set notify_proxy_url to use a proxy.
+    # Signing secrets of DingTalk (加签) and Feishu (签名校验) robots, keyed by the robot's
+    # webhook address exactly as the escalation policy names it (JSON object); a robot
+    # with no entry is called unsigned. E-mail: no smtp_host = no email channel;
+    # smtp_security is none, starttls or ssl (implicit TLS, usually port 465);
+    # smtp_ca_file trusts a private mail server's CA instead of the system store.
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_retry_attempts: int = Field(default=4, ge=1, le=20)
+    notify_retry_base_seconds: float = Field(default=2.0, gt=0)
+    notify_retry_max_delay_seconds: float = Field(default=60.0, gt=0)
+    notify_retry_max_total_seconds: float = Field(default=120.0, gt=0)
+    notify_proxy_url: str | None = None
+    notify_robot_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "citybrain@localhost"
+    smtp_security: str = Field(default="none", pattern=r"^(none|starttls|ssl)$")
+    smtp_ca_file: Path | None = None
+
+    # Alert detection (alerts/rules.py, alerts/noise.py, `citybrain alerter`): the rule
+    # files (a folder of *.yaml or one file; unset: the packaged alerts/rules/); the
+    # alerter's consumer group (unset: "<consumer_group>-alerter") and how often it runs
+    # its clock-driven checks and the escalation loop. Flapping: an asset changing state
+    # more than flap_changes times within flap_window_seconds is marked flapping (one
+    # alert); its state alerts are held until it was stable for flap_stable_seconds.
+    # Storms: alert_storm_min_children children of one parent going down within
+    # alert_storm_window_seconds become one parent incident; a child's outage alert
+    # waits alert_storm_hold_seconds (event time) for its siblings before it goes out
+    # alone. Recurring maintenance windows are expanded maintenance_horizon_days ahead.
+    alert_rules_path: Path | None = None
+    alerter_consumer_group: str | None = None
+    alerter_tick_seconds: float = Field(default=1.0, gt=0)
+    flap_changes: int = Field(default=4, ge=2)
+    flap_window_seconds: float = Field(default=600.0, gt=0)
+    flap_stable_seconds: float = Field(default=900.0, gt=0)
+    alert_storm_min_children: int = Field(default=3, ge=2)
+    alert_storm_window_seconds: float = Field(default=60.0, gt=0)
+    alert_storm_hold_seconds: float = Field(default=10.0, ge=0)
+    maintenance_horizon_days: int = Field(default=400, ge=1, le=3660)
+
+    # Operator views (dashboards/, citybrain/metrics*.py): the address and port that
+    # `citybrain worker` (and the alerter) serve Prometheus /metrics on, port 0 = off (the
+    # API serves /metrics on its own port; in a container metrics_host must be 0.0.0.0);
+    # the time-out of each database query behind the gauges computed at scrape time; how
+    # often a worker samples its consumer lag. `citybrain dashboards push`: Grafana's
+    # address and API token (service account, Editor or Admin; --url/--token override
+    # them), and how Grafana reaches the database (a libpq URL with a read-only user whose
+    # search_path is the citybrain schema) and Prometheus, for the datasources.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_db_timeout_seconds: float = Field(default=2.0, gt=0)
+    metrics_lag_interval_seconds: float = Field(default=10.0, gt=0)
+    grafana_url: str | None = None
+    grafana_token: SecretStr | None = None
+    grafana_database_url: SecretStr | None = None
+    grafana_prometheus_url: str = "http://prometheus:9090"
+
     worker_id: str = "worker-1"
     consumer_group: str = "citybrain-ingest"
     broker_session_timeout: float = Field(default=10.0, gt=0)
@@ -63,6 +151,21 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    @field_validator("incident_response_minutes", "incident_resolution_minutes", mode="before")
+    @classmethod
+    def _per_severity(cls, value: object, info: ValidationInfo) -> object:
+        # Incidents: a partial mapping overrides only the severities it names.
+        if not isinstance(value, dict):
+            return value
+        unknown = sorted(set(value) - {"I", "II", "III", "IV"})
+        if unknown:
+            raise ValueError(f"unknown severities {unknown}; use I, II, III, IV")
+        defaults = cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
+        merged = {**defaults, **value}
+        if any(float(v) <= 0 for v in merged.values()):
+            raise ValueError("every deadline must be more than 0 minutes")
+        return merged
 
     def topic(self, family: str) -> str:
         return f"{self.topic_prefix}.{family}"
