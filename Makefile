@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench-ingest clean
+.PHONY: demo test lint bench-ingest bench-alerts bench-report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ lint: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python -m bench.ingest
+
+bench-alerts: $(STAMP)
+	$(BIN)/python -m bench.alerts
+
+bench-report: $(STAMP)
+	$(BIN)/python -m bench.report
 
 clean:
 	rm -rf $(VENV) .citybrain .pytest_cache .mypy_cache .ruff_cache

@@ -24,10 +24,16 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from alerts import cli_incidents
+from alerts import cli_rules as detection_cli
 from citybrain import store
+from citybrain.api import cli as api_cli
 from citybrain.errors import CitybrainError
+from citybrain.indicators import cli as indicators_cli
+from citybrain.reports import cli as reports_cli
 from citybrain.runtime import services
 from citybrain.settings import Settings
+from dashboards import cli as dashboards_cli
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database migrations.\n\nExample: citybrain db migrate", no_args_is_help=True)
@@ -40,6 +46,13 @@ app.add_typer(db_app, name="db")
 app.add_typer(assets_app, name="assets")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
+app.command("report")(reports_cli.report)
+app.add_typer(api_cli.tokens_app, name="tokens")
+app.command("api")(api_cli.serve)
+app.add_typer(cli_incidents.incidents_app, name="incidents")
+detection_cli.register(app)  # rules, maintenance, alerter
+app.add_typer(dashboards_cli.app, name="dashboards")
+app.add_typer(indicators_cli.app, name="indicators")
 
 # Wide enough for the tables when output goes to a file or a CI log, not a terminal.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -141,6 +154,7 @@ def worker() -> None:
     """Run the stream processors (all family agents and the liveness monitor)."""
     import faust
 
+    from citybrain.metrics_server import serve_process_metrics
     from streams.app import build_app
     from streams.topics import ensure_topics
 
@@ -149,6 +163,7 @@ def worker() -> None:
     with services(settings) as ep:
         store.migrate(ep.database_url, settings.database_schema)
         asyncio.run(ensure_topics(ep.kafka_bootstrap, settings))
+        serve_process_metrics(settings)  # /metrics when CITYBRAIN_METRICS_PORT is set
         fapp = build_app(settings, ep.kafka_bootstrap, ep.database_url)
         faust.Worker(fapp, loglevel="WARNING", quiet=True, redirect_stdouts=False).execute_from_commandline()
 

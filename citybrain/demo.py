@@ -22,8 +22,19 @@ from rich.console import Console
 
 from citybrain import simulation, store
 from citybrain.assets import import_registry, load_registry, write_registry
+from citybrain.demo_alerts import (
+    AlerterThread,
+    GroupRobotStandIn,
+    MailStandIn,
+    OnCallTeam,
+    PipelineClock,
+    demo_policy_dir,
+    print_incidents,
+)
 from citybrain.errors import CitybrainError
 from citybrain.evidence import print_evidence
+from citybrain.indicators.model import Window
+from citybrain.reports import build_report, render_scorecard, write_report
 from citybrain.runtime import Endpoints, services
 from citybrain.settings import FAMILIES, Settings
 from citybrain.status import read_status
@@ -32,6 +43,7 @@ from streams.ingest import LIVENESS_FEEDS
 from streams.topics import ensure_topics
 
 DRAIN_TIMEOUT_S = 180.0
+ALERTER_SETTLE_S = 3.0
 
 
 def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out: Path,
@@ -69,10 +81,27 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
                       f"{report.districts} districts, {report.assets} assets imported")
         asyncio.run(ensure_topics(ep.kafka_bootstrap, demo))
 
+        mail, robot = MailStandIn(), GroupRobotStandIn()
+        mail.start()
+        robot.start()
+        # The incident workflow runs on the simulation's clock (see demo_alerts); pages go
+        # to stand-ins for the mail server and the operations centre's group robot.
+        alerting = demo.model_copy(update={
+            "escalation_policy_dir": demo_policy_dir(out, robot.url),
+            "smtp_host": "127.0.0.1", "smtp_port": mail.port,
+            "operations_centre_department": city.registry.departments[0].department_id,
+            "alerter_tick_seconds": 0.05,
+        })
+        clock = PipelineClock(ep.database_url, demo.database_schema, start)
+        alerter = AlerterThread(alerting, ep.kafka_bootstrap, ep.database_url, clock)
+        team = OnCallTeam(ep.database_url, demo.database_schema, clock)
         procs = _start_workers(demo, ep, workers, out)
         try:
             tally = simulation.Tally()
             console.print(f"Simulating {days:g} day(s) from {start.isoformat()} at {speed:g}× …")
+            clock.start()
+            alerter.start()
+            team.start()
             sent = asyncio.run(_produce(city, demo, ep, speed, tally, console, procs))
             console.print(f"Produced {sent:,} messages ({tally.malformed} deliberately malformed, "
                           f"{tally.duplicates} producer retries) in {time.monotonic() - t0:.0f}s")
@@ -81,8 +110,14 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             console.print(f"All messages stored {time.monotonic() - produced_at:.1f}s after the last"
                           " was produced")
             _settle_liveness(demo, ep, city.end, console)
+            time.sleep(ALERTER_SETTLE_S)  # the alerter reads the last state changes
         finally:
+            team.stop()
+            alerter.stop()
+            clock.stop()
             _stop_workers(procs)
+            mail.stop()
+            robot.stop()
 
         with store.connect(ep.database_url, demo.database_schema) as conn:
             status = read_status(conn)
@@ -90,6 +125,17 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             print_status(console, status)
             console.rule("Injected failures and what the pipeline recorded")
             print_evidence(console, conn, city, demo)
+            window = Window(start, city.end, demo.tz)
+            console.rule("Incidents and the 30-minute response")
+            print_incidents(console, conn, window, mail=mail, robot=robot, team=team)
+            console.rule("Five-key scorecard")
+            doc = build_report(conn, window, department=None, generated_by="citybrain demo",
+                               generated_at=datetime.now(UTC))
+            report_file = out / "report.xlsx"
+            write_report(doc, "xlsx", report_file)
+            console.print(render_scorecard(doc))
+            console.print(f"Indicator report (XLSX, with definitions and provenance) written to "
+                          f"{report_file} — data SHA-256 {doc.provenance.data_sha256}")
         console.print(f"\nDone in {time.monotonic() - t0:.0f}s. Files in {out}/ "
                       f"(registry, worker logs). The database is kept in "
                       f"{demo.data_dir}/pgdata for `citybrain status`." if ep.embedded_database

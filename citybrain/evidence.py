@@ -54,7 +54,23 @@ def _pictures(conn: Conn, f: InjectedFailure, city: City, tz: ZoneInfo) -> str:
         (list(f.asset_ids), lo, hi),
     ).fetchone()
     faults, offline = row if row else (0, 0)
-    return f"{faults} reports with picture faults, {offline} reports offline"
+    # A camera that reports online with a bad picture is degraded (up, not intact);
+    # the "offline" variant of the fault is the VMS reporting online=false.
+    state = "offline" if f.param("fault") == "offline" else "degraded"
+    row = conn.execute(
+        "SELECT count(*), min(started_at), max(ended_at), bool_or(ended_at IS NULL) FROM state_intervals"
+        " WHERE asset_id = ANY(%s) AND state = %s"
+        " AND started_at < %s AND coalesce(ended_at, 'infinity') > %s",
+        (list(f.asset_ids), state, hi, lo),
+    ).fetchone()
+    intervals, first, last, still = row if row else (0, None, None, None)
+    if not intervals or first is None:
+        recorded = f"no {state} interval"
+    else:
+        until = "still open" if still or last is None else f"{last.astimezone(tz):%H:%M:%S}"
+        recorded = (f"{state} {first.astimezone(tz):%H:%M:%S}–{until}"
+                    f" ({intervals} interval{'s' if intervals != 1 else ''})")
+    return f"{faults} reports with picture faults, {offline} reports offline; {recorded}"
 
 
 def _loss(conn: Conn, f: InjectedFailure, city: City, tz: ZoneInfo) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_INGESTED = Counter(
     "citybrain_events_ingested_total", "Events stored (first delivery only)", ["family"]
@@ -29,3 +29,52 @@ DB_RETRIES = Counter(
 STATE_CHANGES = Counter(
     "citybrain_state_changes_total", "Asset liveness transitions", ["feed", "state"]
 )
+
+# -- Consumer lag (sampled by each worker from its faust consumer; streams/lag.py) ------------
+CONSUMER_LAG = Gauge(
+    "citybrain_consumer_lag_messages",
+    "Messages in an assigned partition not yet fetched: highwater − position",
+    ["topic", "partition"],
+)
+LAG_SAMPLED_AT = Gauge(
+    "citybrain_consumer_lag_sampled_timestamp_seconds",
+    "When this worker last sampled its consumer lag (Unix time)",
+)
+
+# -- Notifications (incremented by the alerting code, alerts/) --------------------------------
+# channel: the notifier's channel (webhook, wecom, dingtalk, feishu, email, ...).
+NOTIFICATIONS_SENT = Counter(
+    "citybrain_notifications_sent_total", "Notifications delivered (after any retries)", ["channel"]
+)
+# outcome: "rejected" (the receiver refused it, e.g. a 4xx: not retried) or "exhausted"
+# (retryable failures — 5xx, time-outs, connection errors — until the retries ran out).
+NOTIFICATIONS_FAILED = Counter(
+    "citybrain_notifications_failed_total", "Notifications that were not delivered", ["channel", "outcome"]
+)
+NOTIFICATION_OUTCOMES = ("rejected", "exhausted")
+
+
+def count_notification(channel: str, *, delivered: bool, retryable: bool) -> None:
+    """Count one notification's final outcome (call once per notification, after retries)."""
+    if delivered:
+        NOTIFICATIONS_SENT.labels(channel).inc()
+    else:
+        NOTIFICATIONS_FAILED.labels(channel, "exhausted" if retryable else "rejected").inc()
+
+
+# -- Read from the database at scrape time (citybrain/metrics_store.py) ----------------------
+# Declared here by name so the whole metric vocabulary is in this one module; the values
+# come from a custom collector, not from these constants.
+STORE_METRICS: dict[str, str] = {
+    "citybrain_assets": "Registered, unretired assets by key and current liveness state",
+    "citybrain_open_incidents": "Incidents not yet resolved, by severity and status",
+    "citybrain_incidents_response_overdue": "Open incidents unacknowledged past their response deadline",
+    "citybrain_sla_breaches_total": "SLA breaches recorded, by kind (response/resolution) and severity",
+    "citybrain_escalation_overdue_seconds": "How late the most overdue escalation step of a "
+                                            "triggered incident is (0 when none is due)",
+    "citybrain_ingest_last_commit_timestamp_seconds": "Last batch committed per topic (Unix time)",
+    "citybrain_feed_watermark_timestamp_seconds": "Largest event time the liveness monitor processed "
+                                                  "per feed (Unix time)",
+    "citybrain_store_scrape_error": "1 when the last scrape could not read the database",
+    "citybrain_store_scrape_duration_seconds": "Time the database queries of the last scrape took",
+}

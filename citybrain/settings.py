@@ -5,6 +5,7 @@ Components receive a Settings instance; none of them import os.environ.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -122,6 +123,11 @@ class Settings(BaseSettings):
     alert_storm_hold_seconds: float = Field(default=10.0, ge=0)
     maintenance_horizon_days: int = Field(default=400, ge=1, le=3660)
 
+    # Indicators (off-hours acknowledgement rate): working hours, Monday–Friday in the
+    # report's time zone; an incident opened outside them is off-hours. Env: "08:30".
+    work_hours_start: time = time(8, 30)
+    work_hours_end: time = time(17, 30)
+
     # Operator views (dashboards/, citybrain/metrics*.py): the address and port that
     # `citybrain worker` (and the alerter) serve Prometheus /metrics on, port 0 = off (the
     # API serves /metrics on its own port; in a container metrics_host must be 0.0.0.0);
@@ -166,6 +172,15 @@ class Settings(BaseSettings):
         if any(float(v) <= 0 for v in merged.values()):
             raise ValueError("every deadline must be more than 0 minutes")
         return merged
+
+    @field_validator("work_hours_end")
+    @classmethod
+    def _work_hours_order(cls, value: time, info: ValidationInfo) -> time:
+        # Indicators: working hours must end after they start (no overnight shifts).
+        start = info.data.get("work_hours_start")
+        if isinstance(start, time) and value <= start:
+            raise ValueError("work_hours_end must be after work_hours_start")
+        return value
 
     def topic(self, family: str) -> str:
         return f"{self.topic_prefix}.{family}"

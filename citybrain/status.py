@@ -10,7 +10,7 @@ from psycopg import sql
 
 from schemas.events import TABLES
 
-STATES = ("online", "offline", "unknown", "maintenance", "untracked")
+STATES = ("online", "degraded", "offline", "unknown", "maintenance", "untracked")
 KEYS = ("infrastructure", "data", "system", "portal", "security")
 
 

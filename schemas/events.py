@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from copy import copy
+from enum import IntEnum
 from operator import attrgetter
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
@@ -22,16 +23,30 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, 
 Identifier = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
 
+class LivenessLevel(IntEnum):
+    """What one event says about its asset: down, up and healthy, or up but unhealthy.
+
+    The values extend the boolean this replaced (DOWN = 0 = False, ONLINE = 1 = True), so
+    a payload that still holds a bool reads the same; DEGRADED is truthy, so code that
+    only asks "is it up?" counts a degraded asset as up, as the device online rate does.
+    """
+
+    DOWN = 0
+    ONLINE = 1
+    DEGRADED = 2
+
+
+_BY_BOOL = (LivenessLevel.DOWN, LivenessLevel.ONLINE)  # indexed by a bool: False → DOWN
+
+
 class EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     family: ClassVar[str]
     COLUMNS: ClassVar[tuple[str, ...]]
-    # True when every event of the family proves the asset up (liveness() is True).
+    # True when every event of the family proves the asset up and healthy (liveness()
+    # is ONLINE): the decoder then skips the per-event liveness column altogether.
     ALWAYS_UP: ClassVar[bool] = False
-    # The boolean field that liveness() returns, for families where it is one field;
-    # lets the decoder's fast path read liveness column-wise (see fast_model).
-    UP_FIELD: ClassVar[str | None] = None
 
     schema_version: Literal[1] = 1
     event_id: str = Identifier
@@ -42,9 +57,15 @@ class EventBase(BaseModel):
     def db_row(self) -> tuple[Any, ...]:
         """The row COPYed into the family's table, in ``COLUMNS`` order."""
 
-    def liveness(self) -> bool | None:
-        """True/False when this event says the asset is up/down; None when it says nothing."""
+    def liveness(self) -> LivenessLevel | None:
+        """What this event says about the asset's liveness; None when it says nothing."""
         return None
+
+    @classmethod
+    def liveness_many(cls, items: Sequence[Any]) -> list[LivenessLevel | None] | None:
+        """``liveness()`` of each item (instances of ``fast_model(family)``), column-wise
+        for the decoder's fast path; None when the family is ALWAYS_UP."""
+        return None if cls.ALWAYS_UP else [None] * len(items)
 
     @classmethod
     def check_many(cls, items: Sequence[Any]) -> bool:
@@ -120,20 +141,33 @@ class IotEvent(EventBase):
             self.battery_pct, self.signal_dbm, self.rtt_ms, self.packets_sent, self.packets_lost,
         )
 
-    def liveness(self) -> bool | None:
+    def liveness(self) -> LivenessLevel | None:
         # Any message from the device proves it is reachable; "fault" is a health
         # signal for the alerting rules, not an absence.
-        return True
+        return LivenessLevel.ONLINE
 
 
 PictureFault = Literal["black", "frozen", "occluded", "blurred", "signal_loss"]
+
+
+def _camera_level(online: bool, decodable: bool | None, faults: Sequence[str]) -> LivenessLevel:
+    # Online but with a picture the operators cannot use: up, yet not healthy (camera
+    # intact rate). An unknown decodability (None) is not held against the camera.
+    if not online:
+        return LivenessLevel.DOWN
+    return LivenessLevel.DEGRADED if faults or decodable is False else LivenessLevel.ONLINE
+
+
+_online = attrgetter("online")
+_decodable = attrgetter("stream_decodable")
+_faults = attrgetter("faults")
+_ok = attrgetter("ok")
 
 
 class VideoEvent(EventBase):
     """Health report of a video surveillance camera (from the VMS)."""
 
     family: ClassVar[str] = "video"
-    UP_FIELD: ClassVar[str | None] = "online"
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "occurred_at", "event_id", "asset_id", "online", "stream_decodable", "fps",
         "bitrate_kbps", "recording_ok", "faults", "clock_skew_s",
@@ -154,8 +188,17 @@ class VideoEvent(EventBase):
             list(self.faults), self.clock_skew_s,
         )
 
-    def liveness(self) -> bool | None:
-        return self.online
+    def liveness(self) -> LivenessLevel | None:
+        return _camera_level(self.online, self.stream_decodable, self.faults)
+
+    @classmethod
+    def liveness_many(cls, items: Sequence[Any]) -> list[LivenessLevel | None] | None:
+        online = list(map(_online, items))
+        decodable = list(map(_decodable, items))
+        faults = list(map(_faults, items))
+        if all(online) and False not in decodable and not any(faults):
+            return [LivenessLevel.ONLINE] * len(items)  # the usual message: C-level checks only
+        return list(map(_camera_level, online, decodable, faults))
 
 
 class CloudEvent(EventBase):
@@ -244,7 +287,6 @@ class ProbeEvent(EventBase):
     """A synthetic check of a portal, business system or network link."""
 
     family: ClassVar[str] = "probe"
-    UP_FIELD: ClassVar[str | None] = "ok"
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "occurred_at", "event_id", "asset_id", "target_kind", "ok", "status_code",
         "latency_ms", "packets_sent", "packets_lost", "location", "error",
@@ -275,8 +317,12 @@ class ProbeEvent(EventBase):
             self.location, self.error,
         )
 
-    def liveness(self) -> bool | None:
-        return self.ok
+    def liveness(self) -> LivenessLevel | None:
+        return _BY_BOOL[self.ok]
+
+    @classmethod
+    def liveness_many(cls, items: Sequence[Any]) -> list[LivenessLevel | None] | None:
+        return list(map(_BY_BOOL.__getitem__, map(_ok, items)))
 
 
 class DataEvent(EventBase):

@@ -16,6 +16,7 @@ import faust
 import psycopg
 
 from citybrain.settings import FAMILIES, Settings
+from streams import lag
 from streams.batcher import AckAfterCommit
 from streams.ingest import LIVENESS_FEEDS, Ingestor, Observations, Prepared, RawMessage
 from streams.liveness import Transition
@@ -28,6 +29,32 @@ log = logging.getLogger(__name__)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# A backlog fills batches to batch_max_messages; a batch of camera envelopes then holds
+# tens of thousands of runs, more than a broker takes in one message (1 MiB by default).
+OBSERVATIONS_MAX_BYTES = 512 * 1024
+
+
+def observation_messages(obs: Observations, max_bytes: int) -> list[bytes]:
+    """``obs`` as liveness-topic messages of at most about ``max_bytes`` each.
+
+    Split by asset; only the last part carries the batch's marks, and the feed's
+    partition keeps the parts in order, so the monitor advances the watermark only after
+    it has applied every run of the batch.
+    """
+    raw = obs.to_bytes()
+    if len(raw) <= max_bytes or len(obs.runs) <= 1:
+        return [raw]
+    parts = -(-len(raw) // max_bytes) + 1
+    assets = list(obs.runs)
+    size = -(-len(assets) // parts)
+    out: list[bytes] = []
+    for n in range(0, len(assets), size):
+        chunk = {a: obs.runs[a] for a in assets[n:n + size]}
+        last = n + size >= len(assets)
+        out.append(Observations(obs.feed, chunk, dict(obs.marks) if last else {}).to_bytes())
+    return out
 
 
 def build_app(
@@ -77,9 +104,9 @@ def build_app(
         await asyncio.gather(*pending)
 
     async def observe(obs: Observations) -> None:
-        await app.producer.send_and_wait(
-            live_name, obs.feed.encode(), obs.to_bytes(), LIVENESS_FEEDS.index(obs.feed), None, None
-        )
+        partition = LIVENESS_FEEDS.index(obs.feed)
+        for raw in observation_messages(obs, OBSERVATIONS_MAX_BYTES):
+            await app.producer.send_and_wait(live_name, obs.feed.encode(), raw, partition, None, None)
 
     async def publish_state(transitions: Sequence[Transition]) -> None:
         pending = [
@@ -112,6 +139,14 @@ def build_app(
                 await monitor.tick()
             except psycopg.OperationalError as exc:
                 log.warning("liveness %s tick: database unavailable (%s)", monitor.feed, exc)
+
+    @app.timer(settings.metrics_lag_interval_seconds)  # type: ignore[untyped-decorator]
+    async def _sample_lag() -> None:
+        # Metrics only: a failed sample is logged, never allowed to stop ingestion.
+        try:
+            await lag.sample(app.consumer)
+        except Exception as exc:
+            log.warning("consumer lag sample failed: %s", exc)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -16,7 +16,15 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.events import MODELS, EnvelopeHead, EventBase, envelope_model, fast_envelope_model, fast_model
+from schemas.events import (
+    MODELS,
+    EnvelopeHead,
+    EventBase,
+    LivenessLevel,
+    envelope_model,
+    fast_envelope_model,
+    fast_model,
+)
 
 
 @dataclass(frozen=True)
@@ -40,13 +48,14 @@ class Columns:
     """A message's valid events column-wise, as the ingest step needs them, plus what
     was rejected. ``rows`` are ``db_row()`` tuples except that occurred_at (first) is
     RFC 3339 text, parsed by PostgreSQL (see ``fast_model``); ``times`` holds the same
-    instants as datetimes. ``ups[i]`` is what event i says about liveness (None:
-    nothing); ``ups`` is None when every event says "up" (the family is ALWAYS_UP)."""
+    instants as datetimes. ``levels[i]`` is what event i says about liveness (None:
+    nothing); ``levels`` is None when every event says "online" (the family is
+    ALWAYS_UP)."""
 
     rows: list[tuple[Any, ...]]
     times: list[datetime]
     assets: list[str]
-    ups: list[bool | None] | None
+    levels: list[LivenessLevel | None] | None
     rejected: list[Rejected]
 
 
@@ -74,7 +83,7 @@ class Decoder:
         self._envelope = envelope_model(family)
         self._fast_one = fast_model(family)
         self._fast_envelope = fast_envelope_model(family)
-        self._up = attrgetter(self.model.UP_FIELD) if self.model.UP_FIELD else None
+        self._levels = self.model.liveness_many
         self.max_bytes = max_bytes
         self.max_future_skew = max_future_skew
         self.max_age = max_age
@@ -127,7 +136,7 @@ class Decoder:
                 ):
                     # fast_model: an item's __dict__ values are its row, in COLUMNS order.
                     rows = list(map(tuple, map(dict.values, map(_fields, items))))
-                    return Columns(rows, times, list(map(_asset_id, items)), self._ups(items), [])
+                    return Columns(rows, times, list(map(_asset_id, items)), self._levels(items), [])
         out = self.decode(raw, processed_at)
         return Columns(
             [(e.occurred_at.isoformat(), *e.db_row()[1:]) for e in out.events],
@@ -136,13 +145,6 @@ class Decoder:
             None if self.model.ALWAYS_UP else [e.liveness() for e in out.events],
             out.rejected,
         )
-
-    def _ups(self, items: list[Any]) -> list[bool | None] | None:
-        if self.model.ALWAYS_UP:
-            return None
-        if self._up is None:
-            return [None] * len(items)  # liveness() says nothing for this family
-        return list(map(self._up, items))
 
     def _diagnose(self, raw: bytes) -> Decoded:
         out = Decoded()

@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 import orjson
 
 from citybrain import metrics
+from citybrain.errors import CitybrainError
 from citybrain.settings import Settings
+from schemas.events import LivenessLevel
 from schemas.registry import LIVENESS_FEED
 from streams.decode import Columns, Decoder
 from streams.sink import Batch, DeadLetter, EventSink, TopicPartition, WriteResult
@@ -25,6 +27,11 @@ from streams.sink import Batch, DeadLetter, EventSink, TopicPartition, WriteResu
 log = logging.getLogger(__name__)
 
 LIVENESS_FEEDS: tuple[str, ...] = tuple(sorted({f for f in LIVENESS_FEED.values() if f}))
+
+# A serialised level (an int, or a bool from before levels existed: False == 0, True == 1)
+# → the level; anything else is a KeyError.
+_LEVEL_OF: dict[int, LivenessLevel] = {level.value: level for level in LivenessLevel}
+_ONLINE = LivenessLevel.ONLINE
 
 
 @dataclass(frozen=True)
@@ -39,17 +46,21 @@ class RawMessage:
 class Observations:
     """What one batch says about liveness, compacted per asset, for the liveness monitor.
 
-    ``runs[asset] = [(first, last, up), ...]``: consecutive observations with the same
-    up/down value and no silence longer than ``liveness_run_split_seconds`` between
-    them collapse into one run (event times of its first and last event), so a
-    transition keeps its exact start, a silence is never hidden inside a run, and the
-    latest heartbeat is kept. ``marks`` is the
-    largest event time per source (topic, partition), from which the monitor derives
-    the feed's watermark.
+    ``runs[asset] = [(first, last, level), ...]``: consecutive observations with the same
+    level (online / degraded / down) and no silence longer than
+    ``liveness_run_split_seconds`` between them collapse into one run (event times of
+    its first and last event), so a transition keeps its exact start, a silence is never
+    hidden inside a run, and the latest heartbeat is kept. ``marks`` is the largest
+    event time per source (topic, partition), from which the monitor derives the feed's
+    watermark.
+
+    On the liveness topic a level is its integer value (0 down, 1 online, 2 degraded).
+    Payloads written before levels existed hold true/false there, which read as
+    online/down; a monitor that still reads bools takes degraded (2) as up.
     """
 
     feed: str
-    runs: dict[str, list[tuple[datetime, datetime, bool]]] = field(default_factory=dict)
+    runs: dict[str, list[tuple[datetime, datetime, LivenessLevel]]] = field(default_factory=dict)
     marks: dict[TopicPartition, datetime] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
@@ -61,16 +72,23 @@ class Observations:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Observations:
-        doc = orjson.loads(raw)
         when = datetime.fromisoformat
-        return cls(
-            feed=doc["feed"],
-            runs={
-                a: [(when(f), when(last), bool(u)) for f, last, u in seq]
-                for a, seq in doc["runs"].items()
-            },
-            marks={(t, int(p)): when(m) for t, p, m in doc["marks"]},
-        )
+        level = _LEVEL_OF
+        try:
+            doc = orjson.loads(raw)
+            return cls(
+                feed=doc["feed"],
+                runs={
+                    a: [(when(f), when(last), level[u]) for f, last, u in seq]
+                    for a, seq in doc["runs"].items()
+                },
+                marks={(t, int(p)): when(m) for t, p, m in doc["marks"]},
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # orjson's errors are ValueErrors
+            raise CitybrainError(
+                f"malformed liveness observations ({type(exc).__name__}: {exc}); only workers"
+                " write this topic: is one of them running an incompatible version?"
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -188,23 +206,24 @@ def _collect(obs: Observations, tp: TopicPartition, decoded: Columns, split: tim
     mark = obs.marks.get(tp)
     obs.marks[tp] = latest if mark is None or latest > mark else mark
     runs = obs.runs
-    ups = decoded.ups
-    for asset_id, at, up in zip(decoded.assets, times, [True] * len(times) if ups is None else ups,
-                                strict=True):
-        if up is None:
+    levels = decoded.levels
+    for asset_id, at, level in zip(decoded.assets, times,
+                                   [_ONLINE] * len(times) if levels is None else levels, strict=True):
+        if level is None:
             continue
         seq = runs.get(asset_id)
         if seq is None:
-            runs[asset_id] = [(at, at, up)]
+            runs[asset_id] = [(at, at, level)]
             continue
         first, last, was = seq[-1]
-        if was is not up or at - last > split:
-            # A change of state, or a silence long enough that a deadline might lapse
-            # inside it: a new run, so the monitor sees the silence.
+        if was is not level or at - last > split:
+            # A change of level (identity: levels are enum members), or a silence long
+            # enough that a deadline might lapse inside it: a new run, so the monitor
+            # sees the change or the silence.
             if at > last:
-                seq.append((at, at, up))
+                seq.append((at, at, level))
         elif at > last:
-            seq[-1] = (first, at, up)
+            seq[-1] = (first, at, level)
         elif at < first:
-            seq[-1] = (at, last, up)
+            seq[-1] = (at, last, level)
 

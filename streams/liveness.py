@@ -6,30 +6,33 @@ passed in (event time), naive ones raise ValueError. *window* = interval_s × to
 * One tracker per *feed* (the family whose events prove liveness: "iot", "video",
   "probe"), copied onto every Transition. The *watermark* is the feed's event-time
   clock and only moves forward: advance() with an older ``now`` does nothing.
-* observe(): unregistered assets, events before registered_at or at/after retired_at
-  are ignored. up → ONLINE at ``at``; down → OFFLINE at ``at`` until an up. An event
-  older than the asset's latest accepted one is late: no transition, and last_seen
-  never moves back. Deadlines that lapsed before ``at`` are applied first (OFFLINE at
-  the deadline), so an outage is recorded even when its end is observed before the
-  advance. An event far ahead of the watermark is not a gap by itself (with several
-  source partitions the watermark is the slowest one): a caller that knows the whole
-  feed was silent calls advance() first. Intended use: observe a batch, then advance()
-  to its watermark.
+* observe(level): unregistered assets, events before registered_at or at/after
+  retired_at are ignored. ONLINE → ONLINE at ``at``; DEGRADED (up, but unhealthy: a
+  camera with picture faults) → DEGRADED at ``at``; DOWN → OFFLINE at ``at`` until an
+  up. ONLINE and DEGRADED are both "up": either one moves last_seen and the deadline,
+  and a change between them is a transition like any other. An event older than the
+  asset's latest accepted one is late: no transition, and last_seen never moves back.
+  Deadlines that lapsed before ``at`` are applied first (OFFLINE at the deadline), so
+  an outage is recorded even when its end is observed before the advance. An event far
+  ahead of the watermark is not a gap by itself (with several source partitions the
+  watermark is the slowest one): a caller that knows the whole feed was silent calls
+  advance() first. Intended use: observe a batch, then advance() to its watermark.
 * advance(now), transitions sorted by (at, asset_id):
-  - ONLINE and last_seen + window <= now → OFFLINE at that deadline, not at now.
+  - ONLINE or DEGRADED and last_seen + window <= now → OFFLINE at that deadline, not
+    at now.
   - Never seen, nothing restored: UNKNOWN (previous=None) from max(registered_at,
     watermark when first tracked: first advance, or registration once a watermark
     exists); OFFLINE one window later if still silent. register() never emits: that
     first UNKNOWN comes from the next advance(), and state_of() is None until then.
   - Ingestion gap (now - previous watermark > gap_seconds): the platform's fault, not
-    the devices'. ONLINE deadlines in (previous, now] → UNKNOWN at the deadline;
+    the devices'. ONLINE/DEGRADED deadlines in (previous, now] → UNKNOWN at the deadline;
     UNKNOWN deadlines there do not expire. OFFLINE stays OFFLINE.
   - Resume (the watermark moves forward after a gap or a stall): assets UNKNOWN for
     lack of data get a grace deadline now + window, then go OFFLINE if still silent.
   - retired_at <= now: the asset is dropped after its earlier transitions; retirement
     itself emits nothing.
-* stall(at): the processing-time watchdog saw nothing for too long; ONLINE and OFFLINE
-  assets → UNKNOWN at ``at``. Calling it again emits nothing.
+* stall(at): the processing-time watchdog saw nothing for too long; ONLINE, DEGRADED
+  and OFFLINE assets → UNKNOWN at ``at``. Calling it again emits nothing.
 * restore_watermark() + register(asset, current) restore state after a restart without
   emitting; a restored UNKNOWN waits for the resume, and a long downtime shows up as a
   gap at the next advance.
@@ -38,8 +41,11 @@ passed in (event time), naive ones raise ValueError. *window* = interval_s × to
 * No transition starts before the state it ends (an out-of-order event takes effect at
   that state's start), so stored intervals never overlap; zero-length ones may occur.
 
-Heartbeats are O(1): they only move the recorded deadline out. advance() pops a heap
-of deadlines with lazy invalidation, so a batch with nothing due costs O(1).
+Heartbeats are O(1): one that repeats the current level only moves the recorded
+deadline out. advance() pops a heap of deadlines with lazy invalidation, so a batch
+with nothing due costs O(1). Reasons name the change: "reported", "reported down",
+"recovered" (DEGRADED → ONLINE) and, into DEGRADED, "picture fault" on the video feed
+("reported degraded" on others).
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from operator import attrgetter
 
+from schemas.events import LivenessLevel
+
 _RETIRE, _DUE = 0, 1  # at equal instants retirement wins: nothing happens at retired_at
 _ORDER = attrgetter("at", "asset_id")
 _Context = tuple[datetime, datetime | None, datetime | None]  # now, gap_from, quiet_from
@@ -57,9 +65,22 @@ _Context = tuple[datetime, datetime | None, datetime | None]  # now, gap_from, q
 
 class State(StrEnum):
     ONLINE = "online"
+    DEGRADED = "degraded"  # reports (up) but says it is unhealthy
     OFFLINE = "offline"
     UNKNOWN = "unknown"
     MAINTENANCE = "maintenance"
+
+
+# The state an observed level leads to, indexed by the level's value. Module constants:
+# an enum member read through its class costs more than a global (per run, per batch).
+_TARGET = (State.OFFLINE, State.ONLINE, State.DEGRADED)
+_OFFLINE = State.OFFLINE
+_UP = frozenset((State.ONLINE, State.DEGRADED))  # states with a deadline from last_seen
+# Why an asset became DEGRADED, per feed: the reason travels with the transition to
+# alerting, which opens an incident from it. For cameras, DEGRADED means picture faults
+# or an undecodable stream.
+_DEGRADED_REASON = {"video": "picture fault"}
+RECOVERED = "recovered"  # DEGRADED → ONLINE
 
 
 def _aware(value: datetime, name: str) -> None:
@@ -132,6 +153,7 @@ class LivenessTracker:
         self._stalled_at: datetime | None = None
         self._awaiting: set[str] = set()  # UNKNOWN for lack of data: grace from the resume
         self._windows: dict[float, timedelta] = {}
+        self._degraded_reason = _DEGRADED_REASON.get(feed, "reported degraded")
 
     @property
     def watermark(self) -> datetime | None:
@@ -160,7 +182,7 @@ class LivenessTracker:
         if current is not None:
             slot.state, slot.since = current.state, current.since
             slot.last_seen = slot.last_event = current.last_seen
-            if current.state is State.ONLINE:
+            if current.state in _UP:
                 slot.anchor = current.last_seen or current.since
             elif current.state is State.UNKNOWN:
                 self._suspend(slot)  # a restart is a platform outage too
@@ -179,7 +201,7 @@ class LivenessTracker:
         if self._watermark is None or watermark > self._watermark:
             self._set_watermark(watermark)
 
-    def observe(self, asset_id: str, at: datetime, up: bool) -> list[Transition]:
+    def observe(self, asset_id: str, at: datetime, level: LivenessLevel) -> list[Transition]:
         _aware(at, "at")
         slot = self._assets.get(asset_id)
         if slot is None:
@@ -188,6 +210,8 @@ class LivenessTracker:
         if at < asset.registered_at or (asset.retired_at is not None and at >= asset.retired_at):
             return []
         late = slot.last_event is not None and at < slot.last_event
+        target = _TARGET[level]
+        up = target is not _OFFLINE
         if up and (slot.last_seen is None or at > slot.last_seen):
             slot.last_seen = at
         if late:
@@ -195,9 +219,10 @@ class LivenessTracker:
         slot.last_event = at
         if slot.state is State.MAINTENANCE:
             return []
-        if up and slot.state is State.ONLINE and slot.due is not None and at <= slot.due:
-            # The common case, a heartbeat from an asset that is online and not yet due:
-            # only the deadline moves (the heap entry fires first and re-pushes).
+        if up and slot.state is target and slot.due is not None and at <= slot.due:
+            # The common case, a heartbeat that repeats the level of an asset that is up
+            # and not yet due: only the deadline moves (the heap entry fires first and
+            # re-pushes).
             slot.anchor = slot.last_seen
             due = self._deadline(slot)
             if due is not None and due >= slot.due:
@@ -206,34 +231,36 @@ class LivenessTracker:
                 self._rearm(slot)
             return []
         out = self._catch_up(slot, at)
-        target = State.ONLINE if up else State.OFFLINE
         if slot.state is not target:
-            out.append(self._move(slot, target, at, "reported" if up else "reported down"))
+            out.append(self._move(slot, target, at, self._reason(slot.state, target)))
         self._awaiting.discard(asset_id)
         slot.anchor = slot.last_seen if up else None
         self._rearm(slot)
         return out
 
-    def observe_run(self, asset_id: str, first: datetime, last: datetime, up: bool) -> list[Transition]:
-        """A run of same-valued observations from ``first`` to ``last`` with no silence
+    def observe_run(
+        self, asset_id: str, first: datetime, last: datetime, level: LivenessLevel
+    ) -> list[Transition]:
+        """A run of same-level observations from ``first`` to ``last`` with no silence
         inside longer than the caller's split threshold, which must not exceed any
         asset's window (interval × tolerance): no deadline can lapse inside the run, so
         it counts as continuous reporting, not as two reports ``last - first`` apart.
         """
-        out = self.observe(asset_id, first, up)
+        out = self.observe(asset_id, first, level)
         if last <= first:
             return out
         slot = self._assets.get(asset_id)
-        if (up and slot is not None and slot.state is State.ONLINE and slot.due is not None
-                and slot.last_event == first and slot.last_seen is not None):
+        target = _TARGET[level]
+        if (target is not _OFFLINE and slot is not None and slot.state is target
+                and slot.due is not None and slot.last_event == first and slot.last_seen is not None):
             asset = slot.asset
             if asset.retired_at is not None and last >= asset.retired_at:
-                return out + self.observe(asset_id, last, up)
+                return out + self.observe(asset_id, last, level)
             slot.last_seen = slot.last_event = last
             slot.anchor = last
             self._rearm(slot)
             return out
-        return out + self.observe(asset_id, last, up)
+        return out + self.observe(asset_id, last, level)
 
     def advance(self, now: datetime) -> list[Transition]:
         _aware(now, "now")
@@ -286,6 +313,13 @@ class LivenessTracker:
         out.sort(key=_ORDER)
         return out
 
+    def _reason(self, current: State | None, target: State) -> str:
+        if target is State.OFFLINE:
+            return "reported down"
+        if target is State.DEGRADED:
+            return self._degraded_reason
+        return RECOVERED if current is State.DEGRADED else "reported"
+
     def _set_watermark(self, watermark: datetime) -> None:
         if self._watermark is None:  # the first time the tracker knows about time
             for slot in self._assets.values():
@@ -295,7 +329,7 @@ class LivenessTracker:
         self._watermark = watermark
 
     def _context(self, now: datetime) -> _Context:
-        # ONLINE deadlines after gap_from fell in the platform's gap; UNKNOWN deadlines
+        # ONLINE/DEGRADED deadlines after gap_from fell in the platform's gap; UNKNOWN deadlines
         # after quiet_from (a gap or a stall) wait for the resume instead of expiring.
         prev = self._watermark
         gap_from = prev if prev is not None and (now - prev).total_seconds() > self._gap_s else None
@@ -324,7 +358,7 @@ class LivenessTracker:
             slot.anchor = due
             self._rearm(slot)
             return out
-        if slot.state is State.ONLINE and gap_from is not None and due > gap_from:
+        if slot.state in _UP and gap_from is not None and due > gap_from:
             silent = (now - gap_from).total_seconds()
             reason = f"ingestion gap: no {self._feed} events for {silent:g}s after {gap_from}"
             out = [self._move(slot, State.UNKNOWN, due, reason)]
@@ -333,9 +367,9 @@ class LivenessTracker:
         if slot.state is State.UNKNOWN and quiet_from is not None and due > quiet_from:
             self._suspend(slot)
             return []
-        if slot.state not in (State.ONLINE, State.UNKNOWN):
+        if slot.state not in _UP and slot.state is not State.UNKNOWN:
             return []
-        since = "" if slot.state is State.ONLINE else f" of {slot.anchor}"
+        since = "" if slot.state in _UP else f" of {slot.anchor}"
         reason = (
             f"no heartbeat within {self._window(slot).total_seconds():g}s{since}"
             f" (interval {slot.asset.interval_s:g}s × {self._tolerance:g})"

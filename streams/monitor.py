@@ -3,6 +3,9 @@
 It runs on whichever worker holds the feed's partition of the liveness topic. Its
 tracker is rebuilt from the database (registry, current states, watermark) the first
 time it sees a batch, so the database, not faust's in-memory state, is the truth.
+Every transition, online ↔ degraded included (a camera's picture fault and its
+recovery), becomes a state interval and a message on the state-change topic, from which
+alerting opens and resolves incidents.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ log = logging.getLogger(__name__)
 
 REGISTRY_REFRESH_SECONDS = 10.0
 
-# Where each feed's "asset is up" events are stored (table, condition).
+# Where each feed's "asset is up" events are stored (table, condition). "Up" includes
+# degraded: a camera with picture faults still reports online, and its deadline counts
+# from that report.
 FEED_UP_SQL: dict[str, tuple[str, str]] = {
     "iot": ("iot_events", "true"),
     "video": ("video_events", "online"),
@@ -114,10 +119,15 @@ class LivenessMonitor:
     def _watermark(self, obs: Observations) -> datetime | None:
         """The feed's event-time clock: the slowest source that is still active."""
         now_wall = self._wall()
+        idle = self.settings.liveness_idle_source_seconds
+        if obs.marks and self._marks and all(now_wall - w > idle for _, w in self._marks.values()):
+            # Every source went quiet at once: the pause was ours (a database outage, a
+            # stall), not the sources'. They all count again, so the first partition to
+            # deliver its backlog cannot carry the watermark past the others' pending events.
+            self._marks = {tp: (m, now_wall) for tp, (m, _) in self._marks.items()}
         for tp, mark in obs.marks.items():
             prev = self._marks.get(tp)
             self._marks[tp] = (mark if prev is None or mark > prev[0] else prev[0], now_wall)
-        idle = self.settings.liveness_idle_source_seconds
         active = [m for m, w in self._marks.values() if now_wall - w <= idle]
         if active:
             return min(active)
@@ -159,8 +169,8 @@ class LivenessMonitor:
             transitions += self._advance(tracker, latest_seen)
             transitions += tracker.advance(start)
         for asset_id, runs in sorted(obs.runs.items()):
-            for first, last, up in runs:
-                transitions += tracker.observe_run(asset_id, first, last, up)
+            for first, last, level in runs:
+                transitions += tracker.observe_run(asset_id, first, last, level)
         if watermark is not None:
             transitions += self._advance(tracker, watermark)
         if (not obs.marks and watermark is not None

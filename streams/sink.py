@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
-from citybrain import metrics
+from citybrain import metrics, rollups
 from citybrain.store import connect_async
 from schemas.events import MODELS, TABLES
 
@@ -78,6 +78,14 @@ class EventSink:
         self._types: list[str] = []
         self._applied: dict[TopicPartition, int] = {}
         self._stage = f"stage_{family}"
+        # Probe and cloud batches also add the rows they store to their hourly rollup, in
+        # the same statement: only rows actually inserted (RETURNING skips duplicates)
+        # are added, and they commit or roll back with the rows and the offsets.
+        rollup = rollups.ingest_cte(family, "ins")
+        self._rollup: sql.Composable = (
+            sql.SQL(" rollup AS ({}),").format(rollup) if rollup is not None else sql.SQL(""))
+        self._returning = sql.SQL(", ").join(
+            map(sql.Identifier, rollups.INGEST_COLUMNS.get(family, ("asset_id", "occurred_at"))))
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is not None and not self._conn.closed:
@@ -164,7 +172,7 @@ class EventSink:
                             " INSERT INTO {table} ({cols})"
                             " SELECT occurred_at::timestamptz, {rest} FROM {stage}"
                             " ON CONFLICT (occurred_at, event_id) DO NOTHING"
-                            " RETURNING asset_id, occurred_at),"
+                            " RETURNING {returning}),{rollup}"
                             " unreg AS ("
                             " INSERT INTO unregistered_sources"
                             " (asset_id, family, first_seen, last_seen, events)"
@@ -179,6 +187,7 @@ class EventSink:
                             " RETURNING 1)"
                             " SELECT count(*) FROM ins"
                         ).format(table=sql.Identifier(self.table), cols=cols,
+                                 returning=self._returning, rollup=self._rollup,
                                  rest=sql.SQL(", ").join(map(sql.Identifier, self.columns[1:])),
                                  stage=sql.Identifier(self._stage)),
                         (self.family,),

@@ -118,6 +118,15 @@ class _Builder:
             "im": f"wecom:{dept.removeprefix('dept-')}-{label}",
         })
 
+    @staticmethod
+    def duty_supervisors(n: int) -> tuple[Contact, ...]:
+        """The operations centre's duty supervisor sits in the first (lead) department.
+        Not drawn from the generator, so the rest of the city is the same as before."""
+        if n != 0:
+            return ()
+        return (Contact(name="Duty Supervisor", role="duty_supervisor",
+                        email="ops.duty@citybrain.example"),)
+
     def departments(self) -> list[Department]:
         out: list[Department] = []
         for n in range(self.cfg.departments):
@@ -132,7 +141,8 @@ class _Builder:
                 first_responsible=self.contact("first_responsible", dept_id, "head"),
                 contacts=(self.contact("oncall", dept_id, "oncall"),
                           self.contact("oncall", dept_id, "oncall2"),
-                          self.contact("lead", dept_id, "lead")),
+                          self.contact("lead", dept_id, "lead"),
+                          *self.duty_supervisors(n)),
             ))
         return out
 

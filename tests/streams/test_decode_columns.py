@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas.events import MODELS
+from schemas.events import MODELS, LivenessLevel
 from streams.decode import Columns, Decoder
 from tests.schemas.test_events import VALID
 
@@ -37,7 +37,7 @@ def _same(d: Decoder, raw: bytes) -> Columns:
     assert [(datetime.fromisoformat(r[0]), *r[1:]) for r in got.rows] == want.rows
     assert got.times == want.times
     assert got.assets == want.assets
-    assert got.ups == want.ups
+    assert got.levels == want.levels
     assert got.rejected == want.rejected
     return got
 
@@ -78,7 +78,7 @@ def test_model_level_checks_hold_on_the_fast_path(patch: dict[str, Any]) -> None
 def test_liveness_column_and_other_model_validators() -> None:
     probe = _decoder("probe")
     got = _same(probe, orjson.dumps({"events": [VALID["probe"], {**VALID["probe"], "ok": True}]}))
-    assert got.ups == [False, True]
+    assert got.levels == [LivenessLevel.DOWN, LivenessLevel.ONLINE]
     video = _decoder("video")
     assert _same(video, orjson.dumps(VALID["video"])).rows[0][8] == ["frozen", "blurred"]
     cloud = _decoder("cloud")
@@ -86,3 +86,21 @@ def test_liveness_column_and_other_model_validators() -> None:
     assert "before requested_at" in _same(cloud, orjson.dumps(bad)).rejected[0].reason
     data = _decoder("data")
     assert _same(data, orjson.dumps({**VALID["data"], "action": "quality_check"})).rejected
+
+
+@pytest.mark.parametrize(("patch", "level"), [
+    ({"faults": []}, LivenessLevel.ONLINE),
+    ({"faults": [], "stream_decodable": None}, LivenessLevel.ONLINE),  # unknown is not held against it
+    ({}, LivenessLevel.DEGRADED),  # the sample reports frozen + blurred
+    ({"faults": ["black"]}, LivenessLevel.DEGRADED),
+    ({"faults": [], "stream_decodable": False}, LivenessLevel.DEGRADED),
+    ({"online": False}, LivenessLevel.DOWN),  # not reporting a picture at all: down, not degraded
+    ({"online": False, "faults": []}, LivenessLevel.DOWN),
+])
+def test_camera_health_level_is_the_same_on_both_paths(patch: dict[str, Any], level: LivenessLevel) -> None:
+    video = _decoder("video")
+    event = {**VALID["video"], **patch}
+    assert _same(video, orjson.dumps(event)).levels == [level]
+    got = _same(video, orjson.dumps({"events": [event, {**VALID["video"], "faults": [], "event_id": "e9"}]}))
+    assert got.levels == [level, LivenessLevel.ONLINE]
+    assert all(type(x) is LivenessLevel for x in got.levels or [])

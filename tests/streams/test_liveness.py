@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from schemas.events import LivenessLevel
 from streams.liveness import (
     AssetLiveness,
     LivenessTracker,
@@ -14,6 +15,7 @@ from streams.liveness import (
     Transition,
 )
 
+UP, DEGRADED, DOWN = LivenessLevel.ONLINE, LivenessLevel.DEGRADED, LivenessLevel.DOWN
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TIMEOUT = "no heartbeat within 150s (interval 60s × 2.5)"
@@ -45,7 +47,7 @@ def test_first_state_unknown_then_online() -> None:
     assert brief(first) == [("a", State.UNKNOWN, None, t(0))]
     assert first[0].feed == "iot"
     assert first[0].reason == "registered, no report yet"
-    up = tr.observe("a", t(10), up=True)
+    up = tr.observe("a", t(10), level=UP)
     assert brief(up) == [("a", State.ONLINE, State.UNKNOWN, t(10))]
     assert up[0].reason == "reported"
     assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(10), t(10))
@@ -65,7 +67,7 @@ def test_offline_exactly_at_deadline_not_at_now() -> None:
     tr = tracker()
     tr.register(asset())
     tr.advance(t(0))
-    tr.observe("a", t(10), up=True)
+    tr.observe("a", t(10), level=UP)
     assert tr.advance(t(159.999)) == []
     gone = tr.advance(t(400))  # late sweep, not a gap (< 300s after 159.999)
     assert brief(gone) == [("a", State.OFFLINE, State.ONLINE, t(160))]
@@ -75,7 +77,7 @@ def test_offline_exactly_at_deadline_not_at_now() -> None:
     tr2 = tracker()
     tr2.register(asset())
     tr2.advance(t(0))
-    tr2.observe("a", t(10), up=True)
+    tr2.observe("a", t(10), level=UP)
     assert brief(tr2.advance(t(160))) == [("a", State.OFFLINE, State.ONLINE, t(160))]
 
 
@@ -83,9 +85,9 @@ def test_regular_heartbeats_stay_online() -> None:
     tr = tracker()
     tr.register(asset())
     tr.advance(t(0))
-    tr.observe("a", t(0), up=True)
+    tr.observe("a", t(0), level=UP)
     for beat in range(60, 3600, 60):
-        assert tr.observe("a", t(beat), up=True) == []
+        assert tr.observe("a", t(beat), level=UP) == []
         assert tr.advance(t(beat)) == []
     assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(0), t(3540))
 
@@ -94,15 +96,15 @@ def test_reported_down_stays_down_until_up() -> None:
     tr = tracker("video")
     tr.register(asset("cam"))
     tr.advance(t(0))
-    tr.observe("cam", t(5), up=True)
-    down = tr.observe("cam", t(20), up=False)
+    tr.observe("cam", t(5), level=UP)
+    down = tr.observe("cam", t(20), level=DOWN)
     assert brief(down) == [("cam", State.OFFLINE, State.ONLINE, t(20))]
     assert down[0].reason == "reported down"
     assert down[0].feed == "video"
-    assert tr.observe("cam", t(80), up=False) == []
+    assert tr.observe("cam", t(80), level=DOWN) == []
     assert tr.advance(t(1000)) == []  # no deadline while down, not even through a gap
     assert tr.state_of("cam") == AssetLiveness(State.OFFLINE, t(20), t(5))
-    back = tr.observe("cam", t(1010), up=True)
+    back = tr.observe("cam", t(1010), level=UP)
     assert brief(back) == [("cam", State.ONLINE, State.OFFLINE, t(1010))]
 
 
@@ -110,9 +112,9 @@ def test_late_event_neither_transitions_nor_moves_last_seen_back() -> None:
     tr = tracker()
     tr.register(asset())
     tr.advance(t(0))
-    tr.observe("a", t(100), up=True)
-    assert tr.observe("a", t(50), up=True) == []
-    assert tr.observe("a", t(60), up=False) == []  # a stale "down" must not take it offline
+    tr.observe("a", t(100), level=UP)
+    assert tr.observe("a", t(50), level=UP) == []
+    assert tr.observe("a", t(60), level=DOWN) == []  # a stale "down" must not take it offline
     assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(100), t(100))
     assert tr.advance(t(249)) == []  # deadline still counts from 100
     assert brief(tr.advance(t(250))) == [("a", State.OFFLINE, State.ONLINE, t(250))]
@@ -122,9 +124,9 @@ def test_late_up_after_newer_down_report_does_not_reopen() -> None:
     tr = tracker("probe")
     tr.register(asset("portal"))
     tr.advance(t(0))
-    tr.observe("portal", t(100), up=True)
-    tr.observe("portal", t(130), up=False)
-    assert tr.observe("portal", t(120), up=True) == []
+    tr.observe("portal", t(100), level=UP)
+    tr.observe("portal", t(130), level=DOWN)
+    assert tr.observe("portal", t(120), level=UP) == []
     assert tr.state_of("portal") == AssetLiveness(State.OFFLINE, t(130), t(120))
 
 
@@ -132,11 +134,11 @@ def test_out_of_order_event_never_starts_before_current_state() -> None:
     tr = tracker()
     tr.register(asset())
     tr.advance(t(0))
-    tr.observe("a", t(10), up=True)
+    tr.observe("a", t(10), level=UP)
     tr.advance(t(200))  # offline at 160
     # A heartbeat from 155 arrives late but is newer than anything seen: it reopens the
     # asset, yet intervals must not overlap, so it takes effect when OFFLINE began.
-    assert brief(tr.observe("a", t(155), up=True)) == [("a", State.ONLINE, State.OFFLINE, t(160))]
+    assert brief(tr.observe("a", t(155), level=UP)) == [("a", State.ONLINE, State.OFFLINE, t(160))]
     assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(160), t(155))
 
 
@@ -145,8 +147,8 @@ def test_flapping_sequence() -> None:
     tr.register(asset("link"))
     tr.advance(t(0))
     seen: list[Transition] = []
-    for at, up in [(1, True), (2, False), (2, True), (3, True), (4, False), (5, True)]:
-        seen += tr.observe("link", t(at), up=up)
+    for at, level in [(1, UP), (2, DOWN), (2, UP), (3, UP), (4, DOWN), (5, UP)]:
+        seen += tr.observe("link", t(at), level=level)
     on, off = State.ONLINE, State.OFFLINE
     assert brief(seen) == [
         ("link", on, State.UNKNOWN, t(1)),
@@ -162,12 +164,12 @@ def test_heartbeat_after_deadline_records_the_outage_even_before_advance() -> No
     def history(advance_first: bool) -> list[Transition]:
         tr = tracker()
         tr.register(asset())
-        out = tr.advance(t(0)) + tr.observe("a", t(0), up=True)
+        out = tr.advance(t(0)) + tr.observe("a", t(0), level=UP)
         out += tr.advance(t(100))
         if advance_first:
-            out += tr.advance(t(200)) + tr.observe("a", t(200), up=True)
+            out += tr.advance(t(200)) + tr.observe("a", t(200), level=UP)
         else:
-            out += tr.observe("a", t(200), up=True) + tr.advance(t(200))
+            out += tr.observe("a", t(200), level=UP) + tr.advance(t(200))
         return out
 
     expected = [
@@ -184,8 +186,8 @@ def test_heartbeat_exactly_on_deadline_keeps_online() -> None:
     tr = tracker()
     tr.register(asset())
     tr.advance(t(0))
-    tr.observe("a", t(0), up=True)
-    assert tr.observe("a", t(150), up=True) == []
+    tr.observe("a", t(0), level=UP)
+    assert tr.observe("a", t(150), level=UP) == []
     assert tr.advance(t(150)) == []
 
 
@@ -194,9 +196,9 @@ def gap_setup() -> LivenessTracker:
     for aid in ("up", "down", "fresh", "silent"):  # "silent" never reports: UNKNOWN until 150
         tr.register(asset(aid))
     tr.advance(t(0))
-    tr.observe("up", t(10), up=True)  # deadline 160
-    tr.observe("down", t(10), up=False)
-    tr.observe("fresh", t(40), up=True)  # deadline 190
+    tr.observe("up", t(10), level=UP)  # deadline 160
+    tr.observe("down", t(10), level=DOWN)
+    tr.observe("fresh", t(40), level=UP)  # deadline 190
     tr.advance(t(100))
     return tr
 
@@ -211,14 +213,14 @@ def test_ingestion_gap_is_unknown_not_offline_then_online_on_resume() -> None:
     assert all(x.reason.startswith("ingestion gap") for x in gap)
     assert tr.state_of("down") == AssetLiveness(State.OFFLINE, t(10), None)
     assert tr.state_of("silent") == AssetLiveness(State.UNKNOWN, t(0), None)  # not expired
-    assert brief(tr.observe("up", t(1001), up=True)) == [("up", State.ONLINE, State.UNKNOWN, t(1001))]
+    assert brief(tr.observe("up", t(1001), level=UP)) == [("up", State.ONLINE, State.UNKNOWN, t(1001))]
     assert tr.advance(t(1100)) == []
 
 
 def test_ingestion_gap_then_silence_goes_offline_at_grace_deadline() -> None:
     tr = gap_setup()
     tr.advance(t(1000))
-    tr.observe("fresh", t(1010), up=True)
+    tr.observe("fresh", t(1010), level=UP)
     assert tr.advance(t(1149)) == []
     late = tr.advance(t(1155))
     assert brief(late) == [  # resume + 150s
@@ -233,7 +235,7 @@ def test_event_far_ahead_of_the_watermark_is_not_a_gap_by_itself() -> None:
     # faster partition is routinely far ahead of it. Only advance() establishes a gap
     # (the monitor calls it first when the whole feed was silent).
     tr = gap_setup()
-    resumed = tr.observe("up", t(1000), up=True)
+    resumed = tr.observe("up", t(1000), level=UP)
     assert brief(resumed) == [
         ("up", State.OFFLINE, State.ONLINE, t(160)),
         ("up", State.ONLINE, State.OFFLINE, t(1000)),
@@ -244,7 +246,7 @@ def test_event_far_ahead_of_the_watermark_is_not_a_gap_by_itself() -> None:
 def test_gap_established_by_advance_before_the_observation() -> None:
     tr = gap_setup()
     gap = tr.advance(t(1000))
-    resumed = tr.observe("up", t(1000), up=True)
+    resumed = tr.observe("up", t(1000), level=UP)
     assert ("up", State.UNKNOWN, State.ONLINE, t(160)) in brief(gap)
     assert brief(resumed) == [("up", State.ONLINE, State.UNKNOWN, t(1000))]
 
@@ -264,8 +266,8 @@ def test_stall_makes_everything_unknown_then_resume_grants_grace() -> None:
     for aid in ("on", "off", "never"):
         tr.register(asset(aid))
     tr.advance(t(0))
-    tr.observe("on", t(10), up=True)
-    tr.observe("off", t(10), up=False)
+    tr.observe("on", t(10), level=UP)
+    tr.observe("off", t(10), level=DOWN)
     tr.advance(t(60))
     stalled = tr.stall(t(120))
     assert brief(stalled) == [
@@ -276,7 +278,7 @@ def test_stall_makes_everything_unknown_then_resume_grants_grace() -> None:
     assert tr.stall(t(180)) == []
     assert tr.advance(t(60)) == []  # same watermark: not a resume, "never" stays suspended
     assert tr.advance(t(200)) == []  # resume (no gap): grace until 350, "never" included
-    assert brief(tr.observe("on", t(210), up=True)) == [("on", State.ONLINE, State.UNKNOWN, t(210))]
+    assert brief(tr.observe("on", t(210), level=UP)) == [("on", State.ONLINE, State.UNKNOWN, t(210))]
     assert tr.advance(t(349)) == []
     assert brief(tr.advance(t(350))) == [
         ("never", State.OFFLINE, State.UNKNOWN, t(350)),
@@ -289,8 +291,8 @@ def test_restore_after_long_downtime_is_a_gap_not_an_outage() -> None:
     for aid in ("a", "b", "c"):
         before.register(asset(aid))
     before.advance(t(0))
-    before.observe("a", t(50), up=True)
-    before.observe("b", t(50), up=False)
+    before.observe("a", t(50), level=UP)
+    before.observe("b", t(50), level=DOWN)
     before.advance(t(100))
     saved = {aid: before.state_of(aid) for aid in ("a", "b", "c")}
     watermark = before.watermark
@@ -342,7 +344,7 @@ def test_stall_skips_assets_without_a_state_or_already_retired() -> None:
     tr.advance(t(0))
     tr.register(asset("pending", registered=500))
     tr.register(asset("retiring", retired=50))
-    tr.observe("retiring", t(10), up=True)
+    tr.observe("retiring", t(10), level=UP)
     assert tr.stall(t(60)) == []
     assert tr.state_of("pending") is None
     assert tr.state_of("retiring") == AssetLiveness(State.ONLINE, t(10), t(10))
@@ -372,7 +374,7 @@ def test_registered_before_any_watermark_starts_at_first_advance() -> None:
 def test_report_before_first_advance_is_the_first_state() -> None:
     tr = tracker()
     tr.register(asset())
-    assert brief(tr.observe("a", t(5), up=True)) == [("a", State.ONLINE, None, t(5))]
+    assert brief(tr.observe("a", t(5), level=UP)) == [("a", State.ONLINE, None, t(5))]
     assert tr.advance(t(10)) == []
 
 
@@ -380,7 +382,7 @@ def test_report_after_registration_with_watermark_shows_the_unknown_stretch() ->
     tr = tracker()
     tr.advance(t(100))
     tr.register(asset())
-    assert brief(tr.observe("a", t(130), up=True)) == [
+    assert brief(tr.observe("a", t(130), level=UP)) == [
         ("a", State.UNKNOWN, None, t(100)),
         ("a", State.ONLINE, State.UNKNOWN, t(130)),
     ]
@@ -392,16 +394,16 @@ def test_retired_assets_stop_being_tracked() -> None:
     tr.register(asset("early", retired=120))
     tr.register(asset("later", retired=300))
     tr.advance(t(0))
-    tr.observe("early", t(10), up=True)
-    tr.observe("later", t(10), up=True)
-    assert tr.observe("early", t(120), up=True) == []  # at retired_at: ignored
+    tr.observe("early", t(10), level=UP)
+    tr.observe("later", t(10), level=UP)
+    assert tr.observe("early", t(120), level=UP) == []  # at retired_at: ignored
     assert tr.state_of("early") == AssetLiveness(State.ONLINE, t(10), t(10))
     assert tr.advance(t(100)) == []
     # "early" would time out at 160 but retired at 120; "later" times out before retiring.
     assert brief(tr.advance(t(400))) == [("later", State.OFFLINE, State.ONLINE, t(160))]
     assert tr.tracked() == 0
     assert tr.state_of("early") is None
-    assert tr.observe("later", t(250), up=True) == []
+    assert tr.observe("later", t(250), level=UP) == []
     tr.register(asset("gone", retired=350))  # already retired at the watermark
     assert tr.tracked() == 0
 
@@ -409,13 +411,13 @@ def test_retired_assets_stop_being_tracked() -> None:
 def test_unregistered_and_forgotten_assets_are_ignored() -> None:
     tr = tracker()
     tr.advance(t(0))
-    assert tr.observe("stranger", t(1), up=True) == []
+    assert tr.observe("stranger", t(1), level=UP) == []
     assert tr.tracked() == 0
     assert tr.state_of("stranger") is None
     tr.register(asset())
-    tr.observe("a", t(2), up=True)
+    tr.observe("a", t(2), level=UP)
     tr.forget("a")
-    assert tr.observe("a", t(3), up=False) == []
+    assert tr.observe("a", t(3), level=DOWN) == []
     assert tr.advance(t(1000)) == []
     assert tr.tracked() == 0
 
@@ -423,7 +425,7 @@ def test_unregistered_and_forgotten_assets_are_ignored() -> None:
 def test_observation_before_registration_is_ignored() -> None:
     tr = tracker()
     tr.register(asset(registered=100))
-    assert tr.observe("a", t(99), up=True) == []
+    assert tr.observe("a", t(99), level=UP) == []
     assert tr.state_of("a") is None
 
 
@@ -431,7 +433,7 @@ def test_observation_before_registration_is_ignored() -> None:
     "call",
     [
         lambda tr: tr.advance(datetime(2025, 3, 1, 8, 0)),
-        lambda tr: tr.observe("a", datetime(2025, 3, 1, 8, 0), up=True),
+        lambda tr: tr.observe("a", datetime(2025, 3, 1, 8, 0), level=UP),
         lambda tr: tr.stall(datetime(2025, 3, 1, 8, 0)),
         lambda tr: tr.restore_watermark(datetime(2025, 3, 1, 8, 0)),
         lambda tr: tr.register(TrackedAsset("b", 60, datetime(2025, 3, 1, 8, 0))),
@@ -461,9 +463,9 @@ def test_maintenance_is_left_alone() -> None:
     tr.register(asset("m"), AssetLiveness(State.MAINTENANCE, t(0), t(0)))
     tr.register(asset("x"))
     tr.advance(t(10))
-    tr.observe("x", t(10), up=True)
-    assert tr.observe("m", t(20), up=False) == []
-    assert tr.observe("m", t(30), up=True) == []
+    tr.observe("x", t(10), level=UP)
+    assert tr.observe("m", t(20), level=DOWN) == []
+    assert tr.observe("m", t(30), level=UP) == []
     assert [x.asset_id for x in tr.stall(t(40))] == ["x"]
     later = tr.advance(t(5000)) + tr.advance(t(5200))  # resume, then x's grace runs out
     assert brief(later) == [("x", State.OFFLINE, State.UNKNOWN, t(5150))]
@@ -474,14 +476,14 @@ def test_watermark_never_moves_back() -> None:
     tr = tracker()
     tr.register(asset())
     tr.advance(t(0))
-    tr.observe("a", t(0), up=True)
+    tr.observe("a", t(0), level=UP)
     assert tr.advance(t(100)) == []
     assert tr.advance(t(500)) != []
     assert tr.advance(t(50)) == []
     assert tr.watermark == t(500)
     tr.restore_watermark(t(10))
     assert tr.watermark == t(500)
-    tr.observe("a", t(510), up=True)
+    tr.observe("a", t(510), level=UP)
     # Measured from 500 this is no gap; from the stale 50 it would have been one.
     assert brief(tr.advance(t(700))) == [("a", State.OFFLINE, State.ONLINE, t(660))]
 
@@ -491,7 +493,7 @@ def test_transitions_are_sorted_by_time_then_asset() -> None:
     for aid, beat in [("d", 30), ("c", 10), ("b", 30), ("a", 20)]:
         tr.register(asset(aid))
         tr.advance(t(0))
-        tr.observe(aid, t(beat), up=True)
+        tr.observe(aid, t(beat), level=UP)
     tr.register(asset("e", interval=10))  # joins at the watermark, so UNKNOWN from 0
     out = tr.advance(t(200))
     assert [(x.asset_id, x.at) for x in out] == [
@@ -510,7 +512,7 @@ def test_mixed_time_zones() -> None:
     shanghai_t0 = T0.astimezone(SHANGHAI)  # 16:00 +08:00, the same instant as T0
     tr.register(TrackedAsset("sz", 60, shanghai_t0))
     tr.advance(T0)
-    up = tr.observe("sz", shanghai_t0 + timedelta(seconds=10), up=True)
+    up = tr.observe("sz", shanghai_t0 + timedelta(seconds=10), level=UP)
     assert up[0].at == t(10)
     assert up[0].at.utcoffset() == timedelta(hours=8)
     assert tr.advance(t(159)) == []
@@ -521,7 +523,7 @@ def test_reregistering_keeps_state_and_applies_new_interval() -> None:
     tr = tracker()
     tr.register(asset())
     tr.advance(t(0))
-    tr.observe("a", t(0), up=True)
+    tr.observe("a", t(0), level=UP)
     tr.register(asset(interval=20))  # window shrinks to 50s
     assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(0), t(0))
     assert brief(tr.advance(t(60))) == [("a", State.OFFLINE, State.ONLINE, t(50))]
@@ -534,8 +536,126 @@ def test_hundred_thousand_assets_one_advance_each() -> None:
         tr.register(asset(aid))
     assert len(tr.advance(t(0))) == 100_000
     for i, aid in enumerate(ids):
-        tr.observe(aid, t(i % 60), up=True)
+        tr.observe(aid, t(i % 60), level=UP)
     for second in range(60, 120):
         assert tr.advance(t(second)) == []  # nothing due: must not walk every asset
     assert tr.tracked() == 100_000
     assert len(tr.advance(t(300))) == 100_000
+
+
+# Degraded: up (it reports) but unhealthy, e.g. a camera with picture faults.
+
+
+def camera_tracker() -> LivenessTracker:
+    tr = tracker("video")
+    tr.register(asset("cam"))
+    tr.advance(t(0))
+    return tr
+
+
+def test_picture_fault_is_degraded_then_recovered() -> None:
+    tr = camera_tracker()
+    out = tr.observe("cam", t(10), level=UP)
+    out += tr.observe("cam", t(70), level=DEGRADED)
+    assert tr.observe("cam", t(130), level=DEGRADED) == []  # a repeat only moves the deadline
+    assert tr.advance(t(279)) == []  # 130 + 150 is not yet due
+    assert tr.state_of("cam") == AssetLiveness(State.DEGRADED, t(70), t(130))
+    out += tr.observe("cam", t(190), level=UP)
+    assert brief(out) == [
+        ("cam", State.ONLINE, State.UNKNOWN, t(10)),
+        ("cam", State.DEGRADED, State.ONLINE, t(70)),
+        ("cam", State.ONLINE, State.DEGRADED, t(190)),
+    ]
+    assert [x.reason for x in out] == ["reported", "picture fault", "recovered"]
+    assert {x.feed for x in out} == {"video"}
+    assert tr.advance(t(339)) == []
+    assert brief(tr.advance(t(340))) == [("cam", State.OFFLINE, State.ONLINE, t(340))]
+
+
+def test_degraded_goes_offline_at_its_deadline() -> None:
+    tr = camera_tracker()
+    first = tr.observe("cam", t(10), level=DEGRADED)
+    assert brief(first) == [("cam", State.DEGRADED, State.UNKNOWN, t(10))]
+    assert first[0].reason == "picture fault"
+    assert tr.advance(t(159.999)) == []
+    gone = tr.advance(t(400))  # late sweep, not a gap
+    assert brief(gone) == [("cam", State.OFFLINE, State.DEGRADED, t(160))]
+    assert gone[0].reason == TIMEOUT
+    assert tr.advance(t(500)) == []
+    back = tr.observe("cam", t(510), level=DEGRADED)  # back, still with a bad picture
+    assert brief(back) == [("cam", State.DEGRADED, State.OFFLINE, t(510))]
+    assert back[0].reason == "picture fault"
+    healthy = tr.observe("cam", t(520), level=UP)
+    assert [(x.state, x.reason) for x in healthy] == [(State.ONLINE, "recovered")]
+
+
+def test_degraded_run_counts_as_continuous_reporting() -> None:
+    tr = camera_tracker()
+    out = tr.observe_run("cam", t(10), t(100), DEGRADED)
+    assert brief(out) == [("cam", State.DEGRADED, State.UNKNOWN, t(10))]
+    assert tr.state_of("cam") == AssetLiveness(State.DEGRADED, t(10), t(100))
+    assert tr.observe_run("cam", t(110), t(200), DEGRADED) == []
+    assert tr.advance(t(349)) == []
+    assert brief(tr.advance(t(350))) == [("cam", State.OFFLINE, State.DEGRADED, t(350))]
+
+
+def test_level_change_inside_a_run_of_reports_keeps_the_deadline_from_the_last_report() -> None:
+    tr = camera_tracker()
+    tr.observe_run("cam", t(10), t(100), UP)
+    out = tr.observe_run("cam", t(110), t(200), DEGRADED)
+    assert brief(out) == [("cam", State.DEGRADED, State.ONLINE, t(110))]
+    assert tr.advance(t(349)) == []
+    assert brief(tr.advance(t(350))) == [("cam", State.OFFLINE, State.DEGRADED, t(350))]
+
+
+def test_degraded_during_an_ingestion_gap_is_unknown_then_degraded_on_resume() -> None:
+    tr = camera_tracker()
+    tr.register(asset("ok"))
+    tr.observe("cam", t(10), level=DEGRADED)  # deadline 160
+    tr.observe("ok", t(40), level=UP)  # deadline 190
+    tr.advance(t(100))
+    gap = tr.advance(t(1000))  # 900s without a single event
+    assert brief(gap) == [
+        ("cam", State.UNKNOWN, State.DEGRADED, t(160)),
+        ("ok", State.UNKNOWN, State.ONLINE, t(190)),
+    ]
+    assert all(x.reason.startswith("ingestion gap: no video events") for x in gap)
+    resumed = tr.observe("cam", t(1001), level=DEGRADED)
+    assert [(x.state, x.previous, x.at, x.reason) for x in resumed] == [
+        (State.DEGRADED, State.UNKNOWN, t(1001), "picture fault")
+    ]
+    # "ok" stays silent: offline one window after the resume, not at its old deadline.
+    assert brief(tr.advance(t(1150))) == [("ok", State.OFFLINE, State.UNKNOWN, t(1150))]
+
+
+def test_degraded_reported_down_stall_and_late_reports() -> None:
+    tr = camera_tracker()
+    tr.observe("cam", t(10), level=DEGRADED)
+    assert tr.observe("cam", t(5), level=UP) == []  # late: neither recovers nor moves last_seen
+    assert tr.state_of("cam") == AssetLiveness(State.DEGRADED, t(10), t(10))
+    down = tr.observe("cam", t(20), level=DOWN)
+    assert [(x.state, x.previous, x.reason) for x in down] == [
+        (State.OFFLINE, State.DEGRADED, "reported down")
+    ]
+    assert tr.advance(t(1000)) == []  # reported down: no deadline
+    up = tr.observe("cam", t(1010), level=UP)
+    assert [(x.state, x.reason) for x in up] == [(State.ONLINE, "reported")]  # not a recovery
+    tr.observe("cam", t(1020), level=DEGRADED)
+    stalled = tr.stall(t(1030))
+    assert brief(stalled) == [("cam", State.UNKNOWN, State.DEGRADED, t(1030))]
+
+
+def test_restored_degraded_keeps_its_deadline_and_emits_nothing() -> None:
+    tr = tracker("video")
+    tr.restore_watermark(t(100))
+    tr.register(asset("cam"), AssetLiveness(State.DEGRADED, t(0), t(50)))
+    assert tr.observe("cam", t(110), level=DEGRADED) == []  # still degraded: no transition
+    assert tr.advance(t(259)) == []
+    assert brief(tr.advance(t(260))) == [("cam", State.OFFLINE, State.DEGRADED, t(260))]
+
+
+def test_degraded_reason_on_other_feeds_is_generic() -> None:
+    tr = tracker("probe")
+    tr.register(asset("portal"))
+    tr.advance(t(0))
+    assert [x.reason for x in tr.observe("portal", t(1), level=DEGRADED)] == ["reported degraded"]

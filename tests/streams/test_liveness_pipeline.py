@@ -73,3 +73,63 @@ def test_silent_device_goes_offline_at_its_deadline(
     offline = [c for c in published if c["asset_id"] == "dev-2" and c["state"] == "offline"]
     assert offline and datetime.fromisoformat(offline[0]["at"]) == deadline
     assert offline[0]["previous"] == "online"
+
+
+@pytest.mark.integration
+def test_camera_picture_fault_is_a_degraded_interval_and_a_published_transition(
+    settings: Settings, db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    registry = Registry(
+        departments=(Department(department_id="police", name="Police",
+                                first_responsible=Contact(name="Li", role="first_responsible")),),
+        assets=tuple(
+            Asset(asset_id=a, kind="camera", department_id="police", expected_interval_s=60,
+                  registered_at=T0 - timedelta(days=1))
+            for a in ("cam-1", "cam-2")
+        ),
+    )
+    import_registry(db, registry)
+    boot = settings.kafka_bootstrap or ""
+    asyncio.run(ensure_topics(boot, settings))
+
+    def report(asset: str, minute: int, **health: Any) -> dict[str, Any]:
+        return {"event_id": f"{asset}-{minute}", "asset_id": asset,
+                "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(), "online": True,
+                "stream_decodable": True, "fps": 25.0, **health}
+
+    # One VMS envelope, as a VMS sends them. cam-1's picture freezes from minute 6 to
+    # minute 10 and recovers at 11; cam-2's stream becomes undecodable at minute 12.
+    events = [report("cam-1", m, **({"faults": ["frozen"]} if 6 <= m <= 10 else {})) for m in range(21)]
+    events += [report("cam-2", m, **({"stream_decodable": False} if m >= 12 else {})) for m in range(21)]
+    asyncio.run(produce(boot, settings.topic("video"),
+                        [(b"vms-1", orjson.dumps({"source": "vms-1", "events": events}))]))
+    log = tmp_path / "worker.log"
+    with running_worker(settings, log) as proc:
+        wait_for(lambda: db.execute(
+            "SELECT count(*) FROM state_intervals WHERE state = 'degraded'"
+        ).fetchone() == (2,), what="two degraded intervals", alive=proc, log=log)
+        changes = asyncio.run(consume_all(boot, settings.state_change_topic, 5))
+
+    m = {n: T0 + timedelta(minutes=n) for n in (0, 6, 11, 12)}
+    rows = db.execute("SELECT asset_id, state, started_at, ended_at, reason FROM state_intervals"
+                      " ORDER BY asset_id, started_at").fetchall()
+    assert rows == [
+        ("cam-1", "online", m[0], m[6], "reported"),
+        ("cam-1", "degraded", m[6], m[11], "picture fault"),
+        ("cam-1", "online", m[11], None, "recovered"),
+        ("cam-2", "online", m[0], m[12], "reported"),
+        ("cam-2", "degraded", m[12], None, "picture fault"),
+    ]
+    current = dict(db.execute("SELECT asset_id, state FROM asset_state").fetchall())
+    assert current == {"cam-1": "online", "cam-2": "degraded"}
+
+    published = sorted(((c["asset_id"], c["state"], c["previous"], datetime.fromisoformat(c["at"]),
+                         c["reason"], c["feed"]) for c in (orjson.loads(r.value) for r in changes)),
+                       key=lambda c: (c[0], c[3]))
+    assert published == [
+        ("cam-1", "online", None, m[0], "reported", "video"),
+        ("cam-1", "degraded", "online", m[6], "picture fault", "video"),
+        ("cam-1", "online", "degraded", m[11], "recovered", "video"),
+        ("cam-2", "online", None, m[0], "reported", "video"),
+        ("cam-2", "degraded", "online", m[12], "picture fault", "video"),
+    ]

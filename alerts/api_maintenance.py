@@ -1,0 +1,130 @@
+"""HTTP API for maintenance windows and silences: ``GET/POST /maintenance``,
+``DELETE /maintenance/{id}`` (the app mounts ``router`` under ``/api/v1``).
+
+Who may do what:
+
+* every role reads (evaluators need the windows to explain maintenance-adjusted
+  availability; windows are operational facts, not department secrets);
+* operators and admins add and remove windows of any scope;
+* on-call staff add and remove windows scoped to one asset or one department only —
+  a district, tag or city-wide window affects other departments' services;
+* a token limited to a department (any role) stays inside it: asset windows of its
+  department's assets and its own department's window.
+
+A window the server cannot use — an unknown time zone, a bad RRULE, an unknown scope
+target, an end before the start — is a 422 naming every field at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts import maintenance
+from citybrain.api.deps import ANY_ROLE, Connection, Principal, connection, require, settings
+from citybrain.api.tokens import Role
+from citybrain.settings import Settings
+
+router = APIRouter(tags=["maintenance"])
+
+
+def clock(request: Request) -> datetime:
+    """Processing time: the app's clock when one is set (tests freeze it), else the wall clock."""
+    frozen: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
+    return frozen() if frozen is not None else datetime.now(UTC)
+
+
+Conn = Annotated[Connection, Depends(connection)]
+Now = Annotated[datetime, Depends(clock)]
+Reader = Annotated[Principal, Depends(require(*ANY_ROLE))]
+Editor = Annotated[Principal, Depends(require(Role.operator, Role.oncall))]
+Config = Annotated[Settings, Depends(settings)]
+
+
+class WindowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["maintenance", "silence"] = "maintenance"
+    scope: Literal["all", "asset", "department", "district", "tag"]
+    target: str | None = Field(default=None, description="asset, department or district id, or tag")
+    starts_at: str = Field(description="ISO 8601; without an offset: local time in `timezone`")
+    ends_at: str = Field(description="end of the first occurrence")
+    recurrence: str | None = Field(default=None, description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=SU")
+    until: str | None = Field(default=None, description="last start of a recurring window")
+    timezone: str | None = Field(default=None, description="IANA zone (default: CITYBRAIN_TIMEZONE)")
+    reason: str = Field(min_length=1)
+
+
+def _unprocessable(exc: maintenance.MaintenanceError) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {
+        "message": str(exc), "problems": [{"field": f, "message": m} for f, m in exc.problems]})
+
+
+def _department_of(conn: Connection, scope: str, target: str | None) -> str | None:
+    if scope == "department":
+        return target
+    if scope == "asset":
+        row = conn.execute("SELECT department_id FROM assets WHERE asset_id = %s", (target,)).fetchone()
+        return None if row is None else str(row[0])
+    return None
+
+
+def authorise(conn: Connection, who: Principal, scope: str, target: str | None) -> None:
+    """Raise 403 unless the caller may add or remove a window of this scope."""
+    narrow = scope in ("asset", "department")
+    if who.role is Role.oncall and not narrow:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "on-call tokens may only add or remove asset or department windows, "
+                            f"not {scope}; ask an operator")
+    if who.department is None:
+        return
+    owner = _department_of(conn, scope, target)
+    if not narrow or owner != who.department:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"this token is limited to department {who.department!r}: only windows on its "
+                            "assets or on the department itself")
+
+
+@router.get("/maintenance")
+def list_windows(who: Reader, conn: Conn, now: Now, include_removed: bool = False,
+                 kind: Literal["maintenance", "silence"] | None = None) -> list[dict[str, Any]]:
+    """Windows with their next (or current) period."""
+    return [w.as_dict() for w in maintenance.listing(conn, now=now, include_removed=include_removed,
+                                                        kind=kind)]
+
+
+@router.post("/maintenance", status_code=status.HTTP_201_CREATED)
+def add_window(body: WindowIn, who: Editor, conn: Conn, now: Now, config: Config) -> dict[str, Any]:
+    """Add a one-off or recurring window; its periods are expanded at once."""
+    try:
+        spec = maintenance.make_spec(
+            kind=body.kind, scope=body.scope, target=body.target, starts_at=body.starts_at,
+            ends_at=body.ends_at, timezone=body.timezone or config.timezone, reason=body.reason,
+            recurrence=body.recurrence, until=body.until)
+        authorise(conn, who, spec.scope, spec.target)
+        window = maintenance.create(conn, spec, who.actor, now=now,
+                                    horizon_days=config.maintenance_horizon_days)
+    except maintenance.MaintenanceError as exc:
+        raise _unprocessable(exc) from exc
+    return window.as_dict()
+
+
+@router.delete("/maintenance/{window_id}")
+def remove_window(window_id: int, who: Editor, conn: Conn, now: Now) -> dict[str, Any]:
+    """Remove a window: past periods stay on record, future ones are dropped."""
+    row = conn.execute("SELECT scope, target, removed_at FROM maintenance_windows WHERE window_id = %s",
+                       (window_id,)).fetchone()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no maintenance window {window_id}")
+    if row[2] is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"window {window_id} was removed at {row[2].isoformat()}")
+    authorise(conn, who, row[0], row[1])
+    try:
+        window = maintenance.remove(conn, window_id, who.actor, now=now)
+    except maintenance.WindowNotFound as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return window.as_dict()

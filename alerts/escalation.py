@@ -1,0 +1,349 @@
+"""Escalation: run each incident's frozen ladder, step by step, exactly once.
+
+The ladder is the department's policy (``alerts.escalation_policy``) copied onto the
+incident when it opened (``incidents.escalation_policy``, Grafana OnCall's escalation
+snapshot): a later edit never changes the ladder of an incident already running. *Who*
+a role means is read from the registry when the step runs, so a changed on-call
+contact is the one paged. An acknowledgement (or resolution) stops the ladder.
+
+``run_due`` runs the steps that are due, each exactly once across restarts and any
+number of workers: lock the incident row (``FOR UPDATE SKIP LOCKED``), compare the
+step token (``escalation_step``), write the timeline entry and advance the step,
+COMMIT, and only then notify. A crash between commit and notify loses that page
+(at most once) rather than sending it twice; the timeline shows the step without its
+deliveries, so the gap is visible. Silences and maintenance windows
+(``alerts.maintenance.silenced``) suppress the notifications of a step, never the step,
+the incident or its breach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.types.json import Jsonb
+from pydantic import ValidationError
+
+from alerts import sla
+from alerts.escalation_policy import Policy, Step
+from alerts.maintenance import silenced
+from alerts.model import Notification, Outcome, Recipient, Severity
+from citybrain.errors import StoreError
+from citybrain.settings import Settings
+
+Connection = psycopg.Connection[Any]
+
+# --- who a step reaches -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Resolution:
+    recipients: tuple[Recipient, ...]
+    unresolved: tuple[str, ...]        # why a target reached nobody, one line each
+
+
+def _contact_recipients(contact: Mapping[str, Any], role: str) -> Recipient | None:
+    # Only e-mail reaches a person directly: an ``im`` id needs the vendor's app API and
+    # credentials (not built); department robots are listed under the policy's groups.
+    email = contact.get("email")
+    if not email:
+        return None
+    return Recipient(name=str(contact.get("name") or email), role=role, channel="email", address=str(email))
+
+
+def resolve(conn: Connection, policy: Policy, step: Step, department_id: str | None,
+            settings: Settings) -> Resolution:
+    """The recipients of one step, from the registry as it is now and the policy's groups."""
+    found: list[Recipient] = []
+    missing: list[str] = []
+    own: dict[str, Any] = {}
+    if department_id is not None:
+        row = conn.execute("SELECT first_responsible, contacts FROM departments WHERE department_id = %s",
+                           (department_id,)).fetchone()
+        if row is not None:
+            own = {"first_responsible": row[0] or {}, "contacts": row[1] or []}
+    for target in step.notify:
+        reached: list[Recipient] = []
+        if target == "group":
+            reached = [Recipient(g.name, "group", g.channel, g.address) for g in policy.groups]
+            why = "the policy lists no group channels"
+        elif target == "duty_supervisor":
+            reached = [r for c in _supervisors(conn, settings)
+                       if (r := _contact_recipients(c, target)) is not None]
+            where = settings.operations_centre_department or "any department"
+            why = f"no duty_supervisor contact with an e-mail in {where}"
+        elif department_id is None:
+            why = f"no {target}: the incident has no owning department"
+        else:
+            people = [c for c in own.get("contacts", []) if c.get("role") == target]
+            if target == "first_responsible" and own.get("first_responsible"):
+                people.insert(0, own["first_responsible"])
+            reached = [r for c in people if (r := _contact_recipients(c, target)) is not None]
+            why = (f"no {target} contact with an e-mail in department {department_id}" if own
+                   else f"department {department_id} is not in the registry")
+        if not reached:
+            missing.append(why)
+        found.extend(reached)
+    # One message per address even when a person holds two roles; the first role wins.
+    by_address: dict[tuple[str, str], Recipient] = {}
+    for r in found:
+        by_address.setdefault((r.channel, r.address), r)
+    return Resolution(tuple(by_address.values()), tuple(missing))
+
+
+def _supervisors(conn: Connection, settings: Settings) -> list[dict[str, Any]]:
+    # The operations centre's duty supervisors: the named department's, or (unset) every
+    # department's duty_supervisor contacts — the role exists only for the centre's staff.
+    rows = conn.execute(
+        "SELECT c FROM departments d, jsonb_array_elements(d.contacts) c"
+        " WHERE c->>'role' = 'duty_supervisor'"
+        " AND (%(dept)s::text IS NULL OR d.department_id = %(dept)s) ORDER BY d.department_id",
+        {"dept": settings.operations_centre_department},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+# --- running due steps ----------------------------------------------------------------
+
+ConnFactory = Callable[[], AbstractContextManager[Connection]]
+Entry = tuple[str, dict[str, Any]]
+# Extra timeline entries a notifier writes for one delivery (each attempt, with its kind).
+Record = Callable[[str, dict[str, Any]], None]
+NotifyFn = Callable[[Notification, Recipient, Record], Outcome]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    recipient: Recipient
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class StepRun:
+    incident_id: int
+    step: int
+    due_at: datetime
+    targets: tuple[str, ...]
+    recipients: tuple[Recipient, ...]
+    unresolved: tuple[str, ...]
+    silenced: bool
+    breach_recorded: bool
+    deliveries: tuple[Delivery, ...] = ()
+
+    @property
+    def warning(self) -> bool:
+        return not self.recipients
+
+
+def shown_address(recipient: Recipient) -> str:
+    # Robot webhooks carry their credential in the URL (query key, path token): the
+    # timeline keeps the scheme and host only.
+    if "://" not in recipient.address:
+        return recipient.address
+    parts = urlsplit(recipient.address)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/…"
+
+
+def _who(r: Recipient) -> dict[str, str]:
+    return {"name": r.name, "role": r.role, "channel": r.channel, "address": shown_address(r)}
+
+
+def _event(conn: Connection, incident_id: int, at: datetime, kind: str, detail: dict[str, Any]) -> None:
+    conn.execute("INSERT INTO incident_events (incident_id, at, actor, kind, detail)"
+                 " VALUES (%s, %s, 'system', %s, %s)", (incident_id, at, kind, Jsonb(detail)))
+
+
+_DUE = """
+SELECT incident_id, escalation_step, next_escalation_at, escalation_policy, department_id,
+       asset_id, title, severity, status, opened_at, response_due_at
+  FROM incidents
+ WHERE status = 'triggered' AND next_escalation_at <= %s
+ ORDER BY next_escalation_at, incident_id
+ LIMIT 1
+   FOR UPDATE SKIP LOCKED
+"""
+
+
+def _text(row: tuple[Any, ...], step: Step, index: int, settings: Settings) -> str:
+    incident_id, _, _, _, department_id, asset_id, title, severity, _, opened_at, due = row
+    tz = settings.tz
+    lines = [
+        f"[{severity}] {title}",
+        f"Incident #{incident_id}, department {department_id or '-'}, asset {asset_id or '-'}",
+        f"Opened {opened_at.astimezone(tz):%Y-%m-%d %H:%M} ({settings.timezone}); "
+        f"respond by {due.astimezone(tz):%H:%M}",
+        f"Escalation step {index} (after {step.after_minutes:g} min): {', '.join(step.notify)}",
+        f"Acknowledge: citybrain incidents ack {incident_id}",
+    ]
+    return "\n".join(lines)
+
+
+def _claim(conn: Connection, now: datetime, settings: Settings
+           ) -> tuple[StepRun, Notification | None] | None:
+    """Lock one due incident, record its step and advance the token; the caller's commit follows."""
+    while True:
+        row = conn.execute(_DUE, (now,)).fetchone()
+        if row is None:
+            return None
+        if int(row[1]) < len(row[3].get("steps") or ()) or not row[3]:
+            break
+        # Past the last step: nothing more to run; clear the timer so the scan skips it.
+        conn.execute("UPDATE incidents SET next_escalation_at = NULL WHERE incident_id = %s", (row[0],))
+    incident_id, index, due_at, frozen = int(row[0]), int(row[1]), row[2], row[3]
+    try:
+        policy = Policy.model_validate({k: v for k, v in (frozen or {}).items() if k != "source"})
+    except ValidationError:
+        # An incident opened without a usable snapshot cannot escalate; say so once.
+        _event(conn, incident_id, now, "escalation.warning",
+               {"step": index, "warning": "the incident's frozen escalation policy is missing or invalid"})
+        conn.execute("UPDATE incidents SET next_escalation_at = NULL WHERE incident_id = %s", (incident_id,))
+        return StepRun(incident_id, index, due_at, (), (), ("no usable policy",), False, False), None
+    step = policy.steps[index]
+    department_id, asset_id = row[4], row[5]
+    found = resolve(conn, policy, step, department_id, settings)
+    quiet = silenced(conn, asset_id, department_id, now)
+    breach = bool(step.record_breach and sla.record_breaches(conn, now, incident_id=incident_id,
+                                                             kinds=("response",)))
+    _event(conn, incident_id, now, "escalation.step", {
+        "step": index, "due_at": due_at.isoformat(), "after_minutes": step.after_minutes,
+        "targets": list(step.notify), "recipients": [_who(r) for r in found.recipients],
+        "unresolved": list(found.unresolved), "silenced": quiet, "policy": frozen.get("source"),
+    })
+    if not found.recipients:
+        _event(conn, incident_id, now, "escalation.warning", {
+            "step": index, "warning": f"step {index} reached nobody", "unresolved": list(found.unresolved)})
+    following = policy.steps[index + 1] if index + 1 < len(policy.steps) else None
+    next_at = (due_at + timedelta(minutes=following.after_minutes - step.after_minutes)
+               if following is not None else None)
+    advanced = conn.execute(
+        "UPDATE incidents SET escalation_step = %s, next_escalation_at = %s"
+        " WHERE incident_id = %s AND escalation_step = %s AND status = 'triggered'",
+        (index + 1, next_at, incident_id, index),
+    )
+    if advanced.rowcount != 1:   # cannot happen while we hold the row lock; never page on doubt
+        raise StoreError(f"incident {incident_id}: escalation step {index} token changed under a lock")
+    run = StepRun(incident_id, index, due_at, tuple(step.notify), found.recipients, found.unresolved,
+                  quiet, breach)
+    if quiet or not found.recipients:
+        return run, None
+    return run, Notification(
+        incident_id=incident_id, title=row[6], severity=Severity(row[7]), status=row[8],
+        department_id=department_id, opened_at=row[9], text=_text(row, step, index, settings),
+        incident_url=f"{settings.public_url.rstrip('/')}/api/v1/incidents/{incident_id}",
+        ack_url=f"{settings.public_url.rstrip('/')}/api/v1/incidents/{incident_id}/ack",
+        step=index,
+    )
+
+
+def _deliver(notify: NotifyFn, notification: Notification, recipient: Recipient,
+             record: Record) -> Outcome:
+    try:
+        return notify(notification, recipient, record)
+    except Exception as exc:  # a notifier bug must not stop the ladder: it becomes a failed delivery
+        return Outcome(delivered=False, retryable=False,
+                       detail=f"notifier raised {type(exc).__name__}: {exc}")
+
+
+def _deliveries(conn: Connection, run: StepRun, notification: Notification, notify: NotifyFn,
+                now: datetime) -> tuple[Delivery, ...]:
+    done: list[Delivery] = []
+    for recipient in run.recipients:
+        entries: list[Entry] = []
+
+        def collect(kind: str, detail: dict[str, Any], into: list[Entry] = entries) -> None:
+            into.append((kind, detail))
+        outcome = _deliver(notify, notification, recipient, collect)
+        if not entries:
+            # The notifier recorded no attempts of its own: the outcome is the entry.
+            entries.append(("notification.delivered" if outcome.delivered else "notification.failed",
+                            {"step": run.step, **_who(recipient), "result": outcome.detail,
+                             "attempts": outcome.attempts, "retryable": outcome.retryable}))
+        with conn.transaction():
+            for kind, detail in entries:
+                _event(conn, run.incident_id, now, kind, detail)
+        done.append(Delivery(recipient, outcome))
+    return tuple(done)
+
+
+def run_due(conn_factory: ConnFactory, now: datetime, notify: NotifyFn, *, settings: Settings,
+            limit: int = 1000) -> list[StepRun]:
+    """Run every escalation step due at ``now`` (at most ``limit``); safe with many workers.
+
+    Recipients of one step are notified one after the other, each with the notifier's
+    retries, so a dead robot delays the next page by at most the retry budget. Every SLA
+    breach due by ``now`` is recorded on the way out (``sla.record_breaches``).
+    """
+    runs: list[StepRun] = []
+    try:
+        with conn_factory() as conn:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                # Inside a caller's transaction our commits would be savepoints: pages
+                # would go out before the step is durable. Refuse rather than risk it.
+                raise StoreError("run_due needs a connection outside any transaction "
+                                 "(each step commits before it notifies); commit or use a fresh one")
+            while len(runs) < limit:
+                with conn.transaction():
+                    claimed = _claim(conn, now, settings)
+                if claimed is None:
+                    break
+                run, notification = claimed
+                if notification is not None:
+                    run = replace(run, deliveries=_deliveries(conn, run, notification, notify, now))
+                runs.append(run)
+            # Breaches no step records (resolution deadlines, ladders without a breach
+            # step) are swept here, so wherever escalation runs, breaches are recorded.
+            sla.record_breaches(conn, now)
+    except psycopg.Error as exc:
+        raise StoreError(f"escalation failed: {exc}; check the database and `citybrain db migrate`") from exc
+    return runs
+
+
+class NotifierThread:
+    """A ``NotifyFn`` over ``alerts.notifiers`` (``deliver`` with retries and back-off).
+
+    The notifiers are async and share one HTTP client, which belongs to the event loop it
+    first runs on; so one private loop in a thread serves every call, from whichever
+    thread ``run_due`` runs in. Every attempt (``notification.delivered`` / ``.retrying``
+    / ``.failed``) becomes a timeline entry.
+    """
+
+    def __init__(self, make_registry: Callable[[], Any], *, retry: Any,
+                 rng: random.Random | None = None) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="notifiers", daemon=True)
+        self._thread.start()
+        self._retry = retry
+        self._rng = rng or random.Random()
+
+        async def build() -> Any:
+            return make_registry()
+        self._registry = asyncio.run_coroutine_threadsafe(build(), self._loop).result()
+
+    def __call__(self, notification: Notification, recipient: Recipient, record: Record) -> Outcome:
+        def audit(attempt: Any) -> None:
+            record(str(attempt.kind), dict(attempt.detail()))
+        sent = self._registry.deliver(notification, recipient, policy=self._retry, sleep=asyncio.sleep,
+                                      audit=audit, rng=self._rng)
+        outcome: Outcome = asyncio.run_coroutine_threadsafe(sent, self._loop).result()
+        return outcome
+
+    def close(self) -> None:
+        closing = getattr(self._registry, "aclose", None)
+        if closing is not None:
+            asyncio.run_coroutine_threadsafe(closing(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def __enter__(self) -> NotifierThread:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

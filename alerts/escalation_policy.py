@@ -1,0 +1,153 @@
+"""Escalation policies: the per-department ladder, where it comes from, admin edits.
+
+A policy is a list of steps (``after_minutes`` since opening, the roles to ``notify``,
+whether the step records the response breach) and the department's group channels.
+Policies come from, in order: the department's policy an admin stored through the API
+(table ``escalation_policies``, every edit audited), ``alerts/policies/<department_id>.yaml``,
+then ``alerts/policies/default.yaml`` (or ``CITYBRAIN_ESCALATION_POLICY_DIR`` instead of
+the packaged folder). ``policy_for`` picks one when an incident opens, and its snapshot
+is frozen onto the incident.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+import yaml
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from citybrain import audit
+from citybrain.errors import CitybrainError
+from citybrain.settings import Settings
+
+Connection = psycopg.Connection[Any]
+Target = Literal["oncall", "lead", "first_responsible", "duty_supervisor", "group"]
+Channel = Literal["webhook", "wecom", "dingtalk", "feishu", "email"]
+
+
+class PolicyError(CitybrainError):
+    """An escalation policy that cannot be used (malformed YAML, bad steps)."""
+
+
+class GroupChannel(BaseModel):
+    """A department group's robot or webhook (WeCom, DingTalk, Feishu, any JSON webhook)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    channel: Channel
+    address: str = Field(min_length=3)
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    after_minutes: float = Field(ge=0, description="minutes after opening (or reopening)")
+    notify: tuple[Target, ...] = Field(min_length=1)
+    record_breach: bool = Field(default=False, description="record the response breach at this step")
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    steps: tuple[Step, ...] = Field(min_length=1)
+    groups: tuple[GroupChannel, ...] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Policy:
+        times = [s.after_minutes for s in self.steps]
+        if any(b <= a for a, b in itertools.pairwise(times)):
+            raise ValueError(f"steps must be in strictly increasing after_minutes order, got {times}")
+        return self
+
+
+@dataclass(frozen=True)
+class FrozenPolicy:
+    policy: Policy
+    source: str          # "database", "<dept>.yaml" or "default.yaml"
+
+    def snapshot(self) -> dict[str, Any]:
+        """What is stored on the incident: the policy and where it came from."""
+        return {"source": self.source, **self.policy.model_dump(mode="json")}
+
+
+def _validate(data: object, where: str) -> Policy:
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}"
+                             for e in exc.errors())
+        raise PolicyError(f"escalation policy {where} is invalid: {problems}") from exc
+
+
+def parse_policy(data: object, where: str = "(request)") -> Policy:
+    return _validate(data, where)
+
+
+def _policy_file(settings: Settings, name: str) -> str | None:
+    if settings.escalation_policy_dir is not None:
+        path = Path(settings.escalation_policy_dir) / name
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    entry = resources.files("alerts") / "policies" / name
+    return entry.read_text(encoding="utf-8") if entry.is_file() else None
+
+
+def _from_yaml(text: str, name: str) -> Policy:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"escalation policy {name} is not valid YAML: {exc}") from exc
+    return _validate(data, name)
+
+
+def policy_for(conn: Connection, department_id: str | None, settings: Settings) -> FrozenPolicy:
+    """The policy an incident of this department opens with."""
+    if department_id is not None:
+        row = conn.execute("SELECT policy FROM escalation_policies WHERE department_id = %s",
+                           (department_id,)).fetchone()
+        if row is not None:
+            return FrozenPolicy(_validate(row[0], f"of {department_id} (database)"), "database")
+        # Department ids are registry identifiers ([A-Za-z0-9._:/-]); a path separator
+        # would read outside the folder, so such ids only get the default.
+        if "/" not in department_id and not department_id.startswith("."):
+            name = f"{department_id}.yaml"
+            text = _policy_file(settings, name)
+            if text is not None:
+                return FrozenPolicy(_from_yaml(text, name), name)
+    text = _policy_file(settings, "default.yaml")
+    if text is None:
+        raise PolicyError("no default escalation policy (default.yaml) in "
+                          f"{settings.escalation_policy_dir or 'alerts/policies'}; restore it")
+    return FrozenPolicy(_from_yaml(text, "default.yaml"), "default.yaml")
+
+
+def replace_policy(conn: Connection, department_id: str, policy: Policy, actor: audit.Actor, *,
+                   now: datetime) -> None:
+    """Store a department's policy (admin, through the API) with its audit entry."""
+    with conn.transaction():
+        known = conn.execute("SELECT 1 FROM departments WHERE department_id = %s",
+                             (department_id,)).fetchone()
+        if known is None:
+            raise PolicyError(f"unknown department {department_id!r}; import the registry first")
+        conn.execute(
+            "INSERT INTO escalation_policies (department_id, policy, updated_at, updated_by)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (department_id) DO UPDATE SET"
+            " policy = EXCLUDED.policy, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by",
+            (department_id, Jsonb(policy.model_dump(mode="json")), now, actor.id),
+        )
+        audit.record(conn, actor, "escalation_policy.replace", department_id,
+                     policy.model_dump(mode="json"), at=now)
+
+
+def remove_policy(conn: Connection, department_id: str, actor: audit.Actor, *, now: datetime) -> bool:
+    """Drop a stored policy: the department falls back to its YAML file or the default."""
+    with conn.transaction():
+        cur = conn.execute("DELETE FROM escalation_policies WHERE department_id = %s", (department_id,))
+        if cur.rowcount:
+            audit.record(conn, actor, "escalation_policy.remove", department_id, at=now)
+    return bool(cur.rowcount)

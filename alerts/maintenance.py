@@ -1,0 +1,403 @@
+"""Maintenance windows and silences: validated, stored with their audit entry, expanded.
+
+* A **maintenance** window is planned work: detection raises no alert for assets in its
+  scope while it runs (no incident), and the availability indicators read its periods
+  as planned downtime. A **silence** keeps incidents but suppresses their notifications.
+  ``silenced()`` — which the escalation loop asks before every page — is true for both:
+  an incident that was already open when planned work began does not page through it.
+* Scope: ``all``, or one ``asset``, ``department``, ``district`` or ``tag``.
+* One-off, or recurring with an RFC 5545 RRULE expanded in the window's IANA time zone:
+  a daily 02:00–04:00 Europe/Berlin window stays 02:00–04:00 local across DST (its UTC
+  instants move, and on the change days it lasts 1 h or 3 h of real time, as the wall
+  clock says). A local start that does not exist (the spring-forward hour) is read with
+  the offset before the change, i.e. it starts when the clocks jump.
+* Expansion into ``maintenance_periods`` (absolute UTC, what SQL reads): every
+  occurrence that ends after the moment of creation — maintenance is planned, not
+  declared afterwards, so a window cannot rewrite past availability — up to
+  ``until_at`` or, for open-ended windows, ``maintenance_horizon_days`` ahead. The
+  alerter calls ``extend_horizon`` at start and every hour, so an open-ended window
+  always has a horizon of periods ahead; ``citybrain maintenance extend`` does the same.
+* Removal is soft (``removed_at``/``removed_by``): the periods that already happened stay
+  (they were real planned downtime), future ones are deleted and a running one is cut
+  at the moment of removal. Every add and remove writes its audit entry in the same
+  transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import psycopg
+from dateutil.rrule import rrule, rrulestr
+
+from citybrain import audit
+from citybrain.errors import CitybrainError, StoreError
+
+Connection = psycopg.Connection[Any]
+Kind = Literal["maintenance", "silence"]
+Scope = Literal["all", "asset", "department", "district", "tag"]
+KINDS: tuple[str, ...] = get_args(Kind)
+SCOPES: tuple[str, ...] = get_args(Scope)
+
+# A recurrence that yields more periods than this within the horizon is refused: it is
+# almost certainly a mistake (FREQ=MINUTELY) and would bloat the periods table.
+MAX_OCCURRENCES = 20_000
+
+
+class MaintenanceError(CitybrainError):
+    """A window that cannot be created or removed as asked; names the fields at fault."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{f}: {m}" for f, m in self.problems))
+
+
+class WindowNotFound(MaintenanceError):
+    """No such window (or it was removed already)."""
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """A validated window: aware UTC instants, a normalised RRULE (or None)."""
+
+    kind: Kind
+    scope: Scope
+    target: str | None
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    reason: str
+    recurrence: str | None = None
+    until_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    window_id: int
+    kind: str
+    scope: str
+    target: str | None
+    starts_at: datetime
+    ends_at: datetime
+    recurrence: str | None
+    until_at: datetime | None
+    timezone: str
+    reason: str
+    created_by: str
+    created_at: datetime
+    removed_at: datetime | None
+    removed_by: str | None
+    next_start: datetime | None = None   # the next (or current) period, if any
+    next_end: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+
+
+# --- validation ------------------------------------------------------------------------
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise MaintenanceError([("timezone", f"unknown IANA time zone {name!r} "
+                                             "(e.g. Asia/Shanghai, Europe/Berlin)")]) from exc
+
+
+def parse_time(value: str | datetime, tz: ZoneInfo) -> datetime:
+    """An ISO 8601 instant; without an offset it is wall-clock time in ``tz``."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.strip())
+    if moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)
+
+
+def normalise_rrule(text: str) -> str:
+    """One RRULE line without its ``RRULE:`` prefix; DTSTART comes from starts_at and the
+    end from until_at, so neither may be written inside the rule."""
+    rule = text.strip()
+    if rule.upper().startswith("RRULE:"):
+        rule = rule[len("RRULE:"):]
+    if not rule:
+        raise ValueError("empty RRULE")
+    if "\n" in rule or ":" in rule:
+        raise ValueError("give one RRULE (e.g. FREQ=WEEKLY;BYDAY=SU), without DTSTART, RDATE or EXDATE")
+    parts = {p.split("=", 1)[0].upper() for p in rule.split(";") if p}
+    if "UNTIL" in parts:
+        raise ValueError("UNTIL is not accepted inside the RRULE; give the last start as until "
+                         "(until_at) instead")
+    if "DTSTART" in parts:
+        raise ValueError("DTSTART comes from starts_at; remove it from the RRULE")
+    if parts & {"FREQ"} != {"FREQ"}:
+        raise ValueError("the RRULE needs FREQ (e.g. FREQ=DAILY)")
+    return rule
+
+
+def _parse_rrule(rule: str, local_start: datetime) -> rrule:
+    parsed = rrulestr(rule, dtstart=local_start)
+    if not isinstance(parsed, rrule):  # a set (several rules) is refused by normalise_rrule
+        raise ValueError("give exactly one RRULE")
+    return parsed
+
+
+def make_spec(*, kind: str, scope: str, target: str | None, starts_at: str | datetime,
+              ends_at: str | datetime, timezone: str, reason: str, recurrence: str | None = None,
+              until: str | datetime | None = None) -> WindowSpec:
+    """Validate a request; every problem is reported at once, each naming its field."""
+    problems: list[tuple[str, str]] = []
+    if kind not in KINDS:
+        problems.append(("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}"))
+    if scope not in SCOPES:
+        problems.append(("scope", f"must be one of {', '.join(SCOPES)}, got {scope!r}"))
+    elif scope == "all" and target:
+        problems.append(("target", "scope all takes no target"))
+    elif scope != "all" and not target:
+        problems.append(("target", f"scope {scope} needs a target ({scope} id)"))
+    if not reason or not reason.strip():
+        problems.append(("reason", "say why (it is shown to operators and in the audit log)"))
+    try:
+        tz = zone(timezone)
+    except MaintenanceError as exc:
+        problems.extend(exc.problems)
+        tz = ZoneInfo("UTC")
+    times: dict[str, datetime] = {}
+    for name, value in (("starts_at", starts_at), ("ends_at", ends_at), ("until", until)):
+        if value is None or value == "":
+            continue
+        try:
+            times[name] = parse_time(value, tz)
+        except ValueError as exc:
+            problems.append((name, f"not an ISO 8601 time ({exc}); e.g. 2026-03-28T02:00 or "
+                                   "2026-03-28T02:00+01:00"))
+    start, end = times.get("starts_at"), times.get("ends_at")
+    if start is not None and end is not None and end <= start:
+        problems.append(("ends_at", "must be after starts_at"))
+    rule: str | None = None
+    if recurrence:
+        try:
+            rule = normalise_rrule(recurrence)
+            first = (start or datetime(2000, 1, 1, tzinfo=UTC)).astimezone(tz)
+            _parse_rrule(rule, first.replace(tzinfo=None))
+        except ValueError as exc:
+            problems.append(("recurrence", f"invalid RRULE: {exc}"))
+    elif "until" in times:
+        problems.append(("until", "only a recurring window (with a recurrence) has an until"))
+    if start is not None and "until" in times and times["until"] < start:
+        problems.append(("until", "the last start must not be before starts_at"))
+    if problems:
+        raise MaintenanceError(problems)
+    assert start is not None and end is not None
+    return WindowSpec(kind=kind, scope=scope, target=None if scope == "all" else target,  # type: ignore[arg-type]
+                      starts_at=start, ends_at=end, timezone=timezone, reason=reason.strip(),
+                      recurrence=rule, until_at=times.get("until"))
+
+
+# --- expansion ---------------------------------------------------------------------------
+
+def occurrences(spec: WindowSpec, *, after: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+    """The window's periods (UTC) that end after ``after`` and start no later than
+    ``until`` (and the window's own until_at)."""
+    if spec.recurrence is None:
+        if spec.ends_at > after and spec.starts_at <= until:
+            return [(spec.starts_at, spec.ends_at)]
+        return []
+    tz = ZoneInfo(spec.timezone)
+    local_start = spec.starts_at.astimezone(tz).replace(tzinfo=None)
+    # The length on the wall clock: a 02:00–04:00 window is that in local time every day.
+    wall = spec.ends_at.astimezone(tz).replace(tzinfo=None) - local_start
+    last = until if spec.until_at is None else min(until, spec.until_at)
+    out: list[tuple[datetime, datetime]] = []
+    previous_end: datetime | None = None
+    for occurrence in _parse_rrule(spec.recurrence, local_start):
+        start = occurrence.replace(tzinfo=tz).astimezone(UTC)
+        if start > last:
+            break
+        end = (occurrence + wall).replace(tzinfo=tz).astimezone(UTC)
+        if previous_end is not None and start < previous_end:
+            raise MaintenanceError([("recurrence", f"occurrences overlap: each lasts {wall} but the next "
+                                                   f"starts at {occurrence.isoformat()} local time")])
+        previous_end = end
+        if end <= start or end <= after:
+            continue
+        out.append((start, end))
+        if len(out) > MAX_OCCURRENCES:
+            raise MaintenanceError([("recurrence", f"more than {MAX_OCCURRENCES} occurrences within the "
+                                                   "horizon; use a coarser FREQ or set until")])
+    return out
+
+
+def horizon(now: datetime, days: int) -> datetime:
+    return now + timedelta(days=days)
+
+
+# --- store ---------------------------------------------------------------------------------
+
+_COLUMNS = ("window_id, kind, scope, target, starts_at, ends_at, recurrence, until_at, timezone,"
+            " reason, created_by, created_at, removed_at, removed_by")
+
+
+def _check_target(conn: Connection, spec: WindowSpec) -> None:
+    queries = {
+        "asset": "SELECT 1 FROM assets WHERE asset_id = %s",
+        "department": "SELECT 1 FROM departments WHERE department_id = %s",
+        "district": "SELECT 1 FROM districts WHERE district_id = %s",
+        "tag": "SELECT 1 FROM assets WHERE %s = ANY(tags) LIMIT 1",
+    }
+    query = queries.get(spec.scope)
+    if query is not None and conn.execute(query, (spec.target,)).fetchone() is None:
+        what = "no asset carries tag" if spec.scope == "tag" else f"unknown {spec.scope}"
+        raise MaintenanceError([("target", f"{what} {spec.target!r} in the registry")])
+
+
+def _insert_periods(conn: Connection, window_id: int, periods: Sequence[tuple[datetime, datetime]]) -> int:
+    if not periods:
+        return 0
+    cur = conn.execute(
+        "INSERT INTO maintenance_periods (window_id, starts_at, ends_at)"
+        " SELECT %s, s, e FROM unnest(%s::timestamptz[], %s::timestamptz[]) AS v(s, e)"
+        " ON CONFLICT (window_id, starts_at) DO NOTHING",
+        (window_id, [p[0] for p in periods], [p[1] for p in periods]),
+    )
+    return cur.rowcount
+
+
+def create(conn: Connection, spec: WindowSpec, actor: audit.Actor, *, now: datetime,
+           horizon_days: int) -> Window:
+    """Store a window, its periods and the audit entry in one transaction."""
+    periods = occurrences(spec, after=now, until=horizon(now, horizon_days))
+    if not periods:
+        field = "until" if spec.recurrence else "ends_at"
+        raise MaintenanceError([(field, f"the window has no period after now ({now.isoformat()}); "
+                                        "maintenance is planned, not recorded afterwards")])
+    try:
+        with conn.transaction():
+            _check_target(conn, spec)
+            row = conn.execute(
+                "INSERT INTO maintenance_windows (kind, scope, target, starts_at, ends_at, recurrence,"
+                " until_at, timezone, reason, created_by, created_at)"
+                f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+                (spec.kind, spec.scope, spec.target, spec.starts_at, spec.ends_at, spec.recurrence,
+                 spec.until_at, spec.timezone, spec.reason, actor.id, now),
+            ).fetchone()
+            assert row is not None
+            _insert_periods(conn, int(row[0]), periods)
+            audit.record(conn, actor, f"{spec.kind}.add", str(row[0]), {
+                "scope": spec.scope, "target": spec.target, "starts_at": spec.starts_at.isoformat(),
+                "ends_at": spec.ends_at.isoformat(), "recurrence": spec.recurrence,
+                "until_at": spec.until_at.isoformat() if spec.until_at else None,
+                "timezone": spec.timezone, "reason": spec.reason, "periods": len(periods),
+            }, at=now)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot store the window: {exc}; run `citybrain db migrate`") from exc
+    return replace(Window(*row), next_start=periods[0][0], next_end=periods[0][1])
+
+
+def remove(conn: Connection, window_id: int, actor: audit.Actor, *, now: datetime) -> Window:
+    """Soft-remove: past periods stay, future ones go, a running one ends now."""
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "UPDATE maintenance_windows SET removed_at = %s, removed_by = %s"
+                f" WHERE window_id = %s AND removed_at IS NULL RETURNING {_COLUMNS}",
+                (now, actor.id, window_id),
+            ).fetchone()
+            if row is None:
+                gone = conn.execute("SELECT removed_at FROM maintenance_windows WHERE window_id = %s",
+                                    (window_id,)).fetchone()
+                why = (f"window {window_id} was removed at {gone[0].isoformat()}" if gone
+                       else f"no window {window_id}; see `citybrain maintenance list`")
+                raise WindowNotFound([("window_id", why)])
+            conn.execute("DELETE FROM maintenance_periods WHERE window_id = %s AND starts_at >= %s",
+                         (window_id, now))
+            conn.execute("UPDATE maintenance_periods SET ends_at = %s"
+                         " WHERE window_id = %s AND starts_at < %s AND ends_at > %s",
+                         (now, window_id, now, now))
+            audit.record(conn, actor, f"{row[1]}.remove", str(window_id),
+                         {"scope": row[2], "target": row[3], "reason": row[9]}, at=now)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot remove the window: {exc}") from exc
+    return Window(*row)
+
+
+def listing(conn: Connection, *, now: datetime, include_removed: bool = False,
+            kind: str | None = None) -> list[Window]:
+    rows = conn.execute(
+        f"SELECT {', '.join('w.' + c.strip() for c in _COLUMNS.split(','))},"
+        " (SELECT min(starts_at) FROM maintenance_periods p WHERE p.window_id = w.window_id"
+        "   AND p.ends_at > %(now)s),"
+        " (SELECT min(ends_at) FROM maintenance_periods p WHERE p.window_id = w.window_id"
+        "   AND p.ends_at > %(now)s)"
+        " FROM maintenance_windows w"
+        " WHERE (%(all)s OR w.removed_at IS NULL) AND (%(kind)s::text IS NULL OR w.kind = %(kind)s)"
+        " ORDER BY w.window_id",
+        {"now": now, "all": include_removed, "kind": kind},
+    ).fetchall()
+    return [Window(*r) for r in rows]
+
+
+def _spec_of(row: Sequence[Any]) -> WindowSpec:
+    return WindowSpec(kind=row[1], scope=row[2], target=row[3], starts_at=row[4], ends_at=row[5],
+                      recurrence=row[6], until_at=row[7], timezone=row[8], reason=row[9])
+
+
+def extend_horizon(conn: Connection, *, now: datetime, horizon_days: int) -> int:
+    """Add the periods of live recurring windows up to ``now`` + horizon, including any
+    missed since the window was created; returns how many were added. Idempotent:
+    existing periods are kept as they are."""
+    added = 0
+    try:
+        with conn.transaction():
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM maintenance_windows WHERE removed_at IS NULL"
+                " AND recurrence IS NOT NULL AND (until_at IS NULL OR until_at > %s)", (now,),
+            ).fetchall()
+            for row in rows:
+                # From the window's creation: occurrences between the last horizon and now
+                # (the alerter was down for a while) were planned too and are filled in.
+                added += _insert_periods(conn, int(row[0]), occurrences(
+                    _spec_of(row), after=row[11], until=horizon(now, horizon_days)))
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot extend the maintenance periods: {exc}") from exc
+    return added
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+_COVERS = """
+WITH a AS (SELECT department_id, district_id, tags FROM assets WHERE asset_id = %(asset)s)
+SELECT EXISTS (
+  SELECT 1 FROM maintenance_periods p JOIN maintenance_windows w USING (window_id)
+   WHERE w.kind = ANY(%(kinds)s) AND p.starts_at <= %(at)s AND %(at)s < p.ends_at
+     AND (w.scope = 'all'
+          OR (w.scope = 'asset' AND w.target = %(asset)s)
+          OR (w.scope = 'department'
+              AND (w.target = %(dept)s OR w.target IN (SELECT department_id FROM a)))
+          OR (w.scope = 'district' AND w.target IN (SELECT district_id FROM a))
+          OR (w.scope = 'tag' AND w.target IN (SELECT unnest(tags) FROM a))))
+"""
+
+
+def _covers(conn: Connection, kinds: list[str], asset_id: str | None, department_id: str | None,
+            at: datetime) -> bool:
+    try:
+        row = conn.execute(_COVERS, {"kinds": kinds, "asset": asset_id, "dept": department_id,
+                                     "at": at}).fetchone()
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot read maintenance windows: {exc}; run `citybrain db migrate`") from exc
+    return bool(row and row[0])
+
+
+def in_maintenance(conn: Connection, asset_id: str, at: datetime) -> bool:
+    """Whether planned maintenance covers the asset at ``at`` (its asset, department,
+    district or tag, or everything)."""
+    return _covers(conn, ["maintenance"], asset_id, None, at)
+
+
+def silenced(conn: Connection, asset_id: str | None, department_id: str | None, at: datetime) -> bool:
+    """Whether notifications about this asset / department are suppressed at ``at``: a
+    silence, or a maintenance window (planned work pages nobody)."""
+    return _covers(conn, ["maintenance", "silence"], asset_id, department_id, at)

@@ -1,0 +1,396 @@
+"""Noise control: the stages between rule evaluation and the incident store.
+
+Every stage has one signature (Alertmanager's pipeline, architecture convention 1):
+``process(alerts, now) -> alerts`` for what evaluation produced, and ``tick(now) ->
+alerts`` for what a stage decides on the clock alone (a hold that expired, an asset
+that became stable, a maintenance window that ended). ``now`` is the alerter's event-
+time clock. alerts/pipeline.py assembles them: flapping → maintenance → topology.
+
+* ``Flapping``: an asset changing liveness state more than N times within M minutes is
+  marked flapping — ONE alert (rule ``asset-flapping``) — and its state alerts are held
+  from then on; once it was stable for a period the mark clears (the flapping incident
+  auto-resolves) and the held alerts are reconciled: whatever the asset's last state
+  says is sent, and nothing else.
+* ``MaintenanceMute``: a firing alert for an asset in a maintenance window's scope (at
+  the condition's start or at detection) is held, not sent: no incident. If the
+  condition still holds when the window ends, it is sent then.
+* ``Collapse`` (topology): outage alerts (rules with ``outage: true``) of children
+  whose ancestor is down are folded into the ancestor's incident (inhibition), and
+  several children of one parent going down within a short window become ONE parent
+  incident listing them (storm collapse), not one page per child.
+
+The incident store enforces one open incident per fingerprint; a stage re-sends a
+group's alert (same fingerprint, updated ``affected``) as a repeat, once per batch.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from alerts.evaluate import StateChange
+from alerts.maintenance_calendar import Calendar
+from alerts.model import Alert, Severity
+from alerts.topology import Topology
+
+FLAPPING_RULE = "asset-flapping"
+FLAPPING_SEVERITY = Severity.III
+# Transitions among these count as flaps; unknown (no data) and maintenance do not.
+LIVE_STATES = frozenset({"online", "degraded", "offline"})
+RANK = {Severity.I: 0, Severity.II: 1, Severity.III: 2, Severity.IV: 3}
+
+
+class Stage(Protocol):
+    def process(self, alerts: list[Alert], now: datetime) -> list[Alert]: ...
+
+    def tick(self, now: datetime) -> list[Alert]: ...
+
+
+def most_severe(severities: Iterable[Severity]) -> Severity:
+    return min(severities, key=RANK.__getitem__)
+
+
+# --- flapping ---------------------------------------------------------------------------
+
+@dataclass
+class FlapMark:
+    since: datetime
+    last_change: datetime
+    changes: int
+
+
+class Flapping:
+    def __init__(self, *, changes: int, window: timedelta, stable: timedelta, state_rules: set[str],
+                 topology: Callable[[], Topology]) -> None:
+        self.changes = changes
+        self.window = window
+        self.stable = stable
+        self.state_rules = state_rules
+        self._topology = topology
+        self.marks: dict[str, FlapMark] = {}
+        self._recent: dict[str, deque[datetime]] = {}
+        self._new: list[Alert] = []
+        self._held: dict[str, Alert] = {}     # fingerprint → latest state alert held
+        self._sent: set[str] = set()          # state-alert fingerprints firing downstream
+
+    def restore(self, asset_id: str, since: datetime, now: datetime) -> None:
+        """A mark open when the alerter restarted: stable counts from the restart."""
+        self.marks[asset_id] = FlapMark(since, now, self.changes + 1)
+
+    def sent(self, fingerprint: str) -> None:
+        """An incident for this state alert was open at start (see Detection.restore)."""
+        self._sent.add(fingerprint)
+
+    def record(self, change: StateChange) -> None:
+        """Every state change, before its rules are evaluated."""
+        if change.state not in LIVE_STATES or change.previous not in LIVE_STATES:
+            return
+        aid, at = change.asset_id, change.at
+        mark = self.marks.get(aid)
+        if mark is not None:
+            mark.last_change = max(mark.last_change, at)
+            mark.changes += 1
+            return
+        recent = self._recent.setdefault(aid, deque())
+        recent.append(at)
+        while recent and recent[0] < at - self.window:
+            recent.popleft()
+        if len(recent) > self.changes:
+            self.marks[aid] = FlapMark(recent[0], at, len(recent))
+            del self._recent[aid]
+            self._new.append(self._alert(aid, at, firing=True, changes=len(recent)))
+
+    def _alert(self, asset_id: str, at: datetime, *, firing: bool, changes: int) -> Alert:
+        asset = self._topology().get(asset_id)
+        label = asset.label if asset else asset_id
+        minutes = self.window.total_seconds() / 60
+        return Alert(
+            rule_id=FLAPPING_RULE, fingerprint=f"{FLAPPING_RULE}:{asset_id}",
+            title=f"{label} is flapping: {changes} state changes within {minutes:g} min",
+            severity=FLAPPING_SEVERITY, event_at=at, firing=firing, asset_id=asset_id,
+            department_id=asset.department_id if asset else None, key=asset.key if asset else None,
+            details={"rule": FLAPPING_RULE, "changes": changes, "window_s": self.window.total_seconds(),
+                     "stable_s": self.stable.total_seconds(),
+                     "description": "State alerts of this asset are held until it is stable."},
+        )
+
+    def process(self, alerts: list[Alert], now: datetime) -> list[Alert]:
+        out, self._new = self._new, []
+        for a in alerts:
+            if a.rule_id in self.state_rules:
+                if a.asset_id in self.marks:
+                    self._held[a.fingerprint] = a
+                    continue
+                if a.firing:
+                    self._sent.add(a.fingerprint)
+                else:
+                    self._sent.discard(a.fingerprint)
+            out.append(a)
+        return out
+
+    def tick(self, now: datetime) -> list[Alert]:
+        out: list[Alert] = []
+        for aid, mark in sorted(self.marks.items()):
+            stable_at = mark.last_change + self.stable
+            if stable_at > now:
+                continue
+            del self.marks[aid]
+            out.append(self._alert(aid, stable_at, firing=False, changes=mark.changes))
+            for fp in [fp for fp, a in self._held.items() if a.asset_id == aid]:
+                held = self._held.pop(fp)
+                if held.firing != (fp in self._sent):   # only what differs from what was sent
+                    (self._sent.add if held.firing else self._sent.discard)(fp)
+                    out.append(held)
+        return out
+
+
+# --- maintenance --------------------------------------------------------------------------
+
+class MaintenanceMute:
+    """Holds alerts of assets in a maintenance window's scope. An outage alert is also held
+    when an ancestor is in maintenance: a device behind a gateway under planned work is
+    unreachable because of that work (inhibition by the parent's window)."""
+
+    def __init__(self, calendar: Callable[[], Calendar], topology: Callable[[], Topology],
+                 outage_rules: set[str] | None = None) -> None:
+        self._calendar = calendar
+        self._topology = topology
+        self._outage = outage_rules or set()
+        self.held: dict[str, Alert] = {}
+        self._sent: set[str] = set()
+
+    def _covered(self, a: Alert, *instants: datetime) -> bool:
+        cal, topo = self._calendar(), self._topology()
+        assets = [a.asset_id]
+        if a.asset_id is not None and a.rule_id in self._outage:
+            assets += list(topo.ancestors(a.asset_id))
+        return any(cal.covers(topo.get(aid), aid, at) for aid in assets for at in instants)
+
+    def sent(self, fingerprint: str) -> None:
+        """An incident for this fingerprint was open at start (see Detection.restore)."""
+        self._sent.add(fingerprint)
+
+    def process(self, alerts: list[Alert], now: datetime) -> list[Alert]:
+        out = []
+        for a in alerts:
+            if a.firing:
+                if self._covered(a, a.event_at, now):
+                    self.held[a.fingerprint] = a
+                    continue
+                self.held.pop(a.fingerprint, None)
+                self._sent.add(a.fingerprint)
+                out.append(a)
+                continue
+            was_held = self.held.pop(a.fingerprint, None) is not None
+            if a.fingerprint in self._sent or not was_held:
+                # Sent before (or unknown to us, e.g. after a restart): the store resolves it.
+                self._sent.discard(a.fingerprint)
+                out.append(a)
+        return out
+
+    def tick(self, now: datetime) -> list[Alert]:
+        out = []
+        for fp, a in sorted(self.held.items()):
+            if not self._covered(a, now):
+                del self.held[fp]
+                self._sent.add(fp)
+                out.append(replace(a, details={**a.details, "after_maintenance": True}))
+        return out
+
+
+# --- topology: inhibition and storm collapse ---------------------------------------------------
+
+@dataclass
+class _Group:
+    parent: str
+    fingerprint: str
+    rule_id: str
+    started: datetime
+    severity: Severity
+    lead: Alert | None                  # the parent's own outage alert, if it led the group
+    members: set[str] = field(default_factory=set)
+    parent_down: bool = False
+
+
+class Collapse:
+    def __init__(self, *, outage_rules: set[str], topology: Callable[[], Topology], min_children: int,
+                 window: timedelta, hold: timedelta) -> None:
+        self.outage_rules = outage_rules
+        self._topology = topology
+        self.min_children = min_children
+        self.window = window
+        self.hold = hold
+        self.own: dict[str, Alert] = {}                      # outage alerts sent on their own
+        self.groups: dict[str, _Group] = {}                  # by parent
+        self.member_of: dict[str, str] = {}
+        self.pending: dict[str, dict[str, Alert]] = {}       # parent → child → held alert
+        self.recent: dict[str, dict[str, datetime]] = {}     # parent → child → went down at
+
+    def process(self, alerts: list[Alert], now: datetime) -> list[Alert]:
+        out: list[Alert] = []
+        touched: dict[str, None] = {}
+        for a in alerts:
+            if a.rule_id not in self.outage_rules or a.asset_id is None:
+                out.append(a)
+            elif a.firing:
+                self._down(a, out, touched)
+            else:
+                self._up(a, out, touched)
+        out += [self._group_alert(self.groups[p]) for p in touched if p in self.groups]
+        return out
+
+    def _threshold(self, parent: str) -> int:
+        return max(2, min(self.min_children, len(self._topology().children(parent))))
+
+    def _down(self, a: Alert, out: list[Alert], touched: dict[str, None]) -> None:
+        aid = a.asset_id
+        assert aid is not None
+        topo = self._topology()
+        if aid in self.own:
+            out.append(a)  # a repeat of an alert already sent on its own
+            return
+        if aid in self.member_of:
+            return
+        for anc in topo.ancestors(aid):  # inhibition: the nearest ancestor that is down
+            group = self.groups.get(anc)
+            if group is None and anc in self.own:
+                lead = self.own.pop(anc)
+                group = self.groups[anc] = _Group(anc, lead.fingerprint, lead.rule_id, lead.event_at,
+                                                  lead.severity, lead, parent_down=True)
+            if group is not None:
+                group.members.add(aid)
+                group.severity = most_severe((group.severity, a.severity))
+                self.member_of[aid] = anc
+                touched[anc] = None
+                return
+        group = self.groups.get(aid)
+        if group is not None:  # a storm of its children was open: the parent joins it
+            group.parent_down = True
+            group.lead = group.lead or a
+            group.severity = most_severe((group.severity, a.severity))
+            touched[aid] = None
+            return
+        waiting = self.pending.pop(aid, None)
+        if waiting:  # children were waiting for siblings: the parent's alert takes them in
+            group = self.groups[aid] = _Group(aid, a.fingerprint, a.rule_id, a.event_at, a.severity, a,
+                                              parent_down=True)
+            for child in waiting:
+                group.members.add(child)
+                self.member_of[child] = aid
+            touched[aid] = None
+            return
+        asset = topo.get(aid)
+        parent = asset.parent_id if asset else None
+        if parent is not None and len(topo.children(parent)) >= 2:
+            self.pending.setdefault(parent, {})[aid] = a
+            recent = self.recent.setdefault(parent, {})
+            recent[aid] = a.event_at
+            for child, at in list(recent.items()):
+                if at < a.event_at - self.window:
+                    del recent[child]
+            if len(recent) >= self._threshold(parent):
+                self._open_storm(parent, a, out, touched)
+            return
+        self.own[aid] = a
+        out.append(a)
+
+    def _open_storm(self, parent: str, trigger: Alert, out: list[Alert], touched: dict[str, None]) -> None:
+        waiting = self.pending.pop(parent, {})
+        recent = self.recent.pop(parent, {})
+        members = set(recent) | set(waiting)
+        severities = [a.severity for a in waiting.values()] + [
+            self.own[c].severity for c in members if c in self.own]
+        group = self.groups[parent] = _Group(
+            parent, f"{trigger.rule_id}:{parent}", trigger.rule_id, min(recent.values()),
+            storm_severity(most_severe(severities or [trigger.severity])), None)
+        for child in members:
+            group.members.add(child)
+            self.member_of[child] = parent
+        touched[parent] = None
+
+    def _up(self, a: Alert, out: list[Alert], touched: dict[str, None]) -> None:
+        aid = a.asset_id
+        assert aid is not None
+        handled = False
+        if aid in self.own:
+            del self.own[aid]
+            out.append(a)
+            handled = True
+        parent = self.member_of.pop(aid, None)
+        if parent is not None and parent in self.groups:
+            self.groups[parent].members.discard(aid)
+            self._maybe_close(parent, a.event_at, out, touched)
+            handled = True
+        group = self.groups.get(aid)
+        if group is not None and group.parent_down:
+            group.parent_down = False
+            self._maybe_close(aid, a.event_at, out, touched)
+            handled = True
+        asset = self._topology().get(aid)
+        if asset is not None and asset.parent_id is not None:
+            waiting = self.pending.get(asset.parent_id, {})
+            if waiting.pop(aid, None) is not None:
+                handled = True  # back before its hold ran out: nobody was paged
+                if not waiting:
+                    self.pending.pop(asset.parent_id, None)
+        if not handled:
+            out.append(a)  # not ours (e.g. opened before a restart): the store resolves it
+
+    def _maybe_close(self, parent: str, at: datetime, out: list[Alert], touched: dict[str, None]) -> None:
+        group = self.groups[parent]
+        if group.members or group.parent_down:
+            return
+        del self.groups[parent]
+        touched.pop(parent, None)
+        closing = replace(self._group_alert(group), firing=False, event_at=at)
+        out.append(closing)
+
+    def _group_alert(self, g: _Group) -> Alert:
+        topo = self._topology()
+        parent = topo.get(g.parent)
+        label = parent.label if parent else g.parent
+        n = len(g.members)
+        if g.lead is not None and g.parent_down:
+            title = f"{g.lead.title} — {n} asset(s) behind it down" if n else g.lead.title
+        else:
+            title = f"{n} assets behind {label} down" + (" (and the parent itself)" if g.parent_down else "")
+        affected = sorted(g.members | ({g.parent} if g.parent_down else set()))
+        base = g.lead
+        return Alert(
+            rule_id=g.rule_id, fingerprint=g.fingerprint, title=title, severity=g.severity,
+            event_at=g.started, firing=True, asset_id=g.parent,
+            department_id=parent.department_id if parent else (base.department_id if base else None),
+            key=parent.key if parent else (base.key if base else None), affected=tuple(affected),
+            details={**(base.details if base else {}), "rule": g.rule_id, "storm": g.lead is None,
+                     "parent": g.parent, "parent_down": g.parent_down, "members": n},
+        )
+
+    def tick(self, now: datetime) -> list[Alert]:
+        out: list[Alert] = []
+        for parent in sorted(self.pending):
+            waiting = self.pending[parent]
+            for child, a in sorted(waiting.items()):
+                if a.event_at + self.hold <= now:  # no siblings followed: it goes out alone
+                    del waiting[child]
+                    self.own[child] = a
+                    out.append(a)
+            if not waiting:
+                del self.pending[parent]
+        for parent in list(self.recent):
+            recent = self.recent[parent]
+            for child, at in list(recent.items()):
+                if at < now - self.window:
+                    del recent[child]
+            if not recent:
+                del self.recent[parent]
+        return out
+
+
+def storm_severity(worst_member: Severity) -> Severity:
+    """A storm is one level more severe than its worst member (a district's devices down
+    matter more than one device), but never above II on numbers alone: level I is for
+    what a person or a security source grades as especially serious."""
+    return {Severity.IV: Severity.III, Severity.III: Severity.II}.get(worst_member, worst_member)

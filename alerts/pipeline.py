@@ -1,0 +1,100 @@
+"""Detection assembled in one place: rules → flapping → maintenance → topology → alerts.
+
+``Detection`` is pure (no I/O, no clock of its own): the alerter feeds it decoded
+readings and state changes and its event-time ``now``, and sends what comes out to the
+incident store. The registry and the maintenance calendar are swapped in when they
+change. Alerts of one batch pass the stages together, so a storm arriving in one batch
+costs one repeat of its group's alert, not one per child.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts.evaluate import Evaluator, StateChange, fingerprint
+from alerts.maintenance_calendar import Calendar
+from alerts.model import Alert
+from alerts.noise import Collapse, Flapping, MaintenanceMute, Stage
+from alerts.rules import Rule
+from alerts.topology import Topology
+from citybrain.settings import Settings
+
+
+class Detection:
+    def __init__(self, rules: Sequence[Rule], topology: Topology, calendar: Calendar,
+                 settings: Settings) -> None:
+        self.rules = {r.id: r for r in rules}
+        self.topology = topology
+        self.calendar = calendar
+        self.evaluator = Evaluator(rules, topology)
+        self.flapping = Flapping(
+            changes=settings.flap_changes, window=timedelta(seconds=settings.flap_window_seconds),
+            stable=timedelta(seconds=settings.flap_stable_seconds),
+            state_rules={r.id for r in rules if r.source == "state"}, topology=lambda: self.topology)
+        self.maintenance = MaintenanceMute(lambda: self.calendar, lambda: self.topology,
+                                           {r.id for r in rules if r.outage})
+        self.collapse = Collapse(
+            outage_rules={r.id for r in rules if r.outage}, topology=lambda: self.topology,
+            min_children=settings.alert_storm_min_children,
+            window=timedelta(seconds=settings.alert_storm_window_seconds),
+            hold=timedelta(seconds=settings.alert_storm_hold_seconds))
+        self.stages: list[Stage] = [self.flapping, self.maintenance, self.collapse]
+
+    @property
+    def families(self) -> set[str]:
+        return self.evaluator.families
+
+    @property
+    def watches_state(self) -> bool:
+        return bool(self.evaluator.states)
+
+    def set_topology(self, topology: Topology) -> None:
+        self.topology = topology
+        self.evaluator.topology = topology
+
+    def set_calendar(self, calendar: Calendar) -> None:
+        self.calendar = calendar
+
+    def restore(self, open_alerts: Iterable[Alert]) -> None:
+        """Incidents open when the alerter started: their conditions are firing, so a
+        clearing reading resolves them and no stage sends them again."""
+        for a in open_alerts:
+            self.maintenance.sent(a.fingerprint)
+            if (a.asset_id is None or a.fingerprint != fingerprint(a.rule_id, a.asset_id)
+                    or "parent" in a.details):
+                continue  # storm / parent groups and grouped security alerts are not rebuilt
+            if a.rule_id in self.flapping.state_rules:
+                self.flapping.sent(a.fingerprint)
+            self.evaluator.restore([(a.rule_id, a.asset_id)])
+            rule = self.rules.get(a.rule_id)
+            if rule is not None and rule.outage:
+                self.collapse.own[a.asset_id] = a
+
+    # Raw evaluation: call for every item of a batch, then ``process`` the lot once.
+    def collect_reading(self, family: str, event: Any) -> list[Alert]:
+        return self.evaluator.reading(family, event)
+
+    def collect_state(self, change: StateChange) -> list[Alert]:
+        self.flapping.record(change)
+        return self.evaluator.state_change(change)
+
+    def process(self, alerts: list[Alert], now: datetime, *, start: int = 0) -> list[Alert]:
+        for stage in self.stages[start:]:
+            alerts = stage.process(alerts, now)
+        return alerts
+
+    def reading(self, family: str, event: Any, now: datetime) -> list[Alert]:
+        return self.process(self.collect_reading(family, event), now)
+
+    def state_change(self, change: StateChange, now: datetime) -> list[Alert]:
+        return self.process(self.collect_state(change), now)
+
+    def advance(self, now: datetime) -> list[Alert]:
+        """What the clock alone decides: for-durations and absences that lapsed, holds
+        that expired, flapping assets that became stable, maintenance that ended."""
+        out = self.process(self.evaluator.advance(now), now)
+        for i, stage in enumerate(self.stages):
+            out += self.process(stage.tick(now), now, start=i + 1)
+        return out

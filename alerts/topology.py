@@ -1,0 +1,95 @@
+"""The registry as detection needs it: each asset's facts and the parent/child topology.
+
+Loaded from the ``assets`` table into memory (the alerter evaluates thousands of
+events a second and must not ask the database about each one) and reloaded when the
+registry changes (``registry_version``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from citybrain.errors import StoreError
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    asset_id: str
+    kind: str
+    key: str
+    department_id: str
+    registered_at: datetime
+    name: str | None = None
+    district_id: str | None = None
+    parent_id: str | None = None
+    tags: tuple[str, ...] = ()
+    expected_interval_s: int | None = None
+    retired_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.asset_id
+
+
+class Topology:
+    """Assets by id, and each parent's children."""
+
+    def __init__(self, assets: Iterable[AssetInfo] = ()) -> None:
+        self._assets: dict[str, AssetInfo] = {a.asset_id: a for a in assets}
+        children: dict[str, list[str]] = {}
+        for a in self._assets.values():
+            if a.parent_id is not None and a.retired_at is None:
+                children.setdefault(a.parent_id, []).append(a.asset_id)
+        self._children = {p: tuple(sorted(c)) for p, c in children.items()}
+
+    def __len__(self) -> int:
+        return len(self._assets)
+
+    def __iter__(self) -> Iterator[AssetInfo]:
+        return iter(self._assets.values())
+
+    def get(self, asset_id: str | None) -> AssetInfo | None:
+        return None if asset_id is None else self._assets.get(asset_id)
+
+    def children(self, parent_id: str) -> tuple[str, ...]:
+        return self._children.get(parent_id, ())
+
+    def ancestors(self, asset_id: str) -> Iterator[str]:
+        """Parent, grandparent, ...; stops at an unregistered parent or a cycle (the
+        registry does not forbid one: parent_id is not a foreign key)."""
+        seen = {asset_id}
+        current = self._assets.get(asset_id)
+        while current is not None and current.parent_id is not None and current.parent_id not in seen:
+            seen.add(current.parent_id)
+            yield current.parent_id
+            current = self._assets.get(current.parent_id)
+
+
+_ASSETS = (
+    "SELECT asset_id, kind, key, department_id, registered_at, name, district_id, parent_id,"
+    " tags, expected_interval_s, retired_at FROM assets"
+)
+
+
+def load_topology(conn: psycopg.Connection[Any]) -> Topology:
+    try:
+        rows = conn.execute(_ASSETS).fetchall()
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot read the asset registry: {exc}; run `citybrain db migrate`") from exc
+    return Topology(
+        AssetInfo(asset_id=r[0], kind=r[1], key=r[2], department_id=r[3], registered_at=r[4],
+                  name=r[5], district_id=r[6], parent_id=r[7], tags=tuple(r[8] or ()),
+                  expected_interval_s=r[9], retired_at=r[10])
+        for r in rows
+    )
+
+
+def registry_version(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+    """Changes whenever an import inserts or updates assets (updated_at moves)."""
+    row = conn.execute("SELECT count(*), max(updated_at) FROM assets").fetchone()
+    return tuple(row) if row else ()

@@ -1,0 +1,131 @@
+"""Compute indicators from the store: one catalogue entry, one window, one scope.
+
+Each indicator's SQL file returns rows ``(dimension, member, value, numerator,
+denominator, adjusted_value, unknown_share)``: one with dimension ``total`` (the figure)
+and one per breakdown member. The engine only binds the four parameters and maps rows to
+``IndicatorResult``; every number is computed by the SQL a Grafana panel can run too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from citybrain.errors import StoreError
+from citybrain.indicators.catalogue import CatalogueError, load_catalogue
+from citybrain.indicators.model import (
+    DIMENSIONS,
+    Breakdown,
+    Dimension,
+    Figure,
+    Indicator,
+    IndicatorResult,
+    Window,
+)
+from citybrain.settings import Settings
+
+__all__ = ["WorkHours", "compute", "compute_all", "load_catalogue"]
+
+COLUMNS = ("dimension", "member", "value", "numerator", "denominator", "adjusted_value",
+           "unknown_share")
+
+
+@dataclass(frozen=True)
+class WorkHours:
+    """Working hours Monday–Friday in the report's time zone; the rest is off-hours.
+
+    The SQL reads them from the session settings ``citybrain.work_start`` /
+    ``citybrain.work_end`` (with 08:30 / 17:30 as its fallback), which keeps the query's
+    parameters down to the four a Grafana panel substitutes.
+    """
+
+    start: time = time(8, 30)
+    end: time = time(17, 30)
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError("working hours must end after they start")
+
+    @classmethod
+    def of(cls, settings: Settings) -> WorkHours:
+        return cls(settings.work_hours_start, settings.work_hours_end)
+
+
+def _figure(row: dict[str, Any]) -> Figure:
+    return Figure(value=row["value"], numerator=row["numerator"], denominator=row["denominator"],
+                  adjusted_value=row["adjusted_value"], unknown_share=row["unknown_share"])
+
+
+def _result(indicator: Indicator, window: Window, department: str | None,
+            rows: Sequence[dict[str, Any]]) -> IndicatorResult:
+    total: Figure | None = None
+    breakdowns: list[Breakdown] = []
+    for row in rows:
+        dimension = row["dimension"]
+        if dimension == "total":
+            if total is not None:
+                raise CatalogueError(f"{indicator.sql_file} returned two total rows")
+            total = _figure(row)
+            continue
+        if dimension not in indicator.breakdowns:
+            raise CatalogueError(
+                f"{indicator.sql_file} returned dimension {dimension!r}, which catalogue entry "
+                f"{indicator.id} does not list in its breakdowns {list(indicator.breakdowns)}")
+        breakdowns.append(Breakdown(dimension=_dimension(dimension), member=str(row["member"]),
+                                    figure=_figure(row)))
+    order = {d: n for n, d in enumerate(indicator.breakdowns)}
+    breakdowns.sort(key=lambda b: (order[b.dimension], b.member))
+    return IndicatorResult(indicator=indicator, window=window, department=department,
+                           figure=total if total is not None else Figure(value=None),
+                           breakdowns=tuple(breakdowns))
+
+
+def _dimension(name: str) -> Dimension:
+    for dimension in DIMENSIONS:
+        if dimension == name:
+            return dimension
+    raise CatalogueError(f"unknown dimension {name!r}")
+
+
+def compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window, *,
+            department: str | None = None, work_hours: WorkHours | None = None) -> IndicatorResult:
+    """One indicator over ``window`` for the whole city or one department.
+
+    Runs in a transaction of its own (a savepoint inside the caller's, if one is open).
+    The settings it makes (working hours, jit off) are transaction-local: they end with
+    that transaction, or with the caller's when it ran inside one.
+    """
+    hours = work_hours or WorkHours()
+    params = {"start": window.start, "end": window.end, "tz": window.tz.key,
+              "department": department}
+    try:
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            cur.execute("SELECT set_config('citybrain.work_start', %s, true),"
+                        " set_config('citybrain.work_end', %s, true),"
+                        # JIT compilation costs more than these queries take to run.
+                        " set_config('jit', 'off', true)",
+                        (hours.start.isoformat(), hours.end.isoformat()))
+            cur.execute(indicator.sql.encode(), params)
+            if cur.description is None or tuple(c.name for c in cur.description) != COLUMNS:
+                got = [c.name for c in cur.description or ()]
+                raise CatalogueError(f"{indicator.sql_file} returns columns {got}, expected {list(COLUMNS)}")
+            rows = cur.fetchall()
+    except psycopg.Error as exc:
+        reason = exc.diag.message_primary or str(exc).partition("\n")[0]
+        raise StoreError(
+            f"computing {indicator.id} ({indicator.sql_file}) failed: {reason}; check that the "
+            "schema is migrated (`citybrain db migrate`)") from exc
+    return _result(indicator, window, department, rows)
+
+
+def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: str | None = None,
+                work_hours: WorkHours | None = None,
+                indicators: Iterable[Indicator] | None = None) -> list[IndicatorResult]:
+    """Every catalogue indicator (or the ones given) over one window and scope."""
+    chosen = load_catalogue() if indicators is None else tuple(indicators)
+    return [compute(conn, i, window, department=department, work_hours=work_hours) for i in chosen]

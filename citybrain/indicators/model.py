@@ -1,0 +1,96 @@
+"""What an indicator is and what computing one yields.
+
+The engine (``citybrain.indicators.engine``) turns a catalogue entry, a window and a
+scope into an ``IndicatorResult``; reports, the API, the demo scorecard and the
+dashboards all consume these objects, so a figure is computed in one place only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+Key = Literal["infrastructure", "data", "system", "portal", "security", "ops"]
+KEYS: tuple[Key, ...] = ("infrastructure", "data", "system", "portal", "security", "ops")
+Direction = Literal["higher", "lower"]
+# "hours": on-hours vs off-hours (working hours in the report's time zone), for ops indicators.
+Dimension = Literal["key", "department", "district", "kind", "asset", "day", "level", "category", "hours"]
+DIMENSIONS: tuple[Dimension, ...] = (
+    "key", "department", "district", "kind", "asset", "day", "level", "category", "hours",
+)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One catalogue entry. ``sql`` is the text of its one SQL file."""
+
+    id: str                     # e.g. "infra.camera_intact_rate"
+    key: Key
+    name_en: str
+    name_zh: str
+    unit: str                   # "%", "ms", "count", "minutes", ...
+    direction: Direction
+    target: float | None        # default target in ``unit``; None: no target (a count to watch)
+    formula: str                # the formula in words, as printed in exports
+    version: int
+    sql_file: str               # path relative to the catalogue's sql/ folder
+    sql: str
+    availability: bool = False  # time-based: has adjusted_value and unknown_share
+    breakdowns: tuple[Dimension, ...] = ()
+    weight: float = 1.0         # weight in its key's composite score (0: shown, not scored)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A reporting window [start, end) in UTC, with the time zone its days are cut in."""
+
+    start: datetime
+    end: datetime
+    tz: ZoneInfo
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window bounds must be time-zone aware")
+        if self.end <= self.start:
+            raise ValueError("window end must be after its start")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A value with what it was computed from. ``value`` is None when there is no data
+    (nothing in scope), never 0 or 100 by default."""
+
+    value: float | None
+    numerator: float | None = None
+    denominator: float | None = None
+    # Availability indicators only: the value with maintenance excluded from the
+    # denominator, and the share of in-scope time whose state was unknown (a fraction
+    # 0..1, not a percentage).
+    adjusted_value: float | None = None
+    unknown_share: float | None = None
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    dimension: Dimension
+    member: str                 # department id, district id, kind, ISO day, ...
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class IndicatorResult:
+    indicator: Indicator
+    window: Window
+    department: str | None      # scope of the request; None = whole city
+    figure: Figure
+    breakdowns: tuple[Breakdown, ...] = field(default_factory=tuple)
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the target is met; None without a target or without data."""
+        target, value = self.indicator.target, self.figure.value
+        if target is None or value is None:
+            return None
+        return value >= target if self.indicator.direction == "higher" else value <= target

@@ -1,0 +1,82 @@
+-- ops.offhours_ack_rate, version 1: off-hours acknowledgement rate (7×24运维持续性).
+-- The response-within-30-minutes rate (see ops.response_30min_rate: met, missed,
+-- pending and self-resolved incidents, judged at W's end) of the incidents opened
+-- off-hours: outside the working hours (default 08:30–17:30, settings work_hours_start /
+-- work_hours_end) Monday to Friday, in the report's time zone tz, at opened_at. Public
+-- holidays are not modelled: a weekday holiday counts as a working day.
+-- Breakdown 'hours' compares members off_hours and on_hours; the other breakdowns
+-- (department, level = severity, key, day of opened_at) are off-hours incidents only.
+-- No off-hours incident judged: value NULL ("no data").
+--
+-- Parameters: start, end (the window W = [start, end), timestamptz), tz (IANA zone),
+-- department (a department id, or NULL for the whole city). The working hours come from
+-- the session settings citybrain.work_start / citybrain.work_end (default 08:30, 17:30).
+-- Returns rows (dimension: 'total', 'department', 'level', 'key', 'day', 'hours'; member;
+-- value in percent; numerator = met; denominator = met + missed; adjusted_value and
+-- unknown_share NULL).
+WITH hours AS (
+    -- Working hours, Monday–Friday in tz: the engine sets them from the settings; a
+    -- panel without them gets the defaults 08:30–17:30.
+    SELECT coalesce(nullif(current_setting('citybrain.work_start', true), ''), '08:30')::time AS starts,
+           coalesce(nullif(current_setting('citybrain.work_end', true), ''), '17:30')::time AS ends
+),
+opened AS MATERIALIZED (
+    -- Incidents opened in W, with what was known of them at W's end.
+    SELECT i.incident_id, coalesce(i.department_id, '(none)') AS department_id, i.severity,
+           coalesce(i.key, '(none)') AS key, i.opened_at,
+           (i.opened_at AT TIME ZONE %(tz)s::text)::date AS day,
+           CASE WHEN i.acknowledged_at < %(end)s::timestamptz THEN i.acknowledged_at END AS acked_at,
+           CASE WHEN i.resolved_at < %(end)s::timestamptz THEN i.resolved_at END AS resolved_at,
+           i.auto_resolved,
+           CASE WHEN extract(isodow FROM i.opened_at AT TIME ZONE %(tz)s::text) BETWEEN 1 AND 5
+                     AND (i.opened_at AT TIME ZONE %(tz)s::text)::time >= h.starts
+                     AND (i.opened_at AT TIME ZONE %(tz)s::text)::time < h.ends
+                THEN 'on_hours' ELSE 'off_hours' END AS hours
+    FROM incidents i
+    CROSS JOIN hours h
+    WHERE i.opened_at >= %(start)s::timestamptz AND i.opened_at < %(end)s::timestamptz
+      AND (%(department)s::text IS NULL OR i.department_id = %(department)s::text)
+),
+judged AS (
+    -- met: acknowledged within 30 minutes of opening; missed: acknowledged later, or not
+    -- acknowledged by W's end though its 30 minutes ran out before it. Left out: pending
+    -- (not acknowledged at W's end, 30 minutes not yet run out) and incidents that resolved
+    -- themselves (auto_resolved) within 30 minutes before anyone acknowledged them.
+    SELECT o.*,
+           CASE WHEN o.acked_at IS NOT NULL
+                    THEN CASE WHEN o.acked_at <= o.opened_at + interval '30 minutes' THEN 'met' ELSE 'missed' END
+                WHEN o.auto_resolved AND o.resolved_at <= o.opened_at + interval '30 minutes' THEN 'excluded'
+                WHEN o.opened_at + interval '30 minutes' > %(end)s::timestamptz THEN 'pending'
+                ELSE 'missed' END AS outcome
+    FROM opened o
+),
+figures AS (
+    SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
+                WHEN GROUPING(severity) = 0 THEN 'level'
+                WHEN GROUPING(key) = 0 THEN 'key'
+                WHEN GROUPING(day) = 0 THEN 'day'
+                WHEN GROUPING(hours) = 0 THEN 'hours'
+                ELSE 'total' END AS dimension,
+           CASE WHEN GROUPING(department_id) = 0 THEN department_id
+                WHEN GROUPING(severity) = 0 THEN severity
+                WHEN GROUPING(key) = 0 THEN key
+                WHEN GROUPING(day) = 0 THEN day::text
+                WHEN GROUPING(hours) = 0 THEN hours END AS member,
+           count(*) FILTER (WHERE outcome = 'met') AS met,
+           count(*) FILTER (WHERE outcome IN ('met', 'missed')) AS judged
+    FROM (SELECT *, false AS comparison FROM judged WHERE hours = 'off_hours'
+          UNION ALL
+          SELECT *, true FROM judged) j
+    GROUP BY GROUPING SETS ((comparison), (comparison, department_id), (comparison, severity),
+                            (comparison, key), (comparison, day), (comparison, hours))
+    -- Off-hours incidents for every figure but the on/off comparison, which takes all.
+    HAVING comparison = (GROUPING(hours) = 0)
+)
+SELECT dimension, member,
+       CASE WHEN judged > 0 THEN 100.0 * met / judged END::float8 AS value,
+       met::float8 AS numerator,
+       judged::float8 AS denominator,
+       NULL::float8 AS adjusted_value,
+       NULL::float8 AS unknown_share
+FROM figures
+ORDER BY dimension, member

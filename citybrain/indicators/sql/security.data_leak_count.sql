@@ -1,0 +1,68 @@
+-- security.data_leak_count, version 1: data-leak incidents (失泄密事件数量).
+-- The number of security events in W with category 'data_leak' (typically from DLP).
+-- The department of an event is that of its affected asset; events about assets not in
+-- the register count city-wide, under the department member 'unregistered'. Levels I to
+-- IV are always listed; day: the local day (tz) of occurred_at, every day listed.
+-- "No data" (value NULL) only when the scope has no registered asset at all during W;
+-- otherwise a count, 0 included (the target is 0).
+--
+-- Parameters: start, end (the window W = [start, end), timestamptz), tz (IANA zone),
+-- department (a department id, or NULL for the whole city).
+-- Returns rows (dimension: 'total', 'department', 'level', 'day'; member; value =
+-- events; numerator = events; denominator, adjusted_value and unknown_share NULL).
+WITH days AS (
+    SELECT d::date AS day
+    FROM generate_series(
+        (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
+        ((%(end)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s::text)::date::timestamp,
+        interval '1 day') AS d
+),
+in_scope AS (
+    SELECT a.department_id
+    FROM assets a
+    WHERE a.registered_at < %(end)s::timestamptz
+      AND (a.retired_at IS NULL OR a.retired_at > %(start)s::timestamptz)
+      AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
+),
+has_data AS (
+    SELECT EXISTS (SELECT 1 FROM in_scope) AS yes
+),
+events AS MATERIALIZED (
+    SELECT coalesce(a.department_id, 'unregistered') AS department_id, e.level,
+           (e.occurred_at AT TIME ZONE %(tz)s::text)::date AS day
+    FROM security_events e
+    LEFT JOIN assets a ON a.asset_id = e.asset_id
+    WHERE e.occurred_at >= %(start)s::timestamptz AND e.occurred_at < %(end)s::timestamptz
+      AND e.category = 'data_leak'
+      AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
+),
+members AS (
+    SELECT 'total' AS dimension, NULL::text AS member
+    UNION ALL SELECT 'level', l FROM unnest(ARRAY['I', 'II', 'III', 'IV']) AS l
+    UNION SELECT 'level', level FROM events
+    UNION SELECT 'department', department_id FROM in_scope
+    UNION SELECT 'department', department_id FROM events
+    UNION ALL SELECT 'day', day::text FROM days
+),
+counts AS (
+    SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
+                WHEN GROUPING(level) = 0 THEN 'level'
+                WHEN GROUPING(day) = 0 THEN 'day'
+                ELSE 'total' END AS dimension,
+           CASE WHEN GROUPING(department_id) = 0 THEN department_id
+                WHEN GROUPING(level) = 0 THEN level
+                WHEN GROUPING(day) = 0 THEN day::text END AS member,
+           count(*) AS n
+    FROM events
+    GROUP BY GROUPING SETS ((), (department_id), (level), (day))
+)
+SELECT m.dimension, m.member,
+       CASE WHEN h.yes THEN coalesce(c.n, 0) END::float8 AS value,
+       CASE WHEN h.yes THEN coalesce(c.n, 0) END::float8 AS numerator,
+       NULL::float8 AS denominator,
+       NULL::float8 AS adjusted_value,
+       NULL::float8 AS unknown_share
+FROM members m
+CROSS JOIN has_data h
+LEFT JOIN counts c ON c.dimension = m.dimension AND c.member IS NOT DISTINCT FROM m.member
+ORDER BY m.dimension, m.member

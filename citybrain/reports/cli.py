@@ -1,0 +1,138 @@
+"""``citybrain report``: export the indicator report for a window, with an audit entry.
+
+Registered on the main ``citybrain`` app by ``citybrain/cli.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import psycopg
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from citybrain import audit, store
+from citybrain.audit import Actor
+from citybrain.errors import StoreError
+from citybrain.reports.document import ReportDocument, ReportError, build_report
+from citybrain.reports.scorecard import weights_from_settings
+from citybrain.reports.window import report_window, zone
+from citybrain.reports.writers import WHOLE_CITY, render_scorecard, write_report
+from citybrain.runtime import services
+from citybrain.settings import Settings
+
+AUDIT_ACTION = "report.export"
+
+
+class ReportFormat(StrEnum):
+    xlsx = "xlsx"
+    csv = "csv"
+    json = "json"
+
+
+def report_details(doc: ReportDocument, fmt: str, file: str | Path, size: int) -> dict[str, Any]:
+    """The audit entry's details for one export (the CLI and the API write the same)."""
+    p = doc.provenance
+    return {
+        "window": {"from": p.window_from_local, "to": p.window_to_local,
+                   "from_utc": p.window_from_utc, "to_utc": p.window_to_utc},
+        "timezone": p.timezone,
+        "format": fmt,
+        "department": p.department,
+        "data_sha256": p.data_sha256,
+        "file": str(file),
+        "bytes": size,
+        "software_version": p.software_version,
+    }
+
+
+def write_audit(conn: psycopg.Connection[Any], actor: Actor, doc: ReportDocument, fmt: str, path: Path,
+                size: int) -> None:
+    audit.record(conn, actor, AUDIT_ACTION, path.name, report_details(doc, fmt, path, size),
+                 at=datetime.fromisoformat(doc.provenance.generated_at_utc))
+
+
+def _check_department(conn: psycopg.Connection[Any], department: str) -> None:
+    if conn.execute("SELECT 1 FROM departments WHERE department_id = %s", (department,)).fetchone():
+        return
+    known = [r[0] for r in conn.execute("SELECT department_id FROM departments ORDER BY 1 LIMIT 20")]
+    raise ReportError(f"no department {department!r} in the registry"
+                      + (f"; known: {', '.join(known)}" if known else "; import the registry first"))
+
+
+def report(
+    from_: Annotated[str, typer.Option("--from", help="start: local date YYYY-MM-DD or ISO date-time")],
+    to: Annotated[str, typer.Option("--to", help="end: a date includes that whole day; a date-time is "
+                                                 "exclusive")],
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="xlsx, csv or json")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="file to write")],
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone the days are cut in "
+                                                        "(default CITYBRAIN_TIMEZONE)")] = None,
+    department: Annotated[str | None, typer.Option(
+        help="one department's scope (default: whole city)")] = None,
+    generated_at: Annotated[str | None, typer.Option(
+        "--generated-at", help="stamp the report with this time (ISO 8601 with offset) instead of now; "
+        "the stamp of an earlier export reproduces its bytes")] = None,
+) -> None:
+    """Export the five-key indicator report (XLSX, CSV or JSON) with its provenance.
+
+    Dates are local dates in --tz and a --to date includes that whole day.
+    Date-times without an offset are local; a --to date-time is exclusive.
+    The export is recorded in the audit log (action report.export); the
+    command prints the file and the SHA-256 of its data rows.
+
+    Examples:
+        citybrain report --from 2026-03-01 --to 2026-03-31 --format xlsx -o march.xlsx
+        citybrain report --from 2026-03-01T08:00 --to 2026-03-02T08:00 --tz UTC --format csv -o d.csv
+    """
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        Console(stderr=True).print(f"[red]invalid CITYBRAIN_* setting:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    window = report_window(from_, to, zone(tz or settings.timezone))
+    # The command line is the boundary where the clock is read; everything below takes it.
+    stamp = datetime.now(UTC) if generated_at is None else _stamp(generated_at)
+    weights, source = weights_from_settings(settings)
+    path = output.resolve()
+    actor = Actor.cli()
+    with services(settings, need_broker=False) as ep, store.connect(ep.database_url,
+                                                                    settings.database_schema) as conn:
+        try:
+            if department is not None:
+                _check_department(conn, department)
+            doc = build_report(conn, window, department=department, generated_by=actor.id,
+                               generated_at=stamp, weights=weights, weights_source=source)
+            # The file and its audit row go together: the row is committed only after the
+            # file is in place, and a failed insert or commit removes the file again, so no
+            # export goes unrecorded.
+            size = write_report(doc, fmt.value, path)
+            try:
+                write_audit(conn, actor, doc, fmt.value, path, size)
+                conn.commit()
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+        except psycopg.Error as exc:
+            raise StoreError(f"the report could not be computed or recorded: {exc}; "
+                             "check that `citybrain db migrate` ran on this schema") from exc
+    out = Console(width=None if sys.stdout.isatty() else 120)
+    out.print(f"report written to {path} ({fmt.value}, {size:,} bytes, {doc.department or WHOLE_CITY})",
+              soft_wrap=True)
+    out.print(f"data SHA-256 {doc.provenance.data_sha256}", soft_wrap=True)
+    out.print(render_scorecard(doc))
+
+
+def _stamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ReportError(f"--generated-at {text!r} is not an ISO 8601 date-time") from exc
+    if moment.tzinfo is None:
+        raise ReportError("--generated-at needs an offset, e.g. 2026-04-01T09:00:00+08:00")
+    return moment

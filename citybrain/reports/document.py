@@ -1,0 +1,154 @@
+"""The report as one data structure: results, scorecard and provenance.
+
+``build_report`` computes every catalogue indicator for a window and scope;
+``assemble_report`` is the pure part (results in, document out) that the writers, the
+API and the demo share. The clock is a parameter (``generated_at``): nothing here reads
+the time, so the same inputs give the same document.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from citybrain.errors import CitybrainError
+from citybrain.indicators.model import KEYS, IndicatorResult, Window
+from citybrain.reports.rows import ROW_FORMAT, data_rows, data_sha256, rounded
+from citybrain.reports.scorecard import Scorecard, check_weights, score_keys
+
+REPORT_FORMAT = "citybrain-report/1"
+
+
+class ReportError(CitybrainError):
+    """A report could not be built or written; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How much of the report rests on data."""
+
+    indicators: int
+    with_data: int
+    without_data: tuple[str, ...]           # indicator ids whose value is None
+    worst_unknown_share: float | None       # largest unknown_share among availability indicators
+    worst_unknown_indicator: str | None
+
+    @property
+    def share_with_data(self) -> float | None:
+        return self.with_data / self.indicators if self.indicators else None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    window_from_local: str     # ISO 8601 with the report zone's offset
+    window_to_local: str       # exclusive end
+    window_from_utc: str
+    window_to_utc: str
+    timezone: str
+    department: str | None     # scope; None = whole city
+    generated_at_utc: str
+    generated_at_local: str
+    generated_by: str
+    software_version: str
+    weights_source: str
+    completeness: Completeness
+    row_format: str
+    data_rows: int
+    data_sha256: str
+
+
+@dataclass(frozen=True)
+class ReportDocument:
+    window: Window
+    department: str | None
+    results: tuple[IndicatorResult, ...]     # canonical order: key (KEYS order), then id
+    rows: tuple[tuple[str, ...], ...]        # canonical data rows (citybrain.reports.rows)
+    scorecard: Scorecard
+    provenance: Provenance
+
+
+def software_version() -> str:
+    try:
+        return importlib.metadata.version("citybrain")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree not installed
+        return "unknown"
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat()
+
+
+def canonical_order(results: Sequence[IndicatorResult]) -> tuple[IndicatorResult, ...]:
+    rank = {k: i for i, k in enumerate(KEYS)}
+    return tuple(sorted(results, key=lambda r: (rank.get(r.indicator.key, len(rank)), r.indicator.id)))
+
+
+def completeness(results: Sequence[IndicatorResult]) -> Completeness:
+    without = tuple(r.indicator.id for r in results if r.figure.value is None)
+    worst: tuple[float, str] | None = None
+    for r in results:
+        share = rounded(r.figure.unknown_share) if r.indicator.availability else None
+        if share is not None and (worst is None or share > worst[0]):
+            worst = (share, r.indicator.id)
+    return Completeness(
+        indicators=len(results), with_data=len(results) - len(without), without_data=without,
+        worst_unknown_share=worst[0] if worst else None,
+        worst_unknown_indicator=worst[1] if worst else None,
+    )
+
+
+def assemble_report(results: Sequence[IndicatorResult], window: Window, *, department: str | None,
+                    generated_by: str, generated_at: datetime,
+                    weights: Mapping[str, float] | None = None, weights_source: str = "catalogue",
+                    version: str | None = None) -> ReportDocument:
+    """The document for results already computed over ``window`` and ``department``."""
+    if generated_at.tzinfo is None:
+        raise ValueError("generated_at must be time-zone aware")
+    for r in results:
+        if r.window != window or r.department != department:
+            raise ValueError(f"result {r.indicator.id} was computed for another window or scope")
+    ids = [r.indicator.id for r in results]
+    if len(set(ids)) != len(ids):
+        raise ValueError("each indicator may appear once in a report")
+    if weights:
+        check_weights(weights, ids, weights_source)
+    ordered = canonical_order(results)
+    rows = data_rows(ordered)
+    tz = window.tz
+    provenance = Provenance(
+        window_from_local=_iso(window.start.astimezone(tz)),
+        window_to_local=_iso(window.end.astimezone(tz)),
+        window_from_utc=_iso(window.start.astimezone(UTC)),
+        window_to_utc=_iso(window.end.astimezone(UTC)),
+        timezone=tz.key,
+        department=department,
+        generated_at_utc=_iso(generated_at.astimezone(UTC)),
+        generated_at_local=_iso(generated_at.astimezone(tz)),
+        generated_by=generated_by,
+        software_version=version if version is not None else software_version(),
+        weights_source=weights_source,
+        completeness=completeness(ordered),
+        row_format=ROW_FORMAT,
+        data_rows=len(rows),
+        data_sha256=data_sha256(rows),
+    )
+    return ReportDocument(window, department, ordered, rows,
+                          score_keys(ordered, weights=weights, weights_source=weights_source), provenance)
+
+
+def build_report(conn: psycopg.Connection[Any], window: Window, *, department: str | None,
+                 generated_by: str, generated_at: datetime,
+                 weights: Mapping[str, float] | None = None,
+                 weights_source: str = "catalogue") -> ReportDocument:
+    """Compute every catalogue indicator over ``window`` (optionally one department's
+    scope) and assemble the report."""
+    from citybrain.indicators.engine import compute_all
+
+    results = compute_all(conn, window, department=department)
+    return assemble_report(results, window, department=department, generated_by=generated_by,
+                           generated_at=generated_at, weights=weights, weights_source=weights_source)

@@ -1,0 +1,66 @@
+"""``citybrain dashboards build|push``.
+
+Examples:
+    citybrain dashboards build
+    citybrain dashboards build --out /tmp/dashboards
+    citybrain dashboards push --url https://grafana.example.org --token "$GRAFANA_TOKEN"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citybrain.settings import Settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    # Imported late: citybrain.cli imports this module to register the commands.
+    from citybrain.cli import load_settings
+    return load_settings()
+
+
+@app.command("build")
+def build(
+    out: Annotated[Path | None, typer.Option(help="folder for the JSON (default: dashboards/json)")] = None,
+) -> None:
+    """Build every dashboard from its builder and write <uid>.json files."""
+    from citybrain.cli import console
+    from dashboards.build import JSON_DIR, write
+
+    for path in write(_settings(), out or JSON_DIR):
+        console.print(str(path))
+
+
+@app.command("push")
+def push(
+    url: Annotated[str | None, typer.Option(
+        help="Grafana's address (default: CITYBRAIN_GRAFANA_URL)")] = None,
+    token: Annotated[str | None, typer.Option(
+        help="service account token, Editor or Admin (default: CITYBRAIN_GRAFANA_TOKEN)")] = None,
+    skip_datasources: Annotated[bool, typer.Option(
+        help="leave the datasources alone (e.g. they are file-provisioned)")] = False,
+) -> None:
+    """Create or update the Citybrain folder, datasources and dashboards in Grafana."""
+    from citybrain.cli import console, err
+    from dashboards import push as pushing
+    from dashboards.build import boards
+
+    settings = _settings()
+    url = url or settings.grafana_url
+    token = token or (settings.grafana_token.get_secret_value() if settings.grafana_token else None)
+    if not url or not token:
+        err.print("[red]error:[/red] give --url and --token (or set CITYBRAIN_GRAFANA_URL and "
+                  "CITYBRAIN_GRAFANA_TOKEN)")
+        raise typer.Exit(2)
+    sources = [] if skip_datasources else pushing.datasources(pushing.datasource_variables(settings))
+    report = pushing.push(pushing.connect(url, token), boards(settings), sources)
+    for what in report.created:
+        console.print(f"created {what}")
+    for what in report.updated:
+        console.print(f"updated {what}")
+    console.print(f"{len(report.created)} created, {len(report.updated)} updated on {url}")

@@ -1,0 +1,62 @@
+"""``citybrain incidents`` as a person runs it: a real process against the real database."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+import sys
+from typing import Any
+
+import orjson
+import psycopg
+
+from alerts import incidents
+from citybrain import audit
+from citybrain.settings import Settings
+from tests.alerts.incidents.conftest import T0, alert
+
+
+def citybrain(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, CITYBRAIN_DATABASE_URL=settings.database_url or "",
+               CITYBRAIN_DATABASE_SCHEMA=settings.database_schema)
+    return subprocess.run([sys.executable, "-m", "citybrain", "incidents", *args], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_list_show_ack_resolve(city: psycopg.Connection[Any], inc_settings: Settings) -> None:
+    iid = incidents.apply(city, alert("pump-1"), now=T0, settings=inc_settings).incident_id
+    incidents.apply(city, alert("cam-9"), now=T0, settings=inc_settings)
+
+    listed = citybrain(inc_settings, "list", "--department", "water", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert [i["incident_id"] for i in orjson.loads(listed.stdout)["incidents"]] == [iid]
+
+    table = citybrain(inc_settings, "list", "--status", "triggered")
+    assert table.returncode == 0, table.stderr
+    assert "pump-1 offline" in table.stdout and "03-02 09:00" in table.stdout   # Asia/Shanghai
+
+    acked = citybrain(inc_settings, "ack", str(iid), "--note", "on it", "-o", "json")
+    assert acked.returncode == 0, acked.stderr
+    assert orjson.loads(acked.stdout)["status"] == "acknowledged"
+
+    twice = citybrain(inc_settings, "ack", str(iid))
+    assert twice.returncode == 1
+    assert "cannot go from acknowledged to acknowledged" in twice.stderr
+
+    unnoted = citybrain(inc_settings, "resolve", str(iid))
+    assert unnoted.returncode == 2 and "--note" in unnoted.stderr
+
+    done = citybrain(inc_settings, "resolve", str(iid), "--note", "reset the breaker")
+    assert done.returncode == 0, done.stderr
+    assert "resolved" in done.stdout and "reset the breaker" in done.stdout
+
+    shown = orjson.loads(citybrain(inc_settings, "show", str(iid), "-o", "json").stdout)
+    assert [e["kind"] for e in shown["timeline"]] == ["opened", "acknowledged", "resolved"]
+    actor = f"cli:{getpass.getuser()}"
+    assert shown["acknowledged_by"] == actor and shown["resolved_by"] == actor
+    assert [e.action for e in reversed(audit.entries(city)) if e.subject == str(iid)] == [
+        "incident.ack", "incident.resolve"]
+
+    missing = citybrain(inc_settings, "show", "424242")
+    assert missing.returncode == 1 and "no incident 424242" in missing.stderr

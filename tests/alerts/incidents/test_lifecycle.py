@@ -1,0 +1,49 @@
+"""The transition table, every pair of statuses: legal ones pass, illegal ones raise and say why."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from alerts.lifecycle import IllegalTransition, IncidentStatus, check
+from citybrain.errors import CitybrainError
+
+S = IncidentStatus
+# Written out by hand (not read from the table under test).
+LEGAL = {
+    (S.triggered, S.acknowledged),
+    (S.triggered, S.resolved),        # auto-resolution, or a person resolving without ack
+    (S.acknowledged, S.resolved),
+    (S.resolved, S.closed),
+    (S.resolved, S.triggered),        # reopen
+}
+PAIRS = list(itertools.product(S, S))
+
+
+@pytest.mark.parametrize(("current", "target"), [p for p in PAIRS if p in LEGAL])
+def test_legal_transitions_pass(current: IncidentStatus, target: IncidentStatus) -> None:
+    check(current, target, incident_id=1)
+
+
+@pytest.mark.parametrize(("current", "target"), [p for p in PAIRS if p not in LEGAL])
+def test_illegal_transitions_raise_naming_from_to_and_allowed(current: IncidentStatus,
+                                                             target: IncidentStatus) -> None:
+    with pytest.raises(IllegalTransition) as caught:
+        check(current, target, incident_id=7, action="test")
+    message = str(caught.value)
+    assert f"incident 7 cannot go from {current.value} to {target.value}" in message
+    allowed = sorted(t.value for c, t in LEGAL if c == current)
+    if allowed:
+        assert f"allowed from {current.value}: {', '.join(allowed)}" in message
+    else:
+        assert "final" in message
+    assert isinstance(caught.value, CitybrainError)
+
+
+def test_eleven_of_sixteen_pairs_are_illegal() -> None:
+    assert len([p for p in PAIRS if p not in LEGAL]) == 11
+
+
+def test_open_statuses_hold_the_fingerprint() -> None:
+    assert {s for s in S if s.is_open} == {S.triggered, S.acknowledged}

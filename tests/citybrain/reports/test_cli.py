@@ -1,0 +1,148 @@
+"""`citybrain report` end to end: a real process against the real database, with the audit row."""
+
+from __future__ import annotations
+
+import getpass
+import io
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+from openpyxl import load_workbook
+
+from citybrain.settings import Settings
+from tests.helpers import worker_env
+
+# 2026-03-01 in Shanghai is [2026-02-28T16:00Z, 2026-03-01T16:00Z).
+DAY_START = datetime(2026, 2, 28, 16, tzinfo=UTC)
+
+
+def citybrain(*args: str, settings: Settings, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "citybrain", *args], env=worker_env(settings, **env),
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def city(db: psycopg.Connection[Any]) -> None:
+    """Two departments; water's device is up all day, traffic's is offline 06:00–12:00 local."""
+    db.execute("INSERT INTO departments (department_id, name)"
+               " VALUES ('water', 'Water'), ('traffic', 'Traffic')")
+    db.execute(
+        "INSERT INTO assets (asset_id, kind, key, department_id, expected_interval_s, registered_at)"
+        " VALUES ('iot-w', 'iot_device', 'infrastructure', 'water', 30, '2026-01-01T00:00Z'),"
+        "        ('iot-t', 'iot_device', 'infrastructure', 'traffic', 30, '2026-01-01T00:00Z')")
+    db.execute(
+        "INSERT INTO state_intervals (asset_id, state, started_at, ended_at, reason) VALUES"
+        " ('iot-w', 'online', '2026-02-01T00:00Z', NULL, 'heartbeat'),"
+        " ('iot-t', 'online', '2026-02-01T00:00Z', '2026-02-28T22:00Z', 'heartbeat'),"
+        " ('iot-t', 'offline', '2026-02-28T22:00Z', '2026-03-01T04:00Z', 'heartbeat timeout'),"
+        " ('iot-t', 'online', '2026-03-01T04:00Z', NULL, 'heartbeat')")
+
+
+def indicator(report: dict[str, Any], ident: str) -> dict[str, Any]:
+    return next(i for i in report["indicators"] if i["id"] == ident)
+
+
+@pytest.mark.usefixtures("city")
+def test_json_export_prints_path_and_hash_and_writes_the_audit_row(
+        settings: Settings, db: psycopg.Connection[Any], tmp_path: Path) -> None:
+    target = tmp_path / "march-1.json"
+    out = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--tz", "Asia/Shanghai",
+                    "--format", "json", "-o", str(target), settings=settings)
+    assert out.returncode == 0, out.stderr
+    report = orjson.loads(target.read_bytes())
+    digest = report["provenance"]["data_sha256"]
+    assert f"data SHA-256 {digest}" in out.stdout
+    assert str(target) in out.stdout.replace("\n", "")
+    assert report["provenance"]["window"]["from_utc"] == DAY_START.isoformat()
+    assert report["provenance"]["window"]["to"] == "2026-03-02T00:00:00+08:00"   # --to date: whole day
+    online = indicator(report, "infra.device_online_rate")
+    assert online["value"] == 87.5             # (24 h + 18 h) / 48 h
+    assert online["numerator"] == 42 * 3600 and online["denominator"] == 48 * 3600
+    assert {(b["member"], b["value"]) for b in online["breakdowns"] if b["dimension"] == "department"} == {
+        ("traffic", 75.0), ("water", 100.0)}
+    rows = db.execute("SELECT actor, role, action, subject, details, at FROM audit_log").fetchall()
+    assert len(rows) == 1
+    actor, _role, action, subject, details, at = rows[0]
+    assert (actor, action, subject) == (f"cli:{getpass.getuser()}", "report.export", "march-1.json")
+    assert details["data_sha256"] == digest
+    assert details["window"] == {
+        "from": "2026-03-01T00:00:00+08:00", "to": "2026-03-02T00:00:00+08:00",
+        "from_utc": "2026-02-28T16:00:00+00:00", "to_utc": "2026-03-01T16:00:00+00:00"}
+    assert (details["timezone"], details["format"], details["department"]) == ("Asia/Shanghai", "json", None)
+    assert at.isoformat() == report["provenance"]["generated_at"]
+    assert report["provenance"]["generated_by"] == actor
+
+
+@pytest.mark.usefixtures("city")
+def test_the_same_stamp_reproduces_the_same_bytes(settings: Settings, tmp_path: Path) -> None:
+    stamp = "2026-03-02T09:00:00+08:00"
+    for fmt in ("json", "csv", "xlsx"):
+        files = [tmp_path / f"{n}.{fmt}" for n in (1, 2)]
+        for f in files:
+            out = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--format", fmt,
+                            "-o", str(f), "--generated-at", stamp, settings=settings)
+            assert out.returncode == 0, out.stderr
+        assert files[0].read_bytes() == files[1].read_bytes(), fmt
+
+
+@pytest.mark.usefixtures("city")
+def test_department_scoped_xlsx(settings: Settings, db: psycopg.Connection[Any], tmp_path: Path) -> None:
+    target = tmp_path / "traffic.xlsx"
+    out = citybrain("report", "--from", "2026-03-01T00:00", "--to", "2026-03-02T00:00", "--department",
+                    "traffic", "--format", "xlsx", "-o", str(target), settings=settings)
+    assert out.returncode == 0, out.stderr
+    wb = load_workbook(io.BytesIO(target.read_bytes()))
+    prov = {r[0]: r[1] for r in wb["Provenance"].iter_rows(min_row=2, values_only=True)}
+    assert prov["department"] == "traffic"
+    assert f"data SHA-256 {prov['data_sha256']}" in out.stdout
+    sheet = wb["infra.device_online_rate"]
+    total = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "total")
+    assert total[2] == 75.0
+    row = db.execute("SELECT details FROM audit_log WHERE action = 'report.export'").fetchone()
+    assert row is not None
+    details = row[0]
+    assert (details["department"], details["format"]) == ("traffic", "xlsx")
+
+
+@pytest.mark.usefixtures("city")
+def test_refusals_leave_no_file_and_no_audit_row(settings: Settings, db: psycopg.Connection[Any],
+                                                 tmp_path: Path) -> None:
+    target = tmp_path / "x.json"
+    unknown = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--department", "parks",
+                        "--format", "json", "-o", str(target), settings=settings)
+    assert unknown.returncode == 1
+    assert "no department 'parks'" in unknown.stderr and "traffic" in unknown.stderr
+    backwards = citybrain("report", "--from", "2026-03-02", "--to", "2026-03-01", "--format", "json",
+                          "-o", str(target), settings=settings)
+    assert backwards.returncode == 1 and "empty" in backwards.stderr
+    nowhere = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--format", "json",
+                        "-o", str(tmp_path / "missing" / "x.json"), settings=settings)
+    assert nowhere.returncode == 1 and "cannot write the report" in nowhere.stderr
+    assert not target.exists()
+    assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
+
+
+@pytest.mark.usefixtures("city")
+def test_weights_file_from_the_settings(settings: Settings, tmp_path: Path) -> None:
+    weights = tmp_path / "weights.yaml"
+    weights.write_text("infra.device_online_rate: 2.5\n")
+    target = tmp_path / "w.json"
+    out = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--format", "json",
+                    "-o", str(target), settings=settings, CITYBRAIN_SCORE_WEIGHTS_FILE=str(weights))
+    assert out.returncode == 0, out.stderr
+    report = orjson.loads(target.read_bytes())
+    assert report["provenance"]["weights"] == str(weights)
+    assert indicator(report, "infra.device_online_rate")["weight"] == 2.5
+    infra = next(k for k in report["scorecard"] if k["key"] == "infrastructure")
+    assert {"id": "infra.device_online_rate", "weight": 2.5, "attainment": 0.921053} in infra["scored"]
+    weights.write_text("infra.device_online_rat: 2\n")
+    typo = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--format", "json",
+                     "-o", str(tmp_path / "typo.json"), settings=settings,
+                     CITYBRAIN_SCORE_WEIGHTS_FILE=str(weights))
+    assert typo.returncode == 1 and "no indicator infra.device_online_rat" in typo.stderr

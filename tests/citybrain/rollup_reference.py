@@ -1,0 +1,89 @@
+"""A from-scratch aggregation of the raw probe and cloud rows, in Python, to check the
+hourly rollups against (an implementation independent of citybrain.rollups' SQL)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+Conn = psycopg.Connection[Any]
+
+
+def bucket(ms: float) -> int:
+    """The documented histogram bucket: [0.1 ms × 1.025^b, 0.1 ms × 1.025^(b+1)), 0..632."""
+    return min(632, max(0, math.floor(math.log(max(ms, 0.1) / 0.1) / math.log(1.025))))
+
+
+def hour(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def probe_reference(db: Conn) -> dict[tuple[datetime, str, str], tuple[Any, ...]]:
+    acc: dict[tuple[datetime, str, str], dict[str, Any]] = defaultdict(
+        lambda: {"probes": 0, "ok": 0, "sent": 0, "lost": 0, "n": 0, "sum": 0.0, "min": None,
+                 "max": None, "hist": defaultdict(int)})
+    for at, asset, kind, ok, ms, sent, lost in db.execute(
+            "SELECT occurred_at, asset_id, target_kind, ok, latency_ms, packets_sent, packets_lost"
+            " FROM probe_events"):
+        a = acc[(hour(at), asset, kind)]
+        a["probes"] += 1
+        a["ok"] += int(ok)
+        if sent is not None and sent > 0:
+            a["sent"] += sent
+            a["lost"] += lost or 0
+        if ok and ms is not None:
+            a["n"] += 1
+            a["sum"] += ms
+            a["min"] = ms if a["min"] is None else min(a["min"], ms)
+            a["max"] = ms if a["max"] is None else max(a["max"], ms)
+            a["hist"][bucket(ms)] += 1
+    return {k: (a["probes"], a["ok"], a["sent"], a["lost"], a["n"], a["sum"], a["min"], a["max"],
+                sorted(a["hist"].items()))
+            for k, a in acc.items()}
+
+
+def probe_rollup(db: Conn) -> dict[tuple[datetime, str, str], tuple[Any, ...]]:
+    return {(h, asset, kind): (probes, ok, sent, lost, n, total, lo, hi, list(zip(bs, ns, strict=True)))
+            for h, asset, kind, probes, ok, sent, lost, n, total, lo, hi, bs, ns in db.execute(
+                "SELECT hour, asset_id, target_kind, probes, ok_probes, packets_sent, packets_lost,"
+                " latency_count, latency_sum, latency_min, latency_max, latency_buckets, latency_counts"
+                " FROM probe_hourly")}
+
+
+def cloud_reference(db: Conn) -> dict[tuple[datetime, str], tuple[Any, ...]]:
+    acc: dict[tuple[datetime, str], list[Any]] = defaultdict(lambda: [0] + [None] * 6)
+    for row in db.execute(
+            "SELECT occurred_at, asset_id, cpu_used_cores, cpu_alloc_cores, mem_used_gb, mem_alloc_gb,"
+            " storage_used_gb, storage_alloc_gb FROM cloud_events WHERE kind = 'usage'"):
+        a = acc[(hour(row[0]), row[1])]
+        a[0] += 1
+        for i, v in enumerate(row[2:], start=1):
+            if v is not None:
+                a[i] = (a[i] or 0.0) + v
+    return {k: tuple(a) for k, a in acc.items()}
+
+
+def cloud_rollup(db: Conn) -> dict[tuple[datetime, str], tuple[Any, ...]]:
+    return {(r[0], r[1]): tuple(r[2:])
+            for r in db.execute(
+                "SELECT hour, asset_id, samples, cpu_used_sum, cpu_alloc_sum, mem_used_sum, mem_alloc_sum,"
+                " storage_used_sum, storage_alloc_sum FROM cloud_hourly")}
+
+
+def same(got: dict[Any, tuple[Any, ...]], want: dict[Any, tuple[Any, ...]]) -> bool:
+    """Equal keys and values; floats (sums of float4 readings, summed in another order and
+    read back at float4 precision) equal to 1e-6 relative."""
+    if got.keys() != want.keys():
+        return False
+    for key, row in got.items():
+        for x, y in zip(row, want[key], strict=True):
+            if isinstance(x, float) or isinstance(y, float):
+                if x is None or y is None or not math.isclose(x, y, rel_tol=1e-6):
+                    return False
+            elif x != y:
+                return False
+    return True
