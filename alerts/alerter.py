@@ -231,12 +231,17 @@ def notifier_thread(settings: Settings, clock: Callable[[], datetime]) -> Any:
 class Alerter:
     def __init__(self, settings: Settings, bootstrap: str, database_url: str, *,
                  clock: Callable[[], datetime] = utc_now, wall: Callable[[], float] = time.monotonic,
+                 received: Callable[[], datetime] = utc_now,
                  sink: Sink | None = None, notify: NotifyFn | None = None) -> None:
         self.settings = settings
         self.bootstrap = bootstrap
         self.url = database_url
         self.clock = clock
         self.wall = wall
+        # When records arrive, by the wall clock: the reference for absurd event times, as
+        # ingest applies it. Not ``clock``, which may be a replay's event-time clock (a
+        # pipeline watermark behind the events it must still accept).
+        self.received = received
         self.sink = sink or default_sink(settings)
         self._notify = notify
         self.rules = load_rules(settings.alert_rules_path)
@@ -318,7 +323,7 @@ class Alerter:
     def evaluate(self, detection: Detection, decoders: dict[str, Decoder], family_of: dict[str, str],
                  records: Sequence[Any]) -> list[Alert]:
         raw: list[Alert] = []
-        processed_at = self.clock()
+        processed_at = self.received()
         for record in records:
             family = family_of.get(record.topic)
             if family is None or record.value is None:

@@ -8,24 +8,33 @@ does everything and alone replaces escalation policies. Errors: unknown incident
 an action the incident's status does not allow 409 (the message names from, to and
 what is allowed), unusable input 422.
 
-There is no GET acknowledge link: acknowledging changes state, so it is a POST with a
-token, like every other action (notifications carry the POST address and the CLI command).
+Acknowledging from a notification (``/incidents/{id}/ack-link``, no token): the link a
+page carries is signed for its recipient and expires (``alerts.ack_link``). Its GET only
+shows a confirmation page — chat apps and mail scanners fetch links by themselves — and
+the page's form POSTs the same signed fields, which acknowledges as ``link:<name>``.
+Answers are HTML pages: 403 for an expired or altered link, 404 for an unknown incident,
+200 (saying by whom and when) for an incident acknowledged already.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from html import escape
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from alerts import escalation_policy, incidents
+from alerts import ack_link, escalation_policy, incidents
 from alerts.incidents import IncidentConflict, IncidentInputError, IncidentNotFound
 from alerts.lifecycle import IllegalTransition, IncidentError, IncidentStatus
 from alerts.model import Severity
-from citybrain.api.deps import ANY_ROLE, Connection, Principal, connection, require, scoped_department
+from alerts.notifiers.message import SEVERITY_LABELS, STATUS_LABELS, local_time_text
+from citybrain import audit
+from citybrain.api.deps import ANY_ROLE, Connection, Now, Principal, connection, require, scoped_department
 from citybrain.api.deps import settings as settings_dep
 from citybrain.api.tokens import Role
 from citybrain.settings import Settings
@@ -38,13 +47,7 @@ Actor = Annotated[Principal, Depends(require(Role.oncall, Role.operator))]
 Admin = Annotated[Principal, Depends(require())]
 
 
-def clock(request: Request) -> datetime:
-    """Processing time for an action: the app's clock (tests freeze it), else the wall clock."""
-    frozen: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
-    return frozen() if frozen is not None else datetime.now(UTC)
 
-
-Now = Annotated[datetime, Depends(clock)]
 
 
 class Note(BaseModel):
@@ -192,3 +195,159 @@ def delete_policy(department_id: str, who: Admin, conn: Conn, now: Now) -> dict[
     if not escalation_policy.remove_policy(conn, department_id, who.actor, now=now):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no stored policy for {department_id!r}")
     return {"removed": department_id}
+
+
+# --- acknowledge links (no token: the signed link is the credential) --------------------
+
+SettingsDep = Annotated[Settings, Depends(settings_dep)]
+LinkField = Annotated[str, Query(max_length=1000)]
+MAX_FORM_BYTES = 16_384
+MAX_NOTE_CHARS = 4000
+
+_PAGE_HEADERS = {
+    # The signature rides in the URL and the form: no cache keeps the page, no Referer
+    # carries the address on, and the page runs no script and posts only to this server.
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+}
+_STYLE = ("body{font-family:sans-serif;max-width:36em;margin:2em auto;padding:0 1em}"
+          "th{text-align:left;padding-right:1em}textarea{width:100%}"
+          "button{font-size:1.1em;padding:.4em 1.2em}")
+
+
+def _page(heading: str, body: str, code: int = status.HTTP_200_OK) -> HTMLResponse:
+    html = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{escape(heading)}</title><style>{_STYLE}</style></head>\n"
+            f"<body>\n<h1>{escape(heading)}</h1>\n{body}\n</body></html>\n")
+    return HTMLResponse(html, status_code=code, headers=_PAGE_HEADERS)
+
+
+def _facts(found: incidents.Incident, settings: Settings) -> str:
+    rows = [
+        ("Incident", f"#{found.incident_id}"),
+        ("Title", found.title),
+        ("Severity", SEVERITY_LABELS.get(found.severity, found.severity.value)),
+        ("Status", f"{found.status.value} ({STATUS_LABELS.get(found.status.value, '')})"),
+        ("Department", found.department_id or "-"),
+        ("Opened at", local_time_text(found.opened_at, settings.tz)),
+    ]
+    cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    return f"<table>{cells}</table>"
+
+
+def _state_page(found: incidents.Incident, settings: Settings) -> HTMLResponse:
+    """An incident the link can no longer acknowledge: say who did, or why not."""
+    if found.acknowledged_at is not None:
+        when = local_time_text(found.acknowledged_at, settings.tz)
+        return _page(f"Incident #{found.incident_id} was already acknowledged",
+                     f"<p>Acknowledged by <b>{escape(found.acknowledged_by or 'unknown')}</b> at "
+                     f"{escape(when)}. Nothing more to do here.</p>\n{_facts(found, settings)}")
+    # Resolved or closed without anyone acknowledging (e.g. auto-resolved): not an ack to repeat.
+    return _page(f"Incident #{found.incident_id} cannot be acknowledged",
+                 f"<p>It is {escape(found.status.value)} and was never acknowledged.</p>\n"
+                 f"{_facts(found, settings)}", status.HTTP_409_CONFLICT)
+
+
+def _signer(settings: Settings, incident_id: int, fields: Mapping[str, str],
+            now: datetime) -> ack_link.Signer | HTMLResponse:
+    if settings.ack_link_secret is None:
+        return _page("Acknowledge links are not enabled",
+                     "<p>This server issues no acknowledge links. Acknowledge with "
+                     f"<code>citybrain incidents ack {incident_id}</code> or the API.</p>",
+                     status.HTTP_403_FORBIDDEN)
+    try:
+        return ack_link.verify(settings.ack_link_secret.get_secret_value(), incident_id,
+                               fields.get("who", ""), fields.get("exp", ""), fields.get("sig", ""), now=now)
+    except ack_link.LinkExpired as exc:
+        return _page("This link has expired", f"<p>{escape(str(exc))}.</p>", status.HTTP_403_FORBIDDEN)
+    except ack_link.LinkInvalid as exc:
+        return _page("This link is not valid", f"<p>{escape(str(exc))}.</p>", status.HTTP_403_FORBIDDEN)
+
+
+def _incident(conn: Connection, incident_id: int) -> incidents.Incident | HTMLResponse:
+    try:
+        return incidents.show(conn, incident_id)
+    except IncidentNotFound:
+        return _page("No such incident", f"<p>There is no incident {incident_id}.</p>",
+                     status.HTTP_404_NOT_FOUND)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    # The confirmation page posts a few urlencoded fields; they are read here, bounded,
+    # rather than pulling in python-multipart for FastAPI's Form. Anything unreadable is
+    # an empty form, which verification then refuses as a malformed link.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "form too large")
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=8)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {name: values[0] for name, values in parsed.items()}
+
+
+@router.get("/incidents/{incident_id}/ack-link", response_class=HTMLResponse,
+            summary="Confirmation page of a signed acknowledge link (does not acknowledge)")
+def ack_link_page(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
+                  who: LinkField = "", exp: LinkField = "", sig: LinkField = "") -> HTMLResponse:
+    # Verified before the incident is read, so an unsigned request learns nothing about it.
+    signer = _signer(settings, incident_id, {"who": who, "exp": exp, "sig": sig}, now)
+    if isinstance(signer, HTMLResponse):
+        return signer
+    found = _incident(conn, incident_id)
+    if isinstance(found, HTMLResponse):
+        return found
+    if found.status is not IncidentStatus.triggered:
+        return _state_page(found, settings)
+    hidden = "".join(f'<input type="hidden" name="{name}" value="{escape(value)}">'
+                     for name, value in (("who", who), ("exp", exp), ("sig", sig)))
+    return _page(
+        f"Acknowledge incident #{incident_id}?",
+        f"{_facts(found, settings)}\n"
+        f"<p>You are acknowledging as <b>{escape(signer.name)}</b> ({escape(signer.channel)}). "
+        "This stops the escalation.</p>\n"
+        f'<form method="post" action="ack-link">{hidden}'
+        f'<p><label>Note (optional)<br><textarea name="note" rows="3" maxlength="{MAX_NOTE_CHARS}">'
+        "</textarea></label></p>"
+        '<p><button type="submit">Acknowledge 确认接单</button></p></form>')
+
+
+@router.post("/incidents/{incident_id}/ack-link", response_class=HTMLResponse,
+             summary="Acknowledge with a signed link's form (no token)")
+def ack_by_link(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
+                form: Annotated[dict[str, str], Depends(_form)]) -> HTMLResponse:
+    signer = _signer(settings, incident_id, form, now)
+    if isinstance(signer, HTMLResponse):
+        return signer
+    found = _incident(conn, incident_id)
+    if isinstance(found, HTMLResponse):
+        return found
+    if found.status is not IncidentStatus.triggered:
+        return _state_page(found, settings)
+    typed = form.get("note", "").strip()
+    if len(typed) > MAX_NOTE_CHARS:
+        return _page("Note too long", f"<p>Keep the note under {MAX_NOTE_CHARS} characters.</p>",
+                     status.HTTP_422_UNPROCESSABLE_CONTENT)
+    # The link stands for the person it was sent to, acting for the incident's department.
+    actor = audit.Actor(id=f"link:{signer.name}", role=Role.oncall.value, department=found.department_id)
+    note = f"acknowledged with the link sent to {signer.name} by {signer.channel}" + (
+        f": {typed}" if typed else "")
+    try:
+        done = incidents.ack(conn, incident_id, actor, now=now, note=note)
+    except IllegalTransition:
+        # Someone acknowledged between the read and the row lock: report theirs.
+        current = _incident(conn, incident_id)
+        return current if isinstance(current, HTMLResponse) else _state_page(current, settings)
+    except IncidentNotFound:
+        return _page("No such incident", f"<p>There is no incident {incident_id}.</p>",
+                     status.HTTP_404_NOT_FOUND)
+    return _page(f"Incident #{incident_id} acknowledged",
+                 f"<p>Acknowledged by <b>{escape(signer.name)}</b> at "
+                 f"{escape(local_time_text(now, settings.tz))}. The escalation has stopped.</p>\n"
+                 f"{_facts(done, settings)}")

@@ -17,29 +17,21 @@ target, an end before the start — is a 422 naming every field at fault.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts import maintenance
-from citybrain.api.deps import ANY_ROLE, Connection, Principal, connection, require, settings
+from citybrain.api.deps import ANY_ROLE, Connection, Now, Principal, connection, require, settings
 from citybrain.api.tokens import Role
 from citybrain.settings import Settings
 
 router = APIRouter(tags=["maintenance"])
 
 
-def clock(request: Request) -> datetime:
-    """Processing time: the app's clock when one is set (tests freeze it), else the wall clock."""
-    frozen: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
-    return frozen() if frozen is not None else datetime.now(UTC)
-
 
 Conn = Annotated[Connection, Depends(connection)]
-Now = Annotated[datetime, Depends(clock)]
 Reader = Annotated[Principal, Depends(require(*ANY_ROLE))]
 Editor = Annotated[Principal, Depends(require(Role.operator, Role.oncall))]
 Config = Annotated[Settings, Depends(settings)]

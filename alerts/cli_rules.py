@@ -14,6 +14,7 @@ import contextlib
 import logging
 import signal
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -74,7 +75,9 @@ def check(
 def alerter() -> None:
     """Run the detection worker: rules, noise control, incidents and the escalation loop."""
     from alerts.alerter import Alerter
+    from alerts.clock import PipelineClock
     from citybrain import store
+    from citybrain.metrics_server import serve_process_metrics
     from citybrain.runtime import services
     from streams.topics import ensure_topics
 
@@ -84,6 +87,7 @@ def alerter() -> None:
     with services(settings) as ep:
         store.migrate(ep.database_url, settings.database_schema)
         asyncio.run(ensure_topics(ep.kafka_bootstrap, settings))
+        serve_process_metrics(settings)  # /metrics when CITYBRAIN_METRICS_PORT is set
 
         async def serve() -> None:
             stop = asyncio.Event()
@@ -91,6 +95,19 @@ def alerter() -> None:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError):
                     loop.add_signal_handler(sig, stop.set)
+            if settings.alerter_clock == "pipeline":
+                clock = PipelineClock(ep.database_url, settings.database_schema, datetime.now(UTC))
+                clock.start()
+                # No "now" before the first data: wait for it (or for a stop signal).
+                while not await asyncio.to_thread(clock.wait_first, 0.5):
+                    if stop.is_set():
+                        clock.stop()
+                        return
+                try:
+                    await Alerter(settings, ep.kafka_bootstrap, ep.database_url, clock=clock).run(stop)
+                finally:
+                    clock.stop()
+                return
             await Alerter(settings, ep.kafka_bootstrap, ep.database_url).run(stop)
 
         asyncio.run(serve())

@@ -32,7 +32,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
-from alerts import sla
+from alerts import ack_link, sla
 from alerts.escalation_policy import Policy, Step
 from alerts.maintenance import silenced
 from alerts.model import Notification, Outcome, Recipient, Severity
@@ -182,6 +182,11 @@ def _text(row: tuple[Any, ...], step: Step, index: int, settings: Settings) -> s
         f"Escalation step {index} (after {step.after_minutes:g} min): {', '.join(step.notify)}",
         f"Acknowledge: citybrain incidents ack {incident_id}",
     ]
+    if settings.ack_link_secret is None:
+        # Without a key there is no link that acknowledges from a click; the message says
+        # so instead of carrying one that would only answer 401.
+        lines.append("No one-click acknowledge link: signed links are not enabled on this server "
+                     "(ack_link_secret unset); the link below opens the incident")
     return "\n".join(lines)
 
 
@@ -233,13 +238,25 @@ def _claim(conn: Connection, now: datetime, settings: Settings
                   quiet, breach)
     if quiet or not found.recipients:
         return run, None
+    incident_url = f"{settings.public_url.rstrip('/')}/api/v1/incidents/{incident_id}"
     return run, Notification(
         incident_id=incident_id, title=row[6], severity=Severity(row[7]), status=row[8],
         department_id=department_id, opened_at=row[9], text=_text(row, step, index, settings),
-        incident_url=f"{settings.public_url.rstrip('/')}/api/v1/incidents/{incident_id}",
-        ack_url=f"{settings.public_url.rstrip('/')}/api/v1/incidents/{incident_id}/ack",
+        # Each recipient's signed link replaces this in ``for_recipient``; with no key the
+        # incident link stands in, so no message carries a link that cannot work.
+        incident_url=incident_url, ack_url=incident_url,
         step=index,
     )
+
+
+def for_recipient(notification: Notification, recipient: Recipient, settings: Settings,
+                  now: datetime) -> Notification:
+    """The step's notification with this recipient's own signed acknowledge link, if any."""
+    if settings.ack_link_secret is None:
+        return notification
+    link = ack_link.sign(settings.ack_link_secret.get_secret_value(), notification.incident_id, recipient,
+                         expires_at=now + ack_link.LIFETIME)
+    return replace(notification, ack_url=ack_link.url(settings.public_url, notification.incident_id, link))
 
 
 def _deliver(notify: NotifyFn, notification: Notification, recipient: Recipient,
@@ -252,14 +269,14 @@ def _deliver(notify: NotifyFn, notification: Notification, recipient: Recipient,
 
 
 def _deliveries(conn: Connection, run: StepRun, notification: Notification, notify: NotifyFn,
-                now: datetime) -> tuple[Delivery, ...]:
+                now: datetime, settings: Settings) -> tuple[Delivery, ...]:
     done: list[Delivery] = []
     for recipient in run.recipients:
         entries: list[Entry] = []
 
         def collect(kind: str, detail: dict[str, Any], into: list[Entry] = entries) -> None:
             into.append((kind, detail))
-        outcome = _deliver(notify, notification, recipient, collect)
+        outcome = _deliver(notify, for_recipient(notification, recipient, settings, now), recipient, collect)
         if not entries:
             # The notifier recorded no attempts of its own: the outcome is the entry.
             entries.append(("notification.delivered" if outcome.delivered else "notification.failed",
@@ -295,7 +312,7 @@ def run_due(conn_factory: ConnFactory, now: datetime, notify: NotifyFn, *, setti
                     break
                 run, notification = claimed
                 if notification is not None:
-                    run = replace(run, deliveries=_deliveries(conn, run, notification, notify, now))
+                    run = replace(run, deliveries=_deliveries(conn, run, notification, notify, now, settings))
                 runs.append(run)
             # Breaches no step records (resolution deadlines, ladders without a breach
             # step) are swept here, so wherever escalation runs, breaches are recorded.

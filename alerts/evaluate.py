@@ -218,24 +218,33 @@ class StateTracker(_Tracker):
         self.states = frozenset(rule.condition.states)
         self.pending: dict[str, tuple[datetime, StateChange]] = {}
 
-    def observe(self, change: StateChange, asset: AssetInfo | None) -> Alert | None:
+    def observe(self, change: StateChange, asset: AssetInfo | None) -> list[Alert]:
         aid = change.asset_id
         values = {"state": change.state, "reason": change.reason}
         if change.state in self.states:
             if aid in self.firing or aid in self.pending:
-                return None
+                return []
             if not self.rule.for_:
                 self.firing.add(aid)
-                return make_alert(self.rule, aid, asset, firing=True, at=change.at, values=values)
+                return [make_alert(self.rule, aid, asset, firing=True, at=change.at, values=values)]
             self.pending[aid] = (change.at + self.rule.for_, change)
-            return None
+            return []
         # Leaving the state. Unknown (no data) cannot confirm a pending for-duration, and
         # neither says the asset recovered: a firing alert stays.
-        self.pending.pop(aid, None)
+        out: list[Alert] = []
+        pending = self.pending.pop(aid, None)
+        if pending is not None and pending[0] <= change.at:
+            # The state lasted the whole for-duration in event time, but its end arrived
+            # before the clock ticked past the due time (one batch carried both changes,
+            # as in a replay or after a lag): it fired.
+            began = pending[1]
+            self.firing.add(aid)
+            out.append(make_alert(self.rule, aid, asset, firing=True, at=began.at,
+                                  values={"state": began.state, "reason": began.reason}))
         if change.state in NEUTRAL_STATES or aid not in self.firing:
-            return None
+            return out
         self.firing.discard(aid)
-        return make_alert(self.rule, aid, asset, firing=False, at=change.at, values=values)
+        return [*out, make_alert(self.rule, aid, asset, firing=False, at=change.at, values=values)]
 
     def advance(self, now: datetime, topology: Topology) -> list[Alert]:
         due = [aid for aid, (at, _) in self.pending.items() if at <= now]
@@ -336,9 +345,7 @@ class Evaluator:
         out = []
         for tracker in self.states:
             if tracker.rule.selector.matches(change.asset_id, asset):
-                alert = tracker.observe(change, asset)
-                if alert is not None:
-                    out.append(alert)
+                out += tracker.observe(change, asset)
         return out
 
     def advance(self, now: datetime) -> list[Alert]:

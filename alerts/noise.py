@@ -213,6 +213,9 @@ class _Group:
     lead: Alert | None                  # the parent's own outage alert, if it led the group
     members: set[str] = field(default_factory=set)
     parent_down: bool = False
+    ever: set[str] = field(default_factory=set)   # every member it had, and the parent if down
+    sent: bool = False                           # its firing alert has gone out
+
 
 
 class Collapse:
@@ -239,7 +242,10 @@ class Collapse:
                 self._down(a, out, touched)
             else:
                 self._up(a, out, touched)
-        out += [self._group_alert(self.groups[p]) for p in touched if p in self.groups]
+        for p in touched:
+            if p in self.groups:
+                out.append(self._group_alert(self.groups[p]))
+                self.groups[p].sent = True
         return out
 
     def _threshold(self, parent: str) -> int:
@@ -259,9 +265,10 @@ class Collapse:
             if group is None and anc in self.own:
                 lead = self.own.pop(anc)
                 group = self.groups[anc] = _Group(anc, lead.fingerprint, lead.rule_id, lead.event_at,
-                                                  lead.severity, lead, parent_down=True)
+                                                  lead.severity, lead, parent_down=True, ever={anc})
             if group is not None:
                 group.members.add(aid)
+                group.ever.add(aid)
                 group.severity = most_severe((group.severity, a.severity))
                 self.member_of[aid] = anc
                 touched[anc] = None
@@ -269,6 +276,7 @@ class Collapse:
         group = self.groups.get(aid)
         if group is not None:  # a storm of its children was open: the parent joins it
             group.parent_down = True
+            group.ever.add(aid)
             group.lead = group.lead or a
             group.severity = most_severe((group.severity, a.severity))
             touched[aid] = None
@@ -276,9 +284,10 @@ class Collapse:
         waiting = self.pending.pop(aid, None)
         if waiting:  # children were waiting for siblings: the parent's alert takes them in
             group = self.groups[aid] = _Group(aid, a.fingerprint, a.rule_id, a.event_at, a.severity, a,
-                                              parent_down=True)
+                                              parent_down=True, ever={aid})
             for child in waiting:
                 group.members.add(child)
+                group.ever.add(child)
                 self.member_of[child] = aid
             touched[aid] = None
             return
@@ -308,6 +317,7 @@ class Collapse:
             storm_severity(most_severe(severities or [trigger.severity])), None)
         for child in members:
             group.members.add(child)
+            group.ever.add(child)
             self.member_of[child] = parent
         touched[parent] = None
 
@@ -345,13 +355,19 @@ class Collapse:
             return
         del self.groups[parent]
         touched.pop(parent, None)
+        if not group.sent:
+            # Down and back within one batch (a replay, or after a lag): the outage still
+            # happened; its incident opens with everyone it held, then resolves.
+            out.append(self._group_alert(group, everyone=True))
         closing = replace(self._group_alert(group), firing=False, event_at=at)
         out.append(closing)
 
-    def _group_alert(self, g: _Group) -> Alert:
+    def _group_alert(self, g: _Group, *, everyone: bool = False) -> Alert:
         topo = self._topology()
         parent = topo.get(g.parent)
         label = parent.label if parent else g.parent
+        if everyone:
+            g = replace(g, members=g.ever - {g.parent}, parent_down=g.parent in g.ever)
         n = len(g.members)
         if g.lead is not None and g.parent_down:
             title = f"{g.lead.title} — {n} asset(s) behind it down" if n else g.lead.title

@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from citybrain import store
+from citybrain import rollups, store
 from citybrain.indicators.engine import compute, load_catalogue
 from citybrain.indicators.model import Window
 from citybrain.reports.document import build_report
@@ -452,6 +452,9 @@ def main() -> None:
                 with store.connect(ep.database_url, schema) as conn:
                     counts = step("city loaded", lambda: load_city(conn, assets, lo, hi, args.days,
                                                                      args.probe_interval, args.seed))
+                    conn.commit()
+                    # COPY bypasses the sink, which keeps the hourly rollups at ingest.
+                    step("rollups rebuilt", lambda: rollups.rebuild(conn, lo, hi))
                     conn.commit()
                     hb_start = hi - timedelta(minutes=args.heartbeat_minutes)
                     hb1 = step("heartbeats 1× loaded", lambda: load_heartbeats(

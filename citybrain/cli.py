@@ -108,6 +108,39 @@ def db_status(output: OutputOpt = Output.table) -> None:
     console.print(f"applied: {st.applied or 'none'}; pending: {st.pending or 'none'}")
 
 
+def _instant(text: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time, e.g. 2026-03-01T00:00+08:00") from exc
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+@db_app.command("rollup")
+def db_rollup(
+    start: Annotated[str, typer.Option("--from", help="first hour, ISO 8601 (no offset: UTC)")],
+    end: Annotated[str, typer.Option("--to", help="end (exclusive), ISO 8601 (no offset: UTC)")],
+    output: OutputOpt = Output.table,
+) -> None:
+    """Rebuild the hourly probe and cloud rollups of [--from, --to) from the raw rows.
+
+    For rows loaded around the pipeline (COPY, back-fills). Example:
+    citybrain db rollup --from 2026-03-01T00:00+08:00 --to 2026-04-01T00:00+08:00
+    """
+    from citybrain import rollups
+
+    settings = load_settings()
+    with services(settings, need_broker=False) as ep, \
+            store.connect(ep.database_url, settings.database_schema) as conn:
+        result = rollups.rebuild(conn, _instant(start), _instant(end))
+        conn.commit()
+    if output is Output.json:
+        _json({k: v.isoformat() if isinstance(v, datetime) else v for k, v in result.__dict__.items()})
+    else:
+        console.print(f"rebuilt {result.start.isoformat()} to {result.end.isoformat()}: "
+                      f"{result.probe_hours} probe and {result.cloud_hours} cloud hourly rows")
+
+
 @assets_app.command("import")
 def assets_import(file: Path, output: OutputOpt = Output.table) -> None:
     """Import departments, districts and assets from a YAML or CSV file (upsert)."""

@@ -18,16 +18,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 
+from alerts.clock import PipelineClock
 from citybrain import simulation, store
 from citybrain.assets import import_registry, load_registry, write_registry
 from citybrain.demo_alerts import (
-    AlerterThread,
     GroupRobotStandIn,
     MailStandIn,
     OnCallTeam,
-    PipelineClock,
     demo_policy_dir,
     print_incidents,
 )
@@ -43,7 +43,8 @@ from streams.ingest import LIVENESS_FEEDS
 from streams.topics import ensure_topics
 
 DRAIN_TIMEOUT_S = 180.0
-ALERTER_SETTLE_S = 3.0
+ALERTER_SETTLE_S = 2.0
+ALERTER_TIMEOUT_S = 90.0
 
 
 def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out: Path,
@@ -84,23 +85,23 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
         mail, robot = MailStandIn(), GroupRobotStandIn()
         mail.start()
         robot.start()
-        # The incident workflow runs on the simulation's clock (see demo_alerts); pages go
-        # to stand-ins for the mail server and the operations centre's group robot.
-        alerting = demo.model_copy(update={
-            "escalation_policy_dir": demo_policy_dir(out, robot.url),
-            "smtp_host": "127.0.0.1", "smtp_port": mail.port,
-            "operations_centre_department": city.registry.departments[0].department_id,
-            "alerter_tick_seconds": 0.05,
-        })
+        # The incident workflow runs on the replayed city's clock (alerts/clock.py); pages
+        # go to stand-ins for the mail server and the operations centre's group robot.
+        alerter_env = {
+            "CITYBRAIN_ALERTER_CLOCK": "pipeline",
+            "CITYBRAIN_ALERTER_TICK_SECONDS": "0.05",
+            "CITYBRAIN_ESCALATION_POLICY_DIR": str(demo_policy_dir(out, robot.url).resolve()),
+            "CITYBRAIN_SMTP_HOST": "127.0.0.1", "CITYBRAIN_SMTP_PORT": str(mail.port),
+            "CITYBRAIN_OPERATIONS_CENTRE_DEPARTMENT": city.registry.departments[0].department_id,
+        }
         clock = PipelineClock(ep.database_url, demo.database_schema, start)
-        alerter = AlerterThread(alerting, ep.kafka_bootstrap, ep.database_url, clock)
         team = OnCallTeam(ep.database_url, demo.database_schema, clock)
         procs = _start_workers(demo, ep, workers, out)
+        procs.append(_start(["alerter"], {**_worker_env(demo, ep, 0), **alerter_env}, out / "alerter.log"))
         try:
             tally = simulation.Tally()
             console.print(f"Simulating {days:g} day(s) from {start.isoformat()} at {speed:g}× …")
             clock.start()
-            alerter.start()
             team.start()
             sent = asyncio.run(_produce(city, demo, ep, speed, tally, console, procs))
             console.print(f"Produced {sent:,} messages ({tally.malformed} deliberately malformed, "
@@ -110,10 +111,9 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             console.print(f"All messages stored {time.monotonic() - produced_at:.1f}s after the last"
                           " was produced")
             _settle_liveness(demo, ep, city.end, console)
-            time.sleep(ALERTER_SETTLE_S)  # the alerter reads the last state changes
+            _wait_for_alerter(demo, ep, tally, procs, console)
         finally:
             team.stop()
-            alerter.stop()
             clock.stop()
             _stop_workers(procs)
             mail.stop()
@@ -161,14 +161,53 @@ def _worker_env(demo: Settings, ep: Endpoints, index: int) -> dict[str, str]:
 Workers = list[tuple[subprocess.Popen[bytes], IO[bytes]]]
 
 
+Worker = tuple[subprocess.Popen[bytes], IO[bytes]]
+
+
+def _start(command: list[str], env: dict[str, str], log_file: Path) -> Worker:
+    log = log_file.open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "citybrain", *command], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    return proc, log
+
+
 def _start_workers(demo: Settings, ep: Endpoints, n: int, out: Path) -> Workers:
-    procs: Workers = []
-    for i in range(1, n + 1):
-        log = (out / f"worker-{i}.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "citybrain", "worker"],
-                                env=_worker_env(demo, ep, i), stdout=log, stderr=subprocess.STDOUT)
-        procs.append((proc, log))
-    return procs
+    return [_start(["worker"], _worker_env(demo, ep, i), out / f"worker-{i}.log") for i in range(1, n + 1)]
+
+
+def _wait_for_alerter(demo: Settings, ep: Endpoints, tally: simulation.Tally, procs: Workers,
+                      console: Console) -> None:
+    """Wait until the alerter has committed every produced message of the families it reads
+    (and a moment for the last state changes), so the summary shows its complete work."""
+    from alerts.alerter import consumer_group
+
+    families = ("probe", "cloud", "data", "security")
+    deadline = time.monotonic() + ALERTER_TIMEOUT_S
+
+    async def committed() -> dict[str, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=ep.kafka_bootstrap,
+                                    group_id=consumer_group(demo), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            out: dict[str, int] = {}
+            for f in families:
+                total = 0
+                for p in range(demo.topic_partitions):
+                    total += await consumer.committed(TopicPartition(demo.topic(f), p)) or 0
+                out[f] = total
+            return out
+        finally:
+            await consumer.stop()
+
+    while time.monotonic() < deadline:
+        _check_workers(procs)
+        done = asyncio.run(committed())
+        if all(done[f] >= tally.per_family[f] for f in families):
+            time.sleep(ALERTER_SETTLE_S)  # the last state changes and escalation steps
+            return
+        time.sleep(0.5)
+    console.print(f"[yellow]the alerter had not caught up after {ALERTER_TIMEOUT_S:.0f}s; "
+                  "its summary below is partial[/yellow]")
 
 
 def _check_workers(procs: Workers) -> None:

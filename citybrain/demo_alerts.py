@@ -2,19 +2,18 @@
 team answering pages, and stand-ins for the mail server and the group robot.
 
 A simulated day runs at 1,440×, so the 30-minute response clock, the 10/20/30-minute
-escalation steps and the on-call answers all run on ``PipelineClock`` — the simulation's
-event time as far as the pipeline has processed it — instead of the wall clock.
+escalation steps and the on-call answers all run on ``alerts.clock.PipelineClock`` — the
+simulation's event time as far as the pipeline has processed it — instead of the wall
+clock (the alerter runs with ``CITYBRAIN_ALERTER_CLOCK=pipeline``).
 Everything else (detection, incidents, escalation, notifiers, SLA breaches) is the
 production code, unchanged.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -27,49 +26,10 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from alerts import incidents
-from alerts.alerter import Alerter
 from alerts.lifecycle import IllegalTransition
 from citybrain import store
 from citybrain.audit import Actor
 from citybrain.runtime import free_port
-from citybrain.settings import Settings
-from streams.ingest import LIVENESS_FEEDS
-
-
-class PipelineClock:
-    """The simulated city's "now": how far the pipeline has got in event time.
-
-    At 1,440× a second of pipeline lag is 24 simulated minutes, so a clock following the
-    producer would open incidents hours "late" whenever ingest falls behind. This clock
-    is the slowest liveness feed's watermark (polled from the database), so detection,
-    the 30-minute response clock, escalation and the simulated on-call all run at the
-    pace the platform actually processes the city's events. It never goes back.
-    """
-
-    def __init__(self, database_url: str, schema: str, origin: datetime, poll_seconds: float = 0.05) -> None:
-        self._url, self._schema, self._poll = database_url, schema, poll_seconds
-        self._now = origin
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pipeline-clock", daemon=True)
-
-    def __call__(self) -> datetime:
-        return self._now
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._halt.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        with store.connect(self._url, self._schema, autocommit=True) as conn:
-            while not self._halt.wait(self._poll):
-                row = conn.execute(
-                    "SELECT min(watermark) FROM feed_watermarks WHERE feed = ANY(%s)",
-                    (list(LIVENESS_FEEDS),)).fetchone()
-                if row is not None and row[0] is not None and row[0] > self._now:
-                    self._now = row[0]
 
 
 class GroupRobotStandIn:
@@ -147,40 +107,6 @@ def demo_policy_dir(out: Path, robot_url: str) -> Path:
     }
     (folder / "default.yaml").write_text(yaml.safe_dump(policy, sort_keys=False), encoding="utf-8")
     return folder
-
-
-class AlerterThread:
-    """The production alerter, in a thread of its own with its own event loop."""
-
-    def __init__(self, settings: Settings, bootstrap: str, database_url: str,
-                 clock: Callable[[], datetime]) -> None:
-        self._alerter = Alerter(settings, bootstrap, database_url, clock=clock)
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="alerter", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-
-        async def main() -> None:
-            self._stop = asyncio.Event()
-            await self._alerter.run(self._stop)
-
-        try:
-            self._loop.run_until_complete(main())
-        except BaseException as exc:  # reported by stop(), not lost in a thread
-            self.error = exc
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        while self._stop is None and self._thread.is_alive():
-            time.sleep(0.01)
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
 
 
 class OnCallTeam:

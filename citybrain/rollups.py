@@ -107,6 +107,7 @@ def cloud_upsert() -> sql.Composed:
 def ingest_cte(family: str, source: str) -> sql.Composed | None:
     """A data-modifying CTE body adding the rows of ``source`` (the batch's newly stored
     rows) to the family's rollup, or None for families without one."""
+    cols: tuple[str, ...]
     if family == "probe":
         table, cols, select, upsert = "probe_hourly", PROBE_COLUMNS, probe_aggregate(source), probe_upsert()
     elif family == "cloud":

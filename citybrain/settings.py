@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -63,6 +64,12 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8600"
     api_pool_size: int = Field(default=8, ge=1)
 
+    # Acknowledge links (alerts/ack_link.py): the HMAC key of the signed, expiring,
+    # per-recipient links in notifications, which acknowledge with a click (a confirmation
+    # page, then a POST) where no Bearer token can be sent. At least 32 characters, one
+    # per deployment. Unset: no signed links; messages carry the incident link only.
+    ack_link_secret: SecretStr | None = Field(default=None, min_length=32)
+
     # Incidents (alerting issue): the response deadline (the 30-minute clock, opened →
     # first human response) and the resolution deadline, in minutes per severity I–IV (a
     # JSON object; severities left out keep their default); the department whose
@@ -115,6 +122,10 @@ class Settings(BaseSettings):
     alert_rules_path: Path | None = None
     alerter_consumer_group: str | None = None
     alerter_tick_seconds: float = Field(default=1.0, gt=0)
+    # The alerter's processing time: "wall" (production), or "pipeline" — the liveness
+    # feeds' event-time watermark — when recorded or simulated events are replayed faster
+    # than real time, so the 30-minute clock and escalation follow the replayed city.
+    alerter_clock: Literal["wall", "pipeline"] = "wall"
     flap_changes: int = Field(default=4, ge=2)
     flap_window_seconds: float = Field(default=600.0, gt=0)
     flap_stable_seconds: float = Field(default=900.0, gt=0)

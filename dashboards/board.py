@@ -136,6 +136,9 @@ class Board:
             .timezone(self.settings.timezone)
             .time(self.time_from, "now").refresh("1m").editable()
             .tooltip(model.DashboardCursorSync.CROSSHAIR)
+            # A menu of the other Citybrain dashboards, keeping the range and the variables.
+            .link(dash.DashboardLink("Citybrain").type(model.DashboardLinkType.DASHBOARDS)
+                  .tags(["citybrain"]).as_dropdown(True).include_vars(True).keep_time(True))
         )
         self._next_id = 1
 

@@ -14,7 +14,7 @@ UID = "citybrain-incidents"
 
 MTTA = "ops.mtta"
 MTTR = "ops.mttr"
-RESPONSE_30 = "ops.response_within_30min"
+RESPONSE_30 = "ops.response_30min_rate"
 OFF_HOURS = "ops.offhours_ack_rate"
 
 OPEN_COLUMNS = ("incident_id", "severity", "status", "title", "department", "district", "key", "asset_id",

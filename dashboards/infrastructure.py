@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import geomap
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models import geomap as geomap_model
 
 from citybrain.settings import Settings
 from dashboards import indicator_sql, panels, sql, variables
@@ -15,8 +16,11 @@ UID = "citybrain-infrastructure"
 
 ONLINE = "infra.device_online_rate"
 CAMERA = "infra.camera_intact_rate"
-PACKET_LOSS = "infra.packet_loss"
+PACKET_LOSS = "infra.packet_loss_rate"
 LATENCY = "infra.latency_p95"
+STABILITY = "infra.link_stability"
+CAMERA_FIGURES = ("infra.camera_access_rate", "infra.camera_sharing_rate")
+CLOUD = ("infra.cloud_fulfilment_rate", "infra.cloud_utilisation")
 
 OFFLINE_COLUMNS = ("asset_id", "name", "kind", "key", "department", "district", "offline_since",
                    "minutes_offline", "latitude", "longitude")
@@ -39,6 +43,14 @@ def _indicator_block(board: Board, indicator_id: str, tz: str, *, breakdowns: tu
         )
 
 
+def _figures(board: Board, indicator_ids: tuple[str, ...], tz: str) -> None:
+    for indicator_id in indicator_ids:
+        ind = indicator_sql.indicator(indicator_id)
+        board.panel(panels.figure(ind, span=24 // len(indicator_ids), height=5),
+                    SqlQuery(indicator_sql.total(indicator_id, timezone=tz, label=ind.name_en),
+                             (ind.name_en,)))
+
+
 def offline_map() -> geomap.Panel:
     markers = (
         common_builders.MapLayerOptions().type("markers").name("Offline assets")
@@ -56,6 +68,7 @@ def offline_map() -> geomap.Panel:
         .basemap(common_builders.MapLayerOptions().type("default").name("Basemap"))
         .layers([markers])
         .view(geomap.MapViewConfig().id("fit").all_layers(True).zoom(11))
+        .tooltip(geomap.TooltipOptions().mode(geomap_model.TooltipMode.DETAILS))
         .span(14).height(14)
     )
 
@@ -71,8 +84,9 @@ def build(settings: Settings) -> Board:
     _indicator_block(board, ONLINE, tz, breakdowns=("district", "department"))
     board.row("Cameras")
     _indicator_block(board, CAMERA, tz, breakdowns=("district", "department"))
+    _figures(board, CAMERA_FIGURES, tz)
     board.row("Links")
-    for indicator_id in (PACKET_LOSS, LATENCY):
+    for indicator_id in (PACKET_LOSS, LATENCY, STABILITY):
         ind = indicator_sql.indicator(indicator_id)
         board.panel(panels.figure(ind, span=4, height=9),
                     SqlQuery(indicator_sql.total(indicator_id, timezone=tz, label=ind.name_en),
@@ -84,6 +98,9 @@ def build(settings: Settings) -> Board:
                                              worst_first=True),
                      ("link", ind.name_en)),
         )
+
+    board.row("Gov cloud")
+    _figures(board, CLOUD, tz)
 
     board.row("Down now")
     board.panel(offline_map(), SqlQuery(sql.OFFLINE_MAP, OFFLINE_COLUMNS))

@@ -21,7 +21,7 @@ HEADLINES = (
     ("Portals", "portal.availability_7x24"),
     ("Security", "security.data_leak_count"),
 )
-RESPONSE_30 = "ops.response_within_30min"
+RESPONSE_30 = "ops.response_30min_rate"
 
 
 def build(settings: Settings) -> Board:

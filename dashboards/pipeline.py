@@ -23,6 +23,14 @@ def build(settings: Settings) -> Board:
                   time_from="now-6h")
     rate = "$__rate_interval"
 
+    board.row("Platform alerts")
+    board.panel(
+        panels.listing("Firing platform alerts", "Rules of alerts/prometheus-rules.yml that fire now",
+                       height=6),
+        PromQuery('sum by (alertname, severity) (ALERTS{alertstate="firing", alertname=~"Citybrain.*"})',
+                  instant=True),
+    )
+
     board.row("Ingestion")
     board.panel(
         panels.trend("Events stored per second, by family",

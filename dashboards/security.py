@@ -8,7 +8,7 @@ from dashboards.board import Board, SqlQuery
 
 UID = "citybrain-security"
 
-BY_LEVEL = "security.incidents_by_level"
+BY_LEVEL = "security.incidents"
 DATA_LEAKS = "security.data_leak_count"
 
 
@@ -24,17 +24,17 @@ def build(settings: Settings) -> Board:
     board.panel(panels.figure(leaks, span=6, height=8),
                 SqlQuery(indicator_sql.total(DATA_LEAKS, timezone=tz, label=leaks.name_en),
                          (leaks.name_en,)))
-    board.panel(panels.figure(levels, title=f"{levels.name_en}: all levels", span=6, height=8),
+    board.panel(panels.figure(levels, title="Security incidents, all levels", span=6, height=8),
                 SqlQuery(indicator_sql.total(BY_LEVEL, timezone=tz, label=levels.name_en),
                          (levels.name_en,)))
     board.panel(
-        panels.ranking(levels, title=f"{levels.name_en}, by level", span=6, height=8),
+        panels.ranking(levels, title="Security incidents per level", span=6, height=8),
         SqlQuery(indicator_sql.by_member(BY_LEVEL, timezone=tz, dimension="level",
                                          label=levels.name_en, member_label="level"),
                  ("level", levels.name_en)),
     )
     board.panel(
-        panels.ranking(levels, title=f"{levels.name_en}, by category", span=6, height=8),
+        panels.ranking(levels, title="Security incidents per category", span=6, height=8),
         SqlQuery(indicator_sql.by_member(BY_LEVEL, timezone=tz, dimension="category",
                                          label=levels.name_en, member_label="category"),
                  ("category", levels.name_en)),

@@ -19,6 +19,8 @@ from dashboards.board import POSTGRES
 KEYS = ("infrastructure", "data", "system", "portal", "security")
 
 ALL_OPTION = model.VariableOption(text="All", value="$__all", selected=True)
+# A multi-value variable's current selection is a list.
+ALL_OPTIONS = model.VariableOption(text=["All"], value=["$__all"], selected=True)
 
 DEPARTMENT_QUERY = "SELECT department_id AS __value, name AS __text FROM departments ORDER BY name"
 DISTRICT_QUERY = (
@@ -26,7 +28,7 @@ DISTRICT_QUERY = (
     "UNION ALL SELECT '(none)', '(no district)'\nORDER BY 2"
 )
 
-# Predicates for panels with their own SQL; ``alias`` is the table holding the columns.
+# Predicates for the panels that carry their own SQL; ``column`` is a qualified column name.
 def department_filter(column: str) -> str:
     return f"($department::text IS NULL OR {column} = $department)"
 
@@ -52,7 +54,7 @@ def district() -> dash.QueryVariable:
     return (
         dash.QueryVariable("district").label("District").datasource(POSTGRES)
         .query(DISTRICT_QUERY).include_all(True).multi(True)
-        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD).current(ALL_OPTION)
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD).current(ALL_OPTIONS)
         .description("Filters panels over assets and incidents (indicator panels are per department)")
     )
 
@@ -60,7 +62,7 @@ def district() -> dash.QueryVariable:
 def key() -> dash.CustomVariable:
     return (
         dash.CustomVariable("key").label("Key").values(",".join(KEYS))
-        .include_all(True).multi(True).current(ALL_OPTION)
+        .include_all(True).multi(True).current(ALL_OPTIONS)
         .description("The five keys (五大重点)")
     )
 

@@ -68,6 +68,7 @@ class LivenessMonitor:
         self._wall = wall_clock
         self.tracker: LivenessTracker | None = None
         self._marks: dict[TopicPartition, tuple[datetime, float]] = {}
+        self._since = wall_clock()  # (re)start, in processing time
         self._registry_version: tuple[Any, ...] | None = None
         self._registry_checked = 0.0
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -82,6 +83,7 @@ class LivenessMonitor:
         """Forget everything in memory (partition revoked): rebuild from the database."""
         self.tracker = None
         self._marks.clear()
+        self._since = self._wall()
         self._registry_version = None
 
     async def close(self) -> None:
@@ -116,7 +118,7 @@ class LivenessMonitor:
                 await self._conn.close()
             raise
 
-    def _watermark(self, obs: Observations) -> datetime | None:
+    def _watermark(self, obs: Observations, *, fresh: bool) -> datetime | None:
         """The feed's event-time clock: the slowest source that is still active."""
         now_wall = self._wall()
         idle = self.settings.liveness_idle_source_seconds
@@ -128,6 +130,12 @@ class LivenessMonitor:
         for tp, mark in obs.marks.items():
             prev = self._marks.get(tp)
             self._marks[tp] = (mark if prev is None or mark > prev[0] else prev[0], now_wall)
+        if fresh and len(self._marks) < self.settings.topic_partitions and now_wall - self._since <= idle:
+            # A feed's first start (no stored watermark): not every partition of its topic
+            # has delivered yet, and the silent ones may hold events older than what the
+            # others brought. Deadlines wait (at most the idle-source limit), so a
+            # partition that merely starts later cannot make its assets look offline.
+            return None
         active = [m for m, w in self._marks.values() if now_wall - w <= idle]
         if active:
             return min(active)
@@ -155,7 +163,7 @@ class LivenessMonitor:
         tracker = await self._tracker(conn)
         # The latest event time seen from any source; after a restart, the stored watermark.
         latest_seen = max((m for m, _ in self._marks.values()), default=tracker.watermark)
-        watermark = self._watermark(obs)
+        watermark = self._watermark(obs, fresh=tracker.watermark is None)
         transitions: list[Transition] = []
         start = min((first for runs in obs.runs.values() for first, _, _ in runs), default=None)
         previous = tracker.watermark

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from alerts.model import Notification, Notifier, Outcome, Recipient
 from alerts.notifiers.outcomes import permanent
 from alerts.notifiers.transport import redact_address
+from citybrain import metrics
 
 if TYPE_CHECKING:
     from citybrain.settings import Settings
@@ -148,6 +149,8 @@ async def deliver(notifier: Notifier, notification: Notification, recipient: Rec
         if inspect.isawaitable(result):
             await result
         if delay is None:
+            metrics.count_notification(notifier.channel, delivered=outcome.delivered,
+                                       retryable=outcome.retryable)
             detail = outcome.detail if gave_up is None else f"{outcome.detail} (gave up: {gave_up})"
             return Outcome(delivered=outcome.delivered, retryable=outcome.retryable, detail=detail,
                            attempts=attempt)

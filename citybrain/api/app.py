@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 import citybrain
 from alerts import api_incidents, api_maintenance
 from citybrain.api import indicators, reports
+from citybrain.metrics_server import metrics_router
 from citybrain.settings import Settings
 
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings, database_url: str,
         app.state.clock = clock
     for router in (indicators.router, reports.router, api_incidents.router, api_maintenance.router):
         app.include_router(router, prefix="/api/v1")
+    # /metrics carries no token: Prometheus scrapes it; keep the API's port internal.
+    app.include_router(metrics_router(settings, database_url, **({"clock": clock} if clock else {})))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psycopg
@@ -35,6 +36,16 @@ _bearer = HTTPBearer(auto_error=False, description="a token from `citybrain toke
 def settings(request: Request) -> Settings:
     value: Settings = request.app.state.settings
     return value
+
+
+def now(request: Request) -> datetime:
+    """Processing time of a request: the app's clock when one is set (tests freeze it),
+    else the wall clock — the boundary where the clock is read."""
+    frozen: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
+    return frozen() if frozen is not None else datetime.now(UTC)
+
+
+Now = Annotated[datetime, Depends(now)]
 
 
 def connection(request: Request) -> Iterator[Connection]:

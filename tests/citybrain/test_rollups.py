@@ -4,17 +4,22 @@ packet-loss sums read through them stay exact at windows cut off the UTC hours."
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 
-from citybrain import rollups
+from citybrain import rollups, store
+from citybrain.settings import Settings
 from tests.citybrain.indicators.city import (
     Conn,
     asset,
     department,
     local,
+    member,
     members,
     probe,
     run,
@@ -28,6 +33,7 @@ from tests.citybrain.rollup_reference import (
     probe_rollup,
     same,
 )
+from tests.helpers import count, worker_env
 
 KOLKATA = ZoneInfo("Asia/Kolkata")  # +05:30: every local midnight cuts a UTC hour
 T0 = datetime(2026, 3, 9, 17, 0, tzinfo=UTC)
@@ -119,3 +125,54 @@ def test_the_indicators_read_the_rollup_not_the_raw_rows(db: Conn) -> None:
     assert run(db, "infra.packet_loss_rate", window(start, end)).figure.value is None  # not rebuilt yet
     rollups.rebuild(db, start, end)
     assert run(db, "infra.packet_loss_rate", window(start, end)).figure.value == pytest.approx(10.0)
+
+
+def test_db_rollup_command_rebuilds_the_hours(settings: Settings, db: Conn) -> None:
+    readings(db)
+    out = subprocess.run([sys.executable, "-m", "citybrain", "db", "rollup", "--from", "2026-03-09T17:00",
+                          "--to", "2026-03-12T00:00+05:30", "-o", "json"], env=worker_env(settings),
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    printed = orjson.loads(out.stdout)
+    assert printed["start"] == "2026-03-09T17:00:00+00:00" and printed["end"] == "2026-03-11T19:00:00+00:00"
+    assert printed["probe_hours"] == len(probe_reference(db)) > 0
+    assert same(probe_rollup(db), probe_reference(db))
+    bad = subprocess.run([sys.executable, "-m", "citybrain", "db", "rollup", "--from", "yesterday",
+                          "--to", "2026-03-12"], env=worker_env(settings),
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode != 0 and "ISO 8601" in bad.stderr
+
+
+def test_migration_back_fills_existing_rows(database_url: str, schema: str, db: Conn) -> None:
+    """Migration 009 on a store with raw rows: the rollups it back-fills equal a rebuild's."""
+    readings(db)
+    db.execute("DELETE FROM schema_migrations WHERE version = 9")
+    db.execute("DROP TABLE probe_hourly, cloud_hourly")
+    db.execute("DROP FUNCTION latency_bucket, latency_bucket_floor")
+    store.migrate(database_url, schema)
+    assert count(db, "SELECT count(*) FROM probe_hourly") > 0
+    assert same(probe_rollup(db), probe_reference(db))
+    assert same(cloud_rollup(db), cloud_reference(db))
+
+
+def test_cloud_utilisation_sums_are_exact_on_a_kolkata_date_time_window(db: Conn) -> None:
+    department(db, "water")
+    asset(db, "vm-1", "cloud_host", "water", registered=T0 + timedelta(hours=2, minutes=50))
+    asset(db, "vm-0", "cloud_host", "water")
+    readings(db)  # vm-1 usage every ~17 minutes over ~17 hours
+    for i in range(40):
+        usage(db, "vm-0", T0 + timedelta(minutes=29 * i), cpu=(i % 8, 8), mem=(4, 32), disk=(i, 500))
+    rollups.rebuild(db, T0, T0 + timedelta(days=2))
+    ws, we = T0 + timedelta(hours=1, minutes=7), T0 + timedelta(hours=15, minutes=41)
+    result = run(db, "infra.cloud_utilisation", window(ws, we, KOLKATA))
+    row = db.execute(
+        "SELECT sum(e.cpu_used_cores::float8), sum(e.cpu_alloc_cores::float8),"
+        " sum(e.storage_used_gb::float8), sum(e.storage_alloc_gb::float8) FROM cloud_events e"
+        " JOIN assets a USING (asset_id) WHERE e.kind = 'usage'"
+        " AND e.occurred_at >= %s AND e.occurred_at < %s AND e.occurred_at >= a.registered_at",
+        (ws, we)).fetchone()
+    assert row is not None
+    cpu, storage = member(result, "category", "cpu"), member(result, "category", "storage")
+    assert cpu is not None and storage is not None
+    assert (cpu.numerator, cpu.denominator) == pytest.approx((row[0], row[1]), rel=1e-12)
+    assert (storage.numerator, storage.denominator) == pytest.approx((row[2], row[3]), rel=1e-12)

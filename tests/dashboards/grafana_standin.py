@@ -67,7 +67,7 @@ class GrafanaStandIn:
                     status, payload = standin.route(self.command, self.path, body)
                 self._reply(status, payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

@@ -176,6 +176,8 @@ def test_degraded_survives_a_restart_and_times_out(
     settings: Settings, db: psycopg.Connection[Any]
 ) -> None:
     published: list[Transition] = []
+    # The camera feed of this test has one partition (a fresh feed waits for all of them).
+    settings = settings.model_copy(update={"topic_partitions": 1})
     first = _camera_monitor(db, settings, published)
 
     async def before() -> None:
@@ -215,3 +217,24 @@ def test_degraded_survives_a_restart_and_times_out(
     rows = db.execute("SELECT state, started_at, ended_at FROM state_intervals WHERE asset_id = 'cam'"
                       " ORDER BY started_at").fetchall()
     assert rows == [("degraded", T0, deadline), ("offline", deadline, None)]
+
+
+def test_a_fresh_feed_waits_for_every_partition_before_deadlines(
+    settings: Settings, db: psycopg.Connection[Any]
+) -> None:
+    clock = WallClock()
+    monitor, published = _setup(db, settings, clock)
+
+    async def run() -> None:
+        # First start: partition 0 delivers its first minutes, then races an hour ahead
+        # before partition 1 delivered anything; b's heartbeats (b is registered) are in
+        # partition 1 and arrive a moment later.
+        await monitor.handle(obs(0, "a", range(0, 2)))
+        await monitor.handle(obs(0, "a", range(2, 60)))
+        await monitor.handle(obs(1, "b", range(0, 60)))
+        await monitor.close()
+
+    asyncio.run(run())
+    assert [t for t in published if t.state is State.OFFLINE] == []
+    assert dict(db.execute("SELECT asset_id, state FROM asset_state").fetchall()) == {
+        "a": "online", "b": "online"}

@@ -1,4 +1,4 @@
--- infra.cloud_utilisation, version 1: gov-cloud resource utilisation (政务云资源利用率).
+-- infra.cloud_utilisation, version 2: gov-cloud resource utilisation (政务云资源利用率).
 -- Per resource (CPU, memory, storage): Σ used / Σ allocated over the usage samples in W
 -- of registered cloud hosts, while registered (registered_at ≤ occurred_at <
 -- retired_at). The event contract sends used and allocated in pairs.
@@ -13,56 +13,83 @@
 -- department (a department id, or NULL for the whole city).
 -- Returns rows (dimension: 'total', 'department', 'asset', 'day', 'category'; member;
 -- value in percent; adjusted_value and unknown_share NULL). No sample: value NULL.
-WITH sums AS (
-    -- Per host and day (k: the day's number in the window, from width_bucket over the
-    -- local midnights): the sums of every usage sample in W, minus those a host sent
-    -- outside its registered life (only hosts registered or retired inside W have any).
-    -- No join and no CTE in the big branch, so its scan and aggregate can run in parallel.
+--
+-- Reads the hourly rollup cloud_hourly (migration 009) for every UTC hour wholly inside
+-- W, inside the host's registered life and on one local day; the hours that a window
+-- edge, a local midnight (zones with :30/:45 offsets) or a registration or retirement
+-- cuts are completed from raw cloud_events rows (by the occurred_at index). The sums are
+-- exact (summed in double precision; version 1 summed the real columns in single).
+WITH midnights AS MATERIALIZED (
+    -- width_bucket(t, at) = k: t lies on the window's day k (0 = the first).
+    SELECT coalesce(array_agg(t ORDER BY t), '{}') AS at
+    FROM (SELECT d AT TIME ZONE %(tz)s::text AS t
+          FROM generate_series(
+              (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
+              (%(end)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
+              interval '1 day') AS d) m
+    WHERE t > %(start)s::timestamptz AND t < %(end)s::timestamptz
+),
+cuts AS MATERIALIZED (
+    -- The UTC hours a window edge or a local midnight cuts (read raw, for every host).
+    SELECT coalesce(array_agg(DISTINCT h), '{}') AS hours
+    FROM (SELECT t, date_bin('1 hour', t, '2000-01-01 00:00+00') AS h
+          FROM (SELECT unnest(m.at) AS t FROM midnights m
+                UNION ALL SELECT %(start)s::timestamptz
+                UNION ALL SELECT %(end)s::timestamptz) c) x
+    WHERE t <> h
+),
+scoped AS NOT MATERIALIZED (
+    SELECT a.asset_id, a.registered_at, a.retired_at
+    FROM assets a
+    WHERE a.kind = 'cloud_host'
+      AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
+),
+raw_hours AS MATERIALIZED (
+    -- Hours read raw: the global cuts (asset_id NULL: every host), and each host's
+    -- registration or retirement hour when it is not on a UTC hour.
+    SELECT unnest(c.hours) AS h, NULL::text AS asset_id FROM cuts c
+    UNION ALL
+    SELECT date_bin('1 hour', x.t, '2000-01-01 00:00+00'), s.asset_id
+    FROM scoped s CROSS JOIN cuts c
+    CROSS JOIN LATERAL (VALUES (s.registered_at), (s.retired_at)) x(t)
+    WHERE x.t > %(start)s::timestamptz AND x.t < %(end)s::timestamptz
+      AND x.t <> date_bin('1 hour', x.t, '2000-01-01 00:00+00')
+      AND date_bin('1 hour', x.t, '2000-01-01 00:00+00') <> ALL (c.hours)
+),
+per_asset_day AS (
     SELECT asset_id, k, sum(cpu_used) AS cpu_used, sum(cpu_alloc) AS cpu_alloc,
            sum(mem_used) AS mem_used, sum(mem_alloc) AS mem_alloc,
            sum(disk_used) AS disk_used, sum(disk_alloc) AS disk_alloc
-    FROM (SELECT e.asset_id, width_bucket(e.occurred_at, m.at) AS k,
-                 sum(e.cpu_used_cores) AS cpu_used, sum(e.cpu_alloc_cores) AS cpu_alloc,
-                 sum(e.mem_used_gb) AS mem_used, sum(e.mem_alloc_gb) AS mem_alloc,
-                 sum(e.storage_used_gb) AS disk_used, sum(e.storage_alloc_gb) AS disk_alloc
-          FROM cloud_events e,
-               (SELECT array_agg(t ORDER BY t) AS at FROM (
-                    SELECT d AT TIME ZONE %(tz)s::text AS t
-                    FROM generate_series(
-                        (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
-                        (%(end)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
-                        interval '1 day') AS d) x
-                WHERE t > %(start)s::timestamptz AND t < %(end)s::timestamptz) m
-          WHERE e.occurred_at >= %(start)s::timestamptz AND e.occurred_at < %(end)s::timestamptz
-            AND e.kind = 'usage'
-          GROUP BY e.asset_id, k
+    FROM (SELECT r.asset_id, width_bucket(r.hour, m.at) AS k,
+                 r.cpu_used_sum AS cpu_used, r.cpu_alloc_sum AS cpu_alloc,
+                 r.mem_used_sum AS mem_used, r.mem_alloc_sum AS mem_alloc,
+                 r.storage_used_sum AS disk_used, r.storage_alloc_sum AS disk_alloc
+          FROM cloud_hourly r
+          JOIN scoped s ON s.asset_id = r.asset_id
+          CROSS JOIN midnights m CROSS JOIN cuts c
+          WHERE r.hour >= %(start)s::timestamptz AND r.hour + interval '1 hour' <= %(end)s::timestamptz
+            AND r.hour >= s.registered_at
+            AND (s.retired_at IS NULL OR r.hour + interval '1 hour' <= s.retired_at)
+            AND r.hour <> ALL (c.hours)
           UNION ALL
           SELECT e.asset_id, width_bucket(e.occurred_at, m.at),
-                 -sum(e.cpu_used_cores), -sum(e.cpu_alloc_cores), -sum(e.mem_used_gb),
-                 -sum(e.mem_alloc_gb), -sum(e.storage_used_gb), -sum(e.storage_alloc_gb)
-          FROM assets a
-          JOIN cloud_events e ON e.asset_id = a.asset_id
-          CROSS JOIN (SELECT array_agg(t ORDER BY t) AS at FROM (
-                    SELECT d AT TIME ZONE %(tz)s::text AS t
-                    FROM generate_series(
-                        (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
-                        (%(end)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
-                        interval '1 day') AS d) x
-                WHERE t > %(start)s::timestamptz AND t < %(end)s::timestamptz) m
-          WHERE a.kind = 'cloud_host'
-            AND (a.registered_at > %(start)s::timestamptz OR a.retired_at < %(end)s::timestamptz)
-            AND e.occurred_at >= %(start)s::timestamptz AND e.occurred_at < %(end)s::timestamptz
-            AND e.kind = 'usage'
-            AND (e.occurred_at < a.registered_at OR e.occurred_at >= a.retired_at)
-          GROUP BY e.asset_id, 2) s
+                 e.cpu_used_cores::float8, e.cpu_alloc_cores::float8, e.mem_used_gb::float8,
+                 e.mem_alloc_gb::float8, e.storage_used_gb::float8, e.storage_alloc_gb::float8
+          FROM raw_hours rh
+          CROSS JOIN midnights m
+          -- OFFSET 0 keeps this a per-hour index range scan (not flattened into a full scan).
+          CROSS JOIN LATERAL (
+              SELECT e.*
+              FROM cloud_events e
+              JOIN scoped s ON s.asset_id = e.asset_id
+              WHERE e.occurred_at >= rh.h AND e.occurred_at < rh.h + interval '1 hour'
+                AND (rh.asset_id IS NULL OR rh.asset_id = e.asset_id)
+                AND e.occurred_at >= %(start)s::timestamptz AND e.occurred_at < %(end)s::timestamptz
+                AND e.kind = 'usage'
+                AND e.occurred_at >= s.registered_at AND (s.retired_at IS NULL OR e.occurred_at < s.retired_at)
+              OFFSET 0) e
+         ) u
     GROUP BY asset_id, k
-),
-per_asset_day AS (
-    SELECT s.*
-    FROM sums s
-    JOIN assets a ON a.asset_id = s.asset_id
-    WHERE a.kind = 'cloud_host'
-      AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
 ),
 groups AS (
     SELECT CASE WHEN GROUPING(a.department_id) = 0 THEN 'department'

@@ -104,6 +104,13 @@ def test_camera_picture_fault_after_five_minutes() -> None:
     d.state_change(change("cam-1", "degraded", 1000, reason="picture fault"), at(1000))
     d.state_change(change("cam-1", "online", 1100, previous="degraded"), at(1100))
     assert d.advance(at(2000)) == []
+    # A fault that lasted 40 minutes in event time, whose end arrives before the clock
+    # ticked past its due time (one batch of a replay carried both changes): fired, then
+    # cleared.
+    d.state_change(change("cam-2", "degraded", 3000, reason="picture fault"), at(3000))
+    out = d.state_change(change("cam-2", "online", 5400, previous="degraded", reason="recovered"), at(3000))
+    assert fired(out) == [("camera-picture-fault:cam-2", True), ("camera-picture-fault:cam-2", False)]
+    assert out[0].event_at == at(3000) and out[1].event_at == at(5400)
 
 
 def test_security_levels_one_and_two_open_at_once_three_needs_a_pattern_four_never() -> None:

@@ -68,6 +68,18 @@ def test_storm_of_children_becomes_one_parent_incident() -> None:
     assert fired(out) == [("device-offline:gw-1", False)] and out[0].event_at == at(303)
 
 
+def test_a_storm_down_and_back_within_one_batch_still_opens_and_resolves() -> None:
+    # A replay (or a lagging consumer) hands the alerter the whole outage at once.
+    d = detection()
+    changes = [change(f"dev-{i}", "offline", i) for i in range(3)]
+    changes += [change(f"dev-{i}", "online", 600 + i, previous="offline") for i in range(3)]
+    raw = [a for c in changes for a in d.collect_state(c)]
+    out = d.process(raw, at(602))
+    assert fired(out) == [("device-offline:gw-1", True), ("device-offline:gw-1", False)]
+    assert out[0].affected == ("dev-0", "dev-1", "dev-2") and out[0].title == "3 assets behind gw-1 down"
+    assert out[1].event_at == at(602)
+
+
 def test_a_lone_child_goes_out_alone_after_the_hold() -> None:
     d = detection()
     assert d.state_change(change("dev-4", "offline", 0), at(0)) == []

@@ -2,14 +2,19 @@
 
 Window: two Shanghai days, H0 = 2026-03-10 00:00 local; the midnight between them is H24.
 Hosts: vm-1 water; vm-2 traffic, registered at H6; vm-3 traffic, retired at H20.
+
+Utilisation reads the hourly rollup cloud_hourly (migration 009): its fixtures end with
+``rollups.rebuild`` as a back-fill would; the sums stay exact.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from citybrain import rollups
 from tests.citybrain.indicators.city import (
     BERLIN,
+    LONG_AGO,
     SHANGHAI,
     Clock,
     Conn,
@@ -65,6 +70,7 @@ def test_utilisation(db: Conn) -> None:
     usage(db, "vm-2", H(7), cpu=(4, 16), mem=(32, 64), disk=(250, 1000))
     usage(db, "vm-3", H(10), cpu=(8, 16), mem=(16, 64), disk=(500, 1000))
     usage(db, "vm-3", H(21), cpu=(16, 16), mem=(64, 64), disk=(1000, 1000))  # after retirement
+    rollups.rebuild(db, LONG_AGO, H(100))
     result = run(db, "infra.cloud_utilisation", W)
     # cpu 20/48, memory 72/192, storage 1050/3000
     cpu, memory, storage = (member(result, "category", c) for c in ("cpu", "memory", "storage"))
@@ -91,6 +97,7 @@ def test_empty_department_is_no_data(db: Conn, indicator: str) -> None:
     build_hosts(db)
     request(db, "vm-1", "r1", H(1), 4, fulfilled=H(3))
     usage(db, "vm-1", H(1), cpu=(2, 8), mem=(8, 32), disk=(100, 500))
+    rollups.rebuild(db, LONG_AGO, H(100))
     result = run(db, indicator, W, department="empty")
     assert result.figure.value is None
     assert result.figure.numerator in (None, 0)
@@ -106,6 +113,7 @@ def test_berlin_days_across_the_autumn_change(db: Conn) -> None:
     usage(db, "vm-1", next, cpu=(2, 2), mem=(2, 2), disk=(2, 2))
     request(db, "vm-1", "r1", late, 1, fulfilled=late)
     request(db, "vm-1", "r2", next, 1)  # never fulfilled, due 01:30 CET: missed
+    rollups.rebuild(db, LONG_AGO, local(BERLIN, 2026, 10, 28))
     win = window(local(BERLIN, 2026, 10, 24), local(BERLIN, 2026, 10, 27), BERLIN)
     use = run(db, "infra.cloud_utilisation", win)
     assert members(use, "day") == pytest.approx({"2026-10-25": 50.0, "2026-10-26": 100.0})
