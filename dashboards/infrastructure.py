@@ -43,6 +43,25 @@ def _indicator_block(board: Board, indicator_id: str, tz: str, *, breakdowns: tu
         )
 
 
+def _series_by(board: Board, indicator_id: str, tz: str, *, dimension: str, member_label: str) -> None:
+    """One line per department (district) over the local days: the indicator's
+    ``<member_label>_day`` rows, whose member ``<id>|YYYY-MM-DD`` the query splits into the
+    series name and the day (the day is always the last 10 characters; ids may hold '|')."""
+    ind = indicator_sql.indicator(indicator_id)
+    zone = indicator_sql.quote_literal(tz)
+    board.panel(
+        panels.trend(f"{ind.name_en} by {member_label}", panels.describe(ind), unit=panels.unit_of(ind),
+                     span=12).thresholds(panels.target_thresholds(ind))
+        .thresholds_style(common_builders.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.LINE)),
+        SqlQuery(indicator_sql.rows(
+            indicator_id, timezone=tz, dimension=dimension,
+            select=f'(right(ind.member, 10)::date::timestamp AT TIME ZONE {zone}) AS "time", '
+                   "left(ind.member, -11) AS metric, ind.value AS value",
+            order_by="1, 2"),
+            ("time", "metric", "value"), format="time_series"),
+    )
+
+
 def _figures(board: Board, indicator_ids: tuple[str, ...], tz: str) -> None:
     for indicator_id in indicator_ids:
         ind = indicator_sql.indicator(indicator_id)
@@ -81,7 +100,10 @@ def build(settings: Settings) -> Board:
     board.variable(variables.department()).variable(variables.district()).variable(variables.key())
 
     board.row("Devices online")
-    _indicator_block(board, ONLINE, tz, breakdowns=("district", "department"))
+    # Per district and per department as trends (rankings hide when a district went down).
+    _indicator_block(board, ONLINE, tz, breakdowns=())
+    _series_by(board, ONLINE, tz, dimension="district_day", member_label="district")
+    _series_by(board, ONLINE, tz, dimension="department_day", member_label="department")
     board.row("Cameras")
     _indicator_block(board, CAMERA, tz, breakdowns=("district", "department"))
     _figures(board, CAMERA_FIGURES, tz)

@@ -16,9 +16,14 @@ Key = Literal["infrastructure", "data", "system", "portal", "security", "ops"]
 KEYS: tuple[Key, ...] = ("infrastructure", "data", "system", "portal", "security", "ops")
 Direction = Literal["higher", "lower"]
 # "hours": on-hours vs off-hours (working hours in the report's time zone), for ops indicators.
-Dimension = Literal["key", "department", "district", "kind", "asset", "day", "level", "category", "hours"]
+# "department_day", "district_day": one figure per department (district) and local day, for
+# trends per department (district); member "<id>|YYYY-MM-DD" (the day is always the last 10
+# characters, so ids containing "|" split unambiguously).
+Dimension = Literal["key", "department", "district", "kind", "asset", "day", "level", "category", "hours",
+                    "department_day", "district_day"]
 DIMENSIONS: tuple[Dimension, ...] = (
     "key", "department", "district", "kind", "asset", "day", "level", "category", "hours",
+    "department_day", "district_day",
 )
 
 

@@ -190,3 +190,28 @@ def test_indicator_panels_show_what_the_reports_compute(
     assert engine_days and set(engine_days) <= {"2026-03-01", "2026-03-02"}
     if indicator.availability:
         assert len(engine_days) == 2
+
+
+@pytest.mark.parametrize(("title", "dimension"), [("Device online rate by district", "district_day"),
+                                                  ("Device online rate by department", "department_day")])
+def test_online_rate_series_panels_split_the_engine_rows(
+        title: str, dimension: str, loaded: tuple[str, city.LoadedCity],
+        grafana_conn: psycopg.Connection[Any], database_url: str) -> None:
+    """The trend per district (department) is the engine's '<id>|<day>' rows, split into a
+    series name and the day's local midnight."""
+    schema, _ = loaded
+    tz = ZoneInfo(SETTINGS.timezone)
+    board = BOARDS["citybrain-infrastructure"]
+    [query] = [p.query for p in board.sql_panels if p.panel_title == title]
+    dept_var = Variable("department", include_all=True, all_value="NULL", options=())
+    ctx = QueryContext(time_from=city.START, time_to=city.END, interval=INTERVAL,
+                       selections={"department": Selection(dept_var, ALL)})
+    panel = {(metric, t.astimezone(tz).date().isoformat()): value
+             for t, metric, value in grafana_conn.execute(expand(query.sql, ctx).encode()).fetchall()}
+    indicator = indicator_sql.indicator("infra.device_online_rate")
+    with store.connect(database_url, schema) as engine_conn:
+        result = compute(engine_conn, indicator, Window(city.START, city.END, tz))
+    engine = {(b.member[:-11], b.member[-10:]): b.figure.value
+              for b in result.breakdowns if b.dimension == dimension}
+    assert engine and panel.keys() == engine.keys()
+    assert all(_same(panel[k], engine[k]) for k in engine), (panel, engine)

@@ -7,8 +7,14 @@
 --   tz           IANA zone the day breakdown is cut in (local midnights, DST-safe)
 --   department   a department id, or NULL for the whole city
 -- Returns one row per figure: dimension ('total', 'department', 'district', 'kind',
--- 'day'), member (NULL for the total), value (percent), numerator (up seconds),
--- denominator (known seconds), adjusted_value (percent), unknown_share (0..1).
+-- 'day', 'department_day', 'district_day'), member (NULL for the total), value (percent),
+-- numerator (up seconds), denominator (known seconds), adjusted_value (percent),
+-- unknown_share (0..1).
+-- Members: 'day' is the local day 'YYYY-MM-DD'; 'department_day' and 'district_day' are
+-- '<department or district id>|YYYY-MM-DD' ('(none)' for assets without a district). The
+-- day is always the last 10 characters, so an id containing '|' still splits
+-- unambiguously. Every day of W is listed for the city and for every department and
+-- district with an asset in scope (no data: value NULL).
 --
 -- Availability accounting (the same in every availability indicator), from
 -- state_intervals only: its cost grows with state changes, never with heartbeats.
@@ -34,6 +40,9 @@
 --   segment between two cuts holds F(c₂) − F(c₁), and F at every cut needs only the count
 --   and sum of interval starts and ends per segment. A segment lies wholly inside or
 --   outside each class's M, so a day's maintenance seconds are sums over its segments.
+-- * Days per department and per district: the same counts and sums, grouped also by the
+--   asset's department or district (grouping sets over the same cells), so the cost grows
+--   with series × classes × segments, never with assets × days.
 WITH planned AS MATERIALIZED (
     SELECT mw.window_id, mw.scope, mw.target,
            greatest(mp.starts_at, %(start)s::timestamptz) AS lo,
@@ -166,15 +175,25 @@ by_group AS (
     GROUP BY GROUPING SETS ((), (department_id), (district_id), (kind))
 ),
 edges AS (
-    -- Per class, measure and segment k: intervals starting (+count, +Σ start) and
-    -- ending (−count, −Σ end) in segment k.
-    SELECT e.class_id, m.measure, e.k, sum(e.n) AS n, sum(e.x) AS x
-    FROM (SELECT class_id, state, ka AS k, n, a AS x FROM cells
+    -- Per series (the city, each department, each district), class, state and segment k:
+    -- intervals starting (+count, +Σ start) and ending (−count, −Σ end) in segment k.
+    -- One pass over `cells` feeds every series; unknown time is scope − known, so its
+    -- intervals are not needed.
+    SELECT CASE WHEN GROUPING(e.department_id) = 0 THEN 'department_day'
+                WHEN GROUPING(e.district_id) = 0 THEN 'district_day'
+                ELSE 'day' END AS dimension,
+           CASE WHEN GROUPING(e.department_id) = 0 THEN e.department_id
+                WHEN GROUPING(e.district_id) = 0 THEN coalesce(e.district_id, '(none)')
+                ELSE '' END AS series,
+           e.class_id, e.state, e.k, sum(e.n) AS n, sum(e.x) AS x
+    FROM (SELECT department_id, district_id, class_id, state, ka AS k, n, a AS x FROM cells
+          WHERE state <> 'unknown'
           UNION ALL
-          SELECT class_id, state, kb, -n, -b FROM cells) e
-    JOIN (VALUES ('scope', 'scope'), ('up', 'up'), ('known', 'up'), ('known', 'down'),
-                 ('known', 'held'), ('held', 'held')) AS m(measure, state) ON m.state = e.state
-    GROUP BY e.class_id, m.measure, e.k
+          SELECT department_id, district_id, class_id, state, kb, -n, -b FROM cells
+          WHERE state <> 'unknown') e
+    GROUP BY GROUPING SETS ((e.class_id, e.state, e.k),
+                            (e.department_id, e.class_id, e.state, e.k),
+                            (e.district_id, e.class_id, e.state, e.k))
 ),
 segments AS (
     SELECT j AS k,
@@ -183,33 +202,39 @@ segments AS (
     FROM cuts, generate_series(0, cardinality(cuts.at)) AS j
 ),
 seconds AS (
-    -- F(hi) − F(lo) per class, measure and segment, where F(t) = t·open − Σ(start − end)
-    -- over the intervals started before t (open: those not ended before t).
-    SELECT g.class_id, g.measure, s.k,
+    -- F(hi) − F(lo) per series, class, state and segment (every segment, so every day is
+    -- listed), where F(t) = t·open − Σ(start − end) over the intervals started before t
+    -- (open: those not ended before t). The city's series is always there (class 0,
+    -- 'scope', no edges: zero seconds), so its days are listed even with nothing in scope.
+    SELECT g.dimension, g.series, g.class_id, g.state, s.k, s.lo,
            (date_part('epoch', s.hi - %(start)s::timestamptz) * sum(coalesce(e.n, 0)) OVER w
             - sum(coalesce(e.x, 0)) OVER w)
          - (date_part('epoch', s.lo - %(start)s::timestamptz) * (sum(coalesce(e.n, 0)) OVER w - coalesce(e.n, 0))
             - (sum(coalesce(e.x, 0)) OVER w - coalesce(e.x, 0))) AS f
-    FROM (SELECT DISTINCT class_id, measure FROM edges) g
+    FROM (SELECT DISTINCT dimension, series, class_id, state FROM edges
+          UNION SELECT 'day', '', 0, 'scope') g
     CROSS JOIN segments s
-    LEFT JOIN edges e ON e.class_id = g.class_id AND e.measure = g.measure AND e.k = s.k
-    WINDOW w AS (PARTITION BY g.class_id, g.measure ORDER BY s.k)
+    LEFT JOIN edges e ON e.dimension = g.dimension AND e.series = g.series
+                     AND e.class_id = g.class_id AND e.state = g.state AND e.k = s.k
+    WINDOW w AS (PARTITION BY g.dimension, g.series, g.class_id, g.state ORDER BY s.k)
 ),
 by_day AS (
-    -- Every day is listed; a segment is under its class's maintenance when its start is
-    -- inside M.
-    SELECT 'day' AS dimension, (g.lo AT TIME ZONE %(tz)s::text)::date::text AS member,
-           coalesce(sum(s.f) FILTER (WHERE s.measure = 'scope'), 0) AS scope,
-           coalesce(sum(s.f) FILTER (WHERE s.measure = 'up'), 0) AS up,
-           coalesce(sum(s.f) FILTER (WHERE s.measure = 'known'), 0) AS known,
-           coalesce(sum(s.f) FILTER (WHERE s.measure = 'up' AND m.inside), 0) AS up_m,
-           coalesce(sum(s.f) FILTER (WHERE s.measure = 'held' OR (s.measure = 'known' AND m.inside)), 0)
-         - coalesce(sum(s.f) FILTER (WHERE s.measure = 'held' AND m.inside), 0) AS known_m
-    FROM segments g
-    LEFT JOIN seconds s ON s.k = g.k
+    -- A segment is under its class's maintenance when its start is inside M. Known =
+    -- up + down + held; outside maintenance, held time is all maintenance.
+    -- Members: the day for 'day', '<id>|<day>' for the per-department and per-district days.
+    SELECT s.dimension,
+           CASE WHEN s.dimension = 'day' THEN d.day ELSE s.series || '|' || d.day END AS member,
+           coalesce(sum(s.f) FILTER (WHERE s.state = 'scope'), 0) AS scope,
+           coalesce(sum(s.f) FILTER (WHERE s.state = 'up'), 0) AS up,
+           coalesce(sum(s.f) FILTER (WHERE s.state IN ('up', 'down', 'held')), 0) AS known,
+           coalesce(sum(s.f) FILTER (WHERE s.state = 'up' AND m.inside), 0) AS up_m,
+           coalesce(sum(s.f) FILTER (WHERE s.state = 'held' OR (s.state IN ('up', 'down') AND m.inside)), 0)
+               AS known_m
+    FROM seconds s
+    CROSS JOIN LATERAL (SELECT (s.lo AT TIME ZONE %(tz)s::text)::date::text AS day) d
     LEFT JOIN classes c ON c.class_id = s.class_id
-    CROSS JOIN LATERAL (SELECT coalesce(mod(width_bucket(g.lo, c.bounds), 2) = 1, false) AS inside) m
-    GROUP BY 2
+    CROSS JOIN LATERAL (SELECT coalesce(mod(width_bucket(s.lo, c.bounds), 2) = 1, false) AS inside) m
+    GROUP BY s.dimension, s.series, d.day
 )
 SELECT dimension, member,
        CASE WHEN known > 0 THEN 100 * up / known END AS value,

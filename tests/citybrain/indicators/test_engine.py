@@ -65,7 +65,9 @@ def test_result_carries_its_scope_and_orders_breakdowns_as_declared(db: Conn) ->
     assert order == sorted(order, key=indicator.breakdowns.index)
     assert [(b.dimension, b.member) for b in result.breakdowns] == [
         ("department", "traffic"), ("department", "water"), ("district", "(none)"),
-        ("kind", "gateway"), ("kind", "iot_device"), ("day", "2026-03-10")]
+        ("kind", "gateway"), ("kind", "iot_device"), ("day", "2026-03-10"),
+        ("department_day", "traffic|2026-03-10"), ("department_day", "water|2026-03-10"),
+        ("district_day", "(none)|2026-03-10")]
     scoped = compute(db, indicator, W, department="water")
     assert scoped.department == "water" and scoped.figure.value == pytest.approx(100.0)
 

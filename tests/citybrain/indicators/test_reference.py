@@ -104,13 +104,21 @@ def reference(db: Conn, indicator: str, win: Window) -> Reference:
         buckets = [ref.total, ref.groups["department", dept], ref.groups["district", dist],
                    ref.groups["kind", kind]]
 
+        # Per day: the city's day, and this asset's department's and district's day.
+        day_keys = [(day, d_lo, d_hi, (("day", day), ("department_day", f"{dept}|{day}"),
+                                       ("district_day", f"{dist or '(none)'}|{day}")))
+                    for day, d_lo, d_hi in days]
+
         def add(a: datetime, b: datetime, measure: str, *, days_only: bool = False,
-                buckets: list[Sums] = buckets) -> None:
+                buckets: list[Sums] = buckets,
+                day_keys: list[tuple[str, datetime, datetime, tuple[tuple[str, str], ...]]] = day_keys,
+                ) -> None:
             for bucket in buckets:
                 setattr(bucket, measure, getattr(bucket, measure) + overlap(a, b, a, b))
-            for day, d_lo, d_hi in days:
-                sums = ref.groups["day", day]
-                setattr(sums, measure, getattr(sums, measure) + overlap(a, b, d_lo, d_hi))
+            for _day, d_lo, d_hi, keys in day_keys:
+                for key in keys:
+                    sums = ref.groups[key]
+                    setattr(sums, measure, getattr(sums, measure) + overlap(a, b, d_lo, d_hi))
 
         add(lo, hi, "scope")
         for state, started, ended in spans[asset_id]:
