@@ -7,11 +7,9 @@ Tables show times in CITYBRAIN_TIMEZONE; JSON keeps UTC.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
@@ -23,6 +21,7 @@ from alerts import incidents
 from alerts.lifecycle import IncidentStatus
 from alerts.model import Severity
 from citybrain import audit, store
+from citybrain.cli_common import Output, OutputOpt, load_settings, print_json
 from citybrain.runtime import services
 from citybrain.settings import Settings
 
@@ -37,26 +36,12 @@ incidents_app = typer.Typer(
 )
 
 
-class Output(StrEnum):
-    table = "table"
-    json = "json"
-
-
-OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="table or json")]
-
-
-def _settings() -> Settings:
-    from citybrain.cli import load_settings
-    return load_settings()
 
 
 def _print(renderable: Any) -> None:
     from citybrain.cli import console
     console.print(renderable)
 
-
-def _json(data: object) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 @contextmanager
@@ -91,14 +76,14 @@ def list_command(
     output: OutputOpt = Output.table,
 ) -> None:
     """Incidents, newest first."""
-    settings = _settings()
+    settings = load_settings()
     filters = incidents.Filters(status=status, severity=severity, department_id=department, asset_id=asset,
                                 opened_from=_aware(since, settings), opened_to=_aware(until, settings),
                                 limit=limit)
     with _connection(settings) as conn:
         found = incidents.list_incidents(conn, filters)
     if output is Output.json:
-        _json({"incidents": [i.as_dict(with_timeline=False) for i in found], "count": len(found)})
+        print_json({"incidents": [i.as_dict(with_timeline=False) for i in found], "count": len(found)})
         return
     table = Table("id", "sev", "status", "department", "asset", "title", "opened", "respond by",
                   "acked by", "repeats", caption=f"times in {settings.timezone}")
@@ -112,7 +97,7 @@ def list_command(
 
 def _show(found: incidents.Incident, settings: Settings, output: Output) -> None:
     if output is Output.json:
-        _json(found.as_dict())
+        print_json(found.as_dict())
         return
     facts = Table.grid(padding=(0, 2))
     for label, value in (
@@ -142,7 +127,7 @@ def _show(found: incidents.Incident, settings: Settings, output: Output) -> None
 @incidents_app.command("show")
 def show_command(incident_id: int, output: OutputOpt = Output.table) -> None:
     """One incident with its affected assets and timeline."""
-    settings = _settings()
+    settings = load_settings()
     with _connection(settings) as conn:
         found = incidents.show(conn, incident_id)
     _show(found, settings, output)
@@ -150,7 +135,7 @@ def show_command(incident_id: int, output: OutputOpt = Output.table) -> None:
 
 def _act(incident_id: int, output: Output,
          action: Callable[[psycopg.Connection[Any], audit.Actor, datetime], incidents.Incident]) -> None:
-    settings = _settings()
+    settings = load_settings()
     # The shell is where the clock is read; the store receives it.
     now = datetime.now(UTC)
     with _connection(settings) as conn:

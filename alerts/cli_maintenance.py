@@ -14,38 +14,22 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated
 
 import orjson
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from alerts import maintenance
 from citybrain import audit, store
+from citybrain.cli_common import Output, OutputOpt, load_settings
 from citybrain.runtime import services
-from citybrain.settings import Settings
 
 maintenance_app = typer.Typer(help=__doc__, no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
-class Output(StrEnum):
-    table = "table"
-    json = "json"
-
-
-OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="table or json")]
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        Console(stderr=True).print(f"[red]invalid CITYBRAIN_* setting:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 def _print(windows: list[maintenance.Window], output: Output) -> None:
@@ -82,7 +66,7 @@ def add(
     output: OutputOpt = Output.table,
 ) -> None:
     """Add a maintenance window (no alerts in scope) or, with --silence, a silence."""
-    settings = _settings()
+    settings = load_settings()
     spec = maintenance.make_spec(
         kind="silence" if silence else "maintenance", scope=scope, target=target, starts_at=start,
         ends_at=end, timezone=tz or settings.timezone, reason=reason, recurrence=rrule, until=until)
@@ -101,7 +85,7 @@ def list_(
     output: OutputOpt = Output.table,
 ) -> None:
     """List windows with their next (or current) period."""
-    settings = _settings()
+    settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
         windows = maintenance.listing(conn, now=datetime.now(UTC), include_removed=all_, kind=kind)
@@ -111,7 +95,7 @@ def list_(
 @maintenance_app.command("rm")
 def rm(window_id: int, output: OutputOpt = Output.table) -> None:
     """Remove a window: past periods stay on record, future ones are dropped."""
-    settings = _settings()
+    settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
         window = maintenance.remove(conn, window_id, audit.Actor.cli(), now=datetime.now(UTC))
@@ -121,7 +105,7 @@ def rm(window_id: int, output: OutputOpt = Output.table) -> None:
 @maintenance_app.command("extend")
 def extend() -> None:
     """Expand open-ended recurring windows up to the horizon (the alerter does it hourly)."""
-    settings = _settings()
+    settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
         added = maintenance.extend_horizon(conn, now=datetime.now(UTC),

@@ -15,35 +15,22 @@ import logging
 import signal
 import sys
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from alerts.cli_maintenance import maintenance_app
 from alerts.rules import check_files, rule_files
-from citybrain.settings import Settings
+from citybrain.cli_common import Output, load_settings
 
 rules_app = typer.Typer(help="Alert rules.\n\nExample: citybrain rules check alerts/rules/",
                         no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
-class Output(StrEnum):
-    table = "table"
-    json = "json"
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        Console(stderr=True).print(f"[red]invalid CITYBRAIN_* setting:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 @rules_app.command("check")
@@ -56,7 +43,7 @@ def check(
     if files:
         paths = [p for f in files for p in (rule_files(f) if f.is_dir() else [f])]
     else:
-        paths = rule_files(_settings().alert_rules_path)
+        paths = rule_files(load_settings().alert_rules_path)
     rules, problems = check_files(paths)
     if output is Output.json:
         sys.stdout.write(orjson.dumps({
@@ -81,7 +68,7 @@ def alerter() -> None:
     from citybrain.runtime import services
     from streams.topics import ensure_topics
 
-    settings = _settings()
+    settings = load_settings()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alerts").setLevel(logging.INFO)
     with services(settings) as ep:

@@ -15,24 +15,21 @@ import asyncio
 import logging
 import sys
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from alerts import cli_incidents
 from alerts import cli_rules as detection_cli
 from citybrain import store
 from citybrain.api import cli as api_cli
+from citybrain.cli_common import Output, OutputOpt, load_settings, print_json
 from citybrain.errors import CitybrainError
 from citybrain.indicators import cli as indicators_cli
 from citybrain.reports import cli as reports_cli
 from citybrain.runtime import services
-from citybrain.settings import Settings
 from dashboards import cli as dashboards_cli
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -59,25 +56,6 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)
 
 
-class Output(StrEnum):
-    table = "table"
-    json = "json"
-
-
-OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="table or json")]
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        err.print(f"[red]invalid CITYBRAIN_* setting:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
-def _json(data: object) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-
 
 @db_app.command("migrate")
 def db_migrate(output: OutputOpt = Output.table) -> None:
@@ -86,7 +64,7 @@ def db_migrate(output: OutputOpt = Output.table) -> None:
     with services(settings, need_broker=False) as ep:
         st = store.migrate(ep.database_url, settings.database_schema)
     if output is Output.json:
-        _json(st.__dict__)
+        print_json(st.__dict__)
     else:
         console.print(f"schema {st.schema}: {len(st.applied)} migrations applied, mode {st.mode}")
 
@@ -98,7 +76,7 @@ def db_status(output: OutputOpt = Output.table) -> None:
     with services(settings, need_broker=False) as ep:
         st = store.status(ep.database_url, settings.database_schema)
     if output is Output.json:
-        _json(st.__dict__)
+        print_json(st.__dict__)
         return
     console.print(f"server {st.server_version}, schema {st.schema}")
     console.print(
@@ -135,7 +113,7 @@ def db_rollup(
         result = rollups.rebuild(conn, _instant(start), _instant(end))
         conn.commit()
     if output is Output.json:
-        _json({k: v.isoformat() if isinstance(v, datetime) else v for k, v in result.__dict__.items()})
+        print_json({k: v.isoformat() if isinstance(v, datetime) else v for k, v in result.__dict__.items()})
     else:
         console.print(f"rebuilt {result.start.isoformat()} to {result.end.isoformat()}: "
                       f"{result.probe_hours} probe and {result.cloud_hours} cloud hourly rows")
@@ -153,7 +131,7 @@ def assets_import(file: Path, output: OutputOpt = Output.table) -> None:
         with store.connect(ep.database_url, settings.database_schema) as conn:
             report = import_registry(conn, registry)
     if output is Output.json:
-        _json(report.__dict__)
+        print_json(report.__dict__)
     else:
         console.print(
             f"imported {report.departments} departments, {report.districts} districts, "
@@ -252,7 +230,7 @@ def status(output: OutputOpt = Output.table) -> None:
           store.connect(ep.database_url, settings.database_schema) as conn):
         st = read_status(conn)
     if output is Output.json:
-        _json(st.as_dict())
+        print_json(st.as_dict())
     else:
         print_status(console, st)
 

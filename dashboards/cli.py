@@ -13,15 +13,11 @@ from typing import Annotated
 
 import typer
 
-from citybrain.settings import Settings
+from citybrain.cli_common import load_settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 
 
-def _settings() -> Settings:
-    # Imported late: citybrain.cli imports this module to register the commands.
-    from citybrain.cli import load_settings
-    return load_settings()
 
 
 @app.command("build")
@@ -32,7 +28,7 @@ def build(
     from citybrain.cli import console
     from dashboards.build import JSON_DIR, write
 
-    for path in write(_settings(), out or JSON_DIR):
+    for path in write(load_settings(), out or JSON_DIR):
         console.print(str(path))
 
 
@@ -50,7 +46,7 @@ def push(
     from dashboards import push as pushing
     from dashboards.build import boards
 
-    settings = _settings()
+    settings = load_settings()
     url = url or settings.grafana_url
     token = token or (settings.grafana_token.get_secret_value() if settings.grafana_token else None)
     if not url or not token:

@@ -10,8 +10,8 @@ from rich.table import Table
 from citybrain import audit, store
 from citybrain.api import tokens
 from citybrain.api.tokens import Role
+from citybrain.cli_common import load_settings
 from citybrain.runtime import services
-from citybrain.settings import Settings
 
 tokens_app = typer.Typer(
     help="API tokens (one role each, optionally limited to a department).\n\n"
@@ -20,10 +20,6 @@ tokens_app = typer.Typer(
 )
 
 
-def _settings() -> Settings:
-    # Imported late: citybrain.cli imports this module to register the commands.
-    from citybrain.cli import load_settings
-    return load_settings()
 
 
 @tokens_app.command("create")
@@ -35,7 +31,7 @@ def create(
     """Create a token and print it (it is shown once; only its digest is stored)."""
     from citybrain.cli import console
 
-    settings = _settings()
+    settings = load_settings()
     actor = audit.Actor.cli()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
@@ -50,7 +46,7 @@ def list_tokens() -> None:
     """The tokens (ids, roles, departments; never the secrets)."""
     from citybrain.cli import console
 
-    settings = _settings()
+    settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
         found = tokens.listing(conn)
@@ -67,7 +63,7 @@ def revoke(token_id: str) -> None:
     """Revoke a token by its id (the second part of the printed token)."""
     from citybrain.cli import console
 
-    settings = _settings()
+    settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
         done = tokens.revoke(conn, token_id)
@@ -87,7 +83,7 @@ def serve(
 
     from citybrain.api.app import create_app
 
-    settings = _settings()
+    settings = load_settings()
     with services(settings, need_broker=False) as ep:
         store.migrate(ep.database_url, settings.database_schema)  # as the worker does
         uvicorn.run(create_app(settings, ep.database_url), host=host or settings.api_host,

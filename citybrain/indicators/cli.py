@@ -8,7 +8,6 @@ Examples:
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
@@ -16,15 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from citybrain.cli_common import Output
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.indicators.model import Indicator
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
-
-
-class Output(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def describe(indicator: Indicator) -> dict[str, Any]:

@@ -13,18 +13,17 @@ from typing import Annotated, Any
 
 import psycopg
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from citybrain import audit, store
 from citybrain.audit import Actor
+from citybrain.cli_common import load_settings
 from citybrain.errors import StoreError
 from citybrain.reports.document import ReportDocument, ReportError, build_report
 from citybrain.reports.scorecard import weights_from_settings
 from citybrain.reports.window import report_window, zone
 from citybrain.reports.writers import WHOLE_CITY, render_scorecard, write_report
 from citybrain.runtime import services
-from citybrain.settings import Settings
 
 AUDIT_ACTION = "report.export"
 
@@ -90,11 +89,7 @@ def report(
         citybrain report --from 2026-03-01 --to 2026-03-31 --format xlsx -o march.xlsx
         citybrain report --from 2026-03-01T08:00 --to 2026-03-02T08:00 --tz UTC --format csv -o d.csv
     """
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        Console(stderr=True).print(f"[red]invalid CITYBRAIN_* setting:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = load_settings()
     window = report_window(from_, to, zone(tz or settings.timezone))
     # The command line is the boundary where the clock is read; everything below takes it.
     stamp = datetime.now(UTC) if generated_at is None else _stamp(generated_at)
