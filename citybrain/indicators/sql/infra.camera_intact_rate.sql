@@ -23,7 +23,9 @@
 --   'maintenance' state interval (known, never up).
 -- * Nothing known: value NULL ("no data"), never 0 or 100.
 -- * An asset's intervals never overlap (the liveness tracker closes one before it opens
---   the next), so seconds are summed interval by interval.
+--   the next), so seconds are summed interval by interval, as whole microseconds
+--   (epoch_us, migration 010): the sums are exact, so no plan (parallel, hash or sort)
+--   can change a figure, and a window with no gap has an unknown_share of exactly 0.
 --
 -- How it stays one pass over the intervals:
 -- * Maintenance: assets to which the same windows apply share one maintenance union M
@@ -89,8 +91,8 @@ member_of AS MATERIALIZED (
     GROUP BY asset_id
 ),
 class_pieces AS (
-    SELECT cl.class, lower(r) AS lo, upper(r) AS hi, date_part('epoch', upper(r) - lower(r)) AS len,
-           sum(date_part('epoch', upper(r) - lower(r))) OVER (PARTITION BY cl.class ORDER BY lower(r)) AS cum
+    SELECT cl.class, lower(r) AS lo, upper(r) AS hi, epoch_us(upper(r) - lower(r)) AS len,
+           (sum(epoch_us(upper(r) - lower(r))) OVER (PARTITION BY cl.class ORDER BY lower(r)))::bigint AS cum
     FROM (SELECT DISTINCT class FROM member_of UNION SELECT '{}'::bigint[]) cl,
          unnest((SELECT range_agg(tstzrange(p.lo, p.hi)) FROM planned p
                  WHERE p.scope = 'all' OR p.window_id = ANY (cl.class))) AS r
@@ -120,11 +122,11 @@ cells AS MATERIALIZED (
                       WHEN i.state = 'unknown' THEN 'unknown'
                       ELSE 'down' END AS state,
                  width_bucket(i.lo, cuts.at) AS ka, width_bucket(i.hi, cuts.at) AS kb,
-                 date_part('epoch', i.hi - i.lo) AS len,
-                 date_part('epoch', i.lo - %(start)s::timestamptz) AS a,
-                 date_part('epoch', i.hi - %(start)s::timestamptz) AS b,
-                 coalesce(i.before[i.ib] + mod(i.ib, 2) * date_part('epoch', i.hi - i.bounds[i.ib]), 0)
-               - coalesce(i.before[i.ia] + mod(i.ia, 2) * date_part('epoch', i.lo - i.bounds[i.ia]), 0) AS mlen
+                 epoch_us(i.hi - i.lo) AS len,
+                 epoch_us(i.lo - %(start)s::timestamptz) AS a,
+                 epoch_us(i.hi - %(start)s::timestamptz) AS b,
+                 coalesce(i.before[i.ib] + mod(i.ib, 2) * epoch_us(i.hi - i.bounds[i.ib]), 0)
+               - coalesce(i.before[i.ia] + mod(i.ia, 2) * epoch_us(i.lo - i.bounds[i.ia]), 0) AS mlen
           FROM (SELECT sc.department_id, sc.district_id, cl.class_id, cl.bounds, cl.before,
                        si.state, x.lo, x.hi,
                        width_bucket(x.lo, cl.bounds) AS ia, width_bucket(x.hi, cl.bounds) AS ib
@@ -143,9 +145,9 @@ cells AS MATERIALIZED (
     SELECT department_id, district_id, 0, 'scope', ka, kb, sum(len), 0, count(*), sum(a), sum(b)
     FROM (SELECT sc.department_id, sc.district_id,
                  width_bucket(sc.lo, cuts.at) AS ka, width_bucket(sc.hi, cuts.at) AS kb,
-                 date_part('epoch', sc.hi - sc.lo) AS len,
-                 date_part('epoch', sc.lo - %(start)s::timestamptz) AS a,
-                 date_part('epoch', sc.hi - %(start)s::timestamptz) AS b
+                 epoch_us(sc.hi - sc.lo) AS len,
+                 epoch_us(sc.lo - %(start)s::timestamptz) AS a,
+                 epoch_us(sc.hi - %(start)s::timestamptz) AS b
           FROM assets_in_scope sc, cuts) s
     GROUP BY department_id, district_id, ka, kb
 ),
@@ -185,9 +187,9 @@ seconds AS (
     -- F(hi) − F(lo) per class, measure and segment, where F(t) = t·open − Σ(start − end)
     -- over the intervals started before t (open: those not ended before t).
     SELECT g.class_id, g.measure, s.k,
-           (date_part('epoch', s.hi - %(start)s::timestamptz) * sum(coalesce(e.n, 0)) OVER w
+           (epoch_us(s.hi - %(start)s::timestamptz) * sum(coalesce(e.n, 0)) OVER w
             - sum(coalesce(e.x, 0)) OVER w)
-         - (date_part('epoch', s.lo - %(start)s::timestamptz) * (sum(coalesce(e.n, 0)) OVER w - coalesce(e.n, 0))
+         - (epoch_us(s.lo - %(start)s::timestamptz) * (sum(coalesce(e.n, 0)) OVER w - coalesce(e.n, 0))
             - (sum(coalesce(e.x, 0)) OVER w - coalesce(e.x, 0))) AS f
     FROM (SELECT DISTINCT class_id, measure FROM edges) g
     CROSS JOIN segments s
@@ -211,10 +213,10 @@ by_day AS (
     GROUP BY 2
 )
 SELECT dimension, member,
-       CASE WHEN known > 0 THEN 100 * up / known END AS value,
-       up AS numerator,
-       known AS denominator,
-       CASE WHEN known - known_m > 0 THEN 100 * (up - up_m) / (known - known_m) END AS adjusted_value,
-       CASE WHEN scope > 0 THEN (scope - known) / scope END AS unknown_share
+       (CASE WHEN known > 0 THEN 100 * up / known END)::float8 AS value,
+       (up / 1000000)::float8 AS numerator,
+       (known / 1000000)::float8 AS denominator,
+       (CASE WHEN known - known_m > 0 THEN 100 * (up - up_m) / (known - known_m) END)::float8 AS adjusted_value,
+       (CASE WHEN scope > 0 THEN (scope - known) / scope END)::float8 AS unknown_share
 FROM (SELECT * FROM by_group UNION ALL SELECT * FROM by_day) f
 ORDER BY dimension, member

@@ -43,7 +43,7 @@ figures AS (
                 WHEN GROUPING(severity) = 0 THEN severity
                 WHEN GROUPING(key) = 0 THEN key
                 WHEN GROUPING(day) = 0 THEN day::text END AS member,
-           sum(date_part('epoch', resolved_at - opened_at) / 60) FILTER (WHERE resolved_at IS NOT NULL) AS minutes,
+           sum(epoch_us(resolved_at - opened_at)) FILTER (WHERE resolved_at IS NOT NULL) / 60000000.0 AS minutes,
            count(resolved_at) AS n
     FROM opened
     GROUP BY GROUPING SETS ((), (department_id), (severity), (key), (day))
