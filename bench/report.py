@@ -380,14 +380,15 @@ def load_heartbeats(conn: psycopg.Connection[Any], assets: Sequence[Asset], star
 
 
 def time_report(conn: psycopg.Connection[Any], window: Window, stamp: datetime, repeat: int,
-                keep: Path | None) -> tuple[float, list[float], str, int, int]:
+                keep: Path | None, workers: int) -> tuple[float, list[float], str, int, int]:
     """One untimed-for-the-median first run (its time is returned apart), then ``repeat``
     timed runs of build_report + JSON; also the data hash, JSON size and indicator count."""
     runs: list[float] = []
     digest, size, indicators = "", 0, 0
     for _ in range(repeat + 1):
         began = time.perf_counter()
-        doc = build_report(conn, window, department=None, generated_by="bench", generated_at=stamp)
+        doc = build_report(conn, window, department=None, generated_by="bench", generated_at=stamp,
+                           workers=workers)
         body = render_json(doc)
         runs.append(time.perf_counter() - began)
         digest, size, indicators = doc.provenance.data_sha256, len(body), len(doc.results)
@@ -423,6 +424,8 @@ def main() -> None:
     ap.add_argument("--probe-interval", type=int, default=300, help="seconds between probes of one target")
     ap.add_argument("--repeat", type=int, default=5, help="timed reports per heartbeat rate (after a first)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--workers", type=int, default=Settings().report_workers,
+                    help="connections computing the indicators side by side (CITYBRAIN_REPORT_WORKERS)")
     ap.add_argument("--per-indicator", action="store_true",
                     help="also time each indicator once per rate (printed on stderr)")
     ap.add_argument("--keep-json", type=Path,
@@ -463,7 +466,7 @@ def main() -> None:
                 with store.connect(ep.database_url, schema, autocommit=True) as conn:
                     step("analyze", lambda: conn.execute("ANALYZE"))
                     first1, runs1, hash1, size, indicators = time_report(conn, window, stamp, args.repeat,
-                                                                              keep("1x"))
+                                                                              keep("1x"), args.workers)
                     print(f"report 1×: first {first1:.3f} s, then {', '.join(f'{r:.3f}' for r in runs1)} s",
                           file=sys.stderr)
                     if args.per_indicator:
@@ -477,7 +480,8 @@ def main() -> None:
                     # the others would hand the planner new statistics (other plans, other
                     # summation orders) for reasons unrelated to the heartbeat volume.
                     step("analyze heartbeat tables", lambda: conn.execute("ANALYZE iot_events, video_events"))
-                    first2, runs2, hash2, _, _ = time_report(conn, window, stamp, args.repeat, keep("2x"))
+                    first2, runs2, hash2, _, _ = time_report(conn, window, stamp, args.repeat, keep("2x"),
+                                                             args.workers)
                     print(f"report 2×: first {first2:.3f} s, then {', '.join(f'{r:.3f}' for r in runs2)} s",
                           file=sys.stderr)
                     if args.per_indicator:
@@ -498,7 +502,8 @@ def main() -> None:
     print(f"report: {indicators} indicators, JSON {size:,} bytes, "
           f"same figures at 1× and 2×: {hash1 == hash2}")
     figures: dict[str, float | int] = {
-        "indicators": indicators, "devices": args.devices, "state_intervals": counts["state_intervals"],
+        "indicators": indicators, "workers": args.workers, "devices": args.devices,
+        "state_intervals": counts["state_intervals"],
         "heartbeat_rows_1x": hb1, "heartbeat_rows_2x": hb1 + hb2,
         "report_seconds_1x": f1, "report_seconds_2x": f2, "growth_pct": 100 * (f2 - f1) / f1,
         "report_min_seconds_1x": min(runs1), "report_min_seconds_2x": min(runs2),

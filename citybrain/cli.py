@@ -96,27 +96,54 @@ def _instant(text: str) -> datetime:
 
 @db_app.command("rollup")
 def db_rollup(
-    start: Annotated[str, typer.Option("--from", help="first hour, ISO 8601 (no offset: UTC)")],
-    end: Annotated[str, typer.Option("--to", help="end (exclusive), ISO 8601 (no offset: UTC)")],
+    start: Annotated[str | None, typer.Option(
+        "--from", help="first hour, ISO 8601 (no offset: UTC)")] = None,
+    end: Annotated[str | None, typer.Option(
+        "--to", help="end (exclusive), ISO 8601 (no offset: UTC)")] = None,
+    zone: Annotated[str | None, typer.Option(
+        "--zone", metavar="TZ", help="keep the daily latency histograms in local days of TZ (IANA name, "
+        "e.g. Asia/Shanghai): records it and rebuilds every daily row from the raw rows")] = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Rebuild the hourly probe and cloud rollups of [--from, --to) from the raw rows.
+    """Rebuild the hourly probe and cloud rollups of [--from, --to), and the daily latency
+    histograms of the local days it meets, from the raw rows; or, with --zone, move the
+    daily histograms to another zone's local days (set_zone: all of them are rebuilt).
 
-    For rows loaded around the pipeline (COPY, back-fills). Example:
+    For rows loaded around the pipeline (COPY, back-fills). Examples:
     citybrain db rollup --from 2026-03-01T00:00+08:00 --to 2026-04-01T00:00+08:00
+    citybrain db rollup --zone Asia/Shanghai
     """
     from citybrain import rollups
 
+    # One job per run: --zone rebuilds every daily row already, and the two outputs
+    # would otherwise both claim latency_days.
+    if zone is not None and (start is not None or end is not None):
+        raise typer.BadParameter("give either --from and --to, or --zone, not both")
+    if zone is None and (start is None or end is None):
+        raise typer.BadParameter("give --from and --to (rebuild a range), or --zone TZ")
+    lo = hi = None
+    if start is not None and end is not None:
+        lo, hi = _instant(start), _instant(end)  # parsed before any work
     settings = load_settings()
     with services(settings, need_broker=False) as ep, \
             store.connect(ep.database_url, settings.database_schema) as conn:
-        result = rollups.rebuild(conn, _instant(start), _instant(end))
+        if zone is not None:
+            written = rollups.set_zone(conn, zone)
+            conn.commit()
+            if output is Output.json:
+                print_json({"zone": zone, "latency_days": written})
+            else:
+                console.print(f"daily latency rollup now in {zone}: {written} rows rebuilt")
+            return
+        assert lo is not None and hi is not None
+        result = rollups.rebuild(conn, lo, hi)
         conn.commit()
     if output is Output.json:
         print_json({k: v.isoformat() if isinstance(v, datetime) else v for k, v in result.__dict__.items()})
     else:
         console.print(f"rebuilt {result.start.isoformat()} to {result.end.isoformat()}: "
-                      f"{result.probe_hours} probe and {result.cloud_hours} cloud hourly rows")
+                      f"{result.probe_hours} probe and {result.cloud_hours} cloud hourly rows, "
+                      f"{result.latency_days} daily latency rows")
 
 
 @assets_app.command("import")

@@ -33,6 +33,7 @@ from citybrain.demo_alerts import (
 )
 from citybrain.errors import CitybrainError
 from citybrain.evidence import print_evidence
+from citybrain.indicators.engine import WorkHours
 from citybrain.indicators.model import Window
 from citybrain.reports import build_report, render_scorecard, write_report
 from citybrain.runtime import Endpoints, services
@@ -130,7 +131,8 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             print_incidents(console, conn, window, mail=mail, robot=robot, team=team)
             console.rule("Five-key scorecard")
             doc = build_report(conn, window, department=None, generated_by="citybrain demo",
-                               generated_at=datetime.now(UTC))
+                               generated_at=datetime.now(UTC), workers=demo.report_workers,
+                               work_hours=WorkHours.of(demo))
             report_file = out / "report.xlsx"
             write_report(doc, "xlsx", report_file)
             console.print(render_scorecard(doc))

@@ -1,9 +1,12 @@
-"""Hourly rollups of probe and cloud-usage readings (tables from migration 009).
+"""Hourly rollups of probe and cloud-usage readings (tables from migration 009) and daily
+latency histograms per local day (probe_latency_daily, migration 011).
 
 The ingest path (streams/sink.py) adds each batch's newly stored rows into the rollups in
-the statement that stores them; ``rebuild`` recomputes a range of hours from the raw
-tables for rows that arrived another way (COPYed in by a benchmark or a back-fill, or a
-migration over existing data). Both use the aggregation built here, so they cannot drift.
+the statement that stores them; ``rebuild`` recomputes a range of hours, and the local days
+that range meets, from the raw tables for rows that arrived another way (COPYed in by a
+benchmark or a back-fill, or a migration over existing data); ``set_zone`` moves the daily
+histograms to another zone's local days. All use the aggregations built here, so they
+cannot drift.
 
 The indicator SQL reads whole hours from the rollups and completes the hours a window
 edge, a local midnight or a registration change cuts from raw rows (see the headers of
@@ -13,13 +16,14 @@ edge, a local midnight or a registration change cuts from raw rows (see the head
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg import sql
 
-from citybrain.errors import StoreError
+from citybrain.errors import CitybrainError, StoreError
 
 HOUR = timedelta(hours=1)
 NO_FILTER = sql.SQL("")
@@ -32,6 +36,23 @@ PROBE_COLUMNS = ("hour", "asset_id", "target_kind", "probes", "ok_probes", "pack
                  "latency_counts")
 CLOUD_COLUMNS = ("hour", "asset_id", "samples", "cpu_used_sum", "cpu_alloc_sum", "mem_used_sum",
                  "mem_alloc_sum", "storage_used_sum", "storage_alloc_sum")
+DAILY_COLUMNS = ("day", "target_kind", "asset_id", "coarse", "n", "lo", "hi", "fine")
+# The local date of an event in the rollup zone (``z``: the rollup_zone row joined in).
+# Days are only ever found this way, instant to local date, never from a computed local
+# midnight: some zones repeat their midnight (America/Havana falls back from 01:00 to
+# 00:00), and ``day::timestamp AT TIME ZONE tz`` then names the second one.
+DAY_OF = "({t} AT TIME ZONE z.tz)::date"
+# No zone in the tz database is 16 hours or more from UTC (the extremes are local mean
+# times of about ±15:57), so every instant of local days d0..d1, in any zone, lies in
+# [d0 00:00 UTC - 16 h, d1 + 1 00:00 UTC + 16 h): the index range a rebuild of days reads,
+# before DAY_OF picks the days' rows exactly.
+ZONE_REACH = timedelta(hours=16)
+NO_ZONE = ("rollup_zone has no row; set the zone of the daily latency rollup with "
+           "`citybrain db rollup --zone Asia/Shanghai`")
+
+
+class RollupZoneError(CitybrainError, ValueError):
+    """A time zone the daily rollup cannot be kept in (unknown to Python or PostgreSQL)."""
 
 
 def probe_aggregate(source: str, where: sql.Composable = NO_FILTER) -> sql.Composed:
@@ -70,6 +91,29 @@ def cloud_aggregate(source: str, where: sql.Composable = NO_FILTER) -> sql.Compo
     ).format(source=sql.Identifier(source), where=where)
 
 
+def latency_daily_aggregate(source: str, where: sql.Composable = NO_FILTER) -> sql.Composed:
+    """SELECT of probe_latency_daily rows from ``source`` (probe_events' columns), on local
+    days of rollup_zone's zone; ``where`` adds ``AND ...`` conditions on ``e`` (the source
+    rows) and ``z`` (the zone row).
+
+    Two levels again: per (day, kind, asset, fine bucket) first, then the fine buckets of
+    each coarse bucket become its dense 16 counts. Only successful probes with a latency,
+    as in probe_hourly's histogram.
+    """
+    return sql.SQL(
+        # mod(), not %: the statement may carry %s parameters.
+        "SELECT day, target_kind, asset_id, (b / 16)::smallint, sum(cnt)::integer, min(lo), max(hi),"
+        " latency_fine(array_agg(mod(b, 16)), array_agg(cnt))"
+        " FROM (SELECT " + DAY_OF.format(t="e.occurred_at") + " AS day, e.target_kind, e.asset_id,"
+        " latency_bucket(e.latency_ms) AS b, count(*) AS cnt,"
+        " min(e.latency_ms) AS lo, max(e.latency_ms) AS hi"
+        " FROM {source} e CROSS JOIN rollup_zone z"
+        " WHERE e.ok AND e.latency_ms IS NOT NULL {where}"
+        " GROUP BY 1, 2, 3, 4) per_bucket"
+        " GROUP BY 1, 2, 3, 4"
+    ).format(source=sql.Identifier(source), where=where)
+
+
 def _add(table: str, column: str, nullable: bool = False) -> sql.Composed:
     old, new = sql.Identifier(table, column), sql.Identifier("excluded", column)
     if nullable:
@@ -104,6 +148,21 @@ def cloud_upsert() -> sql.Composed:
         adds=sql.SQL(", ").join(adds))
 
 
+def latency_daily_upsert() -> sql.SQL:
+    """ON CONFLICT clause adding a batch's probe_latency_daily rows to the stored ones."""
+    return sql.SQL(
+        " ON CONFLICT (target_kind, day, asset_id, coarse) DO UPDATE SET"
+        " n = probe_latency_daily.n + excluded.n,"
+        " lo = least(probe_latency_daily.lo, excluded.lo),"
+        " hi = greatest(probe_latency_daily.hi, excluded.hi),"
+        " fine = latency_fine_add(probe_latency_daily.fine, excluded.fine)")
+
+
+def _insert_daily(select: sql.Composable, upsert: sql.Composable = NO_FILTER) -> sql.Composed:
+    return sql.SQL("INSERT INTO probe_latency_daily ({cols}) {select}{upsert}").format(
+        cols=sql.SQL(", ").join(map(sql.Identifier, DAILY_COLUMNS)), select=select, upsert=upsert)
+
+
 def ingest_cte(family: str, source: str) -> sql.Composed | None:
     """A data-modifying CTE body adding the rows of ``source`` (the batch's newly stored
     rows) to the family's rollup, or None for families without one."""
@@ -117,6 +176,23 @@ def ingest_cte(family: str, source: str) -> sql.Composed | None:
     return sql.SQL("INSERT INTO {table} ({cols}) {select}{upsert} RETURNING 1").format(
         table=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
         select=select, upsert=upsert)
+
+
+def ingest_ctes(family: str, source: str) -> sql.Composable:
+    """The data-modifying CTEs (``name AS (...),`` each, for a WITH list after ``source``)
+    adding the rows of ``source`` to all of the family's rollups; empty for families
+    without one. Every CTE reads the same rows, so each stored row is added once to each.
+    """
+    hourly = ingest_cte(family, source)
+    if hourly is None:
+        return sql.SQL("")
+    ctes = [sql.SQL(" rollup AS ({}),").format(hourly)]
+    if family == "probe":
+        # The zone row is read in the statement's snapshot: set_zone locks the table, so a
+        # batch never adds days of the old zone to rows rebuilt in the new one.
+        ctes.append(sql.SQL(" latency_daily AS ({} RETURNING 1),").format(
+            _insert_daily(latency_daily_aggregate(source), latency_daily_upsert())))
+    return sql.Composed(ctes)
 
 
 # The raw columns each family's rollup reads, for the sink's RETURNING list.
@@ -133,6 +209,7 @@ class RebuildResult:
     end: datetime
     probe_hours: int  # rollup rows written
     cloud_hours: int
+    latency_days: int  # probe_latency_daily rows written, for the local days [start, end) meets
 
 
 def hour_floor(t: datetime) -> datetime:
@@ -148,22 +225,25 @@ def hour_ceil(t: datetime) -> datetime:
 
 
 def rebuild(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> RebuildResult:
-    """Recompute the rollups of every UTC hour that meets [start, end) from the raw tables.
+    """Recompute the rollups of every UTC hour that meets [start, end) from the raw tables,
+    and the daily latency histograms of every local day (rollup zone) that meets it.
 
     ``start`` is rounded down and ``end`` up to whole hours, so a partial hour is rebuilt
-    whole. Runs in one transaction (a savepoint inside the caller's): the rollups are
-    never seen half-rebuilt. Rows arriving through the pipeline meanwhile wait on the
-    row locks, then add to the rebuilt hours.
+    whole; a partial day is rebuilt whole too. Runs in one transaction (a savepoint inside
+    the caller's): the rollups are never seen half-rebuilt. Rows arriving through the
+    pipeline meanwhile wait on the table locks, then add to the rebuilt hours and days.
     """
     lo, hi = hour_floor(start), hour_ceil(end)
     if hi <= lo:
-        return RebuildResult(lo, hi, 0, 0)
+        return RebuildResult(lo, hi, 0, 0, 0)
     where = sql.SQL("AND occurred_at >= %(lo)s AND occurred_at < %(hi)s")
     params = {"lo": lo, "hi": hi}
     try:
         with conn.transaction():
-            # Lock out concurrent ingest into the rebuilt hours until this commits.
-            conn.execute("LOCK TABLE probe_hourly, cloud_hourly IN SHARE ROW EXCLUSIVE MODE")
+            # Lock out concurrent ingest into the rebuilt hours and days until this commits
+            # (in the order the sink's statement takes them).
+            conn.execute("LOCK TABLE probe_hourly, cloud_hourly, probe_latency_daily"
+                         " IN SHARE ROW EXCLUSIVE MODE")
             conn.execute("DELETE FROM probe_hourly WHERE hour >= %(lo)s AND hour < %(hi)s", params)
             conn.execute("DELETE FROM cloud_hourly WHERE hour >= %(lo)s AND hour < %(hi)s", params)
             probe = conn.execute(
@@ -176,7 +256,66 @@ def rebuild(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> Re
                     cols=sql.SQL(", ").join(map(sql.Identifier, CLOUD_COLUMNS)),
                     select=cloud_aggregate("cloud_events", where)),
                 params).rowcount
+            days = _rebuild_days(conn, start, end)
     except psycopg.Error as exc:
-        raise StoreError(f"rebuilding the hourly rollups failed: {exc}; check that the schema is "
-                         "migrated (`citybrain db migrate`, migration 009)") from exc
-    return RebuildResult(lo, hi, max(probe, 0), max(cloud, 0))
+        raise StoreError(f"rebuilding the rollups failed: {exc}; check that the schema is "
+                         "migrated (`citybrain db migrate`, migrations 009 and 011)") from exc
+    return RebuildResult(lo, hi, max(probe, 0), max(cloud, 0), days)
+
+
+def _rebuild_days(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> int:
+    """Replace the daily rows of the local days that meet [start, end) (start < end) by
+    an aggregation of their raw rows; the caller holds the table lock."""
+    # The zone is read after the lock: a set_zone that committed meanwhile is seen.
+    row = conn.execute(
+        "SELECT (%s::timestamptz AT TIME ZONE tz)::date, (%s::timestamptz AT TIME ZONE tz)::date"
+        " FROM rollup_zone", (start, end - timedelta(microseconds=1))).fetchone()
+    if row is None:
+        raise StoreError(NO_ZONE)
+    first, last = row
+    conn.execute("DELETE FROM probe_latency_daily WHERE day >= %s AND day <= %s", (first, last))
+    where = sql.SQL(
+        "AND e.occurred_at >= %(from)s AND e.occurred_at < %(to)s"
+        " AND " + DAY_OF.format(t="e.occurred_at") + " BETWEEN %(first)s AND %(last)s")
+    params = {"from": _utc_midnight(first) - ZONE_REACH,
+              "to": _utc_midnight(last + timedelta(days=1)) + ZONE_REACH,
+              "first": first, "last": last}
+    written = conn.execute(_insert_daily(latency_daily_aggregate("probe_events", where)), params).rowcount
+    return max(written, 0)
+
+
+def _utc_midnight(d: date) -> datetime:
+    return datetime.combine(d, time(), UTC)
+
+
+def set_zone(conn: psycopg.Connection[Any], tz: str) -> int:
+    """Keep the daily latency histograms in local days of ``tz`` (an IANA name) from now
+    on: record the zone and rebuild every daily row from all raw probe rows, in one
+    transaction (a savepoint inside the caller's). Returns the rows written.
+
+    Setting the zone it already has rebuilds every day as well. Ingest waits on the table
+    lock meanwhile, then adds its rows in the new zone.
+    """
+    # Both sides must know the zone: PostgreSQL computes the days, and readers (report
+    # windows, the tests' reference) take local dates with zoneinfo.
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise RollupZoneError(f"unknown time zone {tz!r}; use an IANA name such as Asia/Shanghai") from exc
+    try:
+        with conn.transaction():
+            try:
+                conn.execute("SELECT now() AT TIME ZONE %s", (tz,))
+            except psycopg.errors.InvalidParameterValue as exc:
+                raise RollupZoneError(f"time zone {tz!r} is not known to the database server; "
+                                      "use an IANA name such as Asia/Shanghai") from exc
+            conn.execute("LOCK TABLE probe_latency_daily IN SHARE ROW EXCLUSIVE MODE")
+            # An upsert, not an UPDATE: it also restores a zone row deleted by hand.
+            conn.execute("INSERT INTO rollup_zone (tz) VALUES (%s)"
+                         " ON CONFLICT (singleton) DO UPDATE SET tz = excluded.tz", (tz,))
+            conn.execute("DELETE FROM probe_latency_daily")
+            written = conn.execute(_insert_daily(latency_daily_aggregate("probe_events"))).rowcount
+    except psycopg.Error as exc:
+        raise StoreError(f"rebuilding the daily latency rollup failed: {exc}; check that the schema "
+                         "is migrated (`citybrain db migrate`, migration 011)") from exc
+    return max(written, 0)

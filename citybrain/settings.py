@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     # report's time zone; an incident opened outside them is off-hours. Env: "08:30".
     work_hours_start: time = time(8, 30)
     work_hours_end: time = time(17, 30)
+    # Reports (`citybrain report`, the API, the demo): how many database connections
+    # compute the indicators side by side, all reading one snapshot (1 = the caller's
+    # connection only). Each indicator's SQL runs on one core, so about the server's cores.
+    report_workers: int = Field(default=2, ge=1, le=16)
 
     # Operator views (dashboards/, citybrain/metrics*.py): the address and port that
     # `citybrain worker` (and the alerter) serve Prometheus /metrics on, port 0 = off (the

@@ -78,12 +78,11 @@ class EventSink:
         self._types: list[str] = []
         self._applied: dict[TopicPartition, int] = {}
         self._stage = f"stage_{family}"
-        # Probe and cloud batches also add the rows they store to their hourly rollup, in
-        # the same statement: only rows actually inserted (RETURNING skips duplicates)
-        # are added, and they commit or roll back with the rows and the offsets.
-        rollup = rollups.ingest_cte(family, "ins")
-        self._rollup: sql.Composable = (
-            sql.SQL(" rollup AS ({}),").format(rollup) if rollup is not None else sql.SQL(""))
+        # Probe and cloud batches also add the rows they store to their hourly rollup (and
+        # probes to the daily latency histograms), in the same statement: only rows
+        # actually inserted (RETURNING skips duplicates) are added, and they commit or roll
+        # back with the rows and the offsets.
+        self._rollup: sql.Composable = rollups.ingest_ctes(family, "ins")
         self._returning = sql.SQL(", ").join(
             map(sql.Identifier, rollups.INGEST_COLUMNS.get(family, ("asset_id", "occurred_at"))))
 

@@ -18,7 +18,7 @@ from citybrain.api.deps import (
 from citybrain.api.window import WindowQuery, window_from_query
 from citybrain.errors import CitybrainError
 from citybrain.indicators.catalogue import load_catalogue
-from citybrain.indicators.engine import compute
+from citybrain.indicators.engine import WorkHours, compute
 from citybrain.indicators.model import DIMENSIONS, Indicator
 from citybrain.reports.writers import indicator_dict
 from citybrain.settings import Settings
@@ -61,7 +61,7 @@ def indicator(
     win = window_from_query(window, cfg.timezone)
     department = scoped_department(who, window.department)
     try:
-        result = compute(conn, ind, win, department=department)
+        result = compute(conn, ind, win, department=department, work_hours=WorkHours.of(cfg))
     except CitybrainError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     body = indicator_dict(result)

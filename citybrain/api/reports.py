@@ -19,6 +19,7 @@ from citybrain.api.deps import (
 )
 from citybrain.api.window import WindowQuery, window_from_query
 from citybrain.errors import CitybrainError
+from citybrain.indicators.engine import WorkHours
 from citybrain.reports.cli import AUDIT_ACTION, report_details
 from citybrain.reports.document import build_report
 from citybrain.reports.scorecard import load_weights
@@ -56,7 +57,8 @@ def report(
     stamp = datetime.now(UTC)
     try:
         doc = build_report(conn, win, department=department, generated_by=actor.id,
-                           generated_at=stamp, weights=weights, weights_source=source)
+                           generated_at=stamp, weights=weights, weights_source=source,
+                           workers=cfg.report_workers, work_hours=WorkHours.of(cfg))
         body = render(doc, format)
     except CitybrainError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc

@@ -8,12 +8,17 @@ and one per breakdown member. The engine only binds the four parameters and maps
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import time
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from citybrain.errors import StoreError
@@ -29,7 +34,7 @@ from citybrain.indicators.model import (
 )
 from citybrain.settings import Settings
 
-__all__ = ["WorkHours", "compute", "compute_all", "load_catalogue"]
+__all__ = ["WorkHours", "compute", "compute_all", "load_catalogue", "snapshot_connections"]
 
 COLUMNS = ("dimension", "member", "value", "numerator", "denominator", "adjusted_value",
            "unknown_share")
@@ -125,7 +130,71 @@ def compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window,
 
 def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: str | None = None,
                 work_hours: WorkHours | None = None,
-                indicators: Iterable[Indicator] | None = None) -> list[IndicatorResult]:
-    """Every catalogue indicator (or the ones given) over one window and scope."""
+                indicators: Iterable[Indicator] | None = None, workers: int = 1) -> list[IndicatorResult]:
+    """Every catalogue indicator (or the ones given) over one window and scope, in
+    catalogue order.
+
+    ``workers`` > 1 computes them side by side on that many new connections to ``conn``'s
+    database, all reading one snapshot (see ``snapshot_connections``): the figures are
+    those of a single moment even while ingest writes, and they see only committed data.
+    With 1 they run one after the other on ``conn`` itself (and see its uncommitted rows).
+    """
     chosen = load_catalogue() if indicators is None else tuple(indicators)
-    return [compute(conn, i, window, department=department, work_hours=work_hours) for i in chosen]
+    if workers <= 1 or len(chosen) <= 1:
+        return [compute(conn, i, window, department=department, work_hours=work_hours) for i in chosen]
+    todo: SimpleQueue[tuple[int, Indicator]] = SimpleQueue()
+    for n, indicator in enumerate(chosen):
+        todo.put((n, indicator))
+    done: dict[int, IndicatorResult] = {}
+
+    def drain(worker: psycopg.Connection[Any]) -> None:
+        # Each thread owns one connection and takes the next indicator when it is free,
+        # so a slow indicator does not hold up the rest.
+        while True:
+            try:
+                n, indicator = todo.get_nowait()
+            except Empty:
+                return
+            done[n] = compute(worker, indicator, window, department=department, work_hours=work_hours)
+
+    with snapshot_connections(conn, min(workers, len(chosen))) as conns, \
+            ThreadPoolExecutor(len(conns), thread_name_prefix="indicators") as pool:
+        for future in [pool.submit(drain, c) for c in conns]:
+            future.result()  # re-raises the first failure (a StoreError naming the indicator)
+    return [done[n] for n in range(len(chosen))]
+
+
+@contextlib.contextmanager
+def snapshot_connections(conn: psycopg.Connection[Any],
+                         count: int) -> Iterator[list[psycopg.Connection[Any]]]:
+    """``count`` new connections with ``conn``'s parameters (database, user, search_path),
+    each in a read-only REPEATABLE READ transaction on the same snapshot: the first
+    exports its snapshot (pg_export_snapshot) and the others import it, so every query
+    on any of them sees the database exactly as of one moment. Rolled back and closed on
+    exit."""
+    # get_parameters() leaves the password out; it is added back, never logged.
+    conninfo = make_conninfo("", **conn.info.get_parameters(), password=conn.info.password or None)
+    opened: list[psycopg.Connection[Any]] = []
+    try:
+        try:
+            for _ in range(count):
+                c = psycopg.connect(conninfo)
+                c.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                c.read_only = True
+                opened.append(c)
+            exported = opened[0].execute("SELECT pg_export_snapshot()").fetchone()
+            if exported is None:
+                raise StoreError("pg_export_snapshot() returned nothing")
+            for c in opened[1:]:
+                # The first statement of the importing transaction.
+                c.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(exported[0])))
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"opening {count} connections on one snapshot for the report failed: {exc}; "
+                "lower CITYBRAIN_REPORT_WORKERS or raise the server's max_connections") from exc
+        yield opened
+    finally:
+        for c in opened:
+            with contextlib.suppress(psycopg.Error):
+                c.rollback()
+            c.close()

@@ -19,6 +19,7 @@ from citybrain import audit, store
 from citybrain.audit import Actor
 from citybrain.cli_common import load_settings
 from citybrain.errors import StoreError
+from citybrain.indicators.engine import WorkHours
 from citybrain.reports.document import ReportDocument, ReportError, build_report
 from citybrain.reports.scorecard import weights_from_settings
 from citybrain.reports.window import report_window, zone
@@ -102,7 +103,8 @@ def report(
             if department is not None:
                 _check_department(conn, department)
             doc = build_report(conn, window, department=department, generated_by=actor.id,
-                               generated_at=stamp, weights=weights, weights_source=source)
+                               generated_at=stamp, weights=weights, weights_source=source,
+                               workers=settings.report_workers, work_hours=WorkHours.of(settings))
             # The file and its audit row go together: the row is committed only after the
             # file is in place, and a failed insert or commit removes the file again, so no
             # export goes unrecorded.

@@ -12,7 +12,7 @@ import importlib.metadata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -20,6 +20,9 @@ from citybrain.errors import CitybrainError
 from citybrain.indicators.model import KEYS, IndicatorResult, Window
 from citybrain.reports.rows import ROW_FORMAT, data_rows, data_sha256, rounded
 from citybrain.reports.scorecard import Scorecard, check_weights, score_keys
+
+if TYPE_CHECKING:
+    from citybrain.indicators.engine import WorkHours
 
 REPORT_FORMAT = "citybrain-report/1"
 
@@ -144,11 +147,13 @@ def assemble_report(results: Sequence[IndicatorResult], window: Window, *, depar
 def build_report(conn: psycopg.Connection[Any], window: Window, *, department: str | None,
                  generated_by: str, generated_at: datetime,
                  weights: Mapping[str, float] | None = None,
-                 weights_source: str = "catalogue") -> ReportDocument:
+                 weights_source: str = "catalogue", workers: int = 1,
+                 work_hours: WorkHours | None = None) -> ReportDocument:
     """Compute every catalogue indicator over ``window`` (optionally one department's
-    scope) and assemble the report."""
+    scope) and assemble the report. ``workers`` > 1: that many connections compute the
+    indicators side by side on one snapshot (committed data only; see compute_all)."""
     from citybrain.indicators.engine import compute_all
 
-    results = compute_all(conn, window, department=department)
+    results = compute_all(conn, window, department=department, workers=workers, work_hours=work_hours)
     return assemble_report(results, window, department=department, generated_by=generated_by,
                            generated_at=generated_at, weights=weights, weights_source=weights_source)

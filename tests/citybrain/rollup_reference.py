@@ -1,12 +1,14 @@
 """A from-scratch aggregation of the raw probe and cloud rows, in Python, to check the
-hourly rollups against (an implementation independent of citybrain.rollups' SQL)."""
+hourly rollups and the daily latency histograms against (an implementation independent of
+citybrain.rollups' SQL)."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -52,6 +54,41 @@ def probe_rollup(db: Conn) -> dict[tuple[datetime, str, str], tuple[Any, ...]]:
                 "SELECT hour, asset_id, target_kind, probes, ok_probes, packets_sent, packets_lost,"
                 " latency_count, latency_sum, latency_min, latency_max, latency_buckets, latency_counts"
                 " FROM probe_hourly")}
+
+
+DailyKey = tuple[str, date, str, int]  # (target_kind, local day, asset_id, coarse bucket)
+
+
+def latency_daily_reference(db: Conn, tz: ZoneInfo) -> dict[DailyKey, tuple[Any, ...]]:
+    """probe_latency_daily as documented, days local to ``tz`` (taken with zoneinfo):
+    (n, lo, hi, 16 fine counts) per key, successful probes with a latency only."""
+    acc: dict[DailyKey, dict[str, Any]] = defaultdict(
+        lambda: {"n": 0, "lo": None, "hi": None, "fine": [0] * 16})
+    for at, asset, kind, ok, ms in db.execute(
+            "SELECT occurred_at, asset_id, target_kind, ok, latency_ms FROM probe_events"):
+        if not ok or ms is None:
+            continue
+        coarse, i = divmod(bucket(ms), 16)
+        a = acc[(kind, at.astimezone(tz).date(), asset, coarse)]
+        a["n"] += 1
+        a["lo"] = ms if a["lo"] is None else min(a["lo"], ms)
+        a["hi"] = ms if a["hi"] is None else max(a["hi"], ms)
+        a["fine"][i] += 1
+    return {k: (a["n"], a["lo"], a["hi"], a["fine"]) for k, a in acc.items()}
+
+
+def latency_daily_rollup(db: Conn) -> dict[DailyKey, tuple[Any, ...]]:
+    """The stored rows, keyed and shaped as ``latency_daily_reference``; min and max are the
+    stored float4 readings themselves, so the two compare with ==."""
+    return {(kind, day, asset, coarse): (n, lo, hi, fine)
+            for kind, day, asset, coarse, n, lo, hi, fine in db.execute(
+                "SELECT target_kind, day, asset_id, coarse, n, lo, hi, fine FROM probe_latency_daily")}
+
+
+def rollup_zone(db: Conn) -> str:
+    row = db.execute("SELECT tz FROM rollup_zone").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def cloud_reference(db: Conn) -> dict[tuple[datetime, str], tuple[Any, ...]]:

@@ -1,12 +1,14 @@
 """The hourly rollups: rebuilt from raw rows they equal a from-scratch aggregation, and the
-packet-loss sums read through them stay exact at windows cut off the UTC hours."""
+packet-loss sums read through them stay exact at windows cut off the UTC hours. The daily
+latency histograms: rebuilt whole local days, moved to another zone by set_zone, back-filled
+by their migration, each equal to a zoneinfo-based reference."""
 
 from __future__ import annotations
 
 import random
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -29,13 +31,18 @@ from tests.citybrain.indicators.city import (
 from tests.citybrain.rollup_reference import (
     cloud_reference,
     cloud_rollup,
+    latency_daily_reference,
+    latency_daily_rollup,
     probe_reference,
     probe_rollup,
+    rollup_zone,
     same,
 )
 from tests.helpers import count, worker_env
 
 KOLKATA = ZoneInfo("Asia/Kolkata")  # +05:30: every local midnight cuts a UTC hour
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the daily rollup's zone until set_zone
+BERLIN = ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 3, 9, 17, 0, tzinfo=UTC)
 
 
@@ -141,6 +148,9 @@ def test_db_rollup_command_rebuilds_the_hours(settings: Settings, db: Conn) -> N
                           "--to", "2026-03-12"], env=worker_env(settings),
                          capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode != 0 and "ISO 8601" in bad.stderr
+    # The local days the range meets (Shanghai 03-10 to 03-12) are rebuilt too.
+    assert printed["latency_days"] == len(latency_daily_reference(db, SHANGHAI)) > 0
+    assert latency_daily_rollup(db) == latency_daily_reference(db, SHANGHAI)
 
 
 def test_migration_back_fills_existing_rows(database_url: str, schema: str, db: Conn) -> None:
@@ -176,3 +186,172 @@ def test_cloud_utilisation_sums_are_exact_on_a_kolkata_date_time_window(db: Conn
     assert cpu is not None and storage is not None
     assert (cpu.numerator, cpu.denominator) == pytest.approx((row[0], row[1]), rel=1e-12)
     assert (storage.numerator, storage.denominator) == pytest.approx((row[2], row[3]), rel=1e-12)
+
+
+# --- daily latency histograms (probe_latency_daily, migration 011) ----------------------
+
+def around_midnight(db: Conn, midnight: datetime, asset_id: str = "link-0", seed: int = 3) -> None:
+    """Probes from 40 minutes before ``midnight`` to 40 after, one exactly on it, one a
+    microsecond before, failed ones and ones without a latency (neither is counted), and
+    latencies at both ends of the histogram (bucket 0, bucket 632 = coarse 39, index 8)."""
+    rng = random.Random(seed)
+    for k in range(-20, 21):
+        probe(db, asset_id, midnight + timedelta(minutes=2 * k), ok=k % 9 != 0, latency=rng.uniform(0.5, 400))
+        probe(db, "portal-1", midnight + timedelta(minutes=2 * k, seconds=30), target="portal",
+              latency=rng.uniform(20, 3000))
+    probe(db, asset_id, midnight - timedelta(microseconds=1), latency=0.01)
+    probe(db, asset_id, midnight, latency=900_000.0)
+    probe(db, asset_id, midnight + timedelta(minutes=1), latency=None)
+
+
+def by_day(rows: dict[tuple[str, date, str, int], tuple[object, ...]],
+           keep: set[date]) -> dict[tuple[str, date, str, int], tuple[object, ...]]:
+    return {k: v for k, v in rows.items() if k[1] in keep}
+
+
+def test_daily_rebuild_equals_the_reference_and_rebuilds_whole_local_days(db: Conn) -> None:
+    d10, d11, d12 = date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 12)
+    readings(db)  # Shanghai 03-10 01:00 to about 18:00
+    around_midnight(db, local(SHANGHAI, 2026, 3, 11))
+    assert rollup_zone(db) == "Asia/Shanghai"
+    result = rollups.rebuild(db, T0 + timedelta(minutes=5), T0 + timedelta(days=2))
+    want = latency_daily_reference(db, SHANGHAI)
+    assert {k[1] for k in want} == {d10, d11}
+    # The 900 s probe exactly on the midnight: the top coarse bucket, of the new day.
+    assert [k[1] for k in want if k[3] == 39] == [d11]
+    assert result.latency_days == len(want)
+    assert latency_daily_rollup(db) == want
+    assert all(n == sum(fine) and len(fine) == 16 for n, _, _, fine in want.values())
+    # Rebuilding again replaces, never adds.
+    rollups.rebuild(db, T0, T0 + timedelta(days=2))
+    assert latency_daily_rollup(db) == want
+
+    # New raw rows on three days, then a rebuild of the last hour before the 03-11
+    # midnight: day 03-10 is rebuilt whole (readings from 01:00 on included), 03-11 (the
+    # range ends exactly at its first instant) and 03-12 are left alone.
+    probe(db, "link-0", local(SHANGHAI, 2026, 3, 10, 23, 59), latency=12.5)
+    probe(db, "link-0", local(SHANGHAI, 2026, 3, 11), latency=13.5)
+    probe(db, "link-7", local(SHANGHAI, 2026, 3, 12, 12), latency=14.5)
+    before = latency_daily_rollup(db)
+    result = rollups.rebuild(db, local(SHANGHAI, 2026, 3, 10, 23), local(SHANGHAI, 2026, 3, 11))
+    want = latency_daily_reference(db, SHANGHAI)
+    assert result.latency_days == len(by_day(want, {d10}))
+    got = latency_daily_rollup(db)
+    assert by_day(got, {d10}) == by_day(want, {d10}) != by_day(before, {d10})
+    assert by_day(got, {d11, d12}) == by_day(before, {d11, d12}) != by_day(want, {d11, d12})
+    # One instant of 03-11 rebuilds that day whole; then 03-12 is the only stale day.
+    d11_start = local(SHANGHAI, 2026, 3, 11)
+    rollups.rebuild(db, d11_start, d11_start + timedelta(microseconds=1))
+    got = latency_daily_rollup(db)
+    assert by_day(got, {d10, d11}) == by_day(want, {d10, d11}) and by_day(got, {d12}) == {}
+    rollups.rebuild(db, T0, T0 + timedelta(days=3))
+    assert latency_daily_rollup(db) == want
+
+
+def test_daily_rebuild_in_a_zone_that_repeats_its_midnight(db: Conn) -> None:
+    """America/Havana falls back from 01:00 to 00:00 on 2024-11-03: both 00:30s belong to
+    11-03, though ``'2024-11-03'::timestamp AT TIME ZONE`` names the second midnight."""
+    havana = ZoneInfo("America/Havana")
+    first = datetime(2024, 11, 3, 4, 30, tzinfo=UTC)  # 00:30 CDT, before the fall-back
+    assert first.astimezone(havana).date() == date(2024, 11, 3)
+    for minutes in (-45, -20, 0, 20, 50, 70, 95):
+        probe(db, "link-0", first + timedelta(minutes=minutes), latency=10 + minutes / 7)
+    rollups.set_zone(db, "America/Havana")
+    want = latency_daily_reference(db, havana)
+    assert latency_daily_rollup(db) == want
+    assert {k[1] for k in want} == {date(2024, 11, 2), date(2024, 11, 3)}
+    # A rebuild of either day alone reproduces it.
+    rollups.rebuild(db, datetime(2024, 11, 3, 5, 10, tzinfo=UTC), datetime(2024, 11, 3, 5, 20, tzinfo=UTC))
+    assert latency_daily_rollup(db) == want
+    rollups.rebuild(db, datetime(2024, 11, 3, 3, 0, tzinfo=UTC), datetime(2024, 11, 3, 3, 10, tzinfo=UTC))
+    assert latency_daily_rollup(db) == want
+
+
+def test_set_zone_moves_the_days_across_a_dst_change(db: Conn) -> None:
+    """Berlin moves to CEST at 2026-03-29 01:00 UTC: a probe at 22:30 UTC is on 03-29 the
+    day before (CET, +1) and on 03-30 that evening (CEST, +2)."""
+    rng = random.Random(13)
+    start = datetime(2026, 3, 27, 12, tzinfo=UTC)
+    for i in range(300):
+        at = start + timedelta(minutes=23 * i + rng.randint(0, 22))
+        probe(db, f"link-{i % 3}", at, ok=i % 13 != 0, latency=rng.uniform(0.2, 2500))
+    marks = {"mark-a": datetime(2026, 3, 28, 22, 30, tzinfo=UTC),   # Berlin 03-28 23:30, Shanghai 03-29
+             "mark-b": datetime(2026, 3, 28, 23, 30, tzinfo=UTC),   # Berlin 03-29 00:30, Shanghai 03-29
+             "mark-c": datetime(2026, 3, 29, 21, 30, tzinfo=UTC),   # Berlin 03-29 23:30, Shanghai 03-30
+             "mark-d": datetime(2026, 3, 29, 22, 30, tzinfo=UTC)}   # Berlin 03-30 00:30, Shanghai 03-30
+    for mark, at in marks.items():
+        probe(db, mark, at, latency=42.0)
+
+    def mark_days() -> dict[str, date]:
+        return {asset: day for _, day, asset, _ in latency_daily_rollup(db) if asset.startswith("mark-")}
+
+    rollups.rebuild(db, start, start + timedelta(days=6))
+    assert latency_daily_rollup(db) == latency_daily_reference(db, SHANGHAI)
+    assert mark_days() == {"mark-a": date(2026, 3, 29), "mark-b": date(2026, 3, 29),
+                           "mark-c": date(2026, 3, 30), "mark-d": date(2026, 3, 30)}
+
+    written = rollups.set_zone(db, "Europe/Berlin")
+    want = latency_daily_reference(db, BERLIN)
+    assert rollup_zone(db) == "Europe/Berlin"
+    assert written == len(want) and latency_daily_rollup(db) == want
+    assert mark_days() == {"mark-a": date(2026, 3, 28), "mark-b": date(2026, 3, 29),
+                           "mark-c": date(2026, 3, 29), "mark-d": date(2026, 3, 30)}
+
+    # Rebuilds now cut Berlin days: the 23-hour 03-29 is rebuilt whole from one instant.
+    probe(db, "link-0", local(BERLIN, 2026, 3, 29, 0, 5), latency=7.0)
+    probe(db, "link-0", local(BERLIN, 2026, 3, 29, 23, 55), latency=8.0)
+    result = rollups.rebuild(db, local(BERLIN, 2026, 3, 29, 12), local(BERLIN, 2026, 3, 29, 12, 1))
+    want = latency_daily_reference(db, BERLIN)
+    assert result.latency_days == len(by_day(want, {date(2026, 3, 29)}))
+    assert latency_daily_rollup(db) == want
+
+    # An unknown zone is refused with a clear message and changes nothing.
+    for bad in ("Mars/Olympus", "", "../etc/passwd"):
+        with pytest.raises(rollups.RollupZoneError, match="unknown time zone"):
+            rollups.set_zone(db, bad)
+    assert isinstance(rollups.RollupZoneError("x"), ValueError)
+    assert rollup_zone(db) == "Europe/Berlin" and latency_daily_rollup(db) == want
+
+    # Back to Shanghai: the same rows as a rebuild there gave.
+    rollups.set_zone(db, "Asia/Shanghai")
+    assert latency_daily_rollup(db) == latency_daily_reference(db, SHANGHAI)
+
+
+def test_db_rollup_zone_command(settings: Settings, db: Conn) -> None:
+    readings(db)
+    around_midnight(db, local(BERLIN, 2026, 3, 10))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "citybrain", "db", "rollup", *args],
+                              env=worker_env(settings), capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    out = cli("--zone", "Europe/Berlin", "-o", "json")
+    assert out.returncode == 0, out.stderr
+    want = latency_daily_reference(db, BERLIN)
+    assert orjson.loads(out.stdout) == {"zone": "Europe/Berlin", "latency_days": len(want)}
+    assert rollup_zone(db) == "Europe/Berlin" and latency_daily_rollup(db) == want
+    bad = cli("--zone", "Mars/Olympus")
+    assert bad.returncode == 1 and "unknown time zone 'Mars/Olympus'" in bad.stderr
+    assert rollup_zone(db) == "Europe/Berlin"
+    neither = cli()
+    assert neither.returncode == 2 and "--zone" in neither.stderr
+    both = cli("--zone", "UTC", "--from", "2026-03-09T17:00", "--to", "2026-03-10T00:00")
+    assert both.returncode == 2 and rollup_zone(db) == "Europe/Berlin"
+    assert "--zone" in cli("--help").stdout
+
+
+def test_latency_daily_migration_back_fills_existing_rows(database_url: str, schema: str, db: Conn) -> None:
+    """Migration 011 on a store with raw rows: Shanghai days, equal to the reference."""
+    readings(db)
+    around_midnight(db, local(SHANGHAI, 2026, 3, 10))
+    db.execute("DELETE FROM schema_migrations WHERE version = 11")
+    db.execute("DROP TABLE probe_latency_daily, rollup_zone")
+    db.execute("DROP FUNCTION latency_fine, latency_fine_add")
+    store.migrate(database_url, schema)
+    assert rollup_zone(db) == "Asia/Shanghai"
+    want = latency_daily_reference(db, SHANGHAI)
+    assert len({k[1] for k in want}) == 2 and latency_daily_rollup(db) == want
+    # And a rebuild of everything writes the same rows.
+    rollups.rebuild(db, T0 - timedelta(days=2), T0 + timedelta(days=2))
+    assert latency_daily_rollup(db) == want

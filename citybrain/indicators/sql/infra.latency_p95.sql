@@ -1,6 +1,6 @@
 -- infra.latency_p95, version 2: network latency p95 (网络时延, 95th percentile).
 -- The 95th percentile of latency_ms over the successful link probes in W (target_kind
--- 'link', ok), estimated from the hourly latency histograms; failed probes count in
+-- 'link', ok), estimated from latency histograms; failed probes count in
 -- packet loss and link stability, not here. Only registered assets, while registered
 -- (registered_at ≤ occurred_at < retired_at). Day: the local day (tz) of occurred_at.
 --
@@ -19,12 +19,43 @@
 -- numerator NULL; denominator = samples (exact); adjusted_value and unknown_share NULL).
 -- No sample: value NULL.
 --
--- Reads the hourly rollup probe_hourly (migration 009) for every UTC hour wholly inside
--- W, inside the asset's registered life and on one local day; the hours that a window
--- edge, a local midnight (zones with :30/:45 offsets) or a registration or retirement
--- cuts are read from raw probe_events rows (by the occurred_at index), so every sample
--- is counted once and on its own local day.
-WITH midnights AS MATERIALIZED (
+-- Where the samples come from (every sample counted once, on its own local day):
+-- * Whole local days of W, in the zone of the daily rollup (rollup_zone, migration 011)
+--   and wholly inside the asset's registered life: probe_latency_daily, one row per
+--   (asset, day, coarse bucket c = b / 16) with the 16 fine counts of that bucket.
+-- * The rest (the hours before the first and after the last whole day, the day an asset
+--   is registered or retired, every day when the report's zone is not the rollup's):
+--   the hourly rollup probe_hourly (migration 009) for whole UTC hours inside the
+--   asset's life, and raw probe_events rows for the hours a window edge, a local
+--   midnight (zones with :30/:45 offsets) or a registration or retirement cuts.
+--
+-- Two passes, so a 30-day report does not merge every fine bucket of every asset-day:
+-- 1. per group (the city, each department, asset and day), the samples per coarse
+--    bucket locate the coarse bucket of each rank ⌊p⌋ and ⌈p⌉;
+-- 2. only the wanted coarse buckets are read at fine resolution, which locates the fine
+--    bucket b of each rank and the samples before it. The estimate is then exactly the
+--    one described above: the figures equal a single-level merge of the fine buckets.
+WITH zone AS MATERIALIZED (
+    -- The daily rollup holds local days of one zone; it serves only reports in that zone.
+    SELECT coalesce((SELECT z.tz = %(tz)s::text FROM rollup_zone z), false) AS daily
+),
+bounds AS MATERIALIZED (
+    -- ds: the local date of W's start (day k of the window is ds + k). The whole local
+    -- days of W are [dlo, dhi), from instant wlo to whi; read from the daily rollup only
+    -- in its zone (otherwise wlo = whi = end: no day is read from it).
+    SELECT ds, CASE WHEN z.daily AND dlo < dhi THEN dlo ELSE NULL END AS dlo,
+           CASE WHEN z.daily AND dlo < dhi THEN dhi ELSE NULL END AS dhi,
+           CASE WHEN z.daily AND dlo < dhi THEN dlo::timestamp AT TIME ZONE %(tz)s::text
+                ELSE %(end)s::timestamptz END AS wlo,
+           CASE WHEN z.daily AND dlo < dhi THEN dhi::timestamp AT TIME ZONE %(tz)s::text
+                ELSE %(end)s::timestamptz END AS whi
+    FROM zone z,
+         LATERAL (SELECT (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date AS ds,
+                         (%(end)s::timestamptz AT TIME ZONE %(tz)s::text)::date AS dhi) d,
+         LATERAL (SELECT CASE WHEN d.ds::timestamp AT TIME ZONE %(tz)s::text >= %(start)s::timestamptz
+                              THEN d.ds ELSE d.ds + 1 END AS dlo) l
+),
+midnights AS MATERIALIZED (
     -- width_bucket(t, at) = k: t lies on the window's day k (0 = the first).
     SELECT coalesce(array_agg(t ORDER BY t), '{}') AS at
     FROM (SELECT d AT TIME ZONE %(tz)s::text AS t
@@ -44,7 +75,7 @@ cuts AS MATERIALIZED (
     WHERE t <> h
 ),
 scoped AS NOT MATERIALIZED (
-    SELECT a.asset_id, a.registered_at, a.retired_at
+    SELECT a.asset_id, a.department_id, a.registered_at, a.retired_at
     FROM assets a
     WHERE (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
 ),
@@ -56,32 +87,72 @@ raw_hours AS MATERIALIZED (
     SELECT date_bin('1 hour', x.t, '2000-01-01 00:00+00'), s.asset_id
     FROM scoped s CROSS JOIN cuts c
     CROSS JOIN LATERAL (VALUES (s.registered_at), (s.retired_at)) x(t)
-    WHERE x.t > %(start)s::timestamptz AND x.t < %(end)s::timestamptz
+    -- (the first two lines only spare the VALUES for the many assets with neither in W)
+    WHERE ((s.registered_at > %(start)s::timestamptz AND s.registered_at < %(end)s::timestamptz)
+           OR (s.retired_at > %(start)s::timestamptz AND s.retired_at < %(end)s::timestamptz))
+      AND x.t > %(start)s::timestamptz AND x.t < %(end)s::timestamptz
       AND x.t <> date_bin('1 hour', x.t, '2000-01-01 00:00+00')
       AND date_bin('1 hour', x.t, '2000-01-01 00:00+00') <> ALL (c.hours)
 ),
-per_asset_day AS (
-    -- Histogram buckets per asset and day: (b, n samples, exact min and max).
-    SELECT asset_id, k, b, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
-    FROM (SELECT r.asset_id, width_bucket(r.hour, m.at) AS k, h.b, h.n, r.latency_min AS lo,
+partial_days AS MATERIALIZED (
+    -- Inside the whole days, the day an asset is registered or retired (not at a local
+    -- midnight) is not wholly in its registered life: that day is read from the hourly
+    -- rollup and raw rows instead of the daily rollup, for that asset.
+    SELECT s.asset_id, x.day::timestamp AT TIME ZONE %(tz)s::text AS lo,
+           (x.day + 1)::timestamp AT TIME ZONE %(tz)s::text AS hi
+    FROM bounds b
+    JOIN scoped s ON (s.registered_at > b.wlo AND s.registered_at < b.whi)
+                  OR (s.retired_at > b.wlo AND s.retired_at < b.whi)
+    CROSS JOIN LATERAL (VALUES (s.registered_at), (s.retired_at)) t(at)
+    CROSS JOIN LATERAL (SELECT (t.at AT TIME ZONE %(tz)s::text)::date AS day) x
+    WHERE t.at > b.wlo AND t.at < b.whi
+      AND t.at <> x.day::timestamp AT TIME ZONE %(tz)s::text
+),
+daily AS (
+    -- Whole days from the daily rollup: one row per (asset, day, coarse bucket), with the
+    -- 16 fine counts. Only days inside the asset's registered life.
+    SELECT d.asset_id, s.department_id, d.day - b.ds AS k, d.coarse AS c, d.n, d.lo, d.hi, d.fine
+    FROM bounds b
+    JOIN probe_latency_daily d ON d.target_kind = 'link' AND d.day >= b.dlo AND d.day < b.dhi
+    JOIN scoped s ON s.asset_id = d.asset_id
+    WHERE (s.registered_at <= b.wlo OR s.registered_at <= d.day::timestamp AT TIME ZONE %(tz)s::text)
+      AND (s.retired_at IS NULL OR s.retired_at >= b.whi
+           OR s.retired_at >= (d.day + 1)::timestamp AT TIME ZONE %(tz)s::text)
+),
+edge AS (
+    -- Everything else, per fine bucket b: the hours outside the whole days (and, inside
+    -- them, the days of assets registered or retired that day) from the hourly rollup,
+    -- and the cut hours from raw rows.
+    SELECT asset_id, department_id, k, b, sum(n)::bigint AS n, min(lo) AS lo, max(hi) AS hi
+    FROM (SELECT r.asset_id, s.department_id, width_bucket(r.hour, m.at) AS k, h.b, h.n, r.latency_min AS lo,
                  r.latency_max AS hi
-          FROM probe_hourly r
-          JOIN scoped s ON s.asset_id = r.asset_id
+          FROM (-- Hours before and after the whole days, every asset; inside them, only the
+                -- assets registered or retired within [wlo, whi), on the days not wholly theirs.
+                SELECT r.* FROM bounds bd
+                JOIN probe_hourly r ON r.target_kind = 'link' AND r.latency_count > 0
+                     AND r.hour >= %(start)s::timestamptz AND r.hour < bd.wlo
+                UNION ALL
+                SELECT r.* FROM bounds bd
+                JOIN probe_hourly r ON r.target_kind = 'link' AND r.latency_count > 0
+                     AND r.hour >= bd.whi AND r.hour + interval '1 hour' <= %(end)s::timestamptz
+                UNION ALL
+                SELECT r.* FROM partial_days pd
+                JOIN probe_hourly r ON r.target_kind = 'link' AND r.latency_count > 0
+                     AND r.hour >= pd.lo AND r.hour < pd.hi AND r.asset_id = pd.asset_id) r
           CROSS JOIN midnights m CROSS JOIN cuts c
+          JOIN scoped s ON s.asset_id = r.asset_id
           CROSS JOIN LATERAL unnest(r.latency_buckets, r.latency_counts) AS h(b, n)
-          WHERE r.hour >= %(start)s::timestamptz AND r.hour + interval '1 hour' <= %(end)s::timestamptz
-            AND r.target_kind = 'link' AND r.latency_count > 0
-            AND r.hour >= s.registered_at
+          WHERE r.hour >= s.registered_at
             AND (s.retired_at IS NULL OR r.hour + interval '1 hour' <= s.retired_at)
             AND r.hour <> ALL (c.hours)
           UNION ALL
-          SELECT e.asset_id, width_bucket(e.occurred_at, m.at), latency_bucket(e.latency_ms), 1,
+          SELECT e.asset_id, e.department_id, width_bucket(e.occurred_at, m.at), latency_bucket(e.latency_ms), 1,
                  e.latency_ms, e.latency_ms
           FROM raw_hours rh
-          CROSS JOIN midnights m
+          CROSS JOIN midnights m CROSS JOIN bounds bd
           -- OFFSET 0 keeps this a per-hour index range scan (not flattened into a full scan).
           CROSS JOIN LATERAL (
-              SELECT e.asset_id, e.occurred_at, e.latency_ms
+              SELECT e.asset_id, s.department_id, e.occurred_at, e.latency_ms, s.registered_at, s.retired_at
               FROM probe_events e
               JOIN scoped s ON s.asset_id = e.asset_id
               WHERE e.occurred_at >= rh.h AND e.occurred_at < rh.h + interval '1 hour'
@@ -90,49 +161,111 @@ per_asset_day AS (
                 AND e.target_kind = 'link' AND e.ok AND e.latency_ms IS NOT NULL
                 AND e.occurred_at >= s.registered_at AND (s.retired_at IS NULL OR e.occurred_at < s.retired_at)
               OFFSET 0) e
+          WHERE e.occurred_at < bd.wlo OR e.occurred_at >= bd.whi
+             OR NOT (e.registered_at <= ((e.occurred_at AT TIME ZONE %(tz)s::text)::date)::timestamp
+                                         AT TIME ZONE %(tz)s::text
+                     AND (e.retired_at IS NULL
+                          OR e.retired_at >= ((e.occurred_at AT TIME ZONE %(tz)s::text)::date + 1)::timestamp
+                                             AT TIME ZONE %(tz)s::text))
          ) u
-    GROUP BY asset_id, k, b
+    GROUP BY asset_id, department_id, k, b
 ),
-buckets AS (
-    SELECT CASE WHEN GROUPING(a.department_id) = 0 THEN 'department'
-                WHEN GROUPING(p.asset_id) = 0 THEN 'asset'
-                WHEN GROUPING(p.k) = 0 THEN 'day'
+edge_coarse AS (
+    SELECT asset_id, department_id, k, b / 16 AS c, mod(b, 16) AS f, n, lo, hi FROM edge
+),
+coarse_in AS MATERIALIZED (
+    SELECT asset_id, department_id, k, c, n, lo, hi FROM daily
+    UNION ALL
+    SELECT asset_id, department_id, k, c, n, lo, hi FROM edge_coarse
+),
+coarse AS (
+    -- Pass 1: samples per coarse bucket for every group (city, department, day; asset),
+    -- with the group's exact min and max. The first three come from one pre-aggregation
+    -- per (department, day), so each input row is hashed twice, not four times.
+    SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
+                WHEN GROUPING(k) = 0 THEN 'day'
                 ELSE 'total' END AS dimension,
-           CASE WHEN GROUPING(a.department_id) = 0 THEN a.department_id
-                WHEN GROUPING(p.asset_id) = 0 THEN p.asset_id
-                WHEN GROUPING(p.k) = 0
-                    THEN ((%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date + p.k)::text END AS member,
-           p.b, sum(p.n) AS n, min(p.lo) AS lo, max(p.hi) AS hi
-    FROM per_asset_day p
-    JOIN assets a ON a.asset_id = p.asset_id
-    GROUP BY GROUPING SETS ((p.b), (a.department_id, p.b), (p.asset_id, p.b), (p.k, p.b))
+           CASE WHEN GROUPING(department_id) = 0 THEN department_id
+                WHEN GROUPING(k) = 0 THEN k::text END AS member,
+           c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
+    FROM (SELECT department_id, k, c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
+          FROM coarse_in GROUP BY department_id, k, c) x
+    GROUP BY GROUPING SETS ((c), (department_id, c), (k, c))
+    UNION ALL
+    SELECT 'asset', asset_id, c, sum(n), min(lo), max(hi) FROM coarse_in GROUP BY asset_id, c
 ),
-ranked AS (
-    -- Samples before each bucket, the group's sample count, exact min and max, and the
-    -- 0-based ranks ⌊p⌋ and ⌈p⌉ of the samples percentile_cont interpolates between.
-    SELECT dimension, member, b, n, before, samples, gmin, gmax, pos,
-           floor(pos) AS j_lo, ceil(pos) AS j_hi
-    FROM (SELECT dimension, member, b, n,
-                 sum(n) OVER (PARTITION BY dimension, member ORDER BY b) - n AS before,
+targets AS MATERIALIZED (
+    -- Per group: the sample count, exact min and max, the position p = 0.95 (n − 1) and the
+    -- 0-based ranks ⌊p⌋ and ⌈p⌉ percentile_cont interpolates between; each rank's coarse
+    -- bucket (c_lo, c_hi) and the samples before that bucket (before_lo, before_hi).
+    SELECT dimension, member, max(samples) AS samples, min(gmin) AS gmin, max(gmax) AS gmax,
+           max(pos) AS pos, max(floor(pos)) AS j_lo, max(ceil(pos)) AS j_hi,
+           max(c) FILTER (WHERE floor(pos) >= before AND floor(pos) < before + n) AS c_lo,
+           max(before) FILTER (WHERE floor(pos) >= before AND floor(pos) < before + n) AS before_lo,
+           max(c) FILTER (WHERE ceil(pos) >= before AND ceil(pos) < before + n) AS c_hi,
+           max(before) FILTER (WHERE ceil(pos) >= before AND ceil(pos) < before + n) AS before_hi
+    FROM (SELECT dimension, member, c, n,
+                 sum(n) OVER (PARTITION BY dimension, member ORDER BY c) - n AS before,
                  sum(n) OVER (PARTITION BY dimension, member) AS samples,
                  min(lo) OVER (PARTITION BY dimension, member) AS gmin,
                  max(hi) OVER (PARTITION BY dimension, member) AS gmax,
                  0.95 * (sum(n) OVER (PARTITION BY dimension, member) - 1) AS pos
-          FROM buckets) w
+          FROM coarse) w
+    GROUP BY dimension, member
+),
+wanted AS MATERIALIZED (
+    -- The coarse buckets some group's p95 falls in: only these are read at fine resolution.
+    SELECT coalesce(array_agg(DISTINCT c), '{}') AS cs
+    FROM (SELECT c_lo AS c FROM targets UNION ALL SELECT c_hi FROM targets) t
+),
+fine_in AS MATERIALIZED (
+    -- Pass 2 input: samples per fine bucket, only inside the wanted coarse buckets.
+    SELECT d.asset_id, d.department_id, d.k, d.c, (u.f - 1)::integer AS f, u.n
+    FROM daily d CROSS JOIN wanted w
+    CROSS JOIN LATERAL unnest(d.fine) WITH ORDINALITY AS u(n, f)
+    WHERE d.c = ANY (w.cs) AND u.n > 0
+    UNION ALL
+    SELECT e.asset_id, e.department_id, e.k, e.c, e.f, e.n
+    FROM edge_coarse e CROSS JOIN wanted w
+    WHERE e.c = ANY (w.cs)
+),
+fine AS (
+    -- Pass 2: samples per fine bucket inside the wanted coarse buckets, per group.
+    SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
+                WHEN GROUPING(k) = 0 THEN 'day'
+                ELSE 'total' END AS dimension,
+           CASE WHEN GROUPING(department_id) = 0 THEN department_id
+                WHEN GROUPING(k) = 0 THEN k::text END AS member,
+           c, f, sum(n) AS n
+    FROM (SELECT department_id, k, c, f, sum(n) AS n FROM fine_in GROUP BY department_id, k, c, f) x
+    GROUP BY GROUPING SETS ((c, f), (department_id, c, f), (k, c, f))
+    UNION ALL
+    SELECT 'asset', asset_id, c, f, sum(n) FROM fine_in GROUP BY asset_id, c, f
+),
+located AS (
+    -- For each rank (⌊p⌋, ⌈p⌉): its fine bucket b = 16c + f, the samples before it (before)
+    -- and in it (n); the rank's sample is estimated inside its bucket as before.
+    SELECT t.dimension, t.member, t.samples, t.gmin, t.gmax, t.pos, t.j_lo, r.which, r.j,
+           (16 * fb.c + fb.f)::integer AS b, r.before_c + fb.before AS before, fb.n
+    FROM targets t
+    CROSS JOIN LATERAL (VALUES ('lo', t.j_lo, t.c_lo, t.before_lo), ('hi', t.j_hi, t.c_hi, t.before_hi))
+        AS r(which, j, c, before_c)
+    JOIN (SELECT dimension, member, c, f, n, sum(n) OVER (PARTITION BY dimension, member, c ORDER BY f) - n AS before
+          FROM fine) fb
+      ON fb.dimension = t.dimension AND coalesce(fb.member, '') = coalesce(t.member, '') AND fb.c = r.c
+    WHERE r.j >= r.before_c + fb.before AND r.j < r.before_c + fb.before + fb.n
 ),
 figures AS (
-    SELECT dimension, member, max(samples) AS samples, max(pos) AS pos,
-           max(j_lo) AS j_lo,
+    SELECT dimension, member, max(samples) AS samples, max(pos) AS pos, max(j_lo) AS j_lo,
            max(least(gmax, greatest(gmin, latency_bucket_floor(b)
-                     * power(1.025::float8, ((j_lo - before + 0.5) / n)::float8))))
-               FILTER (WHERE j_lo >= before AND j_lo < before + n) AS v_lo,
+                     * power(1.025::float8, ((j - before + 0.5) / n)::float8)))) FILTER (WHERE which = 'lo') AS v_lo,
            max(least(gmax, greatest(gmin, latency_bucket_floor(b)
-                     * power(1.025::float8, ((j_hi - before + 0.5) / n)::float8))))
-               FILTER (WHERE j_hi >= before AND j_hi < before + n) AS v_hi
-    FROM ranked
+                     * power(1.025::float8, ((j - before + 0.5) / n)::float8)))) FILTER (WHERE which = 'hi') AS v_hi
+    FROM located
     GROUP BY dimension, member
 )
-SELECT dimension, member,
+SELECT dimension,
+       CASE WHEN dimension = 'day' THEN ((SELECT ds FROM bounds) + member::int)::text ELSE member END AS member,
        (v_lo + (pos - j_lo)::float8 * (v_hi - v_lo))::float8 AS value,
        NULL::float8 AS numerator,
        samples::float8 AS denominator,
