@@ -432,6 +432,9 @@ def main() -> None:
                     help="write each rate's report as report-1x.json / report-2x.json here")
     args = ap.parse_args()
 
+    if args.keep_json:
+        args.keep_json.mkdir(parents=True, exist_ok=True)
+
     def keep(rate: str) -> Path | None:
         return args.keep_json / f"report-{rate}.json" if args.keep_json else None
 
