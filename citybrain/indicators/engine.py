@@ -36,7 +36,6 @@ from citybrain.settings import Settings
 
 __all__ = ["WorkHours", "compute", "compute_all", "load_catalogue", "snapshot_connections"]
 
-WORK_MEM = "64MB"
 COLUMNS = ("dimension", "member", "value", "numerator", "denominator", "adjusted_value",
            "unknown_share")
 
@@ -103,7 +102,7 @@ def compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window,
     """One indicator over ``window`` for the whole city or one department.
 
     Runs in a transaction of its own (a savepoint inside the caller's, if one is open).
-    The settings it makes (working hours, jit off, work_mem) are transaction-local: they end with
+    The settings it makes (working hours, jit off) are transaction-local: they end with
     that transaction, or with the caller's when it ran inside one.
     """
     hours = work_hours or WorkHours()
@@ -114,12 +113,8 @@ def compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window,
             cur.execute("SELECT set_config('citybrain.work_start', %s, true),"
                         " set_config('citybrain.work_end', %s, true),"
                         # JIT compilation costs more than these queries take to run.
-                        " set_config('jit', 'off', true),"
-                        # The availability SQL hashes ~10⁵ cells per query; at the 4 MB
-                        # default they spill to disk (measured: 12.3 s → 10.4 s for the
-                        # 100,000-device online rate). Per query node, for this query only.
-                        " set_config('work_mem', %s, true)",
-                        (hours.start.isoformat(), hours.end.isoformat(), WORK_MEM))
+                        " set_config('jit', 'off', true)",
+                        (hours.start.isoformat(), hours.end.isoformat()))
             cur.execute(indicator.sql.encode(), params)
             if cur.description is None or tuple(c.name for c in cur.description) != COLUMNS:
                 got = [c.name for c in cur.description or ()]
