@@ -22,7 +22,8 @@ CITYBRAIN_DATABASE_URL when set):
   report is timed; then as many rows again are added, interleaved (every 15 s and 30 s:
   the raw heartbeat rate doubled over the same minutes), and the report is timed again.
 
-Timed: ``build_report`` (every indicator computed by its SQL) plus the JSON rendering.
+Timed: ``build_report`` (every indicator computed by its SQL, on ``--workers`` connections
+sharing one snapshot) plus the JSON rendering.
 Per heartbeat rate, after an ANALYZE, one first run (printed apart) and ``--repeat`` more;
 their median and minimum are reported (on a shared machine noise only adds time, so the
 minimum is the steadier comparison). ``--per-indicator`` also times each indicator once
