@@ -55,6 +55,7 @@ class _Entry(BaseModel):
     availability: bool = False
     breakdowns: tuple[Dimension, ...] = ()
     weight: float = Field(default=1.0, ge=0)
+    heavy: bool = False
 
 
 def sql_problems(text: str) -> list[str]:
@@ -114,7 +115,7 @@ def parse_catalogue(text: str, sql_dir: Path, source: str) -> tuple[Indicator, .
             unit=entry.unit, direction=entry.direction, target=entry.target,
             formula=" ".join(entry.formula.split()), version=entry.version, sql_file=entry.sql,
             sql=sql_text, availability=entry.availability, breakdowns=entry.breakdowns,
-            weight=entry.weight,
+            weight=entry.weight, heavy=entry.heavy,
         ))
     if problems:
         raise CatalogueError("invalid indicator catalogue:\n  " + "\n  ".join(problems))

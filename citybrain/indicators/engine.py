@@ -143,7 +143,9 @@ def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: st
     if workers <= 1 or len(chosen) <= 1:
         return [compute(conn, i, window, department=department, work_hours=work_hours) for i in chosen]
     todo: SimpleQueue[tuple[int, Indicator]] = SimpleQueue()
-    for n, indicator in enumerate(chosen):
+    # Heavy ones first (stable otherwise): started last, one of them would run alone at
+    # the end while the other connections sit idle.
+    for n, indicator in sorted(enumerate(chosen), key=lambda e: not e[1].heavy):
         todo.put((n, indicator))
     done: dict[int, IndicatorResult] = {}
 

@@ -45,6 +45,7 @@ class Indicator:
     availability: bool = False  # time-based: has adjusted_value and unknown_share
     breakdowns: tuple[Dimension, ...] = ()
     weight: float = 1.0         # weight in its key's composite score (0: shown, not scored)
+    heavy: bool = False         # scheduling hint: a report starts it before the others
 
 
 @dataclass(frozen=True)
