@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import time
 from queue import Empty, SimpleQueue
+from threading import Event
 from typing import Any
 
 import psycopg
@@ -148,16 +149,22 @@ def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: st
     for n, indicator in sorted(enumerate(chosen), key=lambda e: not e[1].heavy):
         todo.put((n, indicator))
     done: dict[int, IndicatorResult] = {}
+    failed = Event()
 
     def drain(worker: psycopg.Connection[Any]) -> None:
         # Each thread owns one connection and takes the next indicator when it is free,
-        # so a slow indicator does not hold up the rest.
-        while True:
+        # so a slow indicator does not hold up the rest; after a failure the report is
+        # lost anyway, so the others stop taking work.
+        while not failed.is_set():
             try:
                 n, indicator = todo.get_nowait()
             except Empty:
                 return
-            done[n] = compute(worker, indicator, window, department=department, work_hours=work_hours)
+            try:
+                done[n] = compute(worker, indicator, window, department=department, work_hours=work_hours)
+            except BaseException:
+                failed.set()
+                raise
 
     with snapshot_connections(conn, min(workers, len(chosen))) as conns, \
             ThreadPoolExecutor(len(conns), thread_name_prefix="indicators") as pool:

@@ -8,9 +8,13 @@ report must apply the configured working hours.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, time, timedelta
 
-from citybrain.indicators.engine import WorkHours, compute_all, snapshot_connections
+import pytest
+
+from citybrain.errors import StoreError
+from citybrain.indicators.engine import WorkHours, compute_all, load_catalogue, snapshot_connections
 from citybrain.reports.document import build_report
 from tests.citybrain.indicators.city import Conn, department, incident, local
 from tests.citybrain.indicators.test_availability import W, build_city
@@ -50,3 +54,11 @@ def test_report_uses_the_given_working_hours(db: Conn) -> None:
 
     assert hours_of(None) == {"on_hours": 1.0}
     assert hours_of(WorkHours(time(10, 0), time(18, 0))) == {"off_hours": 1.0}
+
+
+def test_a_failing_indicator_fails_the_parallel_report(db: Conn) -> None:
+    department(db, "water")
+    good = load_catalogue()[:3]
+    broken = dataclasses.replace(good[1], id="infra.broken", sql="SELECT * FROM no_such_table")
+    with pytest.raises(StoreError, match=r"computing infra\.broken .*no_such_table"):
+        compute_all(db, W, workers=2, indicators=[good[0], broken, good[2]])
