@@ -152,7 +152,7 @@ edge AS (
           CROSS JOIN midnights m CROSS JOIN bounds bd
           -- OFFSET 0 keeps this a per-hour index range scan (not flattened into a full scan).
           CROSS JOIN LATERAL (
-              SELECT e.asset_id, s.department_id, e.occurred_at, e.latency_ms, s.registered_at, s.retired_at
+              SELECT e.asset_id, s.department_id, e.occurred_at, e.latency_ms
               FROM probe_events e
               JOIN scoped s ON s.asset_id = e.asset_id
               WHERE e.occurred_at >= rh.h AND e.occurred_at < rh.h + interval '1 hour'
@@ -161,12 +161,10 @@ edge AS (
                 AND e.target_kind = 'link' AND e.ok AND e.latency_ms IS NOT NULL
                 AND e.occurred_at >= s.registered_at AND (s.retired_at IS NULL OR e.occurred_at < s.retired_at)
               OFFSET 0) e
+          -- Not in a day the daily rollup serves (the same days as the hourly rows above).
           WHERE e.occurred_at < bd.wlo OR e.occurred_at >= bd.whi
-             OR NOT (e.registered_at <= ((e.occurred_at AT TIME ZONE %(tz)s::text)::date)::timestamp
-                                         AT TIME ZONE %(tz)s::text
-                     AND (e.retired_at IS NULL
-                          OR e.retired_at >= ((e.occurred_at AT TIME ZONE %(tz)s::text)::date + 1)::timestamp
-                                             AT TIME ZONE %(tz)s::text))
+             OR EXISTS (SELECT 1 FROM partial_days pd
+                        WHERE pd.asset_id = e.asset_id AND e.occurred_at >= pd.lo AND e.occurred_at < pd.hi)
          ) u
     GROUP BY asset_id, department_id, k, b
 ),
