@@ -37,7 +37,37 @@
 --   segment between two cuts holds F(c₂) − F(c₁), and F at every cut needs only the count
 --   and sum of interval starts and ends per segment. A segment lies wholly inside or
 --   outside each class's M, so a day's maintenance seconds are sums over its segments.
-WITH planned AS MATERIALIZED (
+-- * Whole days from the daily facts (availability_daily, migration 012): for each local
+--   day of W that is listed in availability_days (its facts are current) in the zone of
+--   the facts (rollup_zone; a report in another zone reads none), the sums per kind,
+--   department and district were taken from these intervals by the same accounting
+--   (citybrain/availability.py). Only the rest of W ("live": a cut first or last day, a
+--   day whose facts are missing or were invalidated by a later change) is derived from
+--   state_intervals below, one scan per live range; none when every day has facts.
+--   The two parts add up as whole microseconds, so the figures are the same either way.
+WITH fact_days AS MATERIALIZED (
+    SELECT d.day, d.day::timestamp AT TIME ZONE z.tz AS lo, (d.day + 1)::timestamp AT TIME ZONE z.tz AS hi
+    FROM rollup_zone z JOIN availability_days d ON z.tz = %(tz)s::text
+    WHERE d.day::timestamp AT TIME ZONE z.tz >= %(start)s::timestamptz
+      AND (d.day + 1)::timestamp AT TIME ZONE z.tz <= %(end)s::timestamptz
+),
+live AS MATERIALIZED (
+    -- W without the fact days.
+    SELECT lower(r) AS lo, upper(r) AS hi
+    FROM unnest(tstzmultirange(tstzrange(%(start)s::timestamptz, %(end)s::timestamptz))
+                - coalesce((SELECT range_agg(tstzrange(lo, hi)) FROM fact_days), '{}'::tstzmultirange)) AS r
+),
+facts AS MATERIALIZED (
+    SELECT f.day::text AS day, f.kind, f.department_id, f.district_id,
+           f.scope_us AS scope, f.online_us AS up,
+           f.online_us + f.degraded_us + f.offline_us + f.held_us AS known,
+           f.online_m_us AS up_m,
+           f.held_us + f.online_m_us + f.degraded_m_us + f.offline_m_us AS known_m
+    FROM fact_days fd JOIN availability_daily f ON f.day = fd.day
+    WHERE f.kind IN ('camera')
+      AND (%(department)s::text IS NULL OR f.department_id = %(department)s::text)
+),
+planned AS MATERIALIZED (
     SELECT mw.window_id, mw.scope, mw.target,
            greatest(mp.starts_at, %(start)s::timestamptz) AS lo,
            least(mp.ends_at, mw.removed_at, %(end)s::timestamptz) AS hi
@@ -68,6 +98,8 @@ scoped AS NOT MATERIALIZED (
       AND a.registered_at < %(end)s::timestamptz
       AND (a.retired_at IS NULL OR a.retired_at > greatest(a.registered_at, %(start)s::timestamptz))
       AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
+      -- Only the live part reads assets (the facts hold their scopes).
+      AND EXISTS (SELECT 1 FROM live)
 ),
 assets_in_scope AS MATERIALIZED (
     -- The same rows, read once by the small consumers below; the big join with
@@ -110,6 +142,15 @@ classes AS MATERIALIZED (
         GROUP BY class
     ) m ON m.class = cl.class
 ),
+live_intervals AS (
+    -- The intervals' pieces inside the live ranges (an open interval runs to the end):
+    -- one scan per live range, none when every day of W has facts.
+    SELECT si.asset_id, si.state, greatest(si.started_at, l.lo) AS lo, least(si.ended_at, l.hi) AS hi
+    FROM live l
+    CROSS JOIN LATERAL (SELECT asset_id, state, started_at, ended_at FROM state_intervals
+                        WHERE started_at < l.hi AND (ended_at IS NULL OR ended_at > l.lo)
+                        OFFSET 0) si
+),
 cells AS MATERIALIZED (
     -- Seconds per group, class, state ('up', 'down', 'held', 'unknown'; 'scope' for the
     -- assets' scopes) and pair (segment of the start ka, segment of the end kb), with
@@ -133,12 +174,9 @@ cells AS MATERIALIZED (
                 FROM scoped sc
                 LEFT JOIN member_of mo ON mo.asset_id = sc.asset_id
                 JOIN classes cl ON cl.class = coalesce(mo.class, '{}')
-                JOIN state_intervals si ON si.asset_id = sc.asset_id
-                CROSS JOIN LATERAL (SELECT greatest(si.started_at, sc.lo) AS lo,
-                                           least(si.ended_at, sc.hi) AS hi) x
-                WHERE si.started_at < %(end)s::timestamptz
-                  AND (si.ended_at IS NULL OR si.ended_at > %(start)s::timestamptz)
-                  AND si.started_at < sc.hi AND (si.ended_at IS NULL OR si.ended_at > sc.lo)
+                JOIN live_intervals si ON si.asset_id = sc.asset_id
+                CROSS JOIN LATERAL (SELECT greatest(si.lo, sc.lo) AS lo, least(si.hi, sc.hi) AS hi) x
+                WHERE x.lo < x.hi
                 OFFSET 0) i, cuts) s
     GROUP BY department_id, district_id, class_id, state, ka, kb
     UNION ALL
@@ -148,22 +186,31 @@ cells AS MATERIALIZED (
                  epoch_us(sc.hi - sc.lo) AS len,
                  epoch_us(sc.lo - %(start)s::timestamptz) AS a,
                  epoch_us(sc.hi - %(start)s::timestamptz) AS b
-          FROM assets_in_scope sc, cuts) s
+          FROM (SELECT a.department_id, a.district_id,
+                       greatest(a.lo, l.lo) AS lo, least(a.hi, l.hi) AS hi
+                FROM assets_in_scope a JOIN live l ON a.lo < l.hi AND a.hi > l.lo) sc, cuts) s
     GROUP BY department_id, district_id, ka, kb
 ),
 by_group AS (
+    -- The live part per group from `cells`, plus the fact days.
     SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
                 WHEN GROUPING(district_id) = 0 THEN 'district'
                 ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id
                 WHEN GROUPING(district_id) = 0 THEN coalesce(district_id, '(none)') END AS member,
-           coalesce(sum(len) FILTER (WHERE state = 'scope'), 0) AS scope,
-           coalesce(sum(len) FILTER (WHERE state = 'up'), 0) AS up,
-           coalesce(sum(len) FILTER (WHERE state IN ('up', 'down', 'held')), 0) AS known,
-           coalesce(sum(mlen) FILTER (WHERE state = 'up'), 0) AS up_m,
-           coalesce(sum(CASE WHEN state = 'held' THEN len ELSE mlen END)
-                    FILTER (WHERE state IN ('up', 'down', 'held')), 0) AS known_m
-    FROM cells
+           coalesce(sum(scope), 0) AS scope, coalesce(sum(up), 0) AS up, coalesce(sum(known), 0) AS known,
+           coalesce(sum(up_m), 0) AS up_m, coalesce(sum(known_m), 0) AS known_m
+    FROM (SELECT department_id, district_id,
+                 sum(len) FILTER (WHERE state = 'scope') AS scope,
+                 sum(len) FILTER (WHERE state = 'up') AS up,
+                 sum(len) FILTER (WHERE state IN ('up', 'down', 'held')) AS known,
+                 sum(mlen) FILTER (WHERE state = 'up') AS up_m,
+                 sum(CASE WHEN state = 'held' THEN len ELSE mlen END)
+                     FILTER (WHERE state IN ('up', 'down', 'held')) AS known_m
+          FROM cells
+          GROUP BY department_id, district_id
+          UNION ALL
+          SELECT department_id, district_id, scope, up, known, up_m, known_m FROM facts) g
     GROUP BY GROUPING SETS ((), (department_id), (district_id))
 ),
 edges AS (
@@ -196,9 +243,9 @@ seconds AS (
     LEFT JOIN edges e ON e.class_id = g.class_id AND e.measure = g.measure AND e.k = s.k
     WINDOW w AS (PARTITION BY g.class_id, g.measure ORDER BY s.k)
 ),
-by_day AS (
-    -- Every day is listed; a segment is under its class's maintenance when its start is
-    -- inside M.
+live_days AS (
+    -- Every day is listed (fact days with zeros); a segment is under its class's
+    -- maintenance when its start is inside M.
     SELECT 'day' AS dimension, (g.lo AT TIME ZONE %(tz)s::text)::date::text AS member,
            coalesce(sum(s.f) FILTER (WHERE s.measure = 'scope'), 0) AS scope,
            coalesce(sum(s.f) FILTER (WHERE s.measure = 'up'), 0) AS up,
@@ -211,6 +258,14 @@ by_day AS (
     LEFT JOIN classes c ON c.class_id = s.class_id
     CROSS JOIN LATERAL (SELECT coalesce(mod(width_bucket(g.lo, c.bounds), 2) = 1, false) AS inside) m
     GROUP BY 2
+),
+by_day AS (
+    SELECT 'day' AS dimension, member, sum(scope) AS scope, sum(up) AS up, sum(known) AS known,
+           sum(up_m) AS up_m, sum(known_m) AS known_m
+    FROM (SELECT member, scope, up, known, up_m, known_m FROM live_days
+          UNION ALL
+          SELECT day, scope, up, known, up_m, known_m FROM facts) d
+    GROUP BY member
 )
 SELECT dimension, member,
        (CASE WHEN known > 0 THEN 100 * up / known END)::float8 AS value,
