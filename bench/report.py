@@ -22,6 +22,10 @@ CITYBRAIN_DATABASE_URL when set):
   report is timed; then as many rows again are added, interleaved (every 15 s and 30 s:
   the raw heartbeat rate doubled over the same minutes), and the report is timed again.
 
+After the COPY the rollups are rebuilt and the availability facts of the window's days
+computed (``rollups.rebuild``, ``availability.refresh``), as the pipeline and the worker
+keep them; both steps are timed on stderr.
+
 Timed: ``build_report`` (every indicator computed by its SQL, on ``--workers`` connections
 sharing one snapshot) plus the JSON rendering.
 Per heartbeat rate, after an ANALYZE, one first run (printed apart) and ``--repeat`` more;
@@ -53,7 +57,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from citybrain import rollups, store
+from citybrain import availability, rollups, store
 from citybrain.indicators.engine import compute, load_catalogue
 from citybrain.indicators.model import Window
 from citybrain.reports.document import build_report
@@ -462,6 +466,9 @@ def main() -> None:
                     conn.commit()
                     # COPY bypasses the sink, which keeps the hourly rollups at ingest.
                     step("rollups rebuilt", lambda: rollups.rebuild(conn, lo, hi))
+                    conn.commit()
+                    # The worker computes these once each day has ended; here, for the window.
+                    step("availability facts computed", lambda: availability.refresh(conn, lo, hi))
                     conn.commit()
                     hb_start = hi - timedelta(minutes=args.heartbeat_minutes)
                     hb1 = step("heartbeats 1× loaded", lambda: load_heartbeats(

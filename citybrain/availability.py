@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import time as clock
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
 
+from citybrain import store
 from citybrain.errors import StoreError
+from citybrain.settings import Settings
 
 # Which days still lack facts, in the rollup zone: the local days wholly inside
 # [start, end), newest first (a report's recent days matter first), as the report SQL
@@ -203,3 +205,14 @@ def refresh(conn: psycopg.Connection[Any], start: datetime, end: datetime, *, fo
                              "is migrated (`citybrain db migrate`, migration 012)") from exc
     return RefreshResult((), 0, skipped=True)
 
+
+
+def refresh_recent(url: str, schema: str, settings: Settings, now: datetime) -> RefreshResult:
+    """The worker's periodic run: the missing days among the last ``availability_days``
+    that ended ``availability_settle_seconds`` before ``now`` (late intervals of a day's
+    last minutes are in by then; later ones forget the day again), newest first, at most
+    ``availability_batch_days``, on a connection of its own."""
+    end = now - timedelta(seconds=settings.availability_settle_seconds)
+    start = end - timedelta(days=settings.availability_days)
+    with store.connect(url, schema, autocommit=True) as conn:
+        return refresh(conn, start, end, max_days=settings.availability_batch_days, attempts=3)

@@ -105,15 +105,17 @@ def db_rollup(
         "e.g. Asia/Shanghai): records it and rebuilds every daily row from the raw rows")] = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Rebuild the hourly probe and cloud rollups of [--from, --to), and the daily latency
-    histograms of the local days it meets, from the raw rows; or, with --zone, move the
-    daily histograms to another zone's local days (set_zone: all of them are rebuilt).
+    """Rebuild the hourly probe and cloud rollups of [--from, --to), the daily latency
+    histograms of the local days it meets and the availability facts of the local days
+    wholly inside it, from the raw rows; or, with --zone, move the daily histograms to
+    another zone's local days (set_zone: all of them are rebuilt; the availability facts
+    are dropped and the worker recomputes them).
 
     For rows loaded around the pipeline (COPY, back-fills). Examples:
     citybrain db rollup --from 2026-03-01T00:00+08:00 --to 2026-04-01T00:00+08:00
     citybrain db rollup --zone Asia/Shanghai
     """
-    from citybrain import rollups
+    from citybrain import availability, rollups
 
     # One job per run: --zone rebuilds every daily row already, and the two outputs
     # would otherwise both claim latency_days.
@@ -138,12 +140,18 @@ def db_rollup(
         assert lo is not None and hi is not None
         result = rollups.rebuild(conn, lo, hi)
         conn.commit()
+        facts = availability.refresh(conn, lo, hi, force=True)
+        conn.commit()
     if output is Output.json:
-        print_json({k: v.isoformat() if isinstance(v, datetime) else v for k, v in result.__dict__.items()})
+        print_json({**{k: v.isoformat() if isinstance(v, datetime) else v for k, v in result.__dict__.items()},
+                    "availability_days": len(facts.days), "availability_rows": facts.rows,
+                    "availability_skipped": facts.skipped})
     else:
         console.print(f"rebuilt {result.start.isoformat()} to {result.end.isoformat()}: "
                       f"{result.probe_hours} probe and {result.cloud_hours} cloud hourly rows, "
-                      f"{result.latency_days} daily latency rows")
+                      f"{result.latency_days} daily latency rows, availability facts of "
+                      f"{len(facts.days)} whole local days ({facts.rows} rows)"
+                      + (" (skipped: another refresh held the lock)" if facts.skipped else ""))
 
 
 @assets_app.command("import")

@@ -142,6 +142,14 @@ class Settings(BaseSettings):
     # compute the indicators side by side, all reading one snapshot (1 = the caller's
     # connection only). Each indicator's SQL runs on one core, so about the server's cores.
     report_workers: int = Field(default=2, ge=1, le=16)
+    # Availability facts per local day (citybrain/availability.py): the worker computes
+    # them for the days that ended at least availability_settle_seconds ago, within the
+    # last availability_days days, at most availability_batch_days per run, every
+    # availability_refresh_seconds (0: never; reports are exact either way, only slower).
+    availability_refresh_seconds: float = Field(default=300.0, ge=0)
+    availability_settle_seconds: float = Field(default=900.0, ge=0)
+    availability_days: int = Field(default=400, ge=1)
+    availability_batch_days: int = Field(default=7, ge=1)
 
     # Operator views (dashboards/, citybrain/metrics*.py): the address and port that
     # `citybrain worker` (and the alerter) serve Prometheus /metrics on, port 0 = off (the

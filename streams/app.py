@@ -15,6 +15,7 @@ from typing import Any
 import faust
 import psycopg
 
+from citybrain import availability
 from citybrain.settings import FAMILIES, Settings
 from streams import lag
 from streams.batcher import AckAfterCommit
@@ -139,6 +140,21 @@ def build_app(
                 await monitor.tick()
             except psycopg.OperationalError as exc:
                 log.warning("liveness %s tick: database unavailable (%s)", monitor.feed, exc)
+
+    if settings.availability_refresh_seconds > 0:
+        @app.timer(settings.availability_refresh_seconds)  # type: ignore[untyped-decorator]
+        async def _refresh_availability() -> None:
+            # Off the event loop: the refresh is a few seconds of SQL per day. A failure
+            # only delays the facts (reports read the intervals meanwhile); never ingest.
+            try:
+                result = await asyncio.to_thread(availability.refresh_recent, database_url,
+                                                 settings.database_schema, settings, clock())
+            except Exception as exc:
+                log.warning("availability facts refresh failed: %s", exc)
+            else:
+                if result.days:
+                    log.info("availability facts computed for %d local days (%s .. %s)",
+                             len(result.days), result.days[-1], result.days[0])
 
     @app.timer(settings.metrics_lag_interval_seconds)  # type: ignore[untyped-decorator]
     async def _sample_lag() -> None:

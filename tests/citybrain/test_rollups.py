@@ -144,6 +144,11 @@ def test_db_rollup_command_rebuilds_the_hours(settings: Settings, db: Conn) -> N
     assert printed["start"] == "2026-03-09T17:00:00+00:00" and printed["end"] == "2026-03-11T19:00:00+00:00"
     assert printed["probe_hours"] == len(probe_reference(db)) > 0
     assert same(probe_rollup(db), probe_reference(db))
+    # Availability facts: the one Shanghai day wholly inside [17:00Z on the 9th, 19:00Z on
+    # the 11th) is the 11th (16:00Z on the 10th to 16:00Z on the 11th).
+    assert printed["availability_days"] == 1 and printed["availability_skipped"] is False
+    db.rollback()  # a fresh snapshot: the command committed on its own connection
+    assert [r[0].isoformat() for r in db.execute("SELECT day FROM availability_days")] == ["2026-03-11"]
     bad = subprocess.run([sys.executable, "-m", "citybrain", "db", "rollup", "--from", "yesterday",
                           "--to", "2026-03-12"], env=worker_env(settings),
                          capture_output=True, text=True, timeout=120, check=False)
