@@ -184,7 +184,7 @@ coarse AS (
                 WHEN GROUPING(k) = 0 THEN 'day'
                 ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id
-                WHEN GROUPING(k) = 0 THEN k::text END AS member,
+                WHEN GROUPING(k) = 0 THEN k::text ELSE '' END AS member,
            c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
     FROM (SELECT department_id, k, c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
           FROM coarse_in GROUP BY department_id, k, c) x
@@ -233,7 +233,7 @@ fine AS (
                 WHEN GROUPING(k) = 0 THEN 'day'
                 ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id
-                WHEN GROUPING(k) = 0 THEN k::text END AS member,
+                WHEN GROUPING(k) = 0 THEN k::text ELSE '' END AS member,
            c, f, sum(n) AS n
     FROM (SELECT department_id, k, c, f, sum(n) AS n FROM fine_in GROUP BY department_id, k, c, f) x
     GROUP BY GROUPING SETS ((c, f), (department_id, c, f), (k, c, f))
@@ -250,7 +250,7 @@ located AS (
         AS r(which, j, c, before_c)
     JOIN (SELECT dimension, member, c, f, n, sum(n) OVER (PARTITION BY dimension, member, c ORDER BY f) - n AS before
           FROM fine) fb
-      ON fb.dimension = t.dimension AND coalesce(fb.member, '') = coalesce(t.member, '') AND fb.c = r.c
+      ON fb.dimension = t.dimension AND fb.member = t.member AND fb.c = r.c
     WHERE r.j >= r.before_c + fb.before AND r.j < r.before_c + fb.before + fb.n
 ),
 figures AS (
@@ -263,7 +263,9 @@ figures AS (
     GROUP BY dimension, member
 )
 SELECT dimension,
-       CASE WHEN dimension = 'day' THEN ((SELECT ds FROM bounds) + member::int)::text ELSE member END AS member,
+       -- The total's member is '' inside (plain equality joins), NULL outside.
+       CASE WHEN dimension = 'day' THEN ((SELECT ds FROM bounds) + member::int)::text
+            WHEN dimension = 'total' THEN NULL ELSE member END AS member,
        (v_lo + (pos - j_lo)::float8 * (v_hi - v_lo))::float8 AS value,
        NULL::float8 AS numerator,
        samples::float8 AS denominator,
