@@ -59,7 +59,7 @@ planned AS MATERIALIZED (
     JOIN maintenance_windows mw ON mw.window_id = mp.window_id
     WHERE mw.kind = 'maintenance'
       AND mp.starts_at < s.hi AND mp.ends_at > s.lo
-      AND mp.starts_at < coalesce(mw.removed_at, 'infinity')
+      AND greatest(mp.starts_at, s.lo) < coalesce(mw.removed_at, 'infinity')
 ),
 assets_in AS MATERIALIZED (
     SELECT a.asset_id, a.kind, a.department_id, a.district_id, a.tags,
@@ -150,7 +150,8 @@ GROUP BY day, kind, department_id, district_id
 # writers wait until the facts are recorded: no change can fall between the reading and
 # the recording, and every later one meets the recorded day in its trigger.
 SOURCES = "state_intervals, assets, maintenance_windows, maintenance_periods, rollup_zone"
-# One refresher at a time (pg_try_advisory_xact_lock key); a second one skips.
+# One refresher per schema at a time (pg_try_advisory_xact_lock(key, schema hash)); a
+# second one skips.
 REFRESH_LOCK = 0x0C17B4A2
 # Shorter than PostgreSQL's deadlock_timeout (1 s): a writer that holds one of the
 # tables and waits for another the refresher holds makes the refresher give up and try
@@ -181,12 +182,15 @@ def refresh(conn: psycopg.Connection[Any], start: datetime, end: datetime, *, fo
     for attempt in range(attempts):
         try:
             with conn.transaction():
-                got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (REFRESH_LOCK,)).fetchone()
+                # Per schema: refreshes of other schemas in the database do not wait.
+                got = conn.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(current_schema())),"
+                                   " current_setting('lock_timeout')", (REFRESH_LOCK,)).fetchone()
                 if not (got and got[0]):
                     return RefreshResult((), 0, skipped=True)
-                conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", (LOCK_TIMEOUT,))
                 conn.execute(f"LOCK TABLE {SOURCES} IN SHARE MODE")
-                conn.execute("SET LOCAL lock_timeout = 0")
+                # The caller's own setting again, for the rest of its transaction.
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", (got[1],))
                 days = [r[0] for r in conn.execute(MISSING_DAYS, {"start": start, "end": end,
                                                                   "force": force})]
                 if max_days is not None:

@@ -143,7 +143,8 @@ def db_rollup(
         facts = availability.refresh(conn, lo, hi, force=True)
         conn.commit()
     if output is Output.json:
-        print_json({**{k: v.isoformat() if isinstance(v, datetime) else v for k, v in result.__dict__.items()},
+        rebuilt = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in result.__dict__.items()}
+        print_json({**rebuilt,
                     "availability_days": len(facts.days), "availability_rows": facts.rows,
                     "availability_skipped": facts.skipped})
     else:

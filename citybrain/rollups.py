@@ -1,5 +1,6 @@
 """Hourly rollups of probe and cloud-usage readings (tables from migration 009) and daily
-latency histograms per local day (probe_latency_daily, migration 011).
+latency histograms and packet and cloud-usage sums per local day (probe_latency_daily,
+probe_daily and cloud_daily; migrations 011 and 013).
 
 The ingest path (streams/sink.py) adds each batch's newly stored rows into the rollups in
 the statement that stores them; ``rebuild`` recomputes a range of hours, and the local days
@@ -37,6 +38,8 @@ PROBE_COLUMNS = ("hour", "asset_id", "target_kind", "probes", "ok_probes", "pack
 CLOUD_COLUMNS = ("hour", "asset_id", "samples", "cpu_used_sum", "cpu_alloc_sum", "mem_used_sum",
                  "mem_alloc_sum", "storage_used_sum", "storage_alloc_sum")
 DAILY_COLUMNS = ("day", "target_kind", "asset_id", "coarse", "n", "lo", "hi", "fine")
+PROBE_DAILY_COLUMNS = ("day", "target_kind", "asset_id", "packets_sent", "packets_lost")
+CLOUD_DAILY_COLUMNS = ("day", "asset_id", *CLOUD_COLUMNS[2:])
 # The local date of an event in the rollup zone (``z``: the rollup_zone row joined in).
 # Days are only ever found this way, instant to local date, never from a computed local
 # midnight: some zones repeat their midnight (America/Havana falls back from 01:00 to
@@ -47,6 +50,9 @@ DAY_OF = "({t} AT TIME ZONE z.tz)::date"
 # [d0 00:00 UTC - 16 h, d1 + 1 00:00 UTC + 16 h): the index range a rebuild of days reads,
 # before DAY_OF picks the days' rows exactly.
 ZONE_REACH = timedelta(hours=16)
+# The rollups kept per local day of rollup_zone (migrations 011 and 013), in the order
+# the sink's statement writes them (rebuild and set_zone lock them in this order).
+DAILY_TABLES = "probe_latency_daily, probe_daily, cloud_daily"
 NO_ZONE = ("rollup_zone has no row; set the zone of the daily latency rollup with "
            "`citybrain db rollup --zone Asia/Shanghai`")
 
@@ -114,6 +120,29 @@ def latency_daily_aggregate(source: str, where: sql.Composable = NO_FILTER) -> s
     ).format(source=sql.Identifier(source), where=where)
 
 
+def probe_daily_aggregate(source: str, where: sql.Composable = NO_FILTER) -> sql.Composed:
+    """SELECT of probe_daily rows from ``source`` (probe_events' columns) on local days of
+    rollup_zone's zone; packets as probe_hourly counts them. ``where``: ``AND ...`` on ``e``
+    and ``z``."""
+    return sql.SQL(
+        "SELECT " + DAY_OF.format(t="e.occurred_at") + ", e.target_kind, e.asset_id,"
+        " coalesce(sum(e.packets_sent) FILTER (WHERE e.packets_sent > 0), 0),"
+        " coalesce(sum(e.packets_lost) FILTER (WHERE e.packets_sent > 0), 0)"
+        " FROM {source} e CROSS JOIN rollup_zone z WHERE true {where} GROUP BY 1, 2, 3"
+    ).format(source=sql.Identifier(source), where=where)
+
+
+def cloud_daily_aggregate(source: str, where: sql.Composable = NO_FILTER) -> sql.Composed:
+    """SELECT of cloud_daily rows from ``source`` (usage samples only), as cloud_hourly's
+    but per local day of rollup_zone's zone."""
+    return sql.SQL(
+        "SELECT " + DAY_OF.format(t="e.occurred_at") + ", e.asset_id, count(*),"
+        " sum(e.cpu_used_cores::float8), sum(e.cpu_alloc_cores::float8), sum(e.mem_used_gb::float8),"
+        " sum(e.mem_alloc_gb::float8), sum(e.storage_used_gb::float8), sum(e.storage_alloc_gb::float8)"
+        " FROM {source} e CROSS JOIN rollup_zone z WHERE e.kind = 'usage' {where} GROUP BY 1, 2"
+    ).format(source=sql.Identifier(source), where=where)
+
+
 def _add(table: str, column: str, nullable: bool = False) -> sql.Composed:
     old, new = sql.Identifier(table, column), sql.Identifier("excluded", column)
     if nullable:
@@ -163,6 +192,22 @@ def _insert_daily(select: sql.Composable, upsert: sql.Composable = NO_FILTER) ->
         cols=sql.SQL(", ").join(map(sql.Identifier, DAILY_COLUMNS)), select=select, upsert=upsert)
 
 
+def _insert_probe_daily(select: sql.Composable, upsert: bool = False) -> sql.Composed:
+    adds = sql.SQL(", ").join(_add("probe_daily", c) for c in PROBE_DAILY_COLUMNS[3:])
+    return sql.SQL("INSERT INTO probe_daily ({cols}) {select}{upsert}").format(
+        cols=sql.SQL(", ").join(map(sql.Identifier, PROBE_DAILY_COLUMNS)), select=select,
+        upsert=sql.SQL(" ON CONFLICT (target_kind, day, asset_id) DO UPDATE SET {}").format(adds)
+        if upsert else NO_FILTER)
+
+
+def _insert_cloud_daily(select: sql.Composable, upsert: bool = False) -> sql.Composed:
+    adds = sql.SQL(", ").join([_add("cloud_daily", "samples")] + [
+        _add("cloud_daily", c, nullable=True) for c in CLOUD_DAILY_COLUMNS[3:]])
+    return sql.SQL("INSERT INTO cloud_daily ({cols}) {select}{upsert}").format(
+        cols=sql.SQL(", ").join(map(sql.Identifier, CLOUD_DAILY_COLUMNS)), select=select,
+        upsert=sql.SQL(" ON CONFLICT (day, asset_id) DO UPDATE SET {}").format(adds) if upsert else NO_FILTER)
+
+
 def ingest_cte(family: str, source: str) -> sql.Composed | None:
     """A data-modifying CTE body adding the rows of ``source`` (the batch's newly stored
     rows) to the family's rollup, or None for families without one."""
@@ -192,6 +237,11 @@ def ingest_ctes(family: str, source: str) -> sql.Composable:
         # batch never adds days of the old zone to rows rebuilt in the new one.
         ctes.append(sql.SQL(" latency_daily AS ({} RETURNING 1),").format(
             _insert_daily(latency_daily_aggregate(source), latency_daily_upsert())))
+        ctes.append(sql.SQL(" probe_daily AS ({} RETURNING 1),").format(
+            _insert_probe_daily(probe_daily_aggregate(source), upsert=True)))
+    elif family == "cloud":
+        ctes.append(sql.SQL(" cloud_daily AS ({} RETURNING 1),").format(
+            _insert_cloud_daily(cloud_daily_aggregate(source), upsert=True)))
     return sql.Composed(ctes)
 
 
@@ -242,8 +292,8 @@ def rebuild(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> Re
         with conn.transaction():
             # Lock out concurrent ingest into the rebuilt hours and days until this commits
             # (in the order the sink's statement takes them).
-            conn.execute("LOCK TABLE probe_hourly, cloud_hourly, probe_latency_daily"
-                         " IN SHARE ROW EXCLUSIVE MODE")
+            conn.execute("LOCK TABLE probe_hourly, cloud_hourly, " + DAILY_TABLES
+                         + " IN SHARE ROW EXCLUSIVE MODE")
             conn.execute("DELETE FROM probe_hourly WHERE hour >= %(lo)s AND hour < %(hi)s", params)
             conn.execute("DELETE FROM cloud_hourly WHERE hour >= %(lo)s AND hour < %(hi)s", params)
             probe = conn.execute(
@@ -259,7 +309,7 @@ def rebuild(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> Re
             days = _rebuild_days(conn, start, end)
     except psycopg.Error as exc:
         raise StoreError(f"rebuilding the rollups failed: {exc}; check that the schema is "
-                         "migrated (`citybrain db migrate`, migrations 009 and 011)") from exc
+                         "migrated (`citybrain db migrate`, migrations 009, 011 and 013)") from exc
     return RebuildResult(lo, hi, max(probe, 0), max(cloud, 0), days)
 
 
@@ -273,7 +323,9 @@ def _rebuild_days(conn: psycopg.Connection[Any], start: datetime, end: datetime)
     if row is None:
         raise StoreError(NO_ZONE)
     first, last = row
-    conn.execute("DELETE FROM probe_latency_daily WHERE day >= %s AND day <= %s", (first, last))
+    for table in DAILY_TABLES.split(", "):
+        conn.execute(sql.SQL("DELETE FROM {} WHERE day >= %s AND day <= %s").format(sql.Identifier(table)),
+                     (first, last))
     where = sql.SQL(
         "AND e.occurred_at >= %(from)s AND e.occurred_at < %(to)s"
         " AND " + DAY_OF.format(t="e.occurred_at") + " BETWEEN %(first)s AND %(last)s")
@@ -281,6 +333,8 @@ def _rebuild_days(conn: psycopg.Connection[Any], start: datetime, end: datetime)
               "to": _utc_midnight(last + timedelta(days=1)) + ZONE_REACH,
               "first": first, "last": last}
     written = conn.execute(_insert_daily(latency_daily_aggregate("probe_events", where)), params).rowcount
+    conn.execute(_insert_probe_daily(probe_daily_aggregate("probe_events", where)), params)
+    conn.execute(_insert_cloud_daily(cloud_daily_aggregate("cloud_events", where)), params)
     return max(written, 0)
 
 
@@ -309,13 +363,16 @@ def set_zone(conn: psycopg.Connection[Any], tz: str) -> int:
             except psycopg.errors.InvalidParameterValue as exc:
                 raise RollupZoneError(f"time zone {tz!r} is not known to the database server; "
                                       "use an IANA name such as Asia/Shanghai") from exc
-            conn.execute("LOCK TABLE probe_latency_daily IN SHARE ROW EXCLUSIVE MODE")
+            conn.execute("LOCK TABLE " + DAILY_TABLES + " IN SHARE ROW EXCLUSIVE MODE")
             # An upsert, not an UPDATE: it also restores a zone row deleted by hand.
             conn.execute("INSERT INTO rollup_zone (tz) VALUES (%s)"
                          " ON CONFLICT (singleton) DO UPDATE SET tz = excluded.tz", (tz,))
-            conn.execute("DELETE FROM probe_latency_daily")
+            for table in DAILY_TABLES.split(", "):
+                conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
             written = conn.execute(_insert_daily(latency_daily_aggregate("probe_events"))).rowcount
+            conn.execute(_insert_probe_daily(probe_daily_aggregate("probe_events")))
+            conn.execute(_insert_cloud_daily(cloud_daily_aggregate("cloud_events")))
     except psycopg.Error as exc:
         raise StoreError(f"rebuilding the daily latency rollup failed: {exc}; check that the schema "
-                         "is migrated (`citybrain db migrate`, migration 011)") from exc
+                         "is migrated (`citybrain db migrate`, migrations 011 and 013)") from exc
     return max(written, 0)

@@ -350,9 +350,13 @@ def test_latency_daily_migration_back_fills_existing_rows(database_url: str, sch
     """Migration 011 on a store with raw rows: Shanghai days, equal to the reference."""
     readings(db)
     around_midnight(db, local(SHANGHAI, 2026, 3, 10))
-    db.execute("DELETE FROM schema_migrations WHERE version = 11")
-    db.execute("DROP TABLE probe_latency_daily, rollup_zone")
-    db.execute("DROP FUNCTION latency_fine, latency_fine_add")
+    # 011 and the later migrations built on its rollup_zone (012, 013) apply again.
+    db.execute("DELETE FROM schema_migrations WHERE version >= 11")
+    db.execute("DROP TABLE probe_latency_daily, rollup_zone, availability_days, availability_daily,"
+               " probe_daily, cloud_daily CASCADE")
+    db.execute("DROP FUNCTION latency_fine, latency_fine_add, availability_intervals_changed,"
+               " availability_assets_changed, availability_maintenance_changed, availability_zone_changed"
+               " CASCADE")
     store.migrate(database_url, schema)
     assert rollup_zone(db) == "Asia/Shanghai"
     want = latency_daily_reference(db, SHANGHAI)

@@ -44,7 +44,7 @@ WITH planned AS MATERIALIZED (
     JOIN maintenance_windows mw ON mw.window_id = mp.window_id
     WHERE mw.kind = 'maintenance'
       AND mp.starts_at < %(end)s::timestamptz AND mp.ends_at > %(start)s::timestamptz
-      AND mp.starts_at < coalesce(mw.removed_at, 'infinity')
+      AND greatest(mp.starts_at, %(start)s::timestamptz) < coalesce(mw.removed_at, 'infinity')
 ),
 cuts AS MATERIALIZED (
     -- width_bucket(t, at) = j: t lies in segment j = [at[j], at[j+1]) (0: before at[1]).
