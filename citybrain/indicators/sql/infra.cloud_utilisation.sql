@@ -14,12 +14,37 @@
 -- Returns rows (dimension: 'total', 'department', 'asset', 'day', 'category'; member;
 -- value in percent; adjusted_value and unknown_share NULL). No sample: value NULL.
 --
--- Reads the hourly rollup cloud_hourly (migration 009) for every UTC hour wholly inside
--- W, inside the host's registered life and on one local day; the hours that a window
--- edge, a local midnight (zones with :30/:45 offsets) or a registration or retirement
--- cuts are completed from raw cloud_events rows (by the occurred_at index). The sums are
--- exact (summed in double precision; version 1 summed the real columns in single).
-WITH midnights AS MATERIALIZED (
+-- Where the samples come from (every sample counted once, on its own local day):
+-- * Whole local days of W, in the zone of the daily rollups (rollup_zone) and wholly
+--   inside the host's registered life: cloud_daily (migration 013), one row per host and day.
+-- * The rest (the hours before the first and after the last whole day, the day a host is
+--   registered or retired, every day when the report's zone is not the rollup's): the
+--   hourly rollup cloud_hourly (migration 009) for every UTC hour wholly inside W, inside
+--   the host's registered life and on one local day; the hours that a window edge, a
+--   local midnight (zones with :30/:45 offsets) or a registration or retirement cuts are
+--   completed from raw cloud_events rows (by the occurred_at index). Every sample is
+--   counted once (summed in double precision; version 1 summed the real columns in single).
+WITH zone AS MATERIALIZED (
+    -- The daily rollup holds local days of one zone; it serves only reports in that zone.
+    SELECT coalesce((SELECT z.tz = %(tz)s::text FROM rollup_zone z), false) AS daily
+),
+bounds AS MATERIALIZED (
+    -- ds: the local date of W's start (day k of the window is ds + k). The whole local
+    -- days of W are [dlo, dhi), from instant wlo to whi; read from the daily rollup only
+    -- in its zone (otherwise wlo = whi = end: no day is read from it).
+    SELECT ds, CASE WHEN z.daily AND dlo < dhi THEN dlo ELSE NULL END AS dlo,
+           CASE WHEN z.daily AND dlo < dhi THEN dhi ELSE NULL END AS dhi,
+           CASE WHEN z.daily AND dlo < dhi THEN dlo::timestamp AT TIME ZONE %(tz)s::text
+                ELSE %(end)s::timestamptz END AS wlo,
+           CASE WHEN z.daily AND dlo < dhi THEN dhi::timestamp AT TIME ZONE %(tz)s::text
+                ELSE %(end)s::timestamptz END AS whi
+    FROM zone z,
+         LATERAL (SELECT (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date AS ds,
+                         (%(end)s::timestamptz AT TIME ZONE %(tz)s::text)::date AS dhi) d,
+         LATERAL (SELECT CASE WHEN d.ds::timestamp AT TIME ZONE %(tz)s::text >= %(start)s::timestamptz
+                              THEN d.ds ELSE d.ds + 1 END AS dlo) l
+),
+midnights AS MATERIALIZED (
     -- width_bucket(t, at) = k: t lies on the window's day k (0 = the first).
     SELECT coalesce(array_agg(t ORDER BY t), '{}') AS at
     FROM (SELECT d AT TIME ZONE %(tz)s::text AS t
@@ -52,19 +77,67 @@ raw_hours AS MATERIALIZED (
     SELECT date_bin('1 hour', x.t, '2000-01-01 00:00+00'), s.asset_id
     FROM scoped s CROSS JOIN cuts c
     CROSS JOIN LATERAL (VALUES (s.registered_at), (s.retired_at)) x(t)
-    WHERE x.t > %(start)s::timestamptz AND x.t < %(end)s::timestamptz
+    -- (the first two lines only spare the VALUES for the many assets with neither in W)
+    WHERE ((s.registered_at > %(start)s::timestamptz AND s.registered_at < %(end)s::timestamptz)
+           OR (s.retired_at > %(start)s::timestamptz AND s.retired_at < %(end)s::timestamptz))
+      AND x.t > %(start)s::timestamptz AND x.t < %(end)s::timestamptz
       AND x.t <> date_bin('1 hour', x.t, '2000-01-01 00:00+00')
       AND date_bin('1 hour', x.t, '2000-01-01 00:00+00') <> ALL (c.hours)
+),
+partial_days AS MATERIALIZED (
+    -- Inside the whole days, the day an asset is registered or retired (not at a local
+    -- midnight) is not wholly in its registered life: that day is read from the hourly
+    -- rollup and raw rows instead of the daily rollup, for that asset.
+    SELECT s.asset_id, x.day::timestamp AT TIME ZONE %(tz)s::text AS lo,
+           (x.day + 1)::timestamp AT TIME ZONE %(tz)s::text AS hi
+    FROM bounds b
+    JOIN scoped s ON (s.registered_at > b.wlo AND s.registered_at < b.whi)
+                  OR (s.retired_at > b.wlo AND s.retired_at < b.whi)
+    CROSS JOIN LATERAL (VALUES (s.registered_at), (s.retired_at)) t(at)
+    CROSS JOIN LATERAL (SELECT (t.at AT TIME ZONE %(tz)s::text)::date AS day) x
+    WHERE t.at > b.wlo AND t.at < b.whi
+      AND t.at <> x.day::timestamp AT TIME ZONE %(tz)s::text
 ),
 per_asset_day AS (
     SELECT asset_id, k, sum(cpu_used) AS cpu_used, sum(cpu_alloc) AS cpu_alloc,
            sum(mem_used) AS mem_used, sum(mem_alloc) AS mem_alloc,
            sum(disk_used) AS disk_used, sum(disk_alloc) AS disk_alloc
-    FROM (SELECT r.asset_id, width_bucket(r.hour, m.at) AS k,
+    FROM (-- Whole days from the daily rollup, only days inside the host's registered life.
+          SELECT d.asset_id, d.day - b.ds AS k,
+                 d.cpu_used_sum AS cpu_used, d.cpu_alloc_sum AS cpu_alloc,
+                 d.mem_used_sum AS mem_used, d.mem_alloc_sum AS mem_alloc,
+                 d.storage_used_sum AS disk_used, d.storage_alloc_sum AS disk_alloc
+          FROM bounds b
+          JOIN cloud_daily d ON d.day >= b.dlo AND d.day < b.dhi
+          JOIN scoped s ON s.asset_id = d.asset_id
+          WHERE (s.registered_at <= b.wlo OR s.registered_at <= d.day::timestamp AT TIME ZONE %(tz)s::text)
+            AND (s.retired_at IS NULL OR s.retired_at >= b.whi
+                 OR s.retired_at >= (d.day + 1)::timestamp AT TIME ZONE %(tz)s::text)
+          UNION ALL
+          SELECT r.asset_id, width_bucket(r.hour, m.at) AS k,
                  r.cpu_used_sum AS cpu_used, r.cpu_alloc_sum AS cpu_alloc,
                  r.mem_used_sum AS mem_used, r.mem_alloc_sum AS mem_alloc,
                  r.storage_used_sum AS disk_used, r.storage_alloc_sum AS disk_alloc
-          FROM cloud_hourly r
+          FROM (-- Hours before and after the whole days, every host; inside them, only the
+                -- hosts registered or retired within [wlo, whi), on the days not wholly theirs.
+                -- (LATERAL ... OFFSET 0: an index range scan on the hours, not a full scan
+                -- filtered afterwards by bounds the planner cannot see)
+                SELECT r.* FROM bounds bd
+                CROSS JOIN LATERAL (SELECT * FROM cloud_hourly r
+                                    WHERE r.hour >= %(start)s::timestamptz AND r.hour < bd.wlo OFFSET 0) r
+                WHERE bd.dlo IS NOT NULL
+                UNION ALL
+                -- No whole day from the daily rollup (another zone): every hour, by a plain scan.
+                SELECT r.* FROM cloud_hourly r
+                WHERE r.hour >= %(start)s::timestamptz AND r.hour < %(end)s::timestamptz
+                  AND (SELECT dlo IS NULL FROM bounds)
+                UNION ALL
+                SELECT r.* FROM bounds bd
+                CROSS JOIN LATERAL (SELECT * FROM cloud_hourly r
+                                    WHERE r.hour >= bd.whi AND r.hour < %(end)s::timestamptz OFFSET 0) r
+                UNION ALL
+                SELECT r.* FROM partial_days pd
+                JOIN cloud_hourly r ON r.hour >= pd.lo AND r.hour < pd.hi AND r.asset_id = pd.asset_id) r
           JOIN scoped s ON s.asset_id = r.asset_id
           CROSS JOIN midnights m CROSS JOIN cuts c
           WHERE r.hour >= %(start)s::timestamptz AND r.hour + interval '1 hour' <= %(end)s::timestamptz
@@ -76,7 +149,7 @@ per_asset_day AS (
                  e.cpu_used_cores::float8, e.cpu_alloc_cores::float8, e.mem_used_gb::float8,
                  e.mem_alloc_gb::float8, e.storage_used_gb::float8, e.storage_alloc_gb::float8
           FROM raw_hours rh
-          CROSS JOIN midnights m
+          CROSS JOIN midnights m CROSS JOIN bounds bd
           -- OFFSET 0 keeps this a per-hour index range scan (not flattened into a full scan).
           CROSS JOIN LATERAL (
               SELECT e.*
@@ -88,6 +161,10 @@ per_asset_day AS (
                 AND e.kind = 'usage'
                 AND e.occurred_at >= s.registered_at AND (s.retired_at IS NULL OR e.occurred_at < s.retired_at)
               OFFSET 0) e
+          -- Not in a day the daily rollup serves (the same days as the hourly rows above).
+          WHERE e.occurred_at < bd.wlo OR e.occurred_at >= bd.whi
+             OR EXISTS (SELECT 1 FROM partial_days pd
+                        WHERE pd.asset_id = e.asset_id AND e.occurred_at >= pd.lo AND e.occurred_at < pd.hi)
          ) u
     GROUP BY asset_id, k
 ),

@@ -115,6 +115,12 @@ per_asset_day AS (
                 SELECT r.* FROM bounds bd
                 CROSS JOIN LATERAL (SELECT * FROM probe_hourly r
                                     WHERE r.hour >= %(start)s::timestamptz AND r.hour < bd.wlo OFFSET 0) r
+                WHERE bd.dlo IS NOT NULL
+                UNION ALL
+                -- No whole day from the daily rollup (another zone): every hour, by a plain scan.
+                SELECT r.* FROM probe_hourly r
+                WHERE r.hour >= %(start)s::timestamptz AND r.hour < %(end)s::timestamptz
+                  AND (SELECT dlo IS NULL FROM bounds)
                 UNION ALL
                 SELECT r.* FROM bounds bd
                 CROSS JOIN LATERAL (SELECT * FROM probe_hourly r
