@@ -108,9 +108,11 @@ partial_days AS MATERIALIZED (
     WHERE t.at > b.wlo AND t.at < b.whi
       AND t.at <> x.day::timestamp AT TIME ZONE %(tz)s::text
 ),
-daily AS (
-    -- Whole days from the daily rollup: one row per (asset, day, coarse bucket), with the
-    -- 16 fine counts. Only days inside the asset's registered life.
+daily AS NOT MATERIALIZED (
+    -- Whole days from the daily rollup: one row per (asset, day, coarse bucket), only days
+    -- inside the asset's registered life.
+    -- Read twice, not materialized: pass 1 carries no fine counts, and pass 2 takes
+    -- only the rows of the wanted coarse buckets.
     SELECT d.asset_id, s.department_id, d.day - b.ds AS k, d.coarse AS c, d.n, d.lo, d.hi, d.fine
     FROM bounds b
     JOIN probe_latency_daily d ON d.target_kind = 'link' AND d.day >= b.dlo AND d.day < b.dhi
@@ -171,26 +173,32 @@ edge AS (
 edge_coarse AS (
     SELECT asset_id, department_id, k, b / 16 AS c, mod(b, 16) AS f, n, lo, hi FROM edge
 ),
-coarse_in AS MATERIALIZED (
+coarse_in AS (
     SELECT asset_id, department_id, k, c, n, lo, hi FROM daily
     UNION ALL
     SELECT asset_id, department_id, k, c, n, lo, hi FROM edge_coarse
 ),
+per_asset AS MATERIALIZED (
+    -- One pass over the input: samples per (department, day, coarse bucket) and per
+    -- (asset, coarse bucket), with exact min and max.
+    SELECT asset_id, department_id, k, c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
+    FROM coarse_in
+    GROUP BY GROUPING SETS ((department_id, k, c), (asset_id, c))
+),
 coarse AS (
     -- Pass 1: samples per coarse bucket for every group (city, department, day; asset),
-    -- with the group's exact min and max. The first three come from one pre-aggregation
-    -- per (department, day), so each input row is hashed twice, not four times.
+    -- with the group's exact min and max. The first three roll up the (department, day)
+    -- sums, so each input row is hashed twice, not four times.
     SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
                 WHEN GROUPING(k) = 0 THEN 'day'
                 ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id
                 WHEN GROUPING(k) = 0 THEN k::text ELSE '' END AS member,
            c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
-    FROM (SELECT department_id, k, c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
-          FROM coarse_in GROUP BY department_id, k, c) x
+    FROM per_asset WHERE asset_id IS NULL
     GROUP BY GROUPING SETS ((c), (department_id, c), (k, c))
     UNION ALL
-    SELECT 'asset', asset_id, c, sum(n), min(lo), max(hi) FROM coarse_in GROUP BY asset_id, c
+    SELECT 'asset', asset_id, c, n, lo, hi FROM per_asset WHERE asset_id IS NOT NULL
 ),
 targets AS MATERIALIZED (
     -- Per group: the sample count, exact min and max, the position p = 0.95 (n − 1) and the
@@ -217,28 +225,56 @@ wanted AS MATERIALIZED (
     FROM (SELECT c_lo AS c FROM targets UNION ALL SELECT c_hi FROM targets) t
 ),
 fine_in AS MATERIALIZED (
-    -- Pass 2 input: samples per fine bucket, only inside the wanted coarse buckets.
-    SELECT d.asset_id, d.department_id, d.k, d.c, (u.f - 1)::integer AS f, u.n
+    -- Pass 2 input: the 16 fine counts of each row inside a wanted coarse bucket (an edge
+    -- row is one fine bucket: a count at its position, zeros elsewhere).
+    SELECT d.asset_id, d.department_id, d.k, d.c, d.fine AS f
     FROM daily d CROSS JOIN wanted w
-    CROSS JOIN LATERAL unnest(d.fine) WITH ORDINALITY AS u(n, f)
-    WHERE d.c = ANY (w.cs) AND u.n > 0
+    WHERE d.c = ANY (w.cs)
     UNION ALL
-    SELECT e.asset_id, e.department_id, e.k, e.c, e.f, e.n
+    SELECT e.asset_id, e.department_id, e.k, e.c, ARRAY[(e.f = 0)::int * e.n, (e.f = 1)::int * e.n, (e.f = 2)::int * e.n, (e.f = 3)::int * e.n, (e.f = 4)::int * e.n, (e.f = 5)::int * e.n, (e.f = 6)::int * e.n, (e.f = 7)::int * e.n, (e.f = 8)::int * e.n, (e.f = 9)::int * e.n, (e.f = 10)::int * e.n, (e.f = 11)::int * e.n, (e.f = 12)::int * e.n, (e.f = 13)::int * e.n, (e.f = 14)::int * e.n, (e.f = 15)::int * e.n]::integer[]
     FROM edge_coarse e CROSS JOIN wanted w
     WHERE e.c = ANY (w.cs)
 ),
-fine AS (
-    -- Pass 2: samples per fine bucket inside the wanted coarse buckets, per group.
+fine_sums AS (
+    -- Pass 2: the fine counts summed per group, element by element (16 sums per row, not
+    -- 16 rows per row), once per (asset, bucket) and once per (department, day, bucket).
+    SELECT asset_id, department_id, k, c,
+           sum(f[1]) AS n1,
+           sum(f[2]) AS n2,
+           sum(f[3]) AS n3,
+           sum(f[4]) AS n4,
+           sum(f[5]) AS n5,
+           sum(f[6]) AS n6,
+           sum(f[7]) AS n7,
+           sum(f[8]) AS n8,
+           sum(f[9]) AS n9,
+           sum(f[10]) AS n10,
+           sum(f[11]) AS n11,
+           sum(f[12]) AS n12,
+           sum(f[13]) AS n13,
+           sum(f[14]) AS n14,
+           sum(f[15]) AS n15,
+           sum(f[16]) AS n16
+    FROM fine_in
+    GROUP BY GROUPING SETS ((department_id, k, c), (asset_id, c))
+),
+fine_groups AS (
     SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
                 WHEN GROUPING(k) = 0 THEN 'day'
                 ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id
                 WHEN GROUPING(k) = 0 THEN k::text ELSE '' END AS member,
-           c, f, sum(n) AS n
-    FROM (SELECT department_id, k, c, f, sum(n) AS n FROM fine_in GROUP BY department_id, k, c, f) x
-    GROUP BY GROUPING SETS ((c, f), (department_id, c, f), (k, c, f))
+           c, ARRAY[sum(n1), sum(n2), sum(n3), sum(n4), sum(n5), sum(n6), sum(n7), sum(n8), sum(n9), sum(n10), sum(n11), sum(n12), sum(n13), sum(n14), sum(n15), sum(n16)] AS ns
+    FROM fine_sums WHERE asset_id IS NULL
+    GROUP BY GROUPING SETS ((c), (department_id, c), (k, c))
     UNION ALL
-    SELECT 'asset', asset_id, c, f, sum(n) FROM fine_in GROUP BY asset_id, c, f
+    SELECT 'asset', asset_id, c, ARRAY[n1, n2, n3, n4, n5, n6, n7, n8, n9, n10, n11, n12, n13, n14, n15, n16] FROM fine_sums WHERE asset_id IS NOT NULL
+),
+fine AS (
+    -- Samples per fine bucket f (0..15) inside the wanted coarse buckets, per group.
+    SELECT g.dimension, g.member, g.c, (u.f - 1)::integer AS f, u.n
+    FROM fine_groups g CROSS JOIN LATERAL unnest(g.ns) WITH ORDINALITY AS u(n, f)
+    WHERE u.n > 0
 ),
 located AS (
     -- For each rank (⌊p⌋, ⌈p⌉): its fine bucket b = 16c + f, the samples before it (before)
