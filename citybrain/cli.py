@@ -101,15 +101,15 @@ def db_rollup(
     end: Annotated[str | None, typer.Option(
         "--to", help="end (exclusive), ISO 8601 (no offset: UTC)")] = None,
     zone: Annotated[str | None, typer.Option(
-        "--zone", metavar="TZ", help="keep the daily latency histograms in local days of TZ (IANA name, "
+        "--zone", metavar="TZ", help="keep the daily rollups in local days of TZ (IANA name, "
         "e.g. Asia/Shanghai): records it and rebuilds every daily row from the raw rows")] = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Rebuild the hourly probe and cloud rollups of [--from, --to), the daily latency
-    histograms of the local days it meets and the availability facts of the local days
-    wholly inside it, from the raw rows; or, with --zone, move the daily histograms to
-    another zone's local days (set_zone: all of them are rebuilt; the availability facts
-    are dropped and the worker recomputes them).
+    """Rebuild the hourly probe and cloud rollups of [--from, --to), the daily rollups
+    (latency histograms, packet and cloud sums) of the local days it meets and the
+    availability facts of the local days wholly inside it, from the raw rows; or, with
+    --zone, move the daily rollups to another zone's local days (set_zone: all of them
+    are rebuilt; the availability facts are dropped and the worker recomputes them).
 
     For rows loaded around the pipeline (COPY, back-fills). Examples:
     citybrain db rollup --from 2026-03-01T00:00+08:00 --to 2026-04-01T00:00+08:00
@@ -135,7 +135,7 @@ def db_rollup(
             if output is Output.json:
                 print_json({"zone": zone, "latency_days": written})
             else:
-                console.print(f"daily latency rollup now in {zone}: {written} rows rebuilt")
+                console.print(f"daily rollups now in {zone}: {written} latency rows rebuilt")
             return
         assert lo is not None and hi is not None
         result = rollups.rebuild(conn, lo, hi)

@@ -6,7 +6,7 @@ The ingest path (streams/sink.py) adds each batch's newly stored rows into the r
 the statement that stores them; ``rebuild`` recomputes a range of hours, and the local days
 that range meets, from the raw tables for rows that arrived another way (COPYed in by a
 benchmark or a back-fill, or a migration over existing data); ``set_zone`` moves the daily
-histograms to another zone's local days. All use the aggregations built here, so they
+rollups to another zone's local days. All use the aggregations built here, so they
 cannot drift.
 
 The indicator SQL reads whole hours from the rollups and completes the hours a window
@@ -53,7 +53,7 @@ ZONE_REACH = timedelta(hours=16)
 # The rollups kept per local day of rollup_zone (migrations 011 and 013), in the order
 # the sink's statement writes them (rebuild and set_zone lock them in this order).
 DAILY_TABLES = "probe_latency_daily, probe_daily, cloud_daily"
-NO_ZONE = ("rollup_zone has no row; set the zone of the daily latency rollup with "
+NO_ZONE = ("rollup_zone has no row; set the zone of the daily rollups with "
            "`citybrain db rollup --zone Asia/Shanghai`")
 
 
@@ -260,6 +260,7 @@ class RebuildResult:
     probe_hours: int  # rollup rows written
     cloud_hours: int
     latency_days: int  # probe_latency_daily rows written, for the local days [start, end) meets
+    # (probe_daily and cloud_daily are rebuilt for the same days)
 
 
 def hour_floor(t: datetime) -> datetime:
@@ -276,7 +277,8 @@ def hour_ceil(t: datetime) -> datetime:
 
 def rebuild(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> RebuildResult:
     """Recompute the rollups of every UTC hour that meets [start, end) from the raw tables,
-    and the daily latency histograms of every local day (rollup zone) that meets it.
+    and the daily rollups (latency histograms, packet and cloud sums) of every local day
+    (rollup zone) that meets it.
 
     ``start`` is rounded down and ``end`` up to whole hours, so a partial hour is rebuilt
     whole; a partial day is rebuilt whole too. Runs in one transaction (a savepoint inside
@@ -343,9 +345,11 @@ def _utc_midnight(d: date) -> datetime:
 
 
 def set_zone(conn: psycopg.Connection[Any], tz: str) -> int:
-    """Keep the daily latency histograms in local days of ``tz`` (an IANA name) from now
-    on: record the zone and rebuild every daily row from all raw probe rows, in one
-    transaction (a savepoint inside the caller's). Returns the rows written.
+    """Keep the daily rollups (latency histograms, packet and cloud sums) in local days of
+    ``tz`` (an IANA name) from now on: record the zone and rebuild every daily row from all
+    raw rows, in one transaction (a savepoint inside the caller's). Returns the latency
+    rows written. The availability facts of the old zone's days are dropped by the zone
+    change itself (migration 012's trigger); the worker recomputes them.
 
     Setting the zone it already has rebuilds every day as well. Ingest waits on the table
     lock meanwhile, then adds its rows in the new zone.
@@ -373,6 +377,6 @@ def set_zone(conn: psycopg.Connection[Any], tz: str) -> int:
             conn.execute(_insert_probe_daily(probe_daily_aggregate("probe_events")))
             conn.execute(_insert_cloud_daily(cloud_daily_aggregate("cloud_events")))
     except psycopg.Error as exc:
-        raise StoreError(f"rebuilding the daily latency rollup failed: {exc}; check that the schema "
+        raise StoreError(f"rebuilding the daily rollups failed: {exc}; check that the schema "
                          "is migrated (`citybrain db migrate`, migrations 011 and 013)") from exc
     return max(written, 0)

@@ -5,10 +5,14 @@ by their migration, each equal to a zoneinfo-based reference."""
 
 from __future__ import annotations
 
+import asyncio
+import math
 import random
 import subprocess
 import sys
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -16,6 +20,7 @@ import pytest
 
 from citybrain import rollups, store
 from citybrain.settings import Settings
+from streams.sink import Batch, EventSink
 from tests.citybrain.indicators.city import (
     Conn,
     asset,
@@ -357,6 +362,7 @@ def test_latency_daily_migration_back_fills_existing_rows(database_url: str, sch
     db.execute("DROP FUNCTION latency_fine, latency_fine_add, availability_intervals_changed,"
                " availability_assets_changed, availability_maintenance_changed, availability_zone_changed"
                " CASCADE")
+    db.execute("DROP INDEX cloud_events_request_idx")
     store.migrate(database_url, schema)
     assert rollup_zone(db) == "Asia/Shanghai"
     want = latency_daily_reference(db, SHANGHAI)
@@ -364,3 +370,110 @@ def test_latency_daily_migration_back_fills_existing_rows(database_url: str, sch
     # And a rebuild of everything writes the same rows.
     rollups.rebuild(db, T0 - timedelta(days=2), T0 + timedelta(days=2))
     assert latency_daily_rollup(db) == want
+
+
+# --- daily packet and cloud sums (probe_daily, cloud_daily, migration 013) ---------------
+
+SumRows = tuple[dict[tuple[Any, ...], tuple[Any, ...]], dict[tuple[Any, ...], tuple[Any, ...]]]
+
+
+def sums_reference(db: Conn, tz: ZoneInfo) -> SumRows:
+    """probe_daily and cloud_daily as documented, on zoneinfo days of ``tz``: packets only
+    of probes with packets_sent > 0 (a probe without still makes its row), usage samples
+    only, sums of the exact float4 readings (cast in SQL: their text form is not exact)."""
+    probes: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for at, kind, asset_id, sent, lost in db.execute(
+            "SELECT occurred_at, target_kind, asset_id, packets_sent, packets_lost FROM probe_events"):
+        p = probes[(kind, at.astimezone(tz).date(), asset_id)]
+        if sent:
+            p[0], p[1] = p[0] + sent, p[1] + lost
+    cloud: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] + [None] * 6)
+    for at, asset_id, *values in db.execute(
+            "SELECT occurred_at, asset_id, cpu_used_cores::float8, cpu_alloc_cores::float8,"
+            " mem_used_gb::float8, mem_alloc_gb::float8, storage_used_gb::float8, storage_alloc_gb::float8"
+            " FROM cloud_events WHERE kind = 'usage'"):
+        c = cloud[(at.astimezone(tz).date(), asset_id)]
+        c[0] += 1
+        for i, v in enumerate(values, start=1):
+            c[i] = c[i] if v is None else (c[i] or 0.0) + v
+    return {k: tuple(v) for k, v in probes.items()}, {k: tuple(v) for k, v in cloud.items()}
+
+
+def sums_rollup(db: Conn) -> SumRows:
+    probes = {(kind, day, asset_id): (sent, lost) for day, kind, asset_id, sent, lost in db.execute(
+        "SELECT day, target_kind, asset_id, packets_sent, packets_lost FROM probe_daily")}
+    cloud = {(r[0], r[1]): tuple(r[2:]) for r in db.execute(
+        "SELECT day, asset_id, samples, cpu_used_sum, cpu_alloc_sum, mem_used_sum, mem_alloc_sum,"
+        " storage_used_sum, storage_alloc_sum FROM cloud_daily")}
+    return probes, cloud
+
+
+def sums_equal(got: SumRows, want: SumRows) -> bool:
+    """Packets exactly; float sums (added in another order) to 1e-12 relative, NULL to NULL."""
+    return got[0] == want[0] and got[1].keys() == want[1].keys() and all(
+        x == y or (x is not None and y is not None and math.isclose(x, y, rel_tol=1e-12))
+        for k, row in got[1].items() for x, y in zip(row, want[1][k], strict=True))
+
+
+def sink(database_url: str, schema: str, family: str, *batches: list[tuple[Any, ...]]) -> None:
+    """Write batches through the worker's EventSink (staging COPY, INSERT and rollup CTEs)."""
+    async def write() -> None:
+        s = EventSink(database_url, schema, family)
+        try:
+            for rows in batches:
+                await s.write(Batch(family, rows=rows))
+        finally:
+            await s.close()
+    asyncio.run(write())
+
+
+def sink_rows(start: datetime, n: int, seed: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """n probe and usage rows (sink column order, occurred_at as text) 7 minutes apart from
+    ``start``, with probes without packets or with 0 sent and samples without storage."""
+    rng = random.Random(seed)
+    probes, cloud = [], []
+    for i in range(n):
+        at = (start + timedelta(minutes=7 * i, microseconds=rng.randrange(10**6))).isoformat()
+        sent = rng.choice([None, 0, rng.randint(1, 90), rng.randint(1, 90)])
+        probes.append((at, f"p{seed}-{i}", f"link-{i % 3}", "link", i % 5 != 0, None, 12.5, sent,
+                       None if sent is None else rng.randint(0, min(sent, 7)), None, None))
+        disk = (500.0, rng.uniform(0, 500)) if i % 4 else (None, None)
+        cloud.append((at, f"c{seed}-{i}", f"vm-{i % 2}", "usage", 8.0, rng.uniform(0, 8), 32.0,
+                       rng.uniform(0, 32), *disk, None, None, None, None, None))
+    cloud.append((start.isoformat(), f"r{seed}", "vm-0", "request", *[None] * 6, "r", "vm", start, None, 4.0))
+    return probes, cloud
+
+
+def test_sink_keeps_daily_sums_equal_to_the_raw_rows(database_url: str, schema: str, db: Conn) -> None:
+    midnight = local(SHANGHAI, 2026, 3, 11)
+    probes, cloud = sink_rows(midnight - timedelta(hours=4), 80, seed=1)  # 4 h before to 5 h after
+    edge = [(m.isoformat(), f"edge{k}", "link-0", "link", True, None, 1.0, 10, k, None, None)
+            for k, m in enumerate((midnight - timedelta(microseconds=1), midnight))]
+    # Overlapping batches (rows 30..49 twice: stored once, added once), each adding to rows
+    # already summed for the day; the last sample, alone in its batch, has no storage
+    # (NULL sums must not wipe the day's).
+    lone = (midnight.isoformat(), "lone", "vm-0", "usage", 8.0, 1.0, 32.0, 2.0, *[None] * 7)
+    sink(database_url, schema, "probe", probes[:50], probes[30:] + edge)
+    sink(database_url, schema, "cloud", cloud[:50], cloud[30:], [lone])
+    want = sums_reference(db, SHANGHAI)
+    assert {k[1] for k in want[0]} == {k[0] for k in want[1]} == {date(2026, 3, 10), date(2026, 3, 11)}
+    assert sums_equal(sums_rollup(db), want)
+
+    # A rebuild over the range writes the same rows, and one instant of a day rebuilds it whole.
+    rollups.rebuild(db, midnight - timedelta(days=1), midnight + timedelta(days=1))
+    assert sums_equal(sums_rollup(db), want)
+    db.execute("DELETE FROM probe_daily; DELETE FROM cloud_daily")
+    rollups.rebuild(db, midnight + timedelta(hours=5), midnight + timedelta(hours=5, microseconds=1))
+    got = sums_rollup(db)
+    assert sums_equal(got, ({k: v for k, v in want[0].items() if k[1] == date(2026, 3, 11)},
+                            {k: v for k, v in want[1].items() if k[0] == date(2026, 3, 11)}))
+
+    # set_zone moves them to Berlin days (the same instants fall on other dates), and the
+    # sink adds later batches on Berlin days.
+    rollups.set_zone(db, "Europe/Berlin")
+    assert sums_equal(sums_rollup(db), sums_reference(db, BERLIN)) and not sums_equal(sums_rollup(db), want)
+    probes, cloud = sink_rows(local(BERLIN, 2026, 3, 11, 22), 20, seed=2)
+    sink(database_url, schema, "probe", probes)
+    sink(database_url, schema, "cloud", cloud)
+    want = sums_reference(db, BERLIN)
+    assert date(2026, 3, 12) in {k[1] for k in want[0]} and sums_equal(sums_rollup(db), want)

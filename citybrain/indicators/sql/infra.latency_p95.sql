@@ -98,7 +98,8 @@ partial_days AS MATERIALIZED (
     -- Inside the whole days, the day an asset is registered or retired (not at a local
     -- midnight) is not wholly in its registered life: that day is read from the hourly
     -- rollup and raw rows instead of the daily rollup, for that asset.
-    SELECT s.asset_id, x.day::timestamp AT TIME ZONE %(tz)s::text AS lo,
+    -- (DISTINCT: registered and retired on the same day is still one day to read)
+    SELECT DISTINCT s.asset_id, x.day::timestamp AT TIME ZONE %(tz)s::text AS lo,
            (x.day + 1)::timestamp AT TIME ZONE %(tz)s::text AS hi
     FROM bounds b
     JOIN scoped s ON (s.registered_at > b.wlo AND s.registered_at < b.whi)

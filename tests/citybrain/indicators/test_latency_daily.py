@@ -45,7 +45,10 @@ def build(db: Conn) -> None:
     assets = [("link-1", "link", "water", None, None), ("link-2", "link", "traffic", None, None),
               ("link-3", "link", "water", H(30.5), None),            # registered mid-day
               ("portal-1", "portal", "water", None, None), ("portal-2", "portal", "traffic", None, None),
-              ("portal-3", "portal", "traffic", None, H(100.25))]   # retired mid-day
+              ("portal-3", "portal", "traffic", None, H(100.25)),   # retired mid-day
+              # registered and retired on one local day (03-12): that day is read once
+              ("link-4", "link", "water", H(50.75), H(66.5)),
+              ("portal-4", "portal", "water", H(50.75), H(66.5))]
     for asset_id, kind, dept, registered, retired in assets:
         asset(db, asset_id, kind, dept, key="portal" if kind == "portal" else "infrastructure",
               **({"registered": registered} if registered else {}), retired=retired)
