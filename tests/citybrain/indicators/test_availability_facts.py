@@ -22,6 +22,7 @@ from psycopg import sql
 
 from citybrain import availability, rollups
 from citybrain.indicators.model import Breakdown, Figure, Window
+from citybrain.settings import Settings
 from tests.citybrain.indicators.city import (
     BERLIN,
     Conn,
@@ -330,3 +331,22 @@ def test_a_refresh_starting_after_a_removal_inside_a_period(db: Conn) -> None:
     states(db, "A", ("online", H(-100), None))
     maintenance(db, "all", None, (H(-2), H(2)), removed_at=H(-1))
     assert availability.refresh(db, H(0), H(24)).days == (D10,)
+
+
+def test_the_workers_periodic_refresh_takes_the_newest_settled_days(db: Conn, database_url: str,
+                                                                    schema: str) -> None:
+    """refresh_recent (the worker's timer): days that ended at least the settle time
+    before now, within availability_days, at most availability_batch_days per run."""
+    department(db, "water")
+    asset(db, "A", "iot_device", "water")
+    states(db, "A", ("online", H(-100), None))
+    db.commit()  # refresh_recent works on a connection of its own
+    settings = Settings(availability_settle_seconds=900, availability_days=3, availability_batch_days=2)
+    # H(72) is 03-13 00:00 Shanghai: 03-12 ended 10 minutes before now, within the settle time.
+    now = H(72) + timedelta(minutes=10)
+    first = availability.refresh_recent(database_url, schema, settings, now)
+    assert first.days == (date(2026, 3, 11), date(2026, 3, 10))
+    # A second run finds nothing left to do; once 03-12 has settled, it is taken.
+    assert availability.refresh_recent(database_url, schema, settings, now).days == ()
+    later = availability.refresh_recent(database_url, schema, settings, now + timedelta(minutes=10))
+    assert later.days == (date(2026, 3, 12),)
