@@ -210,13 +210,23 @@ def refresh(conn: psycopg.Connection[Any], start: datetime, end: datetime, *, fo
     return RefreshResult((), 0, skipped=True)
 
 
-
 def refresh_recent(url: str, schema: str, settings: Settings, now: datetime) -> RefreshResult:
     """The worker's periodic run: the missing days among the last ``availability_days``
     that ended ``availability_settle_seconds`` before ``now`` (late intervals of a day's
     last minutes are in by then; later ones forget the day again), newest first, at most
-    ``availability_batch_days``, on a connection of its own."""
+    ``availability_batch_days``, on a connection of its own.
+
+    One day per transaction: ingest waits on the table locks for one day's computation
+    (about a second for 100,000 devices), not for the whole batch."""
     end = now - timedelta(seconds=settings.availability_settle_seconds)
     start = end - timedelta(days=settings.availability_days)
+    done: list[date] = []
+    rows = 0
     with store.connect(url, schema, autocommit=True) as conn:
-        return refresh(conn, start, end, max_days=settings.availability_batch_days, attempts=3)
+        for _ in range(settings.availability_batch_days):
+            step = refresh(conn, start, end, max_days=1, attempts=3)
+            done += step.days
+            rows += step.rows
+            if not step.days:
+                return RefreshResult(tuple(done), rows, skipped=step.skipped)
+    return RefreshResult(tuple(done), rows)
