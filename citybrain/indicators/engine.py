@@ -9,7 +9,7 @@ and one per breakdown member. The engine only binds the four parameters and maps
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import time
@@ -131,7 +131,8 @@ def compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window,
 
 def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: str | None = None,
                 work_hours: WorkHours | None = None,
-                indicators: Iterable[Indicator] | None = None, workers: int = 1) -> list[IndicatorResult]:
+                indicators: Iterable[Indicator] | None = None, workers: int = 1,
+                then: Callable[[IndicatorResult], object] | None = None) -> list[IndicatorResult]:
     """Every catalogue indicator (or the ones given) over one window and scope, in
     catalogue order.
 
@@ -139,10 +140,17 @@ def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: st
     database, all reading one snapshot (see ``snapshot_connections``): the figures are
     those of a single moment even while ingest writes, and they see only committed data.
     With 1 they run one after the other on ``conn`` itself (and see its uncommitted rows).
+    ``then`` is called with each result as soon as it is computed (on the thread that
+    computed it), so its caller's per-result work overlaps the SQL still running.
     """
     chosen = load_catalogue() if indicators is None else tuple(indicators)
     if workers <= 1 or len(chosen) <= 1:
-        return [compute(conn, i, window, department=department, work_hours=work_hours) for i in chosen]
+        results = []
+        for i in chosen:
+            results.append(compute(conn, i, window, department=department, work_hours=work_hours))
+            if then is not None:
+                then(results[-1])
+        return results
     todo: SimpleQueue[tuple[int, Indicator]] = SimpleQueue()
     # Heavy ones first (stable otherwise): started last, one of them would run alone at
     # the end while the other connections sit idle.
@@ -162,6 +170,8 @@ def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: st
                 return
             try:
                 done[n] = compute(worker, indicator, window, department=department, work_hours=work_hours)
+                if then is not None:
+                    then(done[n])
             except BaseException:
                 failed.set()
                 raise

@@ -154,6 +154,9 @@ def build_report(conn: psycopg.Connection[Any], window: Window, *, department: s
     indicators side by side on one snapshot (committed data only; see compute_all)."""
     from citybrain.indicators.engine import compute_all
 
-    results = compute_all(conn, window, department=department, workers=workers, work_hours=work_hours)
+    # Each indicator's figures are formatted as soon as it is computed, while the others
+    # are still running; number_text keeps the texts, so assembling finds them done.
+    results = compute_all(conn, window, department=department, workers=workers, work_hours=work_hours,
+                          then=lambda r: data_rows([r]))
     return assemble_report(results, window, department=department, generated_by=generated_by,
                            generated_at=generated_at, weights=weights, weights_source=weights_source)
