@@ -30,6 +30,15 @@ def test_parallel_equals_sequential(db: Conn) -> None:
     assert any(r.figure.value is not None for r in parallel)
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+def test_then_sees_each_result_once_as_it_is_computed(db: Conn, workers: int) -> None:
+    """build_report formats each result in this hook while the others still run."""
+    build_city(db, "iot_device", "gateway")
+    seen: list[str] = []
+    results = compute_all(db, W, workers=workers, then=lambda r: seen.append(r.indicator.id))
+    assert sorted(seen) == sorted(r.indicator.id for r in results) and len(seen) == len(set(seen))
+
+
 def test_workers_share_one_snapshot(db: Conn) -> None:
     department(db, "water")
     with snapshot_connections(db, 3) as conns:
