@@ -113,7 +113,7 @@ pieces AS (
                        least(si.ended_at, a.ret, d.hi) AS hi
                 FROM span s
                 JOIN state_intervals si
-                  ON tstzrange(si.started_at, si.ended_at) && tstzrange(s.lo, s.hi)
+                  ON si.started_at < s.hi AND (si.ended_at IS NULL OR si.ended_at > s.lo)
                 JOIN assets_in a ON a.asset_id = si.asset_id
                 LEFT JOIN member_of mo ON mo.asset_id = a.asset_id
                 JOIN classes cl ON cl.class = coalesce(mo.class, '{}')

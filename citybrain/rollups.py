@@ -52,7 +52,7 @@ DAY_OF = "({t} AT TIME ZONE z.tz)::date"
 ZONE_REACH = timedelta(hours=16)
 # The rollups kept per local day of rollup_zone (migrations 011 and 013), in the order
 # the sink's statement writes them (rebuild and set_zone lock them in this order).
-DAILY_TABLES = "probe_latency_daily, probe_daily, cloud_daily"
+DAILY_TABLES = ("probe_latency_daily", "probe_daily", "cloud_daily")
 NO_ZONE = ("rollup_zone has no row; set the zone of the daily rollups with "
            "`citybrain db rollup --zone Asia/Shanghai`")
 
@@ -263,6 +263,11 @@ class RebuildResult:
     # (probe_daily and cloud_daily are rebuilt for the same days)
 
 
+def _lock(tables: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(
+        sql.SQL(", ").join(map(sql.Identifier, tables)))
+
+
 def hour_floor(t: datetime) -> datetime:
     if t.tzinfo is None:
         raise ValueError("rollup times must be timezone-aware")
@@ -294,8 +299,7 @@ def rebuild(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> Re
         with conn.transaction():
             # Lock out concurrent ingest into the rebuilt hours and days until this commits
             # (in the order the sink's statement takes them).
-            conn.execute("LOCK TABLE probe_hourly, cloud_hourly, " + DAILY_TABLES
-                         + " IN SHARE ROW EXCLUSIVE MODE")
+            conn.execute(_lock(("probe_hourly", "cloud_hourly", *DAILY_TABLES)))
             conn.execute("DELETE FROM probe_hourly WHERE hour >= %(lo)s AND hour < %(hi)s", params)
             conn.execute("DELETE FROM cloud_hourly WHERE hour >= %(lo)s AND hour < %(hi)s", params)
             probe = conn.execute(
@@ -325,7 +329,7 @@ def _rebuild_days(conn: psycopg.Connection[Any], start: datetime, end: datetime)
     if row is None:
         raise StoreError(NO_ZONE)
     first, last = row
-    for table in DAILY_TABLES.split(", "):
+    for table in DAILY_TABLES:
         conn.execute(sql.SQL("DELETE FROM {} WHERE day >= %s AND day <= %s").format(sql.Identifier(table)),
                      (first, last))
     where = sql.SQL(
@@ -367,11 +371,11 @@ def set_zone(conn: psycopg.Connection[Any], tz: str) -> int:
             except psycopg.errors.InvalidParameterValue as exc:
                 raise RollupZoneError(f"time zone {tz!r} is not known to the database server; "
                                       "use an IANA name such as Asia/Shanghai") from exc
-            conn.execute("LOCK TABLE " + DAILY_TABLES + " IN SHARE ROW EXCLUSIVE MODE")
+            conn.execute(_lock(DAILY_TABLES))
             # An upsert, not an UPDATE: it also restores a zone row deleted by hand.
             conn.execute("INSERT INTO rollup_zone (tz) VALUES (%s)"
                          " ON CONFLICT (singleton) DO UPDATE SET tz = excluded.tz", (tz,))
-            for table in DAILY_TABLES.split(", "):
+            for table in DAILY_TABLES:
                 conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
             written = conn.execute(_insert_daily(latency_daily_aggregate("probe_events"))).rowcount
             conn.execute(_insert_probe_daily(probe_daily_aggregate("probe_events")))

@@ -42,15 +42,15 @@ CREATE TABLE availability_daily (
 );
 CREATE INDEX availability_daily_day_idx ON availability_daily (day, kind);
 
--- Forget the facts of the local days that [lo, hi) meets (hi NULL: unbounded); lo NULL
--- forgets nothing.
+-- Forget the facts of the local days that [lo, hi) meets (hi 'infinity': unbounded, as
+-- its local date is the infinite date); lo NULL forgets nothing.
 CREATE FUNCTION availability_forget(lo timestamptz, hi timestamptz) RETURNS void
     LANGUAGE sql VOLATILE
 BEGIN ATOMIC
     DELETE FROM availability_days d USING rollup_zone z
     WHERE lo IS NOT NULL
       AND d.day >= (lo AT TIME ZONE z.tz)::date
-      AND (hi IS NULL OR d.day <= (hi AT TIME ZONE z.tz)::date);
+      AND d.day <= (hi AT TIME ZONE z.tz)::date;
 END;
 
 -- The days that changed intervals touch. An UPDATE that only moves an end (the liveness
@@ -62,7 +62,6 @@ CREATE FUNCTION availability_intervals_changed() RETURNS trigger
 DECLARE
     lo timestamptz;
     hi timestamptz;
-    unbounded boolean;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM availability_days) THEN
         RETURN NULL;
@@ -91,8 +90,7 @@ BEGIN
               WHERE NOT EXISTS (SELECT 1 FROM old_rows o
                                 WHERE o.asset_id = n.asset_id AND o.started_at = n.started_at)) c;
     END IF;
-    unbounded := hi = 'infinity';
-    PERFORM availability_forget(lo, CASE WHEN unbounded THEN NULL ELSE hi END);
+    PERFORM availability_forget(lo, hi);
     RETURN NULL;
 END $$;
 
@@ -137,7 +135,7 @@ BEGIN
             FROM (SELECT registered_at FROM old_rows UNION ALL SELECT registered_at FROM new_rows) r;
         END IF;
     END IF;
-    PERFORM availability_forget(lo, CASE WHEN hi = 'infinity' THEN NULL ELSE hi END);
+    PERFORM availability_forget(lo, hi);
     RETURN NULL;
 END $$;
 
