@@ -1,6 +1,6 @@
 """Hourly rollups of probe and cloud-usage readings (tables from migration 009) and daily
 latency histograms and packet and cloud-usage sums per local day (probe_latency_daily,
-probe_daily and cloud_daily; migrations 011 and 013).
+probe_latency_coarse, probe_daily and cloud_daily; migrations 011, 013 and 014).
 
 The ingest path (streams/sink.py) adds each batch's newly stored rows into the rollups in
 the statement that stores them; ``rebuild`` recomputes a range of hours, and the local days
@@ -38,6 +38,9 @@ PROBE_COLUMNS = ("hour", "asset_id", "target_kind", "probes", "ok_probes", "pack
 CLOUD_COLUMNS = ("hour", "asset_id", "samples", "cpu_used_sum", "cpu_alloc_sum", "mem_used_sum",
                  "mem_alloc_sum", "storage_used_sum", "storage_alloc_sum")
 DAILY_COLUMNS = ("day", "target_kind", "asset_id", "coarse", "n", "lo", "hi", "fine")
+COARSE_COLUMNS = ("day", "target_kind", "asset_id", "n", "lo", "hi", "counts")
+# Coarse latency buckets: latency_bucket is 0..632, coarse c = b / 16 is 0..39.
+COARSE_BUCKETS = 40
 PROBE_DAILY_COLUMNS = ("day", "target_kind", "asset_id", "packets_sent", "packets_lost")
 CLOUD_DAILY_COLUMNS = ("day", "asset_id", *CLOUD_COLUMNS[2:])
 # The local date of an event in the rollup zone (``z``: the rollup_zone row joined in).
@@ -50,9 +53,9 @@ DAY_OF = "({t} AT TIME ZONE z.tz)::date"
 # [d0 00:00 UTC - 16 h, d1 + 1 00:00 UTC + 16 h): the index range a rebuild of days reads,
 # before DAY_OF picks the days' rows exactly.
 ZONE_REACH = timedelta(hours=16)
-# The rollups kept per local day of rollup_zone (migrations 011 and 013), in the order
+# The rollups kept per local day of rollup_zone (migrations 011, 013 and 014), in the order
 # the sink's statement writes them (rebuild and set_zone lock them in this order).
-DAILY_TABLES = ("probe_latency_daily", "probe_daily", "cloud_daily")
+DAILY_TABLES = ("probe_latency_daily", "probe_latency_coarse", "probe_daily", "cloud_daily")
 NO_ZONE = ("rollup_zone has no row; set the zone of the daily rollups with "
            "`citybrain db rollup --zone Asia/Shanghai`")
 
@@ -118,6 +121,23 @@ def latency_daily_aggregate(source: str, where: sql.Composable = NO_FILTER) -> s
         " GROUP BY 1, 2, 3, 4) per_bucket"
         " GROUP BY 1, 2, 3, 4"
     ).format(source=sql.Identifier(source), where=where)
+
+
+def latency_coarse_aggregate(source: str, where: sql.Composable = NO_FILTER) -> sql.Composed:
+    """SELECT of probe_latency_coarse rows from ``source`` (probe_events' columns): per
+    (day, kind, asset), the samples, their exact min and max and the dense counts of the
+    coarse buckets, the same samples and days as ``latency_daily_aggregate``."""
+    return sql.SQL(
+        "SELECT day, target_kind, asset_id, sum(cnt)::integer, min(lo), max(hi),"
+        " latency_dense(array_agg(c), array_agg(cnt), {size})"
+        " FROM (SELECT " + DAY_OF.format(t="e.occurred_at") + " AS day, e.target_kind, e.asset_id,"
+        " (latency_bucket(e.latency_ms) / 16)::integer AS c, count(*) AS cnt,"
+        " min(e.latency_ms) AS lo, max(e.latency_ms) AS hi"
+        " FROM {source} e CROSS JOIN rollup_zone z"
+        " WHERE e.ok AND e.latency_ms IS NOT NULL {where}"
+        " GROUP BY 1, 2, 3, 4) per_coarse"
+        " GROUP BY 1, 2, 3"
+    ).format(source=sql.Identifier(source), where=where, size=sql.Literal(COARSE_BUCKETS))
 
 
 def probe_daily_aggregate(source: str, where: sql.Composable = NO_FILTER) -> sql.Composed:
@@ -192,6 +212,19 @@ def _insert_daily(select: sql.Composable, upsert: sql.Composable = NO_FILTER) ->
         cols=sql.SQL(", ").join(map(sql.Identifier, DAILY_COLUMNS)), select=select, upsert=upsert)
 
 
+def _insert_coarse(select: sql.Composable, upsert: bool = False) -> sql.Composed:
+    return sql.SQL("INSERT INTO probe_latency_coarse ({cols}) {select}{upsert}").format(
+        cols=sql.SQL(", ").join(map(sql.Identifier, COARSE_COLUMNS)), select=select,
+        upsert=sql.SQL(
+            " ON CONFLICT (target_kind, day, asset_id) DO UPDATE SET"
+            " n = probe_latency_coarse.n + excluded.n,"
+            " lo = least(probe_latency_coarse.lo, excluded.lo),"
+            " hi = greatest(probe_latency_coarse.hi, excluded.hi),"
+            # element by element, as the fine counts (any two arrays of one length)
+            " counts = latency_fine_add(probe_latency_coarse.counts, excluded.counts)")
+        if upsert else NO_FILTER)
+
+
 def _insert_probe_daily(select: sql.Composable, upsert: bool = False) -> sql.Composed:
     adds = sql.SQL(", ").join(_add("probe_daily", c) for c in PROBE_DAILY_COLUMNS[3:])
     return sql.SQL("INSERT INTO probe_daily ({cols}) {select}{upsert}").format(
@@ -237,6 +270,8 @@ def ingest_ctes(family: str, source: str) -> sql.Composable:
         # batch never adds days of the old zone to rows rebuilt in the new one.
         ctes.append(sql.SQL(" latency_daily AS ({} RETURNING 1),").format(
             _insert_daily(latency_daily_aggregate(source), latency_daily_upsert())))
+        ctes.append(sql.SQL(" latency_coarse AS ({} RETURNING 1),").format(
+            _insert_coarse(latency_coarse_aggregate(source), upsert=True)))
         ctes.append(sql.SQL(" probe_daily AS ({} RETURNING 1),").format(
             _insert_probe_daily(probe_daily_aggregate(source), upsert=True)))
     elif family == "cloud":
@@ -260,7 +295,7 @@ class RebuildResult:
     probe_hours: int  # rollup rows written
     cloud_hours: int
     latency_days: int  # probe_latency_daily rows written, for the local days [start, end) meets
-    # (probe_daily and cloud_daily are rebuilt for the same days)
+    # (probe_latency_coarse, probe_daily and cloud_daily are rebuilt for the same days)
 
 
 def _lock(tables: tuple[str, ...]) -> sql.Composed:
@@ -315,7 +350,7 @@ def rebuild(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> Re
             days = _rebuild_days(conn, start, end)
     except psycopg.Error as exc:
         raise StoreError(f"rebuilding the rollups failed: {exc}; check that the schema is "
-                         "migrated (`citybrain db migrate`, migrations 009, 011 and 013)") from exc
+                         "migrated (`citybrain db migrate`, migrations 009, 011, 013 and 014)") from exc
     return RebuildResult(lo, hi, max(probe, 0), max(cloud, 0), days)
 
 
@@ -339,6 +374,7 @@ def _rebuild_days(conn: psycopg.Connection[Any], start: datetime, end: datetime)
               "to": _utc_midnight(last + timedelta(days=1)) + ZONE_REACH,
               "first": first, "last": last}
     written = conn.execute(_insert_daily(latency_daily_aggregate("probe_events", where)), params).rowcount
+    conn.execute(_insert_coarse(latency_coarse_aggregate("probe_events", where)), params)
     conn.execute(_insert_probe_daily(probe_daily_aggregate("probe_events", where)), params)
     conn.execute(_insert_cloud_daily(cloud_daily_aggregate("cloud_events", where)), params)
     return max(written, 0)
@@ -378,9 +414,10 @@ def set_zone(conn: psycopg.Connection[Any], tz: str) -> int:
             for table in DAILY_TABLES:
                 conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
             written = conn.execute(_insert_daily(latency_daily_aggregate("probe_events"))).rowcount
+            conn.execute(_insert_coarse(latency_coarse_aggregate("probe_events")))
             conn.execute(_insert_probe_daily(probe_daily_aggregate("probe_events")))
             conn.execute(_insert_cloud_daily(cloud_daily_aggregate("cloud_events")))
     except psycopg.Error as exc:
         raise StoreError(f"rebuilding the daily rollups failed: {exc}; check that the schema "
-                         "is migrated (`citybrain db migrate`, migrations 011 and 013)") from exc
+                         "is migrated (`citybrain db migrate`, migrations 011, 013 and 014)") from exc
     return max(written, 0)

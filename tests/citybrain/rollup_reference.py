@@ -79,10 +79,40 @@ def latency_daily_reference(db: Conn, tz: ZoneInfo) -> dict[DailyKey, tuple[Any,
 
 def latency_daily_rollup(db: Conn) -> dict[DailyKey, tuple[Any, ...]]:
     """The stored rows, keyed and shaped as ``latency_daily_reference``; min and max are the
-    stored float4 readings themselves, so the two compare with ==."""
-    return {(kind, day, asset, coarse): (n, lo, hi, fine)
+    stored float4 readings themselves, so the two compare with ==.
+
+    It also asserts that probe_latency_coarse (migration 014, kept by the same writers)
+    holds exactly these rows summed per (kind, day, asset): so every comparison of the
+    daily rows with the reference covers the coarse rows as well.
+    """
+    rows = {(kind, day, asset, coarse): (n, lo, hi, fine)
             for kind, day, asset, coarse, n, lo, hi, fine in db.execute(
                 "SELECT target_kind, day, asset_id, coarse, n, lo, hi, fine FROM probe_latency_daily")}
+    assert latency_coarse_rollup(db) == latency_coarse_of(rows)
+    return rows
+
+
+CoarseKey = tuple[str, date, str]  # (target_kind, local day, asset_id)
+
+
+def latency_coarse_of(daily: dict[DailyKey, tuple[Any, ...]]) -> dict[CoarseKey, tuple[Any, ...]]:
+    """probe_latency_coarse as documented, from probe_latency_daily-shaped rows: per (kind,
+    day, asset) the samples, their min and max, and the 40 coarse counts."""
+    acc: dict[CoarseKey, dict[str, Any]] = defaultdict(
+        lambda: {"n": 0, "lo": None, "hi": None, "counts": [0] * 40})
+    for (kind, day, asset, coarse), (n, lo, hi, _) in daily.items():
+        a = acc[(kind, day, asset)]
+        a["n"] += n
+        a["lo"] = lo if a["lo"] is None else min(a["lo"], lo)
+        a["hi"] = hi if a["hi"] is None else max(a["hi"], hi)
+        a["counts"][coarse] += n
+    return {k: (a["n"], a["lo"], a["hi"], a["counts"]) for k, a in acc.items()}
+
+
+def latency_coarse_rollup(db: Conn) -> dict[CoarseKey, tuple[Any, ...]]:
+    return {(kind, day, asset): (n, lo, hi, counts)
+            for kind, day, asset, n, lo, hi, counts in db.execute(
+                "SELECT target_kind, day, asset_id, n, lo, hi, counts FROM probe_latency_coarse")}
 
 
 def rollup_zone(db: Conn) -> str:

@@ -352,17 +352,18 @@ def test_db_rollup_zone_command(settings: Settings, db: Conn) -> None:
 
 
 def test_latency_daily_migration_back_fills_existing_rows(database_url: str, schema: str, db: Conn) -> None:
-    """Migration 011 on a store with raw rows: Shanghai days, equal to the reference."""
+    """Migration 011 on a store with raw rows: Shanghai days, equal to the reference (and
+    014's coarse rows, back-filled from them, equal to their sums)."""
     readings(db)
     around_midnight(db, local(SHANGHAI, 2026, 3, 10))
-    # 011 and the later migrations built on its rollup_zone (012, 013) apply again.
+    # 011 and the later migrations built on its rollup_zone (012, 013, 014) apply again.
     db.execute("DELETE FROM schema_migrations WHERE version >= 11")
     db.execute("DROP TABLE probe_latency_daily, rollup_zone, availability_days, availability_daily,"
-               " probe_daily, cloud_daily CASCADE")
+               " probe_daily, cloud_daily, probe_latency_coarse CASCADE")
     db.execute("DROP FUNCTION latency_fine, latency_fine_add, availability_intervals_changed,"
-               " availability_assets_changed, availability_maintenance_changed, availability_zone_changed"
-               " CASCADE")
-    db.execute("DROP INDEX cloud_events_request_idx")
+               " availability_assets_changed, availability_maintenance_changed, availability_zone_changed,"
+               " latency_dense CASCADE")
+    db.execute("DROP INDEX cloud_events_request_idx, assets_registered_idx, assets_retired_idx")
     store.migrate(database_url, schema)
     assert rollup_zone(db) == "Asia/Shanghai"
     want = latency_daily_reference(db, SHANGHAI)

@@ -21,8 +21,10 @@
 --
 -- Where the samples come from (every sample counted once, on its own local day):
 -- * Whole local days of W, in the zone of the daily rollup (rollup_zone, migration 011)
---   and wholly inside the asset's registered life: probe_latency_daily, one row per
---   (asset, day, coarse bucket c = b / 16) with the 16 fine counts of that bucket.
+--   and wholly inside the asset's registered life: probe_latency_coarse (migration 014),
+--   one row per (asset, day) with its samples per coarse bucket c = b / 16, and
+--   probe_latency_daily, one row per (asset, day, coarse bucket) with the 16 fine counts
+--   of that bucket.
 -- * The rest (the hours before the first and after the last whole day, the day an asset
 --   is registered or retired, every day when the report's zone is not the rollup's):
 --   the hourly rollup probe_hourly (migration 009) for whole UTC hours inside the
@@ -31,7 +33,8 @@
 --
 -- Two passes, so a 30-day report does not merge every fine bucket of every asset-day:
 -- 1. per group (the city, each department, asset and day), the samples per coarse
---    bucket locate the coarse bucket of each rank ⌊p⌋ and ⌈p⌉;
+--    bucket locate the coarse bucket of each rank ⌊p⌋ and ⌈p⌉ (whole days: one row per
+--    asset and day, its 40 coarse counts summed as columns);
 -- 2. only the wanted coarse buckets are read at fine resolution, which locates the fine
 --    bucket b of each rank and the samples before it. The estimate is then exactly the
 --    one described above: the figures equal a single-level merge of the fine buckets.
@@ -109,41 +112,56 @@ partial_days AS MATERIALIZED (
     WHERE t.at > b.wlo AND t.at < b.whi
       AND t.at <> x.day::timestamp AT TIME ZONE %(tz)s::text
 ),
-daily AS NOT MATERIALIZED (
-    -- Whole days from the daily rollup: one row per (asset, day, coarse bucket), only days
-    -- inside the asset's registered life.
-    -- Read twice, not materialized: pass 1 carries no fine counts, and pass 2 takes
-    -- only the rows of the wanted coarse buckets.
-    SELECT d.asset_id, s.department_id, d.day - b.ds AS k, d.coarse AS c, d.n, d.lo, d.hi, d.fine
+day_assets AS MATERIALIZED (
+    -- The scoped assets with whole days in the daily rollup (a few hundred probe targets,
+    -- not every asset: the joins below hash these).
+    SELECT s.asset_id, s.department_id, s.registered_at, s.retired_at
+    FROM scoped s
+    WHERE s.asset_id IN (SELECT d.asset_id FROM bounds b
+                         JOIN probe_latency_coarse d ON d.target_kind = 'portal'
+                              AND d.day >= b.dlo AND d.day < b.dhi)
+),
+daily AS (
+    -- Whole days from the daily rollup, one row per (asset, day) with its samples per coarse
+    -- bucket (probe_latency_coarse), only days inside the asset's registered life.
+    SELECT d.asset_id, s.department_id, d.day - b.ds AS k, d.n, d.lo, d.hi, d.counts
     FROM bounds b
-    JOIN probe_latency_daily d ON d.target_kind = 'portal' AND d.day >= b.dlo AND d.day < b.dhi
-    JOIN scoped s ON s.asset_id = d.asset_id
+    JOIN probe_latency_coarse d ON d.target_kind = 'portal' AND d.day >= b.dlo AND d.day < b.dhi
+    JOIN day_assets s ON s.asset_id = d.asset_id
     WHERE (s.registered_at <= b.wlo OR s.registered_at <= d.day::timestamp AT TIME ZONE %(tz)s::text)
       AND (s.retired_at IS NULL OR s.retired_at >= b.whi
            OR s.retired_at >= (d.day + 1)::timestamp AT TIME ZONE %(tz)s::text)
 ),
+hourly AS (
+    -- The hourly rollup rows outside the whole days: the hours before and after them, every
+    -- asset; inside them, only the assets registered or retired within [wlo, whi), on the
+    -- days not wholly theirs.
+    SELECT r.asset_id, r.hour, r.latency_min, r.latency_max, r.latency_buckets, r.latency_counts FROM bounds bd
+    JOIN probe_hourly r ON r.target_kind = 'portal' AND r.latency_count > 0
+         AND r.hour >= %(start)s::timestamptz AND r.hour < bd.wlo
+    UNION ALL
+    SELECT r.asset_id, r.hour, r.latency_min, r.latency_max, r.latency_buckets, r.latency_counts FROM bounds bd
+    JOIN probe_hourly r ON r.target_kind = 'portal' AND r.latency_count > 0
+         AND r.hour >= bd.whi AND r.hour + interval '1 hour' <= %(end)s::timestamptz
+    UNION ALL
+    SELECT r.asset_id, r.hour, r.latency_min, r.latency_max, r.latency_buckets, r.latency_counts FROM partial_days pd
+    JOIN probe_hourly r ON r.target_kind = 'portal' AND r.latency_count > 0
+         AND r.hour >= pd.lo AND r.hour < pd.hi AND r.asset_id = pd.asset_id
+),
 edge AS (
-    -- Everything else, per fine bucket b: the hours outside the whole days (and, inside
-    -- them, the days of assets registered or retired that day) from the hourly rollup,
-    -- and the cut hours from raw rows.
+    -- Everything else, per fine bucket b: the hourly rows above, and the cut hours from
+    -- raw rows.
     SELECT asset_id, department_id, k, b, sum(n)::bigint AS n, min(lo) AS lo, max(hi) AS hi
     FROM (SELECT r.asset_id, s.department_id, width_bucket(r.hour, m.at) AS k, h.b, h.n, r.latency_min AS lo,
                  r.latency_max AS hi
-          FROM (-- Hours before and after the whole days, every asset; inside them, only the
-                -- assets registered or retired within [wlo, whi), on the days not wholly theirs.
-                SELECT r.* FROM bounds bd
-                JOIN probe_hourly r ON r.target_kind = 'portal' AND r.latency_count > 0
-                     AND r.hour >= %(start)s::timestamptz AND r.hour < bd.wlo
-                UNION ALL
-                SELECT r.* FROM bounds bd
-                JOIN probe_hourly r ON r.target_kind = 'portal' AND r.latency_count > 0
-                     AND r.hour >= bd.whi AND r.hour + interval '1 hour' <= %(end)s::timestamptz
-                UNION ALL
-                SELECT r.* FROM partial_days pd
-                JOIN probe_hourly r ON r.target_kind = 'portal' AND r.latency_count > 0
-                     AND r.hour >= pd.lo AND r.hour < pd.hi AND r.asset_id = pd.asset_id) r
+          FROM hourly r
           CROSS JOIN midnights m CROSS JOIN cuts c
+          -- (When the window is whole days of the rollup zone and no asset is registered or
+          -- retired inside them, there are no such rows: the gate spares hashing every asset.)
           JOIN scoped s ON s.asset_id = r.asset_id
+               AND (EXISTS (SELECT 1 FROM bounds bd
+                            WHERE bd.wlo > %(start)s::timestamptz OR bd.whi < %(end)s::timestamptz)
+                    OR EXISTS (SELECT 1 FROM partial_days))
           CROSS JOIN LATERAL unnest(r.latency_buckets, r.latency_counts) AS h(b, n)
           WHERE r.hour >= s.registered_at
             AND (s.retired_at IS NULL OR r.hour + interval '1 hour' <= s.retired_at)
@@ -174,32 +192,95 @@ edge AS (
 edge_coarse AS (
     SELECT asset_id, department_id, k, b / 16 AS c, mod(b, 16) AS f, n, lo, hi FROM edge
 ),
-coarse_in AS (
-    SELECT asset_id, department_id, k, c, n, lo, hi FROM daily
-    UNION ALL
-    SELECT asset_id, department_id, k, c, n, lo, hi FROM edge_coarse
+daily_sums AS MATERIALIZED (
+    -- Pass 1 over the whole days: the 40 coarse counts summed as columns, per (department,
+    -- day) and per asset, with exact min and max, in one pass over the rows.
+    SELECT asset_id, department_id, k, min(lo) AS lo, max(hi) AS hi,
+           sum(counts[1]) AS c0,
+           sum(counts[2]) AS c1,
+           sum(counts[3]) AS c2,
+           sum(counts[4]) AS c3,
+           sum(counts[5]) AS c4,
+           sum(counts[6]) AS c5,
+           sum(counts[7]) AS c6,
+           sum(counts[8]) AS c7,
+           sum(counts[9]) AS c8,
+           sum(counts[10]) AS c9,
+           sum(counts[11]) AS c10,
+           sum(counts[12]) AS c11,
+           sum(counts[13]) AS c12,
+           sum(counts[14]) AS c13,
+           sum(counts[15]) AS c14,
+           sum(counts[16]) AS c15,
+           sum(counts[17]) AS c16,
+           sum(counts[18]) AS c17,
+           sum(counts[19]) AS c18,
+           sum(counts[20]) AS c19,
+           sum(counts[21]) AS c20,
+           sum(counts[22]) AS c21,
+           sum(counts[23]) AS c22,
+           sum(counts[24]) AS c23,
+           sum(counts[25]) AS c24,
+           sum(counts[26]) AS c25,
+           sum(counts[27]) AS c26,
+           sum(counts[28]) AS c27,
+           sum(counts[29]) AS c28,
+           sum(counts[30]) AS c29,
+           sum(counts[31]) AS c30,
+           sum(counts[32]) AS c31,
+           sum(counts[33]) AS c32,
+           sum(counts[34]) AS c33,
+           sum(counts[35]) AS c34,
+           sum(counts[36]) AS c35,
+           sum(counts[37]) AS c36,
+           sum(counts[38]) AS c37,
+           sum(counts[39]) AS c38,
+           sum(counts[40]) AS c39
+    FROM daily
+    GROUP BY GROUPING SETS ((department_id, k), (asset_id))
 ),
-per_asset AS MATERIALIZED (
-    -- One pass over the input: samples per (department, day, coarse bucket) and per
-    -- (asset, coarse bucket), with exact min and max.
-    SELECT asset_id, department_id, k, c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
-    FROM coarse_in
-    GROUP BY GROUPING SETS ((department_id, k, c), (asset_id, c))
-),
-coarse AS (
-    -- Pass 1: samples per coarse bucket for every group (city, department, day; asset),
-    -- with the group's exact min and max. The first three roll up the (department, day)
-    -- sums, so each input row is hashed twice, not four times.
+daily_groups AS (
+    -- ... rolled up to the city, each department and day; each group's counts as an array.
     SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
                 WHEN GROUPING(k) = 0 THEN 'day'
                 ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id
                 WHEN GROUPING(k) = 0 THEN k::text ELSE '' END AS member,
-           c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
-    FROM per_asset WHERE asset_id IS NULL
-    GROUP BY GROUPING SETS ((c), (department_id, c), (k, c))
+           min(lo) AS lo, max(hi) AS hi,
+           ARRAY[sum(c0), sum(c1), sum(c2), sum(c3), sum(c4), sum(c5), sum(c6), sum(c7), sum(c8), sum(c9), sum(c10), sum(c11), sum(c12), sum(c13), sum(c14), sum(c15), sum(c16), sum(c17), sum(c18), sum(c19), sum(c20), sum(c21), sum(c22), sum(c23), sum(c24), sum(c25), sum(c26), sum(c27), sum(c28), sum(c29), sum(c30), sum(c31), sum(c32), sum(c33), sum(c34), sum(c35), sum(c36), sum(c37), sum(c38), sum(c39)] AS cs
+    FROM daily_sums WHERE asset_id IS NULL
+    GROUP BY GROUPING SETS ((), (department_id), (k))
     UNION ALL
-    SELECT 'asset', asset_id, c, n, lo, hi FROM per_asset WHERE asset_id IS NOT NULL
+    SELECT 'asset', asset_id, lo, hi,
+           ARRAY[c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, c25, c26, c27, c28, c29, c30, c31, c32, c33, c34, c35, c36, c37, c38, c39]
+    FROM daily_sums WHERE asset_id IS NOT NULL
+),
+edge_sums AS MATERIALIZED (
+    -- Pass 1 over the rest: samples per (department, day, coarse bucket) and per (asset,
+    -- coarse bucket).
+    SELECT asset_id, department_id, k, c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
+    FROM edge_coarse
+    GROUP BY GROUPING SETS ((department_id, k, c), (asset_id, c))
+),
+coarse AS (
+    -- Pass 1: samples per coarse bucket for every group (city, department, day; asset),
+    -- with the group's exact min and max: the whole days' counts and the rest's, added.
+    SELECT dimension, member, c, sum(n) AS n, min(lo) AS lo, max(hi) AS hi
+    FROM (SELECT g.dimension, g.member, (u.i - 1)::integer AS c, u.n, g.lo, g.hi
+          FROM daily_groups g CROSS JOIN LATERAL unnest(g.cs) WITH ORDINALITY AS u(n, i)
+          WHERE u.n > 0
+          UNION ALL
+          SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
+                      WHEN GROUPING(k) = 0 THEN 'day'
+                      ELSE 'total' END,
+                 CASE WHEN GROUPING(department_id) = 0 THEN department_id
+                      WHEN GROUPING(k) = 0 THEN k::text ELSE '' END,
+                 c, sum(n), min(lo), max(hi)
+          FROM edge_sums WHERE asset_id IS NULL
+          GROUP BY GROUPING SETS ((c), (department_id, c), (k, c))
+          UNION ALL
+          SELECT 'asset', asset_id, c, n, lo, hi FROM edge_sums WHERE asset_id IS NOT NULL) u
+    GROUP BY dimension, member, c
 ),
 targets AS MATERIALIZED (
     -- Per group: the sample count, exact min and max, the position p = 0.95 (n − 1) and the
@@ -228,9 +309,14 @@ wanted AS MATERIALIZED (
 fine_in AS MATERIALIZED (
     -- Pass 2 input: the 16 fine counts of each row inside a wanted coarse bucket (an edge
     -- row is one fine bucket: a count at its position, zeros elsewhere).
-    SELECT d.asset_id, d.department_id, d.k, d.c, d.fine AS f
-    FROM daily d CROSS JOIN wanted w
-    WHERE d.c = ANY (w.cs)
+    SELECT d.asset_id, s.department_id, d.day - b.ds AS k, d.coarse AS c, d.fine AS f
+    FROM bounds b CROSS JOIN wanted w
+    JOIN probe_latency_daily d ON d.target_kind = 'portal' AND d.coarse = ANY (w.cs)
+         AND d.day >= b.dlo AND d.day < b.dhi
+    JOIN day_assets s ON s.asset_id = d.asset_id
+    WHERE (s.registered_at <= b.wlo OR s.registered_at <= d.day::timestamp AT TIME ZONE %(tz)s::text)
+      AND (s.retired_at IS NULL OR s.retired_at >= b.whi
+           OR s.retired_at >= (d.day + 1)::timestamp AT TIME ZONE %(tz)s::text)
     UNION ALL
     SELECT e.asset_id, e.department_id, e.k, e.c, ARRAY[(e.f = 0)::int * e.n, (e.f = 1)::int * e.n, (e.f = 2)::int * e.n, (e.f = 3)::int * e.n, (e.f = 4)::int * e.n, (e.f = 5)::int * e.n, (e.f = 6)::int * e.n, (e.f = 7)::int * e.n, (e.f = 8)::int * e.n, (e.f = 9)::int * e.n, (e.f = 10)::int * e.n, (e.f = 11)::int * e.n, (e.f = 12)::int * e.n, (e.f = 13)::int * e.n, (e.f = 14)::int * e.n, (e.f = 15)::int * e.n]::integer[]
     FROM edge_coarse e CROSS JOIN wanted w

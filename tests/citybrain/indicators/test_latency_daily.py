@@ -81,6 +81,8 @@ def figures(result: IndicatorResult) -> list[tuple[str, str, float | None, float
 WINDOWS = [
     pytest.param(0, 120, id="whole-days"),
     pytest.param(5.5, 117.25, id="cut-days"),
+    # whole days with no registration or retirement inside: nothing but the daily rows
+    pytest.param(0, 24, id="one-whole-day"),
 ]
 
 
@@ -93,9 +95,12 @@ def test_daily_and_hourly_paths_agree(db: Conn, indicator_id: str, kind: str, lo
     daily_count = db.execute("SELECT count(*) FROM probe_latency_daily").fetchone()
     assert daily_count is not None and daily_count[0] > 0
     from_daily = run(db, indicator_id, win)
+    water_daily = run(db, indicator_id, win, department="water")
     rollups.set_zone(db, "UTC")  # the report's zone (Shanghai) no longer matches: no daily rows used
     from_hourly = run(db, indicator_id, win)
     assert figures(from_daily) == figures(from_hourly)
+    assert figures(water_daily) == figures(run(db, indicator_id, win, department="water"))
+    assert water_daily.figure.denominator != from_daily.figure.denominator
     exact = exact_p95(db, kind, win.start, win.end)
     assert from_daily.figure.value == pytest.approx(exact, rel=P95)
     # the groups really fall into different coarse buckets (the slow asset's is higher)
@@ -117,3 +122,34 @@ def test_half_hour_zone(db: Conn) -> None:
     assert sum(days) == from_daily.figure.denominator
     rollups.set_zone(db, "UTC")
     assert figures(run(db, "infra.latency_p95", kolkata)) == figures(from_daily)
+
+
+@pytest.mark.parametrize("indicator_id,kind", [("infra.latency_p95", "link"),
+                                               ("portal.response_time_p95", "portal")])
+def test_whole_days_come_from_the_coarse_and_the_fine_daily_rows(db: Conn, indicator_id: str,
+                                                                  kind: str) -> None:
+    """Pass 1 counts the samples of whole days from probe_latency_coarse and pass 2 places
+    the ranks with probe_latency_daily's fine counts: altering either moves the figures."""
+    build(db)
+    win = window(H(0), H(120))
+    before = run(db, indicator_id, win)
+    asset_id, day = f"{kind}-1", H(30).astimezone(SHANGHAI).date()
+    key = (kind, asset_id, day)
+    row = db.execute("SELECT n FROM probe_latency_coarse"
+                     " WHERE target_kind = %s AND asset_id = %s AND day = %s", key).fetchone()
+    assert row is not None and row[0] > 0
+    # One asset-day's coarse counts doubled: the whole-days sample counts grow by its n.
+    db.execute("UPDATE probe_latency_coarse SET counts = latency_fine_add(counts, counts)"
+               " WHERE target_kind = %s AND asset_id = %s AND day = %s", key)
+    doubled = run(db, indicator_id, win)
+    assert doubled.figure.denominator == (before.figure.denominator or 0) + row[0]
+    db.execute("UPDATE probe_latency_coarse SET counts = ARRAY(SELECT c / 2 FROM unnest(counts) c)"
+               " WHERE target_kind = %s AND asset_id = %s AND day = %s", key)
+    assert figures(run(db, indicator_id, win)) == figures(before)
+    # Every sample moved to the top fine bucket of its coarse bucket: same counts, the
+    # rank found higher up in the same coarse bucket.
+    db.execute("UPDATE probe_latency_daily SET fine = array_fill(0, ARRAY[15]) || n WHERE target_kind = %s",
+               (kind,))
+    raised = run(db, indicator_id, win)
+    assert raised.figure.denominator == before.figure.denominator
+    assert (raised.figure.value or 0) > (before.figure.value or 0)
