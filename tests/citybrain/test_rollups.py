@@ -363,7 +363,8 @@ def test_latency_daily_migration_back_fills_existing_rows(database_url: str, sch
     db.execute("DROP FUNCTION latency_fine, latency_fine_add, availability_intervals_changed,"
                " availability_assets_changed, availability_maintenance_changed, availability_zone_changed,"
                " latency_dense CASCADE")
-    db.execute("DROP INDEX cloud_events_request_idx, assets_registered_idx, assets_retired_idx")
+    db.execute("DROP INDEX cloud_events_request_idx, assets_registered_idx, assets_retired_idx,"
+               " assets_kind_idx")
     store.migrate(database_url, schema)
     assert rollup_zone(db) == "Asia/Shanghai"
     want = latency_daily_reference(db, SHANGHAI)
