@@ -111,8 +111,8 @@ def latency_daily_aggregate(source: str, where: sql.Composable = NO_FILTER) -> s
     """
     return sql.SQL(
         # mod(), not %: the statement may carry %s parameters.
-        "SELECT day, target_kind, asset_id, (b / 16)::smallint, sum(cnt)::integer, min(lo), max(hi),"
-        " latency_fine(array_agg(mod(b, 16)), array_agg(cnt))"
+        "SELECT day, target_kind, asset_id, (b / 16)::smallint AS coarse, sum(cnt)::integer AS n,"
+        " min(lo) AS lo, max(hi) AS hi, latency_fine(array_agg(mod(b, 16)), array_agg(cnt)) AS fine"
         " FROM (SELECT " + DAY_OF.format(t="e.occurred_at") + " AS day, e.target_kind, e.asset_id,"
         " latency_bucket(e.latency_ms) AS b, count(*) AS cnt,"
         " min(e.latency_ms) AS lo, max(e.latency_ms) AS hi"
@@ -123,21 +123,16 @@ def latency_daily_aggregate(source: str, where: sql.Composable = NO_FILTER) -> s
     ).format(source=sql.Identifier(source), where=where)
 
 
-def latency_coarse_aggregate(source: str, where: sql.Composable = NO_FILTER) -> sql.Composed:
-    """SELECT of probe_latency_coarse rows from ``source`` (probe_events' columns): per
-    (day, kind, asset), the samples, their exact min and max and the dense counts of the
-    coarse buckets, the same samples and days as ``latency_daily_aggregate``."""
+def latency_coarse_aggregate(daily: sql.Composable) -> sql.Composed:
+    """SELECT of probe_latency_coarse rows from ``daily`` (a table, CTE or parenthesised
+    query with probe_latency_daily's columns): each (day, kind, asset)'s rows summed, their
+    n per coarse bucket as the dense counts. Migration 014's back-fill is this over the
+    stored table."""
     return sql.SQL(
-        "SELECT day, target_kind, asset_id, sum(cnt)::integer, min(lo), max(hi),"
-        " latency_dense(array_agg(c), array_agg(cnt), {size})"
-        " FROM (SELECT " + DAY_OF.format(t="e.occurred_at") + " AS day, e.target_kind, e.asset_id,"
-        " (latency_bucket(e.latency_ms) / 16)::integer AS c, count(*) AS cnt,"
-        " min(e.latency_ms) AS lo, max(e.latency_ms) AS hi"
-        " FROM {source} e CROSS JOIN rollup_zone z"
-        " WHERE e.ok AND e.latency_ms IS NOT NULL {where}"
-        " GROUP BY 1, 2, 3, 4) per_coarse"
-        " GROUP BY 1, 2, 3"
-    ).format(source=sql.Identifier(source), where=where, size=sql.Literal(COARSE_BUCKETS))
+        "SELECT day, target_kind, asset_id, sum(n)::integer, min(lo), max(hi),"
+        " latency_dense(array_agg(coarse::integer), array_agg(n::bigint), {size})"
+        " FROM {daily} d GROUP BY 1, 2, 3"
+    ).format(daily=daily, size=sql.Literal(COARSE_BUCKETS))
 
 
 def probe_daily_aggregate(source: str, where: sql.Composable = NO_FILTER) -> sql.Composed:
@@ -268,10 +263,12 @@ def ingest_ctes(family: str, source: str) -> sql.Composable:
     if family == "probe":
         # The zone row is read in the statement's snapshot: set_zone locks the table, so a
         # batch never adds days of the old zone to rows rebuilt in the new one.
+        # The batch's daily histogram rows, aggregated once for both daily latency tables.
+        ctes.append(sql.SQL(" latency_rows AS ({}),").format(latency_daily_aggregate(source)))
         ctes.append(sql.SQL(" latency_daily AS ({} RETURNING 1),").format(
-            _insert_daily(latency_daily_aggregate(source), latency_daily_upsert())))
+            _insert_daily(sql.SQL("SELECT * FROM latency_rows"), latency_daily_upsert())))
         ctes.append(sql.SQL(" latency_coarse AS ({} RETURNING 1),").format(
-            _insert_coarse(latency_coarse_aggregate(source), upsert=True)))
+            _insert_coarse(latency_coarse_aggregate(sql.Identifier("latency_rows")), upsert=True)))
         ctes.append(sql.SQL(" probe_daily AS ({} RETURNING 1),").format(
             _insert_probe_daily(probe_daily_aggregate(source), upsert=True)))
     elif family == "cloud":
@@ -374,7 +371,9 @@ def _rebuild_days(conn: psycopg.Connection[Any], start: datetime, end: datetime)
               "to": _utc_midnight(last + timedelta(days=1)) + ZONE_REACH,
               "first": first, "last": last}
     written = conn.execute(_insert_daily(latency_daily_aggregate("probe_events", where)), params).rowcount
-    conn.execute(_insert_coarse(latency_coarse_aggregate("probe_events", where)), params)
+    # From the rows just written (the raw rows are read once).
+    conn.execute(_insert_coarse(latency_coarse_aggregate(sql.SQL(
+        "(SELECT * FROM probe_latency_daily WHERE day >= %(first)s AND day <= %(last)s)"))), params)
     conn.execute(_insert_probe_daily(probe_daily_aggregate("probe_events", where)), params)
     conn.execute(_insert_cloud_daily(cloud_daily_aggregate("cloud_events", where)), params)
     return max(written, 0)
@@ -414,7 +413,7 @@ def set_zone(conn: psycopg.Connection[Any], tz: str) -> int:
             for table in DAILY_TABLES:
                 conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
             written = conn.execute(_insert_daily(latency_daily_aggregate("probe_events"))).rowcount
-            conn.execute(_insert_coarse(latency_coarse_aggregate("probe_events")))
+            conn.execute(_insert_coarse(latency_coarse_aggregate(sql.Identifier("probe_latency_daily"))))
             conn.execute(_insert_probe_daily(probe_daily_aggregate("probe_events")))
             conn.execute(_insert_cloud_daily(cloud_daily_aggregate("cloud_events")))
     except psycopg.Error as exc:
