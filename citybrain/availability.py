@@ -28,15 +28,15 @@ from citybrain.settings import Settings
 
 # Which days still lack facts, in the rollup zone: the local days wholly inside
 # [start, end), newest first (a report's recent days matter first), as the report SQL
-# cuts them (local midnights `day::timestamp AT TIME ZONE tz`).
+# cuts them (local midnights `local_midnight(day, tz)`, migration 015).
 MISSING_DAYS = """
 SELECT g::date
 FROM rollup_zone z,
      generate_series((%(start)s::timestamptz AT TIME ZONE z.tz)::date::timestamp,
                      (%(end)s::timestamptz AT TIME ZONE z.tz)::date::timestamp,
                      interval '1 day') g
-WHERE g AT TIME ZONE z.tz >= %(start)s::timestamptz
-  AND (g + interval '1 day') AT TIME ZONE z.tz <= %(end)s::timestamptz
+WHERE local_midnight(g::date, z.tz) >= %(start)s::timestamptz
+  AND local_midnight(g::date + 1, z.tz) <= %(end)s::timestamptz
   AND (%(force)s OR NOT EXISTS (SELECT 1 FROM availability_days d WHERE d.day = g::date))
 ORDER BY g DESC
 """
@@ -47,8 +47,8 @@ ORDER BY g DESC
 # G(b) − G(a) microseconds under maintenance, exactly as in the report SQL.
 FACTS = """
 WITH days AS MATERIALIZED (
-    SELECT u.day, u.day::timestamp AT TIME ZONE z.tz AS lo,
-           (u.day + 1)::timestamp AT TIME ZONE z.tz AS hi
+    SELECT u.day, local_midnight(u.day, z.tz) AS lo,
+           local_midnight(u.day + 1, z.tz) AS hi
     FROM rollup_zone z, unnest(%(days)s::date[]) AS u(day)
 ),
 span AS MATERIALIZED (SELECT min(lo) AS lo, max(hi) AS hi FROM days),

@@ -46,7 +46,8 @@ CLOUD_DAILY_COLUMNS = ("day", "asset_id", *CLOUD_COLUMNS[2:])
 # The local date of an event in the rollup zone (``z``: the rollup_zone row joined in).
 # Days are only ever found this way, instant to local date, never from a computed local
 # midnight: some zones repeat their midnight (America/Havana falls back from 01:00 to
-# 00:00), and ``day::timestamp AT TIME ZONE tz`` then names the second one.
+# 00:00), and ``day::timestamp AT TIME ZONE tz`` then names the second one (the indicator
+# SQL cuts days with ``local_midnight``, migration 015, which names the first).
 DAY_OF = "({t} AT TIME ZONE z.tz)::date"
 # No zone in the tz database is 16 hours or more from UTC (the extremes are local mean
 # times of about ±15:57), so every instant of local days d0..d1, in any zone, lies in

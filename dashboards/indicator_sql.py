@@ -93,7 +93,7 @@ def day_series(indicator_id: str, *, timezone: str, label: str) -> str:
     """The indicator's per-day figure as a time series (local midnights of ``timezone``)."""
     zone = quote_literal(timezone)
     return rows(indicator_id, timezone=timezone, dimension="day",
-                select=f'(ind.member::date::timestamp AT TIME ZONE {zone}) AS "time", '
+                select=f'(local_midnight(ind.member::date, {zone})) AS "time", '
                        f'ind.value AS "{label}"',
                 order_by="1")
 

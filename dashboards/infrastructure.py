@@ -55,7 +55,7 @@ def _series_by(board: Board, indicator_id: str, tz: str, *, dimension: str, memb
         .thresholds_style(common_builders.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.LINE)),
         SqlQuery(indicator_sql.rows(
             indicator_id, timezone=tz, dimension=dimension,
-            select=f'(right(ind.member, 10)::date::timestamp AT TIME ZONE {zone}) AS "time", '
+            select=f'(local_midnight(right(ind.member, 10)::date, {zone})) AS "time", '
                    "left(ind.member, -11) AS metric, ind.value AS value",
             order_by="1, 2"),
             ("time", "metric", "value"), format="time_series"),

@@ -17,8 +17,8 @@
 -- unknown_share NULL). No dataset in scope: value NULL.
 WITH days AS MATERIALIZED (
     SELECT d::date AS day,
-           tstzrange(greatest(%(start)s::timestamptz, d AT TIME ZONE %(tz)s::text),
-                     least(%(end)s::timestamptz, (d + interval '1 day') AT TIME ZONE %(tz)s::text)) AS span
+           tstzrange(greatest(%(start)s::timestamptz, local_midnight(d::date, %(tz)s::text)),
+                     least(%(end)s::timestamptz, local_midnight(d::date + 1, %(tz)s::text))) AS span
     FROM generate_series(
         (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
         ((%(end)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s::text)::date::timestamp,

@@ -11,8 +11,8 @@
 -- and unknown_share NULL). No dataset in scope: value NULL.
 WITH days AS MATERIALIZED (
     SELECT d::date AS day,
-           greatest(%(start)s::timestamptz, d AT TIME ZONE %(tz)s::text) AS lo,
-           least(%(end)s::timestamptz, (d + interval '1 day') AT TIME ZONE %(tz)s::text) AS hi
+           greatest(%(start)s::timestamptz, local_midnight(d::date, %(tz)s::text)) AS lo,
+           least(%(end)s::timestamptz, local_midnight(d::date + 1, %(tz)s::text)) AS hi
     FROM generate_series(
         (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
         ((%(end)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s::text)::date::timestamp,

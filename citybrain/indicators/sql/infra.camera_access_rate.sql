@@ -14,7 +14,7 @@
 WITH midnights AS MATERIALIZED (
     -- width_bucket(t, at) = k: t lies on the window's day k (0 = the first).
     SELECT coalesce(array_agg(t ORDER BY t), '{}') AS at
-    FROM (SELECT d AT TIME ZONE %(tz)s::text AS t
+    FROM (SELECT local_midnight(d::date, %(tz)s::text) AS t
           FROM generate_series(
               (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
               (%(end)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,

@@ -34,20 +34,20 @@ bounds AS MATERIALIZED (
     -- in its zone (otherwise wlo = whi = end: no day is read from it).
     SELECT ds, CASE WHEN z.daily AND dlo < dhi THEN dlo ELSE NULL END AS dlo,
            CASE WHEN z.daily AND dlo < dhi THEN dhi ELSE NULL END AS dhi,
-           CASE WHEN z.daily AND dlo < dhi THEN dlo::timestamp AT TIME ZONE %(tz)s::text
+           CASE WHEN z.daily AND dlo < dhi THEN local_midnight(dlo, %(tz)s::text)
                 ELSE %(end)s::timestamptz END AS wlo,
-           CASE WHEN z.daily AND dlo < dhi THEN dhi::timestamp AT TIME ZONE %(tz)s::text
+           CASE WHEN z.daily AND dlo < dhi THEN local_midnight(dhi, %(tz)s::text)
                 ELSE %(end)s::timestamptz END AS whi
     FROM zone z,
          LATERAL (SELECT (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date AS ds,
                          (%(end)s::timestamptz AT TIME ZONE %(tz)s::text)::date AS dhi) d,
-         LATERAL (SELECT CASE WHEN d.ds::timestamp AT TIME ZONE %(tz)s::text >= %(start)s::timestamptz
+         LATERAL (SELECT CASE WHEN local_midnight(d.ds, %(tz)s::text) >= %(start)s::timestamptz
                               THEN d.ds ELSE d.ds + 1 END AS dlo) l
 ),
 midnights AS MATERIALIZED (
     -- width_bucket(t, at) = k: t lies on the window's day k (0 = the first).
     SELECT coalesce(array_agg(t ORDER BY t), '{}') AS at
-    FROM (SELECT d AT TIME ZONE %(tz)s::text AS t
+    FROM (SELECT local_midnight(d::date, %(tz)s::text) AS t
           FROM generate_series(
               (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
               (%(end)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
@@ -89,15 +89,15 @@ partial_days AS MATERIALIZED (
     -- midnight) is not wholly in its registered life: that day is read from the hourly
     -- rollup and raw rows instead of the daily rollup, for that asset.
     -- (DISTINCT: registered and retired on the same day is still one day to read)
-    SELECT DISTINCT s.asset_id, x.day::timestamp AT TIME ZONE %(tz)s::text AS lo,
-           (x.day + 1)::timestamp AT TIME ZONE %(tz)s::text AS hi
+    SELECT DISTINCT s.asset_id, local_midnight(x.day, %(tz)s::text) AS lo,
+           local_midnight(x.day + 1, %(tz)s::text) AS hi
     FROM bounds b
     JOIN scoped s ON (s.registered_at > b.wlo AND s.registered_at < b.whi)
                   OR (s.retired_at > b.wlo AND s.retired_at < b.whi)
     CROSS JOIN LATERAL (VALUES (s.registered_at), (s.retired_at)) t(at)
     CROSS JOIN LATERAL (SELECT (t.at AT TIME ZONE %(tz)s::text)::date AS day) x
     WHERE t.at > b.wlo AND t.at < b.whi
-      AND t.at <> x.day::timestamp AT TIME ZONE %(tz)s::text
+      AND t.at <> local_midnight(x.day, %(tz)s::text)
 ),
 per_asset_day AS (
     SELECT asset_id, k, sum(cpu_used) AS cpu_used, sum(cpu_alloc) AS cpu_alloc,
@@ -111,9 +111,9 @@ per_asset_day AS (
           FROM bounds b
           JOIN cloud_daily d ON d.day >= b.dlo AND d.day < b.dhi
           JOIN scoped s ON s.asset_id = d.asset_id
-          WHERE (s.registered_at <= b.wlo OR s.registered_at <= d.day::timestamp AT TIME ZONE %(tz)s::text)
+          WHERE (s.registered_at <= b.wlo OR s.registered_at <= local_midnight(d.day, %(tz)s::text))
             AND (s.retired_at IS NULL OR s.retired_at >= b.whi
-                 OR s.retired_at >= (d.day + 1)::timestamp AT TIME ZONE %(tz)s::text)
+                 OR s.retired_at >= local_midnight(d.day + 1, %(tz)s::text))
           UNION ALL
           SELECT r.asset_id, width_bucket(r.hour, m.at) AS k,
                  r.cpu_used_sum AS cpu_used, r.cpu_alloc_sum AS cpu_alloc,

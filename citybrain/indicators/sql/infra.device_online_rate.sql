@@ -54,10 +54,10 @@
 --   state_intervals below, one scan per live range; none when every day has facts.
 --   The two parts add up as whole microseconds, so the figures are the same either way.
 WITH fact_days AS MATERIALIZED (
-    SELECT d.day, d.day::timestamp AT TIME ZONE z.tz AS lo, (d.day + 1)::timestamp AT TIME ZONE z.tz AS hi
+    SELECT d.day, local_midnight(d.day, z.tz) AS lo, local_midnight(d.day + 1, z.tz) AS hi
     FROM rollup_zone z JOIN availability_days d ON z.tz = %(tz)s::text
-    WHERE d.day::timestamp AT TIME ZONE z.tz >= %(start)s::timestamptz
-      AND (d.day + 1)::timestamp AT TIME ZONE z.tz <= %(end)s::timestamptz
+    WHERE local_midnight(d.day, z.tz) >= %(start)s::timestamptz
+      AND local_midnight(d.day + 1, z.tz) <= %(end)s::timestamptz
 ),
 live AS MATERIALIZED (
     -- W without the fact days.
@@ -88,7 +88,7 @@ planned AS MATERIALIZED (
 cuts AS MATERIALIZED (
     -- width_bucket(t, at) = j: t lies in segment j = [at[j], at[j+1]) (0: before at[1]).
     SELECT coalesce(array_agg(t ORDER BY t), '{}') AS at
-    FROM (SELECT d AT TIME ZONE %(tz)s::text AS t
+    FROM (SELECT local_midnight(d::date, %(tz)s::text) AS t
           FROM generate_series(
               (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
               (%(end)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,

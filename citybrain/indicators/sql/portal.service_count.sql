@@ -9,10 +9,11 @@
 -- department (a department id, or NULL for the whole city).
 -- Returns rows (dimension: 'total', 'department', 'day'; member; value = portals;
 -- numerator = portals; denominator, adjusted_value and unknown_share NULL).
-WITH days AS (
+WITH days AS MATERIALIZED (
+    -- (materialized: each local midnight is computed once, not once per joined row)
     SELECT d::date AS day,
-           greatest(%(start)s::timestamptz, d AT TIME ZONE %(tz)s::text) AS lo,
-           least(%(end)s::timestamptz, (d + interval '1 day') AT TIME ZONE %(tz)s::text) AS hi
+           greatest(%(start)s::timestamptz, local_midnight(d::date, %(tz)s::text)) AS lo,
+           least(%(end)s::timestamptz, local_midnight(d::date + 1, %(tz)s::text)) AS hi
     FROM generate_series(
         (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
         ((%(end)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s::text)::date::timestamp,

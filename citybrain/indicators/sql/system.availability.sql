@@ -49,7 +49,7 @@ WITH planned AS MATERIALIZED (
 cuts AS MATERIALIZED (
     -- width_bucket(t, at) = j: t lies in segment j = [at[j], at[j+1]) (0: before at[1]).
     SELECT coalesce(array_agg(t ORDER BY t), '{}') AS at
-    FROM (SELECT d AT TIME ZONE %(tz)s::text AS t
+    FROM (SELECT local_midnight(d::date, %(tz)s::text) AS t
           FROM generate_series(
               (%(start)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,
               (%(end)s::timestamptz AT TIME ZONE %(tz)s::text)::date::timestamp,

@@ -15,10 +15,12 @@ in Asia/Shanghai = 2026-03-09 16:00 UTC; the local midnight between the days is 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from citybrain import availability, rollups
 from tests.citybrain.indicators.city import (
     BERLIN,
     HOUR,
@@ -194,6 +196,42 @@ def test_berlin_days_across_dst_last_23_and_25_hours(db: Conn, indicator: str, k
     assert (long_day.numerator, long_day.denominator) == (24.5 * HOUR, 25 * HOUR)
     assert (next_day.numerator, next_day.denominator) == (23.5 * HOUR, 24 * HOUR)
 
+
+
+HAVANA = ZoneInfo("America/Havana")
+
+
+@pytest.mark.parametrize(("indicator", "kind", "gateway_kind", "extra"), AVAILABILITY)
+def test_havana_day_whose_midnight_happens_twice(db: Conn, indicator: str, kind: str,
+                                                 gateway_kind: str, extra: set[str]) -> None:
+    """Cuba falls back from 01:00 CDT to 00:00 CST on 2026-11-01: local midnight happens
+    twice, and the day runs from the first (04:00 UTC) to 24:00 CST, 25 hours. An hour
+    offline between the two midnights belongs to 11-01, never to 10-31: on the intervals,
+    and on the availability facts once the rollup zone is Havana's."""
+    department(db, "water")
+    asset(db, "A", kind, "water")
+    down = local(HAVANA, 2026, 11, 1, 0, 30)  # 00:30 CDT, the first time round (04:30 UTC)
+    hour = timedelta(hours=1)
+    states(db, "A", ("online", local(HAVANA, 2026, 10, 1), down), ("offline", down, down + hour),
+           ("online", down + hour, None))
+    win = window(local(HAVANA, 2026, 10, 31), local(HAVANA, 2026, 11, 3), HAVANA)
+
+    def check() -> None:
+        result = run(db, indicator, win)
+        days = {}
+        for d in ("2026-10-31", "2026-11-01", "2026-11-02"):
+            f = member(result, "day", d)
+            days[d] = None if f is None else (f.numerator, f.denominator)
+        assert days == {"2026-10-31": (24 * HOUR, 24 * HOUR), "2026-11-01": (24 * HOUR, 25 * HOUR),
+                        "2026-11-02": (24 * HOUR, 24 * HOUR)}
+        assert result.figure.denominator == 73 * HOUR
+
+    check()  # the intervals (the rollup zone, Shanghai, is not the report's)
+    rollups.set_zone(db, "America/Havana")
+    refreshed = availability.refresh(db, win.start, win.end)
+    # the three whole Havana days now come from the facts (for the rates that read them)
+    assert refreshed.days == (date(2026, 11, 2), date(2026, 11, 1), date(2026, 10, 31))
+    check()
 
 
 @pytest.mark.parametrize(("indicator", "kind", "gateway_kind", "extra"), AVAILABILITY)

@@ -153,3 +153,42 @@ def test_whole_days_come_from_the_coarse_and_the_fine_daily_rows(db: Conn, indic
     raised = run(db, indicator_id, win)
     assert raised.figure.denominator == before.figure.denominator
     assert (raised.figure.value or 0) > (before.figure.value or 0)
+
+
+HAVANA = ZoneInfo("America/Havana")
+
+
+def test_havana_registration_between_the_two_midnights_is_read_once(db: Conn) -> None:
+    """Cuba falls back from 01:00 CDT to 00:00 CST on 2026-11-01, so local midnight
+    happens twice. A link registered at 00:30 CDT, between the two, has only part of
+    11-01 in its life: that day is read from the hourly rollup and raw rows, never also
+    from the daily rows (which the second midnight would have let through)."""
+    department(db, "water")
+    registered = local(HAVANA, 2026, 11, 1, 0, 30)  # 04:30 UTC
+    asset(db, "link-h", "link", "water", registered=registered)
+    asset(db, "link-o", "link", "water")
+    start, end = local(HAVANA, 2026, 10, 31), local(HAVANA, 2026, 11, 3)
+    rng = random.Random(5)
+    at = start
+    while at < end:
+        for asset_id in ("link-h", "link-o"):
+            probe(db, asset_id, at + timedelta(seconds=rng.randrange(60)),
+                  latency=round(rng.uniform(5, 80), 3), sent=10, lost=rng.randrange(3))
+        at += timedelta(minutes=10)
+    rollups.rebuild(db, LONG_AGO, end + timedelta(days=1))
+    rollups.set_zone(db, "America/Havana")
+    win = window(start, end, HAVANA)
+    samples, sent, lost = db.execute(
+        "SELECT count(*), sum(e.packets_sent), sum(e.packets_lost) FROM probe_events e"
+        " JOIN assets a ON a.asset_id = e.asset_id"
+        " WHERE e.occurred_at >= %s AND e.occurred_at < %s AND e.occurred_at >= a.registered_at",
+        (start, end)).fetchone() or (0, 0, 0)
+    p95 = run(db, "infra.latency_p95", win)
+    loss = run(db, "infra.packet_loss_rate", win)
+    assert p95.figure.denominator == samples
+    assert (loss.figure.numerator, loss.figure.denominator) == (lost, sent)
+    # link-h: samples from 00:30 CDT on, all on 11-01 and after
+    day = {b.member: b.figure.denominator for b in p95.breakdowns if b.dimension == "day"}
+    assert sum(v or 0 for v in day.values()) == samples
+    rollups.set_zone(db, "UTC")  # no daily rows in the report's zone: the same figures
+    assert figures(run(db, "infra.latency_p95", win)) == figures(p95)
