@@ -337,11 +337,11 @@ def incident_rows(assets: Sequence[Asset], rng: random.Random, lo: datetime, hi:
 
 
 def load_city(conn: psycopg.Connection[Any], assets: Sequence[Asset], lo: datetime, hi: datetime,
-              days: int, probe_every_s: int, seed: int) -> dict[str, int]:
+              days: int, probe_every_s: int, seed: int, history_days: int = 0) -> dict[str, int]:
     rng = random.Random(seed)
     scale = sum(a.kind == "iot_device" for a in assets) / 100_000
     counts: dict[str, int] = {}
-    registered = lo - timedelta(days=90)
+    registered = lo - timedelta(days=max(90, history_days + days + 2))
     copy(conn, "departments", [(f"dept-{n}", f"Department {n}") for n in range(DEPARTMENTS)])
     copy(conn, "districts", [(f"dist-{n}", f"District {n}") for n in range(DISTRICTS)])
     counts["assets"] = copy(conn, "assets", (
@@ -352,6 +352,7 @@ def load_city(conn: psycopg.Connection[Any], assets: Sequence[Asset], lo: dateti
     current: dict[str, tuple[str, datetime]] = {}
     counts["state_intervals"] = copy(conn, "state_intervals",
                                      state_rows(assets, rng, lo - timedelta(days=1), hi, gap, current))
+    counts["state_intervals"] += older_history(conn, lo - timedelta(days=1), hi, history_days)
     feed = {a.asset_id: {"iot_device": "iot", "gateway": "iot", "camera": "video"}.get(a.kind, "probe")
             for a in assets}
     copy(conn, "asset_state", [(aid, feed[aid], st, since) for aid, (st, since) in current.items()])
@@ -374,6 +375,22 @@ def load_city(conn: psycopg.Connection[Any], assets: Sequence[Asset], lo: dateti
     counts["incidents"] = copy(conn, "incidents", incident_rows(assets, rng, lo, hi,
                                                                    max(10, round(20_000 * scale))))
     return counts
+
+
+def older_history(conn: psycopg.Connection[Any], start: datetime, end: datetime, history_days: int) -> int:
+    """State intervals for the ``history_days`` before ``start``: copies of the block
+    [start, end) shifted back by its length (closed at the block's end), as a city that
+    has run for that long has them. The report reads none of them; they test that its
+    cost does not grow with the history before the window."""
+    block = end - start + timedelta(days=1)
+    written = 0
+    for k in range(1, math.ceil(timedelta(days=history_days) / block) + 1):
+        written += conn.execute(
+            "INSERT INTO state_intervals (asset_id, state, started_at, ended_at, reason)"
+            " SELECT asset_id, state, started_at - %(shift)s, coalesce(ended_at, %(end)s) - %(shift)s, reason"
+            " FROM state_intervals WHERE started_at >= %(start)s",
+            {"shift": block * k, "start": start, "end": end}).rowcount
+    return written
 
 
 def load_heartbeats(conn: psycopg.Connection[Any], assets: Sequence[Asset], start: datetime, minutes: int,
@@ -441,6 +458,9 @@ def main() -> None:
     ap.add_argument("--heartbeat-minutes", type=int, default=60,
                     help="raw heartbeats loaded: the window's last N minutes")
     ap.add_argument("--probe-interval", type=int, default=300, help="seconds between probes of one target")
+    ap.add_argument("--history-days", type=int, default=0,
+                    help="state intervals for this many days before the window as well (a city that has run "
+                         "that long); the report reads none of them")
     # 9: a report takes under a second, and the median of 5 moved by ±15 % between runs.
     ap.add_argument("--repeat", type=int, default=9, help="timed reports per heartbeat rate (after a first)")
     ap.add_argument("--seed", type=int, default=7)
@@ -477,7 +497,8 @@ def main() -> None:
             try:
                 with store.connect(ep.database_url, schema) as conn:
                     counts = step("city loaded", lambda: load_city(conn, assets, lo, hi, args.days,
-                                                                     args.probe_interval, args.seed))
+                                                                     args.probe_interval, args.seed,
+                                                                     args.history_days))
                     conn.commit()
                     # COPY bypasses the sink, which keeps the hourly rollups at ingest.
                     step("rollups rebuilt", lambda: rollups.rebuild(conn, lo, hi))
@@ -528,7 +549,8 @@ def main() -> None:
 
     f1, f2 = statistics.median(runs1), statistics.median(runs2)
     print(f"city: {counts['assets']:,} assets ({args.devices:,} IoT devices), "
-          f"{counts['state_intervals']:,} state intervals over {args.days} days, "
+          f"{counts['state_intervals']:,} state intervals over {args.days} days"
+          + (f" and the {args.history_days}+ before" if args.history_days else "") + ", "
           f"{counts['probe_events']:,} probe, {counts['cloud_events']:,} cloud, "
           f"{counts['data_events']:,} data, "
           f"{counts['security_events']:,} security events, {counts['incidents']:,} incidents")
@@ -538,6 +560,7 @@ def main() -> None:
           f"same figures at 1× and 2×: {hash1 == hash2}")
     figures: dict[str, float | int] = {
         "indicators": indicators, "workers": args.workers, "devices": args.devices,
+        "history_days": args.history_days,
         "state_intervals": counts["state_intervals"],
         "heartbeat_rows_1x": hb1, "heartbeat_rows_2x": hb1 + hb2,
         "report_seconds_1x": f1, "report_seconds_2x": f2, "growth_pct": 100 * (f2 - f1) / f1,

@@ -112,8 +112,18 @@ pieces AS (
                        greatest(si.started_at, a.reg, d.lo) AS lo,
                        least(si.ended_at, a.ret, d.hi) AS hi
                 FROM span s
-                JOIN state_intervals si
-                  ON si.started_at < s.hi AND (si.ended_at IS NULL OR si.ended_at > s.lo)
+                -- closed intervals by their end, open ones by the open-interval index
+                -- (migration 016): the days' intervals, not the history before them
+                -- (`<= 'infinity'`: a bounded range, estimated narrow, read by the index)
+                CROSS JOIN LATERAL (SELECT i.asset_id, i.state, i.started_at, i.ended_at
+                                    FROM state_intervals i
+                                    WHERE i.ended_at > s.lo AND i.ended_at <= 'infinity'
+                                      AND i.started_at < s.hi
+                                    UNION ALL
+                                    SELECT o.asset_id, o.state, o.started_at, o.ended_at
+                                    FROM (SELECT i.asset_id, i.state, i.started_at, i.ended_at
+                                          FROM state_intervals i WHERE i.ended_at IS NULL OFFSET 0) o
+                                    WHERE o.started_at < s.hi) si
                 JOIN assets_in a ON a.asset_id = si.asset_id
                 LEFT JOIN member_of mo ON mo.asset_id = a.asset_id
                 JOIN classes cl ON cl.class = coalesce(mo.class, '{}')

@@ -356,7 +356,7 @@ def test_latency_daily_migration_back_fills_existing_rows(database_url: str, sch
     014's coarse rows, back-filled from them, equal to their sums)."""
     readings(db)
     around_midnight(db, local(SHANGHAI, 2026, 3, 10))
-    # 011 and the later migrations built on its rollup_zone (012 to 015) apply again.
+    # 011 and the later migrations built on its rollup_zone (012 to 016) apply again.
     db.execute("DELETE FROM schema_migrations WHERE version >= 11")
     db.execute("DROP TABLE probe_latency_daily, rollup_zone, availability_days, availability_daily,"
                " probe_daily, cloud_daily, probe_latency_coarse CASCADE")
@@ -364,7 +364,7 @@ def test_latency_daily_migration_back_fills_existing_rows(database_url: str, sch
                " availability_assets_changed, availability_maintenance_changed, availability_zone_changed,"
                " latency_dense, local_midnight CASCADE")
     db.execute("DROP INDEX cloud_events_request_idx, assets_registered_idx, assets_retired_idx,"
-               " assets_kind_idx")
+               " assets_kind_idx, state_intervals_end_idx, state_intervals_asset_end_idx")
     store.migrate(database_url, schema)
     assert rollup_zone(db) == "Asia/Shanghai"
     want = latency_daily_reference(db, SHANGHAI)

@@ -43,12 +43,17 @@ up_days AS (
                                '[]')) AS days
     FROM scoped sc
     CROSS JOIN midnights m
-    -- Each camera's own intervals by the (asset_id, started_at) key: a few thousand index
-    -- ranges instead of a scan of every asset's intervals.
+    -- Each camera's own intervals by index: the closed ones by (asset_id, ended_at), the
+    -- open one by the open-interval index (migration 016), so a camera costs the
+    -- intervals of its scope, not its whole history. (`<= 'infinity'` makes the end a
+    -- bounded range, which the planner estimates as narrow and reads by that index.)
     CROSS JOIN LATERAL (SELECT si.started_at, si.ended_at FROM state_intervals si
-                        WHERE si.asset_id = sc.asset_id AND si.state IN ('online', 'degraded')
-                          AND si.started_at < sc.hi AND (si.ended_at IS NULL OR si.ended_at > sc.lo)
-                        OFFSET 0) si
+                        WHERE si.asset_id = sc.asset_id AND si.ended_at > sc.lo AND si.ended_at <= 'infinity'
+                          AND si.started_at < sc.hi AND si.state IN ('online', 'degraded')
+                        UNION ALL
+                        SELECT si.started_at, si.ended_at FROM state_intervals si
+                        WHERE si.asset_id = sc.asset_id AND si.ended_at IS NULL
+                          AND si.started_at < sc.hi AND si.state IN ('online', 'degraded')) si
     WHERE greatest(si.started_at, sc.lo) < least(si.ended_at, sc.hi)
     GROUP BY sc.asset_id
 ),

@@ -155,9 +155,19 @@ live_intervals AS (
     -- one scan per live range, none when every day of W has facts.
     SELECT si.asset_id, si.state, greatest(si.started_at, l.lo) AS lo, least(si.ended_at, l.hi) AS hi
     FROM live l
+    -- Closed intervals found by their end, open ones by the open-interval index: each
+    -- costs what the range holds, not the history before it (migration 016). (`<=
+    -- 'infinity'` makes the end a bounded range, which the planner estimates as narrow
+    -- and reads by that index rather than scanning the table.)
     CROSS JOIN LATERAL (SELECT asset_id, state, started_at, ended_at FROM state_intervals
-                        WHERE started_at < l.hi AND (ended_at IS NULL OR ended_at > l.lo)
-                        OFFSET 0) si
+                        WHERE ended_at > l.lo AND ended_at <= 'infinity' AND started_at < l.hi
+                        UNION ALL
+                        -- (the open ones, one per asset, read whole and then filtered: a
+                        -- condition on started_at inside would invite a scan of every start)
+                        SELECT asset_id, state, started_at, ended_at
+                        FROM (SELECT asset_id, state, started_at, ended_at FROM state_intervals
+                              WHERE ended_at IS NULL OFFSET 0) o
+                        WHERE o.started_at < l.hi) si
 ),
 cells AS MATERIALIZED (
     -- Seconds per group, class, state ('up', 'down', 'held', 'unknown'; 'scope' for the
