@@ -387,8 +387,8 @@ def older_history(conn: psycopg.Connection[Any], start: datetime, end: datetime,
     for k in range(1, math.ceil(timedelta(days=history_days) / block) + 1):
         written += conn.execute(
             "INSERT INTO state_intervals (asset_id, state, started_at, ended_at, reason)"
-            " SELECT asset_id, state, started_at - %(shift)s, coalesce(ended_at, %(end)s) - %(shift)s, reason"
-            " FROM state_intervals WHERE started_at >= %(start)s",
+            " SELECT asset_id, state, started_at - %(shift)s, least(ended_at, %(end)s) - %(shift)s, reason"
+            " FROM state_intervals WHERE started_at >= %(start)s AND started_at < %(end)s",
             {"shift": block * k, "start": start, "end": end}).rowcount
     return written
 
