@@ -11,6 +11,8 @@
 -- * the device online and camera intact rates' live ranges and the facts' days:
 --   (ended_at, started_at);
 -- * each camera's own intervals (camera access and sharing): (asset_id, ended_at).
+-- Building them blocks writes to state_intervals (the liveness tracker waits): about 8 and
+-- 14 s on 15 M intervals on a 2-core machine.
 DROP INDEX IF EXISTS state_intervals_time_idx;
 CREATE INDEX state_intervals_end_idx ON state_intervals (ended_at, started_at) WHERE ended_at IS NOT NULL;
 CREATE INDEX state_intervals_asset_end_idx ON state_intervals (asset_id, ended_at) WHERE ended_at IS NOT NULL;
