@@ -193,48 +193,50 @@ def cloud_upsert() -> sql.Composed:
         adds=sql.SQL(", ").join(adds))
 
 
-def latency_daily_upsert() -> sql.SQL:
-    """ON CONFLICT clause adding a batch's probe_latency_daily rows to the stored ones."""
+def _histogram_upsert(table: str, key: tuple[str, ...], counts: str) -> sql.Composed:
+    """ON CONFLICT clause adding a batch's rows to the stored ones of a daily latency
+    table: samples added, min and max kept, the counts array added element by element
+    (latency_fine_add: any two arrays of one length)."""
+    old = sql.Identifier(table, counts)
     return sql.SQL(
-        " ON CONFLICT (target_kind, day, asset_id, coarse) DO UPDATE SET"
-        " n = probe_latency_daily.n + excluded.n,"
-        " lo = least(probe_latency_daily.lo, excluded.lo),"
-        " hi = greatest(probe_latency_daily.hi, excluded.hi),"
-        " fine = latency_fine_add(probe_latency_daily.fine, excluded.fine)")
+        " ON CONFLICT ({key}) DO UPDATE SET {n},"
+        " lo = least({lo}, excluded.lo), hi = greatest({hi}, excluded.hi),"
+        " {c} = latency_fine_add({old}, {new})"
+    ).format(key=sql.SQL(", ").join(map(sql.Identifier, key)), n=_add(table, "n"),
+             lo=sql.Identifier(table, "lo"), hi=sql.Identifier(table, "hi"), c=sql.Identifier(counts),
+             old=old, new=sql.Identifier("excluded", counts))
 
 
-def _insert_daily(select: sql.Composable, upsert: sql.Composable = NO_FILTER) -> sql.Composed:
-    return sql.SQL("INSERT INTO probe_latency_daily ({cols}) {select}{upsert}").format(
-        cols=sql.SQL(", ").join(map(sql.Identifier, DAILY_COLUMNS)), select=select, upsert=upsert)
+def _insert(table: str, cols: tuple[str, ...], select: sql.Composable,
+            upsert: sql.Composable = NO_FILTER) -> sql.Composed:
+    return sql.SQL("INSERT INTO {table} ({cols}) {select}{upsert}").format(
+        table=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, cols)), select=select,
+        upsert=upsert)
+
+
+def _insert_daily(select: sql.Composable, upsert: bool = False) -> sql.Composed:
+    return _insert("probe_latency_daily", DAILY_COLUMNS, select, _histogram_upsert(
+        "probe_latency_daily", ("target_kind", "day", "asset_id", "coarse"), "fine") if upsert else NO_FILTER)
 
 
 def _insert_coarse(select: sql.Composable, upsert: bool = False) -> sql.Composed:
-    return sql.SQL("INSERT INTO probe_latency_coarse ({cols}) {select}{upsert}").format(
-        cols=sql.SQL(", ").join(map(sql.Identifier, COARSE_COLUMNS)), select=select,
-        upsert=sql.SQL(
-            " ON CONFLICT (target_kind, day, asset_id) DO UPDATE SET"
-            " n = probe_latency_coarse.n + excluded.n,"
-            " lo = least(probe_latency_coarse.lo, excluded.lo),"
-            " hi = greatest(probe_latency_coarse.hi, excluded.hi),"
-            # element by element, as the fine counts (any two arrays of one length)
-            " counts = latency_fine_add(probe_latency_coarse.counts, excluded.counts)")
-        if upsert else NO_FILTER)
+    return _insert("probe_latency_coarse", COARSE_COLUMNS, select, _histogram_upsert(
+        "probe_latency_coarse", ("target_kind", "day", "asset_id"), "counts") if upsert else NO_FILTER)
 
 
 def _insert_probe_daily(select: sql.Composable, upsert: bool = False) -> sql.Composed:
     adds = sql.SQL(", ").join(_add("probe_daily", c) for c in PROBE_DAILY_COLUMNS[3:])
-    return sql.SQL("INSERT INTO probe_daily ({cols}) {select}{upsert}").format(
-        cols=sql.SQL(", ").join(map(sql.Identifier, PROBE_DAILY_COLUMNS)), select=select,
-        upsert=sql.SQL(" ON CONFLICT (target_kind, day, asset_id) DO UPDATE SET {}").format(adds)
-        if upsert else NO_FILTER)
+    return _insert("probe_daily", PROBE_DAILY_COLUMNS, select,
+                   sql.SQL(" ON CONFLICT (target_kind, day, asset_id) DO UPDATE SET {}").format(adds)
+                   if upsert else NO_FILTER)
 
 
 def _insert_cloud_daily(select: sql.Composable, upsert: bool = False) -> sql.Composed:
     adds = sql.SQL(", ").join([_add("cloud_daily", "samples")] + [
         _add("cloud_daily", c, nullable=True) for c in CLOUD_DAILY_COLUMNS[3:]])
-    return sql.SQL("INSERT INTO cloud_daily ({cols}) {select}{upsert}").format(
-        cols=sql.SQL(", ").join(map(sql.Identifier, CLOUD_DAILY_COLUMNS)), select=select,
-        upsert=sql.SQL(" ON CONFLICT (day, asset_id) DO UPDATE SET {}").format(adds) if upsert else NO_FILTER)
+    return _insert("cloud_daily", CLOUD_DAILY_COLUMNS, select,
+                   sql.SQL(" ON CONFLICT (day, asset_id) DO UPDATE SET {}").format(adds)
+                   if upsert else NO_FILTER)
 
 
 def ingest_cte(family: str, source: str) -> sql.Composed | None:
@@ -267,7 +269,7 @@ def ingest_ctes(family: str, source: str) -> sql.Composable:
         # The batch's daily histogram rows, aggregated once for both daily latency tables.
         ctes.append(sql.SQL(" latency_rows AS ({}),").format(latency_daily_aggregate(source)))
         ctes.append(sql.SQL(" latency_daily AS ({} RETURNING 1),").format(
-            _insert_daily(sql.SQL("SELECT * FROM latency_rows"), latency_daily_upsert())))
+            _insert_daily(sql.SQL("SELECT * FROM latency_rows"), upsert=True)))
         ctes.append(sql.SQL(" latency_coarse AS ({} RETURNING 1),").format(
             _insert_coarse(latency_coarse_aggregate(sql.Identifier("latency_rows")), upsert=True)))
         ctes.append(sql.SQL(" probe_daily AS ({} RETURNING 1),").format(
