@@ -29,6 +29,10 @@ DB_RETRIES = Counter(
 STATE_CHANGES = Counter(
     "citybrain_state_changes_total", "Asset liveness transitions", ["feed", "state"]
 )
+LIVENESS_LATE_EVENTS = Counter(
+    "citybrain_liveness_late_events_total",
+    "Liveness evidence stored but not folded: it arrived beyond the lateness bound", ["feed"]
+)
 
 # -- Consumer lag (sampled by each worker from its faust consumer; streams/lag.py) ------------
 CONSUMER_LAG = Gauge(

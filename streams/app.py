@@ -1,14 +1,15 @@
-"""The faust app: one ingest agent per family topic and one liveness agent.
+"""The faust app: one ingest agent per family topic, and the liveness derivation.
 
 Assembled in one place (``build_app``) so the pipeline's stages are visible together:
-decode → dead-letter → store (COPY, offsets) → observations → liveness → state topic.
+decode → dead-letter → store (COPY, offsets, what each batch added) → liveness
+derivation from the stored events → state intervals → state topic (from an outbox).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,46 +17,19 @@ import faust
 import psycopg
 
 from citybrain import availability
+from citybrain.errors import StoreError
 from citybrain.settings import FAMILIES, Settings
 from streams import lag
 from streams.batcher import AckAfterCommit
-from streams.ingest import LIVENESS_FEEDS, Ingestor, Observations, Prepared, RawMessage
-from streams.liveness import Transition
-from streams.monitor import LivenessMonitor, transition_message
+from streams.derivation import LivenessDeriver
+from streams.ingest import LIVENESS_FEEDS, Ingestor, Prepared, RawMessage
 from streams.sink import DeadLetter, EventSink
-from streams.topics import liveness_topic
 
 log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-# A backlog fills batches to batch_max_messages; a batch of camera envelopes then holds
-# tens of thousands of runs, more than a broker takes in one message (1 MiB by default).
-OBSERVATIONS_MAX_BYTES = 512 * 1024
-
-
-def observation_messages(obs: Observations, max_bytes: int) -> list[bytes]:
-    """``obs`` as liveness-topic messages of at most about ``max_bytes`` each.
-
-    Split by asset; only the last part carries the batch's marks, and the feed's
-    partition keeps the parts in order, so the monitor advances the watermark only after
-    it has applied every run of the batch.
-    """
-    raw = obs.to_bytes()
-    if len(raw) <= max_bytes or len(obs.runs) <= 1:
-        return [raw]
-    parts = -(-len(raw) // max_bytes) + 1
-    assets = list(obs.runs)
-    size = -(-len(assets) // parts)
-    out: list[bytes] = []
-    for n in range(0, len(assets), size):
-        chunk = {a: obs.runs[a] for a in assets[n:n + size]}
-        last = n + size >= len(assets)
-        out.append(Observations(obs.feed, chunk, dict(obs.marks) if last else {}).to_bytes())
-    return out
 
 
 def build_app(
@@ -88,7 +62,6 @@ def build_app(
     )
     dlq = settings.dead_letter_topic
     state_topic = settings.state_change_topic
-    live_name = liveness_topic(settings)
     sinks: list[EventSink] = []
 
     async def dead_letter(items: Sequence[DeadLetter]) -> None:
@@ -104,42 +77,45 @@ def build_app(
             pending.append(await app.producer.send(dlq, None, d.raw, None, None, headers))
         await asyncio.gather(*pending)
 
-    async def observe(obs: Observations) -> None:
-        partition = LIVENESS_FEEDS.index(obs.feed)
-        for raw in observation_messages(obs, OBSERVATIONS_MAX_BYTES):
-            await app.producer.send_and_wait(live_name, obs.feed.encode(), raw, partition, None, None)
-
-    async def publish_state(transitions: Sequence[Transition]) -> None:
-        pending = [
-            await app.producer.send(state_topic, t.asset_id.encode(), transition_message(t),
-                                    None, None, None)
-            for t in transitions
-        ]
-        await asyncio.gather(*pending)
-
     for family in FAMILIES:
         sink = EventSink(database_url, settings.database_schema, family,
                          retry_max_seconds=settings.db_retry_max_seconds)
         sinks.append(sink)
-        ingestor = Ingestor(family, settings, sink, dead_letter=dead_letter, observe=observe,
-                            clock=clock)
+        ingestor = Ingestor(family, settings, sink, dead_letter=dead_letter, clock=clock)
         topic = app.topic(settings.topic(family), key_type=bytes, value_type=bytes)
         app.agent(topic, name=f"ingest-{family}")(_ingest_agent(app, ingestor, settings))
 
-    monitors = {
-        feed: LivenessMonitor(feed, settings, database_url, publish=publish_state)
-        for feed in LIVENESS_FEEDS
-    }
-    live_topic = app.topic(live_name, key_type=bytes, value_type=bytes)
-    app.agent(live_topic, name="liveness")(_liveness_agent(monitors, settings))
+    # One deriver per feed in every worker; the one holding the feed's advisory lock
+    # derives, the others stand by (a worker killed or cut off loses the lock with its
+    # connection). It reads the stored events, so Kafka partition ownership, rebalances
+    # and the order of deliveries do not enter the intervals.
+    derivers = [LivenessDeriver(feed, settings, database_url) for feed in LIVENESS_FEEDS]
+
+    async def publish_state(deriver: LivenessDeriver) -> None:
+        # The outbox holds state changes committed with their intervals; they leave it
+        # once the broker has them (a crash in between publishes them again).
+        while rows := await asyncio.to_thread(deriver.outbox):
+            pending = [await app.producer.send(state_topic, asset_id.encode(), payload,
+                                               None, None, None)
+                       for _, asset_id, payload in rows]
+            await asyncio.gather(*pending)
+            await asyncio.to_thread(deriver.published, [i for i, _, _ in rows])
 
     @app.timer(settings.liveness_tick_seconds)  # type: ignore[untyped-decorator]
-    async def _liveness_tick() -> None:
-        for monitor in monitors.values():
+    async def _derive_liveness() -> None:
+        for deriver in derivers:
             try:
-                await monitor.tick()
-            except psycopg.OperationalError as exc:
-                log.warning("liveness %s tick: database unavailable (%s)", monitor.feed, exc)
+                while True:  # a backlog is folded in bounded steps, each committed
+                    result = await asyncio.to_thread(deriver.tick)
+                    if not result.leader:
+                        break
+                    await publish_state(deriver)
+                    if result.caught_up or result.folded_to is None:
+                        break
+            except (psycopg.Error, StoreError) as exc:
+                # Waits and retries at the next tick, from the stored checkpoint.
+                log.warning("liveness %s: database unavailable (%s); retrying", deriver.feed,
+                            str(exc).strip().splitlines()[0] if str(exc) else exc)
 
     if settings.availability_refresh_seconds > 0:
         @app.timer(settings.availability_refresh_seconds)  # type: ignore[untyped-decorator]
@@ -166,9 +142,7 @@ def build_app(
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # Another worker may own these partitions next: rebuild from the database later.
-        for monitor in monitors.values():
-            monitor.reset()
+        # Another worker may own these partitions next: read applied offsets afresh.
         for sink in sinks:
             sink.forget_offsets()
 
@@ -196,27 +170,5 @@ def _ingest_agent(app: faust.App, ingestor: Ingestor, settings: Settings) -> Cal
             log.exception("ingest agent for %s crashed; stopping the worker", ingestor.family)
             await app.crash(exc)
             raise
-
-    return agent
-
-
-def _liveness_agent(monitors: dict[str, LivenessMonitor], settings: Settings) -> Callable[[Any], Any]:
-    async def agent(stream: Any) -> AsyncIterator[None]:
-        async for value in stream:
-            obs = Observations.from_bytes(value)
-            monitor = monitors.get(obs.feed)
-            if monitor is None:
-                log.error("observations for unknown feed %r ignored", obs.feed)
-                continue
-            delay = 0.1
-            while True:
-                try:
-                    await monitor.handle(obs)
-                    break
-                except psycopg.OperationalError as exc:
-                    log.warning("liveness %s: database unavailable (%s); retrying", obs.feed, exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, settings.db_retry_max_seconds)
-            yield None
 
     return agent

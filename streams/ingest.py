@@ -11,27 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import orjson
-
 from citybrain import metrics
-from citybrain.errors import CitybrainError
 from citybrain.settings import Settings
-from schemas.events import LivenessLevel
 from schemas.registry import LIVENESS_FEED
-from streams.decode import Columns, Decoder
+from streams.decode import Decoder
 from streams.sink import Batch, DeadLetter, EventSink, TopicPartition, WriteResult
 
 log = logging.getLogger(__name__)
 
 LIVENESS_FEEDS: tuple[str, ...] = tuple(sorted({f for f in LIVENESS_FEED.values() if f}))
-
-# A serialised level (an int, or a bool from before levels existed: False == 0, True == 1)
-# → the level; anything else is a KeyError.
-_LEVEL_OF: dict[int, LivenessLevel] = {level.value: level for level in LivenessLevel}
-_ONLINE = LivenessLevel.ONLINE
 
 
 @dataclass(frozen=True)
@@ -40,55 +31,6 @@ class RawMessage:
     partition: int
     offset: int
     value: bytes | None
-
-
-@dataclass
-class Observations:
-    """What one batch says about liveness, compacted per asset, for the liveness monitor.
-
-    ``runs[asset] = [(first, last, level), ...]``: consecutive observations with the same
-    level (online / degraded / down) and no silence longer than
-    ``liveness_run_split_seconds`` between them collapse into one run (event times of
-    its first and last event), so a transition keeps its exact start, a silence is never
-    hidden inside a run, and the latest heartbeat is kept. ``marks`` is the largest
-    event time per source (topic, partition), from which the monitor derives the feed's
-    watermark.
-
-    On the liveness topic a level is its integer value (0 down, 1 online, 2 degraded).
-    Payloads written before levels existed hold true/false there, which read as
-    online/down; a monitor that still reads bools takes degraded (2) as up.
-    """
-
-    feed: str
-    runs: dict[str, list[tuple[datetime, datetime, LivenessLevel]]] = field(default_factory=dict)
-    marks: dict[TopicPartition, datetime] = field(default_factory=dict)
-
-    def to_bytes(self) -> bytes:
-        return orjson.dumps({
-            "feed": self.feed,
-            "runs": self.runs,
-            "marks": [[t, p, m] for (t, p), m in self.marks.items()],
-        })
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> Observations:
-        when = datetime.fromisoformat
-        level = _LEVEL_OF
-        try:
-            doc = orjson.loads(raw)
-            return cls(
-                feed=doc["feed"],
-                runs={
-                    a: [(when(f), when(last), level[u]) for f, last, u in seq]
-                    for a, seq in doc["runs"].items()
-                },
-                marks={(t, int(p)): when(m) for t, p, m in doc["marks"]},
-            )
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # orjson's errors are ValueErrors
-            raise CitybrainError(
-                f"malformed liveness observations ({type(exc).__name__}: {exc}); only workers"
-                " write this topic: is one of them running an incompatible version?"
-            ) from exc
 
 
 @dataclass(frozen=True)
@@ -107,7 +49,6 @@ class Ingestor:
         sink: EventSink,
         *,
         dead_letter: Callable[[Sequence[DeadLetter]], Awaitable[None]],
-        observe: Callable[[Observations], Awaitable[None]] | None,
         clock: Callable[[], datetime],
     ) -> None:
         self.family = family
@@ -119,14 +60,13 @@ class Ingestor:
             max_age=timedelta(days=settings.max_event_age_days),
         )
         self._dead_letter = dead_letter
-        self._observe = observe if family in LIVENESS_FEEDS else None
+        self._liveness = family in LIVENESS_FEEDS
         self._clock = clock
-        self._split = timedelta(seconds=settings.liveness_run_split_seconds)
 
     async def prepare(self, messages: Sequence[RawMessage]) -> Prepared:
         """Decode a batch; runs while the previous batch is still being committed."""
         processed_at = self._clock()
-        prepared = Prepared(Batch(self.family), Observations(self.family), len(messages))
+        prepared = Prepared(Batch(self.family), len(messages))
         batch = prepared.batch
         rows = batch.rows
         next_offsets = batch.next_offsets
@@ -157,8 +97,13 @@ class Ingestor:
             prepared.events += len(decoded.rows)
             since_yield += len(decoded.rows) + _MESSAGE_WEIGHT
             rows += decoded.rows
-            if self._observe is not None:
-                _collect(prepared.observations, tp, decoded, self._split)
+            if self._liveness:
+                # The partition's latest event time: the liveness derivation's horizon is
+                # the slowest partition still delivering.
+                latest = max(decoded.times)
+                mark = batch.marks.get(tp)
+                if mark is None or latest > mark:
+                    batch.marks[tp] = latest
         return prepared
 
     @staticmethod
@@ -177,8 +122,6 @@ class Ingestor:
         metrics.EVENTS_DUPLICATE.labels(self.family).inc(result.duplicates)
         metrics.DEAD_LETTERED.labels(self.family).inc(result.dead_lettered)
         metrics.MESSAGES_SKIPPED.labels(self.family).inc(prepared.skipped)
-        if self._observe is not None and prepared.observations.marks:
-            await self._observe(prepared.observations)
         return IngestReport(prepared.messages, prepared.skipped, prepared.events, result)
 
 
@@ -191,39 +134,6 @@ _MESSAGE_WEIGHT = 4
 @dataclass
 class Prepared:
     batch: Batch
-    observations: Observations
     messages: int
     skipped: int = 0
     events: int = 0
-
-
-def _collect(obs: Observations, tp: TopicPartition, decoded: Columns, split: timedelta) -> None:
-    # Hot path (every event of a liveness feed): columns, not objects, and datetimes that
-    # share timezone.utc (decode_columns), so comparisons stay in C; only the per-asset
-    # result is serialised.
-    times = decoded.times
-    latest = max(times)
-    mark = obs.marks.get(tp)
-    obs.marks[tp] = latest if mark is None or latest > mark else mark
-    runs = obs.runs
-    levels = decoded.levels
-    for asset_id, at, level in zip(decoded.assets, times,
-                                   [_ONLINE] * len(times) if levels is None else levels, strict=True):
-        if level is None:
-            continue
-        seq = runs.get(asset_id)
-        if seq is None:
-            runs[asset_id] = [(at, at, level)]
-            continue
-        first, last, was = seq[-1]
-        if was is not level or at - last > split:
-            # A change of level (identity: levels are enum members), or a silence long
-            # enough that a deadline might lapse inside it: a new run, so the monitor
-            # sees the change or the silence.
-            if at > last:
-                seq.append((at, at, level))
-        elif at > last:
-            seq[-1] = (first, at, level)
-        elif at < first:
-            seq[-1] = (at, last, level)
-

@@ -51,10 +51,13 @@ with nothing due costs O(1). Reasons name the change: "reported", "reported down
 from __future__ import annotations
 
 import heapq
+import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from operator import attrgetter
+
+import orjson
 
 from schemas.events import LivenessLevel
 
@@ -140,10 +143,16 @@ class _Slot:
 
 
 class LivenessTracker:
-    def __init__(self, feed: str, *, tolerance: float, gap_seconds: float) -> None:
+    def __init__(self, feed: str, *, tolerance: float, gap_seconds: float,
+                 infer_gaps: bool = True) -> None:
         if not tolerance > 0 or not gap_seconds > 0:
             raise ValueError("tolerance and gap_seconds must be > 0")
         self._feed = feed
+        # infer_gaps: an advance() longer than gap_seconds is a gap. The derivation
+        # (streams/derivation.py) knows the feed's silences from the stored events and
+        # says so explicitly (advance(gap=...)), so where it stops between two calls
+        # never decides a gap.
+        self._infer_gaps = infer_gaps
         self._tolerance = tolerance
         self._gap_s = gap_seconds
         self._assets: dict[str, _Slot] = {}
@@ -168,7 +177,11 @@ class LivenessTracker:
             return None
         return AssetLiveness(slot.state, slot.since, slot.last_seen)
 
-    def register(self, asset: TrackedAsset, current: AssetLiveness | None = None) -> None:
+    def register(self, asset: TrackedAsset, current: AssetLiveness | None = None, *,
+                 start: datetime | None = None) -> None:
+        """Track ``asset``. ``start``: where a never-seen asset's first deadline counts from
+        (the derivation passes the feed's first event, so that it does not depend on when
+        the registry was read); default: the watermark, or the first one."""
         aid, wm = asset.asset_id, self._watermark
         if asset.retired_at is not None and wm is not None and asset.retired_at <= wm:
             self.forget(aid)
@@ -187,7 +200,7 @@ class LivenessTracker:
             elif current.state is State.UNKNOWN:
                 self._suspend(slot)  # a restart is a platform outage too
         elif slot.state is None and slot.anchor is None:
-            slot.anchor = wm  # without a watermark, the first one starts it
+            slot.anchor = start if start is not None else wm  # else the first watermark
         self._rearm(slot)
         if asset.retired_at is not None and asset.retired_at != old_retired:
             self._push(asset.retired_at, _RETIRE, aid)
@@ -262,12 +275,17 @@ class LivenessTracker:
             return out
         return out + self.observe(asset_id, last, level)
 
-    def advance(self, now: datetime) -> list[Transition]:
+    def advance(self, now: datetime, *, gap: bool | None = None) -> list[Transition]:
+        """Move the watermark to ``now``. ``gap``: whether (watermark, now] is a silence of
+        the whole feed (an ingestion gap); None infers it from the distance (> gap_seconds),
+        which requires infer_gaps."""
         _aware(now, "now")
         prev = self._watermark
         if prev is not None and now < prev:
             return []
-        ctx = self._context(now)
+        if gap is None and not self._infer_gaps:
+            raise ValueError("this tracker is told where gaps are: pass gap=True or gap=False")
+        ctx = self._context(now, gap)
         self._set_watermark(now)
         out: list[Transition] = []
         while self._heap and self._heap[0][0] <= now:
@@ -313,6 +331,43 @@ class LivenessTracker:
         out.sort(key=_ORDER)
         return out
 
+    def snapshot(self) -> bytes:
+        """The whole state, exactly (restore() continues as if never stopped): what a
+        checkpoint of the derivation stores. Instants as UTC microseconds."""
+        us = _us
+        slots = [
+            [aid, s.asset.interval_s, us(s.asset.registered_at), us(s.asset.retired_at),
+             None if s.state is None else s.state.value, us(s.since), us(s.last_seen),
+             us(s.last_event), us(s.anchor), aid in self._awaiting]
+            for aid, s in self._assets.items()
+        ]
+        doc = {"feed": self._feed, "watermark": us(self._watermark),
+               "stalled_at": us(self._stalled_at), "slots": slots}
+        return zlib.compress(orjson.dumps(doc), 1)
+
+    def restore(self, raw: bytes) -> None:
+        """Replace this tracker's state by a snapshot() of a tracker of the same feed."""
+        doc = orjson.loads(zlib.decompress(raw))
+        if doc["feed"] != self._feed:
+            raise ValueError(f"snapshot of feed {doc['feed']!r}, not {self._feed!r}")
+        self._assets.clear()
+        self._heap.clear()
+        self._awaiting.clear()
+        self._watermark = _dt(doc["watermark"])
+        self._stalled_at = _dt(doc["stalled_at"])
+        for aid, interval, reg, ret, state, since, seen, event, anchor, awaiting in doc["slots"]:
+            asset = TrackedAsset(aid, float(interval), _at(reg), _dt(ret))
+            slot = self._assets[aid] = _Slot(asset, None if state is None else State(state),
+                                             _dt(since), _dt(seen), _dt(event), _dt(anchor))
+            if awaiting:
+                self._awaiting.add(aid)
+            self._rearm(slot)
+            if asset.retired_at is not None:
+                self._push(asset.retired_at, _RETIRE, aid)
+
+    def assets(self) -> dict[str, TrackedAsset]:
+        return {aid: s.asset for aid, s in self._assets.items()}
+
     def _reason(self, current: State | None, target: State) -> str:
         if target is State.OFFLINE:
             return "reported down"
@@ -328,11 +383,13 @@ class LivenessTracker:
                     self._rearm(slot)
         self._watermark = watermark
 
-    def _context(self, now: datetime) -> _Context:
+    def _context(self, now: datetime, gap: bool | None = None) -> _Context:
         # ONLINE/DEGRADED deadlines after gap_from fell in the platform's gap; UNKNOWN deadlines
         # after quiet_from (a gap or a stall) wait for the resume instead of expiring.
         prev = self._watermark
-        gap_from = prev if prev is not None and (now - prev).total_seconds() > self._gap_s else None
+        if gap is None:
+            gap = prev is not None and self._infer_gaps and (now - prev).total_seconds() > self._gap_s
+        gap_from = prev if gap and prev is not None else None
         if self._stalled_at is not None:
             return now, gap_from, prev if prev is not None else self._stalled_at
         return now, gap_from, gap_from
@@ -418,3 +475,18 @@ class LivenessTracker:
         self._seq += 1
         heapq.heappush(self._heap, (when, kind, self._seq, asset_id))
         return self._seq
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _us(value: datetime | None) -> int | None:
+    return None if value is None else (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def _dt(value: int | None) -> datetime | None:
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
+
+
+def _at(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)

@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -25,6 +26,7 @@ from psycopg import sql
 from citybrain import metrics, rollups
 from citybrain.store import connect_async
 from schemas.events import MODELS, TABLES
+from schemas.registry import LIVENESS_FEED
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ class Batch:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    # Liveness feeds: the latest event time per source partition (the derivation's
+    # horizon is the slowest partition still delivering).
+    marks: dict[TopicPartition, datetime] = field(default_factory=dict)
     # Set once the rows are in the staging table: what remains of the write is database
     # work, so the caller can start decoding the next batch without starving the COPY.
     staged: asyncio.Event = field(default_factory=asyncio.Event)
@@ -85,6 +90,14 @@ class EventSink:
         self._rollup: sql.Composable = rollups.ingest_ctes(family, "ins")
         self._returning = sql.SQL(", ").join(
             map(sql.Identifier, rollups.INGEST_COLUMNS.get(family, ("asset_id", "occurred_at"))))
+        # Liveness feeds record what the batch added (its event-time range) for the
+        # derivation, with the rows: a range behind the derivation's cursor is late
+        # evidence, folded again from a checkpoint (streams/derivation.py).
+        self._dirty: sql.Composable = sql.SQL(
+            " dirty AS (INSERT INTO liveness_dirty (feed, lo, hi, events)"
+            " SELECT {}, min(occurred_at), max(occurred_at), count(*) FROM ins"
+            " HAVING count(*) > 0 RETURNING 1),"
+        ).format(sql.Literal(family)) if family in set(LIVENESS_FEED.values()) else sql.SQL("")
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is not None and not self._conn.closed:
@@ -171,7 +184,7 @@ class EventSink:
                             " INSERT INTO {table} ({cols})"
                             " SELECT occurred_at::timestamptz, {rest} FROM {stage}"
                             " ON CONFLICT (occurred_at, event_id) DO NOTHING"
-                            " RETURNING {returning}),{rollup}"
+                            " RETURNING {returning}),{rollup}{dirty}"
                             " unreg AS ("
                             " INSERT INTO unregistered_sources"
                             " (asset_id, family, first_seen, last_seen, events)"
@@ -186,7 +199,7 @@ class EventSink:
                             " RETURNING 1)"
                             " SELECT count(*) FROM ins"
                         ).format(table=sql.Identifier(self.table), cols=cols,
-                                 returning=self._returning, rollup=self._rollup,
+                                 returning=self._returning, rollup=self._rollup, dirty=self._dirty,
                                  rest=sql.SQL(", ").join(map(sql.Identifier, self.columns[1:])),
                                  stage=sql.Identifier(self._stage)),
                         (self.family,),
@@ -203,14 +216,18 @@ class EventSink:
                          for d in batch.dead],
                     )
             if batch.next_offsets:
+                marks = batch.marks
                 async with conn.cursor() as cur:
                     await cur.executemany(
-                        "INSERT INTO ingest_offsets (topic, partition, next_offset, updated_at)"
-                        " VALUES (%s, %s, %s, now())"
+                        "INSERT INTO ingest_offsets (topic, partition, next_offset, updated_at,"
+                        " mark, marked_at) SELECT %s, %s, %s, now(), m,"
+                        " CASE WHEN m IS NULL THEN NULL ELSE now() END FROM (SELECT %s::timestamptz) AS v(m)"
                         " ON CONFLICT (topic, partition) DO UPDATE SET"
                         " next_offset = greatest(ingest_offsets.next_offset, excluded.next_offset),"
-                        " updated_at = now()",
-                        [(t, p, o) for (t, p), o in batch.next_offsets.items()],
+                        " updated_at = now(),"
+                        " mark = greatest(ingest_offsets.mark, excluded.mark),"
+                        " marked_at = coalesce(excluded.marked_at, ingest_offsets.marked_at)",
+                        [(t, p, o, marks.get((t, p))) for (t, p), o in batch.next_offsets.items()],
                     )
         return WriteResult(
             inserted=inserted,

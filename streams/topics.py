@@ -11,22 +11,14 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from citybrain.errors import BrokerError
 from citybrain.settings import FAMILIES, Settings
-from streams.ingest import LIVENESS_FEEDS
 
 log = logging.getLogger(__name__)
-
-
-def liveness_topic(settings: Settings) -> str:
-    """Per-batch liveness observations; partition i carries feed LIVENESS_FEEDS[i]."""
-    return f"{settings.topic_prefix}.liveness"
 
 
 def layout(settings: Settings) -> dict[str, int]:
     topics = {settings.topic(f): settings.topic_partitions for f in FAMILIES}
     topics[settings.dead_letter_topic] = 1
     topics[settings.state_change_topic] = settings.topic_partitions
-    # One partition per feed: each feed's tracker lives on exactly one worker.
-    topics[liveness_topic(settings)] = len(LIVENESS_FEEDS)
     return topics
 
 

@@ -1,7 +1,7 @@
 """A small simulated city, loaded into a test schema through the real ingest code.
 
 The simulator's registry is imported, and its six event families go through the same
-``Ingestor`` (decode → dead letters → COPY) and ``LivenessMonitor`` (state intervals,
+``Ingestor`` (decode → dead letters → COPY) and liveness derivation (state intervals,
 asset states, watermarks) the workers run — only the broker is left out, since the
 dashboards read the database, not Kafka. Incidents, SLA breaches and a maintenance window
 are inserted as representative rows: the alerter that writes them is another process.
@@ -23,9 +23,8 @@ from citybrain import simulation
 from citybrain.assets import import_registry
 from citybrain.settings import Settings
 from citybrain.simulator import CityConfig
-from streams.ingest import LIVENESS_FEEDS, Ingestor, Observations, RawMessage
-from streams.liveness import Transition
-from streams.monitor import LivenessMonitor
+from streams.derivation import derive
+from streams.ingest import Ingestor, RawMessage
 from streams.sink import DeadLetter, EventSink
 
 # 20:00 to 02:00 in Shanghai: the window crosses a local midnight, so 'day' breakdowns
@@ -50,19 +49,10 @@ async def _ingest(settings: Settings, database_url: str, city: simulation.City) 
     async def no_dead_letter_topic(_: Sequence[DeadLetter]) -> None:
         return None  # the dead_letters table is written by the sink; there is no broker
 
-    async def no_state_topic(_: Sequence[Transition]) -> None:
-        return None
-
-    monitors = {feed: LivenessMonitor(feed, settings, database_url, publish=no_state_topic)
-                for feed in LIVENESS_FEEDS}
-
-    async def observe(obs: Observations) -> None:
-        await monitors[obs.feed].handle(obs)
-
     ingestors = {
         family: Ingestor(family, settings,
                          EventSink(database_url, settings.database_schema, family),
-                         dead_letter=no_dead_letter_topic, observe=observe,
+                         dead_letter=no_dead_letter_topic,
                          clock=lambda: END + timedelta(minutes=1))
         for family in ("iot", "video", "cloud", "security", "probe", "data")
     }
@@ -85,9 +75,7 @@ async def _ingest(settings: Settings, database_url: str, city: simulation.City) 
             await flush(message.family)
     for family in list(pending):
         await flush(family)
-    for monitor in monitors.values():
-        await monitor.tick()
-        await monitor.close()
+    await asyncio.to_thread(derive, settings, database_url)
     for ingestor in ingestors.values():
         await ingestor.sink.close()
     return count

@@ -1,0 +1,222 @@
+"""Differential tests of the liveness derivation against the real database.
+
+One simulated stretch of a city (failures included, and a silence of the whole iot feed)
+is stored through the real ingest code and derived while it arrives, delivered in
+several ways: in event-time order in small batches, as one burst, shuffled across
+partitions, with live events interleaved into a replay (late evidence), with the deriver
+replaced mid-way, and with its database connection cut mid-way. Every delivery must give
+the same state intervals, gaps, current states and report bytes as the first.
+(The same with real worker processes, a SIGKILL and a database outage:
+test_derivation_processes.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from citybrain import simulation, store
+from citybrain.assets import import_registry
+from citybrain.indicators.model import Window
+from citybrain.reports.document import build_report
+from citybrain.reports.writers import render_json
+from citybrain.settings import Settings
+from citybrain.simulator import CityConfig
+from citybrain.simulator.message import SimMessage
+from streams.derivation import LivenessDeriver, derive
+from streams.ingest import LIVENESS_FEEDS, Ingestor, RawMessage
+from streams.sink import DeadLetter, EventSink
+
+START = datetime(2026, 3, 2, 0, tzinfo=UTC)
+HOURS = 8
+CONFIG = CityConfig(seed=11, departments=3, districts=2, iot_devices=60, cameras=20, cloud_hosts=2,
+                    services=8, links=4, datasets=4)
+# The whole iot feed says nothing for 20 minutes: an ingestion gap, wherever it falls.
+SILENCE = (START + timedelta(hours=5), START + timedelta(hours=5, minutes=20))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Messages as (partition, message), in the order they reach the sink, cut into batches."""
+
+    name: str
+    batches: list[list[tuple[int, SimMessage]]]
+
+
+def city() -> simulation.City:
+    return simulation.prepare(seed=CONFIG.seed, scale=1.0, start=START, days=HOURS / 24, config=CONFIG)
+
+
+def day_messages() -> list[SimMessage]:
+    return [m for m in city().messages()
+            if not (m.family == "iot" and SILENCE[0] <= m.event_time < SILENCE[1])]
+
+
+def _by_key(m: SimMessage, partitions: int) -> int:
+    return int(hashlib.sha256(m.key or b"").hexdigest(), 16) % partitions
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def deliveries(messages: list[SimMessage]) -> dict[str, Delivery]:
+    keyed = [(_by_key(m, 2), m) for m in messages]
+    rng = random.Random(5)
+    # (c) shuffled: three partitions chosen at random, each delivered in its own order,
+    # the partitions' batches interleaved at random (one runs ahead of the others).
+    per_partition: dict[int, list[tuple[int, SimMessage]]] = {0: [], 1: [], 2: []}
+    for m in messages:
+        p = rng.randrange(3)
+        per_partition[p].append((p, m))
+    shuffled: list[list[tuple[int, SimMessage]]] = []
+    queues = {p: chunks(ms, rng.randint(50, 400)) for p, ms in per_partition.items()}
+    while any(queues.values()):
+        p = rng.choice([p for p, q in queues.items() if q])
+        shuffled.append(queues[p].pop(0))
+    # (d) a replay with live events interleaved: the first quarter arrives in order, then
+    # the rest of the backlog and the live second half alternate, batch by batch.
+    quarter, half = len(keyed) // 4, len(keyed) // 2
+    backlog, live = chunks(keyed[quarter:half], 150), chunks(keyed[half:], 150)
+    mixed = chunks(keyed[:quarter], 150)
+    while backlog or live:
+        if live:
+            mixed.append(live.pop(0))
+        if backlog:
+            mixed.append(backlog.pop(0))
+    return {
+        "ordered": Delivery("ordered", chunks(keyed, 120)),
+        "burst": Delivery("burst", [keyed]),
+        "shuffled": Delivery("shuffled", shuffled),
+        "replay+live": Delivery("replay+live", mixed),
+    }
+
+
+@contextlib.contextmanager
+def fresh_schema(database_url: str) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    store.migrate(database_url, name)
+    try:
+        yield name
+    finally:
+        store.drop_schema(database_url, name)
+
+
+def settings_for(base: Settings, schema: str) -> Settings:
+    # Every partition counts as delivering for the whole test (no processing-time idling),
+    # and the lateness bound covers the whole stretch.
+    return base.model_copy(update={"database_schema": schema, "liveness_idle_source_seconds": 3600.0,
+                                   "liveness_lateness_seconds": 2 * 86400.0})
+
+
+async def _store(settings: Settings, url: str, delivery: Delivery,
+                 between: Callable[[int], None]) -> None:
+    async def no_dlq(_: list[DeadLetter]) -> None:
+        return None
+
+    ingestors = {f: Ingestor(f, settings, EventSink(url, settings.database_schema, f),
+                             dead_letter=no_dlq,  # type: ignore[arg-type]
+                             clock=lambda: START + timedelta(hours=HOURS, minutes=5))
+                 for f in ("iot", "video", "cloud", "security", "probe", "data")}
+    offsets: dict[tuple[str, int], int] = {}
+    for n, batch in enumerate(delivery.batches):
+        per_family: dict[str, list[RawMessage]] = {}
+        for partition, m in batch:
+            tp = (settings.topic(m.family), partition)
+            offsets[tp] = offsets.get(tp, -1) + 1
+            per_family.setdefault(m.family, []).append(RawMessage(tp[0], partition, offsets[tp], m.value))
+        for family, raws in per_family.items():
+            ingestor = ingestors[family]
+            await ingestor.commit(await ingestor.prepare(raws))
+        await asyncio.to_thread(between, n)
+    for ingestor in ingestors.values():
+        await ingestor.sink.close()
+
+
+def run_delivery(base: Settings, url: str, schema: str, delivery: Delivery, *,
+                 fault: str | None = None) -> None:
+    settings = settings_for(base, schema)
+    with store.connect(url, schema, autocommit=True) as conn:
+        import_registry(conn, city().registry)
+    derivers = {f: LivenessDeriver(f, settings, url) for f in LIVENESS_FEEDS}
+    cut_at = len(delivery.batches) // 2
+
+    def between(n: int) -> None:
+        if n % 3:
+            return
+        if n == cut_at and fault == "replaced":
+            # The deriving worker dies: its in-memory fold is gone, its lock with it; a
+            # new one takes over from what is stored.
+            for feed, d in list(derivers.items()):
+                d.close()
+                derivers[feed] = LivenessDeriver(feed, settings, url)
+        if n == cut_at and fault == "connection":
+            # The database drops the deriver's connections (a restart, a failover).
+            with store.connect(url, schema, autocommit=True) as admin:
+                cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                    " WHERE application_name LIKE %s", (f"citybrain-liveness {schema}:%",)
+                                    ).fetchone()
+                assert cut == (len(derivers),)
+        for d in derivers.values():
+            with contextlib.suppress(psycopg.OperationalError):  # retried next tick, from the checkpoint
+                d.tick()
+
+    asyncio.run(_store(settings, url, delivery, between))
+    for d in derivers.values():
+        d.close()
+    derive(settings, url)
+
+
+def outcome(url: str, schema: str) -> dict[str, Any]:
+    with store.connect(url, schema, autocommit=True) as conn:
+        intervals = conn.execute("SELECT asset_id, state, started_at, ended_at, reason"
+                                 " FROM state_intervals ORDER BY asset_id, started_at").fetchall()
+        gaps = conn.execute("SELECT feed, after_at, until_at FROM feed_gaps ORDER BY 1, 2").fetchall()
+        states = conn.execute("SELECT asset_id, state, since FROM asset_state ORDER BY 1").fetchall()
+        marks = conn.execute("SELECT feed, watermark FROM feed_watermarks ORDER BY 1").fetchall()
+        window = Window(START, START + timedelta(hours=HOURS), ZoneInfo("Asia/Shanghai"))
+        doc = build_report(conn, window, department=None, generated_by="test",
+                           generated_at=START + timedelta(days=1))
+        report = render_json(doc)
+    return {"intervals": intervals, "gaps": gaps, "states": states, "watermarks": marks,
+            "report": report}
+
+
+@pytest.mark.integration
+def test_every_delivery_gives_the_same_intervals_and_report(settings: Settings, database_url: str) -> None:
+    messages = day_messages()
+    plans = deliveries(messages)
+    runs: list[tuple[str, Delivery, str | None]] = [
+        ("ordered", plans["ordered"], None),
+        ("burst", plans["burst"], None),
+        ("shuffled", plans["shuffled"], None),
+        ("replay+live", plans["replay+live"], None),
+        ("deriver replaced mid-way", plans["shuffled"], "replaced"),
+        ("connection cut mid-way", plans["replay+live"], "connection"),
+    ]
+    results: dict[str, dict[str, Any]] = {}
+    for name, delivery, fault in runs:
+        with fresh_schema(database_url) as schema:
+            run_delivery(settings, database_url, schema, delivery, fault=fault)
+            results[name] = outcome(database_url, schema)
+    reference = results["ordered"]
+    # The stretch holds what the figures are about: outages, picture faults, the gap.
+    states = {r[1] for r in reference["intervals"]}
+    assert {"online", "offline", "unknown", "degraded"} <= states, states
+    assert [g[0] for g in reference["gaps"]] == ["iot"]
+    assert reference["gaps"][0][1] < SILENCE[0] and reference["gaps"][0][2] >= SILENCE[1]
+    for name, got in results.items():
+        for part in ("intervals", "gaps", "states", "watermarks"):
+            assert got[part] == reference[part], f"{name}: {part} differ"
+        assert got["report"] == reference["report"], f"{name}: report bytes differ"
