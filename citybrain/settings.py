@@ -45,9 +45,6 @@ class Settings(BaseSettings):
     liveness_tolerance: float = Field(default=2.5, ge=1.0)
     # A whole feed silent for this long (event time) is an ingestion gap: unknown, not offline.
     ingestion_gap_seconds: float = Field(default=300.0, gt=0)
-    # Heartbeats of one asset in a batch collapse into runs; a silence longer than this
-    # starts a new run. Must not exceed the smallest window (interval × tolerance).
-    liveness_run_split_seconds: float = Field(default=15.0, gt=0)
     # The liveness derivation (streams/derivation.py) folds the stored events up to the
     # slowest source partition still delivering, less liveness_delay_seconds (a little
     # disorder inside a partition is then not late); a partition silent for

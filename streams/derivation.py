@@ -65,14 +65,20 @@ FEED_EVIDENCE: dict[str, tuple[str, str]] = {
 }
 
 # At one instant, levels are applied online, degraded, then down: of two reports of one
-# asset at the same instant, the worse one stands (never better than the evidence).
+# asset at the same instant, the worse one stands (never better than the evidence). A run
+# never straddles the asset's registration or retirement (phase), so events outside its
+# life are left out whole, as one by one.
 _RUNS_SQL = """
 WITH e AS (
-    SELECT asset_id, occurred_at AS t, {level} AS lvl FROM {table} e
-    WHERE occurred_at > %(lo)s AND occurred_at <= %(hi)s {exclude}
+    SELECT e.asset_id, e.occurred_at AS t, {level} AS lvl,
+           CASE WHEN e.occurred_at < a.registered_at THEN 0
+                WHEN e.occurred_at >= a.retired_at THEN 2 ELSE 1 END AS phase
+    FROM {table} e LEFT JOIN assets a ON a.asset_id = e.asset_id
+    WHERE e.occurred_at > %(lo)s AND e.occurred_at <= %(hi)s {exclude}
 ), b AS (
     SELECT asset_id, t, lvl,
-           CASE WHEN lag(lvl) OVER w = lvl AND t - lag(t) OVER w <= %(split)s THEN 0 ELSE 1 END AS brk
+           CASE WHEN lag(lvl) OVER w = lvl AND lag(phase) OVER w = phase
+                     AND t - lag(t) OVER w <= %(split)s THEN 0 ELSE 1 END AS brk
     FROM e WINDOW w AS (PARTITION BY asset_id ORDER BY t, lvl = 0, lvl DESC)
 ), r AS (
     SELECT asset_id, t, lvl,
@@ -185,10 +191,10 @@ class LivenessDeriver:
         self.table, self.level_sql = FEED_EVIDENCE[feed]
         self.kinds = sorted(k for k, f in LIVENESS_FEED.items() if f == feed)
         self.gap = timedelta(seconds=settings.ingestion_gap_seconds)
-        # Runs are split at silences longer than this; it stays below the gap so that the
-        # feed's silences fall between runs.
-        self.split = timedelta(seconds=min(settings.liveness_run_split_seconds,
-                                           settings.ingestion_gap_seconds / 2))
+        # Runs are split at silences longer than this: no longer than the smallest window
+        # of the feed's assets (no deadline lapses inside a run) nor the gap (the feed's
+        # silences fall between runs). Set from the registry.
+        self.split = self.gap
         self.lateness = timedelta(seconds=settings.liveness_lateness_seconds)
         self.checkpoint_every = timedelta(seconds=settings.liveness_checkpoint_seconds)
         self.chunk = timedelta(seconds=settings.liveness_chunk_seconds)
@@ -407,6 +413,8 @@ class LivenessDeriver:
                 earliest = effective if earliest is None else min(earliest, effective)
         for aid in set(known) - set(current):
             tracker.forget(aid)
+        windows = [a.interval_s * self.settings.liveness_tolerance for a in current.values()]
+        self.split = min([self.gap, *(timedelta(seconds=w) for w in windows)])
         self._registry = current
         self._registry_version = version
         return earliest
