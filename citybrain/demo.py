@@ -56,7 +56,7 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
     t0 = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
-    updates: dict[str, Any] = {}
+    updates: dict[str, Any] = {"liveness_lateness_seconds": days * 86400 + 3600}
     if settings.database_url:
         # A configured server may hold real data: the demo works in a schema of its own.
         updates["database_schema"] = "citybrain_demo"
@@ -163,6 +163,10 @@ def _worker_env(demo: Settings, ep: Endpoints, index: int) -> dict[str, str]:
         # liveness horizon back after a few seconds instead of the production 30.
         "CITYBRAIN_LIVENESS_IDLE_SOURCE_SECONDS": "3",
         "CITYBRAIN_LIVENESS_TICK_SECONDS": "1",
+        # At 1,440× the production bound (6 h of event time) is 15 s of wall time: a
+        # worker that falls that far behind on a loaded machine would leave evidence out.
+        # The replay's evidence all counts: the bound covers the replayed days.
+        "CITYBRAIN_LIVENESS_LATENESS_SECONDS": str(demo.liveness_lateness_seconds),
     })
     return env
 

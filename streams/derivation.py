@@ -421,8 +421,9 @@ class LivenessDeriver:
 
     def _horizon(self, conn: psycopg.Connection[Any]) -> datetime | None:
         row = conn.execute(
-            "SELECT min(mark) FILTER (WHERE marked_at > now() - make_interval(secs => %s)),"
-            " max(mark), now() FROM ingest_offsets WHERE topic = %s AND mark IS NOT NULL",
+            "SELECT min(mark) FILTER (WHERE marked_at > now() - make_interval(secs => %s)"
+            " OR next_offset < highwater), max(mark), now()"
+            " FROM ingest_offsets WHERE topic = %s AND mark IS NOT NULL",
             (self.settings.liveness_idle_source_seconds, self.settings.topic(self.feed))).fetchone()
         if row is None or row[1] is None:
             return None

@@ -20,10 +20,13 @@ passed in (event time), naive ones raise ValueError. *window* = interval_s × to
 * advance(now), transitions sorted by (at, asset_id):
   - ONLINE or DEGRADED and last_seen + window <= now → OFFLINE at that deadline, not
     at now.
-  - Never seen, nothing restored: UNKNOWN (previous=None) from max(registered_at,
-    watermark when first tracked: first advance, or registration once a watermark
-    exists); OFFLINE one window later if still silent. register() never emits: that
-    first UNKNOWN comes from the next advance(), and state_of() is None until then.
+  - Never seen, nothing restored: its start is max(registered_at, watermark when first
+    tracked: first advance, or registration once a watermark exists, or register's
+    ``start``). A report within one window of the start is its first state (previous
+    None): no unknown stretch. Silent for the whole window: UNKNOWN (previous=None) from
+    the start and OFFLINE at start + window, both emitted once that deadline has passed
+    (or only the UNKNOWN when it falls in a gap). register() never emits, and state_of()
+    is None until the first state.
   - Ingestion gap (now - previous watermark > gap_seconds): the platform's fault, not
     the devices'. ONLINE/DEGRADED deadlines in (previous, now] → UNKNOWN at the deadline;
     UNKNOWN deadlines there do not expire. OFFLINE stays OFFLINE.
@@ -411,10 +414,14 @@ class LivenessTracker:
     def _expire(self, slot: _Slot, due: datetime, ctx: _Context) -> list[Transition]:
         now, gap_from, quiet_from = ctx
         if slot.state is None:
-            out = [self._move(slot, State.UNKNOWN, due, "registered, no report yet")]
-            slot.anchor = due
-            self._rearm(slot)
-            return out
+            # A whole window from its start without a report: unknown from the start (the
+            # platform cannot tell), then as any unknown asset whose window has lapsed. An
+            # asset that reports within its first window gets no unknown interval at all
+            # (time before its first report has no interval, which reads as unknown).
+            start = due - self._window(slot)
+            out = [self._move(slot, State.UNKNOWN, start, "registered, no report yet")]
+            slot.anchor = start
+            return out + self._expire(slot, due, ctx)
         if slot.state in _UP and gap_from is not None and due > gap_from:
             silent = (now - gap_from).total_seconds()
             reason = f"ingestion gap: no {self._feed} events for {silent:g}s after {gap_from}"
@@ -457,8 +464,8 @@ class LivenessTracker:
     def _deadline(self, slot: _Slot) -> datetime | None:
         if slot.anchor is None or slot.state in (State.OFFLINE, State.MAINTENANCE):
             return None
-        if slot.state is None:  # not started: the deadline is the start itself
-            return max(slot.asset.registered_at, slot.anchor)
+        if slot.state is None:  # not started: one window after its start
+            return max(slot.asset.registered_at, slot.anchor) + self._window(slot)
         return slot.anchor + self._window(slot)
 
     def _rearm(self, slot: _Slot) -> None:

@@ -3,18 +3,20 @@
 -- up to a horizon, and folds again from a checkpoint when evidence arrives behind it.
 
 -- Per source partition: the latest event time committed from it and when (database time),
--- written by the sink with the rows. The derivation's horizon is the slowest partition
--- still delivering, so a partition that is merely behind does not make its assets look
--- offline.
+-- and the partition's end offset as the consumer last saw it, written by the sink with the
+-- rows. The derivation's horizon is the slowest partition still delivering (or with
+-- messages not yet stored), so a partition that is merely behind does not make its
+-- assets look offline.
 ALTER TABLE ingest_offsets
-    ADD COLUMN mark      timestamptz,
-    ADD COLUMN marked_at timestamptz;
+    ADD COLUMN IF NOT EXISTS mark      timestamptz,
+    ADD COLUMN IF NOT EXISTS marked_at timestamptz,
+    ADD COLUMN IF NOT EXISTS highwater bigint;
 
 -- What each committed batch of a liveness feed added (event-time range of the rows it
 -- inserted), written in the same transaction as the rows. received_at equals the rows'
 -- own received_at (both now() of that transaction). The derivation reads and deletes
 -- these: a range at or behind its cursor is late evidence.
-CREATE TABLE liveness_dirty (
+CREATE TABLE IF NOT EXISTS liveness_dirty (
     id           bigserial PRIMARY KEY,
     feed         text NOT NULL,
     lo           timestamptz NOT NULL,
@@ -22,12 +24,12 @@ CREATE TABLE liveness_dirty (
     events       integer NOT NULL,
     received_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX liveness_dirty_feed_idx ON liveness_dirty (feed, id);
+CREATE INDEX IF NOT EXISTS liveness_dirty_feed_idx ON liveness_dirty (feed, id);
 
 -- The derivation's exact state (the tracker, compressed) after folding every event up to
 -- `at`; kept for the lateness bound, so late evidence is folded again from the latest
 -- checkpoint before it.
-CREATE TABLE liveness_checkpoints (
+CREATE TABLE IF NOT EXISTS liveness_checkpoints (
     feed        text NOT NULL,
     at          timestamptz NOT NULL,     -- events with occurred_at <= at are folded
     covered_to  timestamptz,              -- the last event instant folded
@@ -40,7 +42,7 @@ CREATE TABLE liveness_checkpoints (
 -- Evidence that arrived more than CITYBRAIN_LIVENESS_LATENESS_SECONDS behind the
 -- derivation: stored with the other events, counted here and in reports, never folded
 -- into the intervals (events of that batch, received_at, in [lo, frozen_at)).
-CREATE TABLE liveness_late (
+CREATE TABLE IF NOT EXISTS liveness_late (
     feed         text NOT NULL,
     received_at  timestamptz NOT NULL,
     lo           timestamptz NOT NULL,
@@ -52,7 +54,7 @@ CREATE TABLE liveness_late (
 
 -- The feed's ingestion gaps: silences of the whole feed longer than
 -- CITYBRAIN_INGESTION_GAP_SECONDS, between two event instants (after_at, until_at).
-CREATE TABLE feed_gaps (
+CREATE TABLE IF NOT EXISTS feed_gaps (
     feed      text NOT NULL,
     after_at  timestamptz NOT NULL,
     until_at  timestamptz NOT NULL,
@@ -65,14 +67,14 @@ CREATE TABLE feed_gaps (
 -- event instant), `origin` (the derivation began there: on an upgraded database,
 -- intervals before it are kept from before the derivation).
 ALTER TABLE feed_watermarks
-    ADD COLUMN cursor     timestamptz,
-    ADD COLUMN reached    timestamptz,
-    ADD COLUMN feed_start timestamptz,
-    ADD COLUMN origin     timestamptz;
+    ADD COLUMN IF NOT EXISTS cursor     timestamptz,
+    ADD COLUMN IF NOT EXISTS reached    timestamptz,
+    ADD COLUMN IF NOT EXISTS feed_start timestamptz,
+    ADD COLUMN IF NOT EXISTS origin     timestamptz;
 
 -- State changes to publish on the state-change topic, written in the same transaction
 -- as the intervals and deleted once the broker has them (at least once, never lost).
-CREATE TABLE state_outbox (
+CREATE TABLE IF NOT EXISTS state_outbox (
     id       bigserial PRIMARY KEY,
     feed     text NOT NULL,
     asset_id text NOT NULL,

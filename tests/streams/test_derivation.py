@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import psycopg
 import pytest
 
@@ -220,3 +221,75 @@ def test_every_delivery_gives_the_same_intervals_and_report(settings: Settings, 
         for part in ("intervals", "gaps", "states", "watermarks"):
             assert got[part] == reference[part], f"{name}: {part} differ"
         assert got["report"] == reference["report"], f"{name}: report bytes differ"
+
+
+def _beats(asset: str, start: datetime, end: datetime, every_s: int, tag: str) -> list[RawMessage]:
+    out, at, n = [], start, 0
+    while at < end:
+        out.append(orjson.dumps({"event_id": f"{tag}-{asset}-{n}", "asset_id": asset,
+                                 "occurred_at": at.isoformat()}))
+        at += timedelta(seconds=every_s)
+        n += 1
+    return [RawMessage("x", 0, 0, v) for v in out]
+
+
+@pytest.mark.integration
+def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
+        settings: Settings, database_url: str, db: psycopg.Connection[Any]) -> None:
+    from citybrain import metrics
+    from schemas.registry import Asset, Contact, Department, Registry
+
+    live = settings.model_copy(update={"liveness_lateness_seconds": 3600.0,
+                                       "liveness_idle_source_seconds": 3600.0})
+    h = lambda hours: START + timedelta(hours=hours)  # noqa: E731
+    import_registry(db, Registry(
+        departments=(Department(department_id="water", name="Water",
+                                first_responsible=Contact(name="Wang", role="first_responsible")),),
+        assets=tuple(Asset(asset_id=a, kind="iot_device", department_id="water", expected_interval_s=60,
+                           registered_at=h(-24)) for a in ("d1", "d2"))))
+    topic = live.topic("iot")
+
+    def store_batch(raws: list[RawMessage], offset: int) -> None:
+        async def go() -> None:
+            async def no_dlq(_: list[DeadLetter]) -> None:
+                return None
+            ing = Ingestor("iot", live, EventSink(database_url, live.database_schema, "iot"),
+                           dead_letter=no_dlq, clock=lambda: h(24))  # type: ignore[arg-type]
+            await ing.commit(await ing.prepare([RawMessage(topic, 0, offset + i, r.value)
+                                                for i, r in enumerate(raws)]))
+            await ing.sink.close()
+        asyncio.run(go())
+
+    # Three hours: d1 beats all along; d2 is silent from 1:40 to 1:56 (offline in between).
+    store_batch(_beats("d1", h(0), h(3), 60, "a") + _beats("d2", h(0), h(1 + 40 / 60), 60, "a")
+                + _beats("d2", h(1 + 56 / 60), h(3), 60, "b"), 0)
+    deriver = LivenessDeriver("iot", live, database_url)
+    deriver.tick(final=True)
+    offline = [("d2", "offline", h(1) + timedelta(minutes=41, seconds=30), h(1 + 56 / 60))]
+    before = db.execute("SELECT asset_id, state, started_at, ended_at FROM state_intervals"
+                        " WHERE state = 'offline' ORDER BY 1, 3").fetchall()
+    assert before == offline
+    counted = metrics.LIVENESS_LATE_EVENTS.labels("iot")._value.get()
+    # d2's heartbeats of 1:40-1:56 arrive now, more than an hour behind the derivation
+    # (it reached 3:00): stored, recorded and counted, not folded.
+    store_batch(_beats("d2", h(1 + 40 / 60), h(1 + 56 / 60), 60, "late"), 10_000)
+    result = deriver.tick(final=True)
+    assert result.late_events == 16
+    assert metrics.LIVENESS_LATE_EVENTS.labels("iot")._value.get() == counted + 16
+    late = db.execute("SELECT feed, lo, events FROM liveness_late").fetchall()
+    assert late == [("iot", h(1 + 40 / 60), 16)]
+    assert db.execute("SELECT count(*) FROM iot_events WHERE asset_id = 'd2'").fetchone() == (180,)
+    # A later correction folds again from a checkpoint before the frozen point: the late
+    # heartbeats stay out of it, so d2's outage stands, as any evaluator saw it before.
+    import_registry(db, Registry(
+        departments=(Department(department_id="water", name="Water",
+                                first_responsible=Contact(name="Wang", role="first_responsible")),),
+        assets=(Asset(asset_id="d3", kind="iot_device", department_id="water", expected_interval_s=60,
+                      registered_at=h(-24)),)))
+    again = deriver.tick(final=True)
+    # (the refold starts inside the late range: the late heartbeats are in what it reads)
+    assert again.restarted_from is not None and again.restarted_from < h(1 + 55 / 60)
+    after = db.execute("SELECT asset_id, state, started_at, ended_at FROM state_intervals"
+                       " WHERE state = 'offline' AND asset_id <> 'd3' ORDER BY 1, 3").fetchall()
+    assert after == offline
+    deriver.close()

@@ -40,27 +40,49 @@ def brief(transitions: list[Transition]) -> list[tuple[str, State, State | None,
     return [(x.asset_id, x.state, x.previous, x.at) for x in transitions]
 
 
-def test_first_state_unknown_then_online() -> None:
+def test_report_within_the_first_window_is_the_first_state_without_unknown() -> None:
     tr = tracker()
-    tr.register(asset())
-    first = tr.advance(t(0))
-    assert brief(first) == [("a", State.UNKNOWN, None, t(0))]
-    assert first[0].feed == "iot"
-    assert first[0].reason == "registered, no report yet"
+    tr.register(asset("a"))
+    tr.register(asset("b"))
+    assert tr.advance(t(0)) == []  # tracking starts at 0: nothing until 0 + 150
+    assert tr.state_of("a") is None
     up = tr.observe("a", t(10), level=UP)
-    assert brief(up) == [("a", State.ONLINE, State.UNKNOWN, t(10))]
+    assert brief(up) == [("a", State.ONLINE, None, t(10))]  # no UNKNOWN interval before it
+    assert up[0].feed == "iot"
     assert up[0].reason == "reported"
     assert tr.state_of("a") == AssetLiveness(State.ONLINE, t(10), t(10))
+    # A report exactly at the end of the first window is still within it.
+    assert brief(tr.observe("b", t(150), level=UP)) == [("b", State.ONLINE, None, t(150))]
+    assert tr.advance(t(150)) == []
 
 
-def test_never_reported_goes_offline_one_window_after_tracking_starts() -> None:
+def test_never_reported_is_unknown_from_its_start_then_offline_one_window_later() -> None:
     tr = tracker()
     tr.register(asset())
-    tr.advance(t(0))
+    assert tr.advance(t(0)) == []
     assert tr.advance(t(149)) == []
+    assert tr.state_of("a") is None
+    # The first window lapses: both transitions at once, UNKNOWN from the start.
     gone = tr.advance(t(150))
-    assert brief(gone) == [("a", State.OFFLINE, State.UNKNOWN, t(150))]
-    assert gone[0].reason.startswith("no heartbeat within 150s of ")
+    assert brief(gone) == [
+        ("a", State.UNKNOWN, None, t(0)),
+        ("a", State.OFFLINE, State.UNKNOWN, t(150)),
+    ]
+    assert gone[0].reason == "registered, no report yet"
+    assert gone[1].reason == f"no heartbeat within 150s of {t(0)} (interval 60s × 2.5)"
+    assert tr.state_of("a") == AssetLiveness(State.OFFLINE, t(150), None)
+    assert tr.advance(t(400)) == []
+
+    # A report after the first window, before any advance past it, catches up first.
+    tr2 = tracker()
+    tr2.register(asset())
+    tr2.advance(t(0))
+    assert brief(tr2.observe("a", t(200), level=UP)) == [
+        ("a", State.UNKNOWN, None, t(0)),
+        ("a", State.OFFLINE, State.UNKNOWN, t(150)),
+        ("a", State.ONLINE, State.OFFLINE, t(200)),
+    ]
+    assert tr2.advance(t(200)) == []
 
 
 def test_offline_exactly_at_deadline_not_at_now() -> None:
@@ -151,7 +173,7 @@ def test_flapping_sequence() -> None:
         seen += tr.observe("link", t(at), level=level)
     on, off = State.ONLINE, State.OFFLINE
     assert brief(seen) == [
-        ("link", on, State.UNKNOWN, t(1)),
+        ("link", on, None, t(1)),  # reported within its first window: no UNKNOWN
         ("link", off, on, t(2)),
         ("link", on, off, t(2)),  # zero-length flap
         ("link", off, on, t(4)),
@@ -173,8 +195,7 @@ def test_heartbeat_after_deadline_records_the_outage_even_before_advance() -> No
         return out
 
     expected = [
-        ("a", State.UNKNOWN, None, t(0)),
-        ("a", State.ONLINE, State.UNKNOWN, t(0)),
+        ("a", State.ONLINE, None, t(0)),
         ("a", State.OFFLINE, State.ONLINE, t(150)),
         ("a", State.ONLINE, State.OFFLINE, t(200)),
     ]
@@ -193,7 +214,7 @@ def test_heartbeat_exactly_on_deadline_keeps_online() -> None:
 
 def gap_setup() -> LivenessTracker:
     tr = tracker()
-    for aid in ("up", "down", "fresh", "silent"):  # "silent" never reports: UNKNOWN until 150
+    for aid in ("up", "down", "fresh", "silent"):  # "silent" never reports: no state before 150
         tr.register(asset(aid))
     tr.advance(t(0))
     tr.observe("up", t(10), level=UP)  # deadline 160
@@ -206,11 +227,15 @@ def gap_setup() -> LivenessTracker:
 def test_ingestion_gap_is_unknown_not_offline_then_online_on_resume() -> None:
     tr = gap_setup()
     gap = tr.advance(t(1000))  # 900s without a single event
+    # "silent"'s first window (deadline 150) lapsed in the gap: UNKNOWN from its start,
+    # but no OFFLINE; it waits for the resume like any UNKNOWN asset.
     assert brief(gap) == [
+        ("silent", State.UNKNOWN, None, t(0)),
         ("up", State.UNKNOWN, State.ONLINE, t(160)),
         ("fresh", State.UNKNOWN, State.ONLINE, t(190)),
     ]
-    assert all(x.reason.startswith("ingestion gap") for x in gap)
+    assert gap[0].reason == "registered, no report yet"
+    assert all(x.reason.startswith("ingestion gap") for x in gap[1:])
     assert tr.state_of("down") == AssetLiveness(State.OFFLINE, t(10), None)
     assert tr.state_of("silent") == AssetLiveness(State.UNKNOWN, t(0), None)  # not expired
     assert brief(tr.observe("up", t(1001), level=UP)) == [("up", State.ONLINE, State.UNKNOWN, t(1001))]
@@ -255,6 +280,7 @@ def test_jump_shorter_than_gap_threshold_is_the_devices_fault() -> None:
     tr = gap_setup()
     out = tr.advance(t(390))  # 290s since the previous watermark: not a gap
     assert brief(out) == [
+        ("silent", State.UNKNOWN, None, t(0)),
         ("silent", State.OFFLINE, State.UNKNOWN, t(150)),
         ("up", State.OFFLINE, State.ONLINE, t(160)),
         ("fresh", State.OFFLINE, State.ONLINE, t(190)),
@@ -275,9 +301,13 @@ def test_stall_makes_everything_unknown_then_resume_grants_grace() -> None:
         ("on", State.UNKNOWN, State.ONLINE, t(120)),
     ]
     assert {x.reason for x in stalled} == {"no data from the platform"}
-    assert tr.stall(t(180)) == []
-    assert tr.advance(t(60)) == []  # same watermark: not a resume, "never" stays suspended
-    assert tr.advance(t(200)) == []  # resume (no gap): grace until 350, "never" included
+    assert tr.stall(t(180)) == []  # "never" has no state yet: the stall skips it
+    assert tr.advance(t(60)) == []  # same watermark: not a resume
+    # Resume (no gap): grace until 350. "never"'s first window (deadline 150) lapsed in
+    # the quiet period: UNKNOWN from its start, no OFFLINE, and the grace covers it too.
+    resumed = tr.advance(t(200))
+    assert brief(resumed) == [("never", State.UNKNOWN, None, t(0))]
+    assert resumed[0].reason == "registered, no report yet"
     assert brief(tr.observe("on", t(210), level=UP)) == [("on", State.ONLINE, State.UNKNOWN, t(210))]
     assert tr.advance(t(349)) == []
     assert brief(tr.advance(t(350))) == [
@@ -304,11 +334,18 @@ def test_restore_after_long_downtime_is_a_gap_not_an_outage() -> None:
         after.register(asset(aid), current)
     assert after.tracked() == 3
     assert {aid: after.state_of(aid) for aid in saved} == saved  # nothing emitted, all restored
+    # "c" never reported and had no state yet (its first window ran to 150): it starts
+    # again at the restored watermark, 100, and its first window (deadline 250) lapses in
+    # the gap: UNKNOWN from 100, no OFFLINE.
     resumed = after.advance(t(7300))  # two hours down
-    assert brief(resumed) == [("a", State.UNKNOWN, State.ONLINE, t(200))]
-    assert resumed[0].reason.startswith("ingestion gap")
+    assert brief(resumed) == [
+        ("c", State.UNKNOWN, None, t(100)),
+        ("a", State.UNKNOWN, State.ONLINE, t(200)),
+    ]
+    assert resumed[0].reason == "registered, no report yet"
+    assert resumed[1].reason.startswith("ingestion gap")
     assert after.state_of("b") == AssetLiveness(State.OFFLINE, t(50), None)
-    # "c" was unknown and never reported: grace from the resume, like "a".
+    # "c" is unknown and never reported: grace from the resume, like "a".
     assert brief(after.advance(t(7450))) == [
         ("a", State.OFFLINE, State.UNKNOWN, t(7450)),
         ("c", State.OFFLINE, State.UNKNOWN, t(7450)),
@@ -351,15 +388,24 @@ def test_stall_skips_assets_without_a_state_or_already_retired() -> None:
 
 
 def test_registered_mid_window() -> None:
+    # The start is max(registered_at, watermark at registration); the first window
+    # counts from there.
     tr = tracker()
     tr.advance(t(100))
-    tr.register(asset("late", registered=130))
-    tr.register(asset("early", registered=50))
-    assert tr.state_of("early") is None  # first state is emitted by the next advance
-    assert brief(tr.advance(t(120))) == [("early", State.UNKNOWN, None, t(100))]
-    assert brief(tr.advance(t(140))) == [("late", State.UNKNOWN, None, t(130))]
-    assert brief(tr.advance(t(280))) == [
+    tr.register(asset("late", registered=130))  # start 130, first window until 280
+    tr.register(asset("early", registered=50))  # start 100, first window until 250
+    tr.register(asset("prompt", registered=130))  # start 130, reports within its window
+    assert tr.advance(t(249)) == []  # nothing before a whole window from the start
+    assert tr.state_of("early") is None
+    early = tr.advance(t(250))
+    assert brief(early) == [
+        ("early", State.UNKNOWN, None, t(100)),
         ("early", State.OFFLINE, State.UNKNOWN, t(250)),
+    ]
+    assert early[1].reason == f"no heartbeat within 150s of {t(100)} (interval 60s × 2.5)"
+    assert brief(tr.observe("prompt", t(270), level=UP)) == [("prompt", State.ONLINE, None, t(270))]
+    assert brief(tr.advance(t(280))) == [
+        ("late", State.UNKNOWN, None, t(130)),
         ("late", State.OFFLINE, State.UNKNOWN, t(280)),
     ]
 
@@ -368,7 +414,12 @@ def test_registered_before_any_watermark_starts_at_first_advance() -> None:
     tr = tracker()
     tr.register(asset())
     assert tr.tracked() == 1
-    assert brief(tr.advance(t(500))) == [("a", State.UNKNOWN, None, t(500))]
+    assert tr.advance(t(500)) == []  # tracking starts here: first window until 650
+    assert tr.advance(t(649)) == []
+    assert brief(tr.advance(t(650))) == [
+        ("a", State.UNKNOWN, None, t(500)),
+        ("a", State.OFFLINE, State.UNKNOWN, t(650)),
+    ]
 
 
 def test_report_before_first_advance_is_the_first_state() -> None:
@@ -378,15 +429,23 @@ def test_report_before_first_advance_is_the_first_state() -> None:
     assert tr.advance(t(10)) == []
 
 
-def test_report_after_registration_with_watermark_shows_the_unknown_stretch() -> None:
+def test_report_after_registration_with_watermark_counts_the_first_window_from_there() -> None:
     tr = tracker()
     tr.advance(t(100))
-    tr.register(asset())
-    assert brief(tr.observe("a", t(130), level=UP)) == [
-        ("a", State.UNKNOWN, None, t(100)),
-        ("a", State.ONLINE, State.UNKNOWN, t(130)),
+    for aid in ("prompt", "edge", "slow"):
+        tr.register(asset(aid))  # start 100 (the watermark), first window until 250
+    # Within the first window: straight to ONLINE, no UNKNOWN stretch.
+    assert brief(tr.observe("prompt", t(130), level=UP)) == [("prompt", State.ONLINE, None, t(130))]
+    assert brief(tr.observe("edge", t(250), level=UP)) == [("edge", State.ONLINE, None, t(250))]
+    # After it, even before any advance: UNKNOWN from the start, OFFLINE at 250, then up.
+    slow = tr.observe("slow", t(260), level=UP)
+    assert brief(slow) == [
+        ("slow", State.UNKNOWN, None, t(100)),
+        ("slow", State.OFFLINE, State.UNKNOWN, t(250)),
+        ("slow", State.ONLINE, State.OFFLINE, t(260)),
     ]
-    assert tr.advance(t(140)) == []
+    assert slow[0].reason == "registered, no report yet"
+    assert tr.advance(t(270)) == []
 
 
 def test_retired_assets_stop_being_tracked() -> None:
@@ -534,9 +593,9 @@ def test_hundred_thousand_assets_one_advance_each() -> None:
     ids = [f"dev-{i:06d}" for i in range(100_000)]
     for aid in ids:
         tr.register(asset(aid))
-    assert len(tr.advance(t(0))) == 100_000
-    for i, aid in enumerate(ids):
-        tr.observe(aid, t(i % 60), level=UP)
+    assert tr.advance(t(0)) == []  # first windows run until 150: nothing due yet
+    first = [x for i, aid in enumerate(ids) for x in tr.observe(aid, t(i % 60), level=UP)]
+    assert len(first) == 100_000  # each reports within its first window: one ONLINE each
     for second in range(60, 120):
         assert tr.advance(t(second)) == []  # nothing due: must not walk every asset
     assert tr.tracked() == 100_000
@@ -562,7 +621,7 @@ def test_picture_fault_is_degraded_then_recovered() -> None:
     assert tr.state_of("cam") == AssetLiveness(State.DEGRADED, t(70), t(130))
     out += tr.observe("cam", t(190), level=UP)
     assert brief(out) == [
-        ("cam", State.ONLINE, State.UNKNOWN, t(10)),
+        ("cam", State.ONLINE, None, t(10)),
         ("cam", State.DEGRADED, State.ONLINE, t(70)),
         ("cam", State.ONLINE, State.DEGRADED, t(190)),
     ]
@@ -575,7 +634,7 @@ def test_picture_fault_is_degraded_then_recovered() -> None:
 def test_degraded_goes_offline_at_its_deadline() -> None:
     tr = camera_tracker()
     first = tr.observe("cam", t(10), level=DEGRADED)
-    assert brief(first) == [("cam", State.DEGRADED, State.UNKNOWN, t(10))]
+    assert brief(first) == [("cam", State.DEGRADED, None, t(10))]
     assert first[0].reason == "picture fault"
     assert tr.advance(t(159.999)) == []
     gone = tr.advance(t(400))  # late sweep, not a gap
@@ -592,7 +651,7 @@ def test_degraded_goes_offline_at_its_deadline() -> None:
 def test_degraded_run_counts_as_continuous_reporting() -> None:
     tr = camera_tracker()
     out = tr.observe_run("cam", t(10), t(100), DEGRADED)
-    assert brief(out) == [("cam", State.DEGRADED, State.UNKNOWN, t(10))]
+    assert brief(out) == [("cam", State.DEGRADED, None, t(10))]
     assert tr.state_of("cam") == AssetLiveness(State.DEGRADED, t(10), t(100))
     assert tr.observe_run("cam", t(110), t(200), DEGRADED) == []
     assert tr.advance(t(349)) == []

@@ -133,3 +133,77 @@ def test_camera_picture_fault_is_a_degraded_interval_and_a_published_transition(
         ("cam-2", "online", None, m[0], "reported", "video"),
         ("cam-2", "degraded", "online", m[12], "picture fault", "video"),
     ]
+
+
+def _iot_registry(assets: tuple[str, ...]) -> Registry:
+    return Registry(
+        departments=(Department(department_id="water", name="Water",
+                                first_responsible=Contact(name="Wang", role="first_responsible")),),
+        assets=tuple(Asset(asset_id=a, kind="iot_device", department_id="water", expected_interval_s=60,
+                           registered_at=T0 - timedelta(days=1)) for a in assets),
+    )
+
+
+def _envelope(beats: list[tuple[str, int]]) -> tuple[bytes, bytes]:
+    """One gateway message holding heartbeats (asset, second after T0): one batch."""
+    events = [{"event_id": f"{a}-{s}", "asset_id": a, "occurred_at": (T0 + timedelta(seconds=s)).isoformat()}
+              for a, s in beats]
+    return b"gw-1", orjson.dumps({"source": "gw-1", "events": events})
+
+
+def _intervals(db: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+    return db.execute("SELECT asset_id, state, started_at, ended_at, reason FROM state_intervals"
+                      " ORDER BY asset_id, started_at").fetchall()
+
+
+@pytest.mark.integration
+def test_a_feed_silence_inside_one_burst_is_unknown_not_offline(
+    settings: Settings, db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    # Two devices beat every minute for 10 minutes, nothing at all comes for 20 minutes,
+    # then 10 more minutes: delivered as one message, so one batch. The 20 minutes are the
+    # platform's gap: unknown from each device's deadline, online again when data resumes.
+    import_registry(db, _iot_registry(("dev-1", "dev-2")))
+    boot = settings.kafka_bootstrap or ""
+    asyncio.run(ensure_topics(boot, settings))
+    minutes = [*range(0, 11), *range(30, 41)]
+    asyncio.run(produce(boot, settings.topic("iot"),
+                        [_envelope([(a, m * 60) for m in minutes for a in ("dev-1", "dev-2")])]))
+    log = tmp_path / "worker.log"
+    with running_worker(settings, log) as proc:
+        wait_for(lambda: db.execute("SELECT watermark FROM feed_watermarks").fetchone()
+                 == (T0 + timedelta(minutes=40),), what="the feed folded", alive=proc, log=log)
+    at = {n: T0 + timedelta(seconds=n) for n in (0, 750, 1800)}
+    gap = f"ingestion gap: no iot events for 1200s after {T0 + timedelta(minutes=10)}"
+    assert _intervals(db) == [
+        ("dev-1", "online", at[0], at[750], "reported"),
+        ("dev-1", "unknown", at[750], at[1800], gap),
+        ("dev-1", "online", at[1800], None, "reported"),
+        ("dev-2", "online", at[0], at[750], "reported"),
+        ("dev-2", "unknown", at[750], at[1800], gap),
+        ("dev-2", "online", at[1800], None, "reported"),
+    ]
+
+
+@pytest.mark.integration
+def test_a_replay_without_silence_gives_the_outages_of_real_time(
+    settings: Settings, db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    # Half an hour replayed as one burst: dev-1 beats throughout, dev-2 stops after minute
+    # 5. There is no silence of the feed, so dev-2 is offline from its deadline (5 min +
+    # 60 s × 2.5), as in real time, and nothing is unknown.
+    import_registry(db, _iot_registry(("dev-1", "dev-2")))
+    boot = settings.kafka_bootstrap or ""
+    asyncio.run(ensure_topics(boot, settings))
+    beats = [("dev-1", m * 60) for m in range(31)] + [("dev-2", m * 60) for m in range(6)]
+    asyncio.run(produce(boot, settings.topic("iot"), [_envelope(beats)]))
+    log = tmp_path / "worker.log"
+    with running_worker(settings, log) as proc:
+        wait_for(lambda: db.execute("SELECT watermark FROM feed_watermarks").fetchone()
+                 == (T0 + timedelta(minutes=30),), what="the feed folded", alive=proc, log=log)
+    deadline = T0 + timedelta(minutes=5, seconds=150)
+    assert _intervals(db) == [
+        ("dev-1", "online", T0, None, "reported"),
+        ("dev-2", "online", T0, deadline, "reported"),
+        ("dev-2", "offline", deadline, None, "no heartbeat within 150s (interval 60s × 2.5)"),
+    ]
