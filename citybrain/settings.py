@@ -46,13 +46,14 @@ class Settings(BaseSettings):
     # A whole feed silent for this long (event time) is an ingestion gap: unknown, not offline.
     ingestion_gap_seconds: float = Field(default=300.0, gt=0)
     # The liveness derivation (streams/derivation.py) folds the stored events up to the
-    # slowest source partition still delivering, less liveness_delay_seconds (a little
-    # disorder inside a partition is then not late); a partition silent for
+    # slowest source partition still delivering, less liveness_delay_seconds (gateways
+    # send a minute of buffered heartbeats at once: that much disorder inside a partition
+    # is then not late evidence); a partition silent for
     # liveness_idle_source_seconds (processing time) stops holding it back. It runs every
     # liveness_tick_seconds.
     liveness_idle_source_seconds: float = Field(default=30.0, gt=0)
     liveness_tick_seconds: float = Field(default=5.0, gt=0)
-    liveness_delay_seconds: float = Field(default=5.0, ge=0)
+    liveness_delay_seconds: float = Field(default=60.0, ge=0)
     # Evidence up to this far behind the derivation corrects the intervals it falls into
     # (they are derived again from a checkpoint); further behind, it is stored and counted
     # but never folded. Checkpoints are kept for this long, one every

@@ -215,6 +215,7 @@ class LivenessDeriver:
         self._registry_version: tuple[Any, ...] | None = None
         self._retracted: set[tuple[str, datetime, str]] = set()
         self._touched: set[str] = set()
+        self._was: dict[str, tuple[str, datetime]] = {}
 
     @property
     def leader(self) -> bool:
@@ -515,6 +516,10 @@ class LivenessDeriver:
     # ── writing ─────────────────────────────────────────────────────────────────────
     def _retract(self, conn: psycopg.Connection[Any], after: datetime) -> None:
         """Forget what was derived after ``after``: the fold derives it again."""
+        for a, st, since in conn.execute(
+                "SELECT s.asset_id, s.state, s.since FROM asset_state s JOIN assets a USING (asset_id)"
+                " WHERE a.kind = ANY(%s) AND s.since > %s", (self.kinds, after)).fetchall():
+            self._was.setdefault(a, (st, since))  # what alerting was last told
         gone = conn.execute(
             "DELETE FROM state_intervals WHERE started_at > %s AND asset_id IN"
             " (SELECT asset_id FROM assets WHERE kind = ANY(%s))"
@@ -573,11 +578,26 @@ class LivenessDeriver:
             # Publish what is new: a transition stored (and published) before a retraction
             # that the fold derives again is not sent twice.
             fresh = [t for t in moves if (t.asset_id, t.at, t.state.value) not in self._retracted]
-            if fresh:
+            messages = [(t.asset_id, transition_message(t)) for t in fresh]
+            if self._was:
+                # A retraction changed an asset's current state without a transition into
+                # it (an outage that late evidence erased): alerting is told the state it
+                # is in now, so it can resolve what it opened.
+                last = {t.asset_id: (t.state.value, t.at) for t in fresh}
+                now = dict(((a, (st, since)) for a, st, since in cur.execute(
+                    "SELECT asset_id, state, since FROM asset_state WHERE asset_id = ANY(%s)",
+                    (sorted(self._was),)).fetchall()))
+                for a, was in sorted(self._was.items()):
+                    current = now.get(a)
+                    if current is not None and current != was and last.get(a) != current:
+                        messages.append((a, orjson.dumps({
+                            "asset_id": a, "feed": self.feed, "state": current[0], "previous": was[0],
+                            "at": current[1].isoformat(), "reason": "corrected: late evidence"})))
+            if messages:
                 cur.execute(
                     "INSERT INTO state_outbox (feed, asset_id, payload)"
                     " SELECT %s, a, p FROM unnest(%s::text[], %s::bytea[]) AS v(a, p)",
-                    (self.feed, [t.asset_id for t in fresh], [transition_message(t) for t in fresh]))
+                    (self.feed, [a for a, _ in messages], [m for _, m in messages]))
             if self.cursor is not None:
                 cur.execute(
                     "INSERT INTO feed_watermarks"
@@ -592,6 +612,7 @@ class LivenessDeriver:
                 cur.execute("DELETE FROM liveness_dirty WHERE id = ANY(%s)", (list(consumed),))
         self._retracted = set()
         self._touched = set()
+        self._was = {}
 
     # ── publishing ──────────────────────────────────────────────────────────────────
     def outbox(self, limit: int = 10_000) -> list[tuple[int, str, bytes]]:

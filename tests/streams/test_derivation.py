@@ -293,3 +293,52 @@ def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
                        " WHERE state = 'offline' AND asset_id <> 'd3' ORDER BY 1, 3").fetchall()
     assert after == offline
     deriver.close()
+
+
+@pytest.mark.integration
+def test_late_evidence_retracts_an_outage_and_tells_alerting(
+        settings: Settings, database_url: str, db: psycopg.Connection[Any]) -> None:
+    from schemas.registry import Asset, Contact, Department, Registry
+
+    live = settings.model_copy(update={"liveness_idle_source_seconds": 3600.0,
+                                       "liveness_delay_seconds": 0.0})
+    m = lambda minutes: START + timedelta(minutes=minutes)  # noqa: E731
+    import_registry(db, Registry(
+        departments=(Department(department_id="water", name="Water",
+                                first_responsible=Contact(name="Wang", role="first_responsible")),),
+        assets=tuple(Asset(asset_id=a, kind="iot_device", department_id="water", expected_interval_s=60,
+                           registered_at=m(-60)) for a in ("d1", "d2"))))
+    topic = live.topic("iot")
+
+    def store_batch(raws: list[RawMessage], offset: int) -> None:
+        async def go() -> None:
+            async def no_dlq(_: list[DeadLetter]) -> None:
+                return None
+            ing = Ingestor("iot", live, EventSink(database_url, live.database_schema, "iot"),
+                           dead_letter=no_dlq, clock=lambda: m(24 * 60))  # type: ignore[arg-type]
+            await ing.commit(await ing.prepare([RawMessage(topic, 0, offset + i, r.value)
+                                                for i, r in enumerate(raws)]))
+            await ing.sink.close()
+        asyncio.run(go())
+
+    def outbox() -> list[dict[str, Any]]:
+        return [orjson.loads(p) for (p,) in db.execute("SELECT payload FROM state_outbox ORDER BY id")]
+
+    deriver = LivenessDeriver("iot", live, database_url)
+    store_batch(_beats("d1", m(0), m(30), 60, "a") + _beats("d2", m(0), m(10), 60, "a"), 0)
+    deriver.tick()
+    # As far as the evidence goes, d2 went silent after minute 9: offline at its deadline.
+    assert [(o["asset_id"], o["state"]) for o in outbox()] == [
+        ("d1", "online"), ("d2", "online"), ("d2", "offline")]
+    db.execute("DELETE FROM state_outbox")  # published
+    # d2's heartbeats of minutes 10-29 arrive late (a gateway's backlog): the outage is
+    # retracted, not a second interval, and alerting is told d2 is online again.
+    store_batch(_beats("d2", m(10), m(30), 60, "b"), 1000)
+    result = deriver.tick()
+    assert result.restarted_from is not None
+    rows = db.execute("SELECT asset_id, state, started_at, ended_at FROM state_intervals ORDER BY 1, 3").fetchall()
+    assert rows == [("d1", "online", m(0), None), ("d2", "online", m(0), None)]
+    assert db.execute("SELECT state, since FROM asset_state WHERE asset_id = 'd2'").fetchone() == ("online", m(0))
+    assert outbox() == [{"asset_id": "d2", "feed": "iot", "state": "online", "previous": "offline",
+                         "at": m(0).isoformat(), "reason": "corrected: late evidence"}]
+    deriver.close()
