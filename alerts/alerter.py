@@ -50,7 +50,7 @@ from alerts.noise import FLAPPING_RULE
 from alerts.pipeline import Detection
 from alerts.rules import Absence, load_rules
 from alerts.topology import load_topology, registry_version
-from citybrain import store
+from citybrain import locks, store
 from citybrain.errors import BrokerError, CitybrainError, StoreError
 from citybrain.settings import Settings
 from schemas.events import TABLES
@@ -58,7 +58,6 @@ from streams.decode import Decoder
 
 log = logging.getLogger(__name__)
 
-ALERTER_LOCK = 0x0C17B4A2          # with hashtext(schema): one active alerter per schema
 REGISTRY_REFRESH_SECONDS = 10.0
 CALENDAR_REFRESH_SECONDS = 2.0
 HORIZON_REFRESH_SECONDS = 3600.0
@@ -259,7 +258,7 @@ class Alerter:
         announced = False
         while not stop.is_set():
             row = lock.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
-                               (ALERTER_LOCK, self.settings.database_schema)).fetchone()
+                               (locks.ALERTER, self.settings.database_schema)).fetchone()
             if row and row[0]:
                 return lock
             if not announced:

@@ -13,9 +13,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from citybrain import locks
 from citybrain.errors import StoreError
-
-MIGRATION_LOCK = 0x0C17B4A1  # pg_advisory_xact_lock key: one migrator at a time
 
 
 def connect(url: str, schema: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
@@ -86,7 +85,7 @@ def migrate(url: str, schema: str) -> StoreStatus:
     with connect(url, schema) as conn:
         try:
             with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (locks.MIGRATION,))
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
