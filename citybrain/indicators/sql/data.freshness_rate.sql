@@ -1,12 +1,17 @@
--- data.freshness_rate, version 1: data update timeliness (数据更新及时率).
+-- data.freshness_rate, version 2: data update timeliness (数据更新及时率).
 -- Datasets kept fresh throughout their scope in W / catalogued datasets in the register
--- during W (scope W ∩ [registered_at, retired_at) not empty).
--- Fresh at time t: an update (data event with action 'updated') or the registration
--- happened in (t − cadence, t], where cadence is the declared update interval
--- (expected_interval_s; a dataset without one is taken as daily). So the dataset is stale
--- from cadence after each update (or after registration) until the next one, and fresh
--- in W when no stale time falls in its scope. Updates up to one cadence before W count,
--- so the first hours of W are judged on the update before it.
+-- during W. Scope: W ∩ [registered_at, retired_at) ∩ [F, ∞), where F is the first data
+-- event the platform stored (any dataset, any action, whatever the department asked
+-- for): before F the platform had no evidence about any dataset, so that time is judged
+-- for none. A dataset whose scope is empty is not counted; a window wholly before F (or a
+-- store without data events) reports no data.
+-- Fresh at time t: an update (data event with action 'updated') or the dataset's watch
+-- start (the later of its registration and F) happened in (t − cadence, t], where cadence
+-- is the declared update interval (expected_interval_s; a dataset without one is taken as
+-- daily). So the dataset is stale from cadence after each update (or after its watch
+-- start) until the next one, and fresh in W when no stale time falls in its scope. Updates
+-- up to one cadence before W count, so the first hours of W are judged on the update
+-- before it; a dataset first watched gets one full cadence (as the dataset-stale alert).
 -- Day (local midnights in tz): datasets in the register that day, and those with no
 -- stale time in that day's part of their scope.
 --
@@ -24,22 +29,30 @@ WITH days AS MATERIALIZED (
         ((%(end)s::timestamptz - interval '1 microsecond') AT TIME ZONE %(tz)s::text)::date::timestamp,
         interval '1 day') AS d
 ),
+feed AS MATERIALIZED (
+    -- F: the first data event stored (the time index's first entry; NULL: none yet).
+    SELECT min(occurred_at) AS since FROM data_events
+),
 datasets AS MATERIALIZED (
-    SELECT a.asset_id, a.department_id, a.registered_at,
+    SELECT a.asset_id, a.department_id,
+           greatest(a.registered_at, f.since) AS watched_from,
            coalesce(a.expected_interval_s, 86400) * interval '1 second' AS cadence,
-           tstzrange(greatest(a.registered_at, %(start)s::timestamptz),
+           tstzrange(greatest(a.registered_at, f.since, %(start)s::timestamptz),
                      least(a.retired_at, %(end)s::timestamptz)) AS scope
     FROM assets a
+    CROSS JOIN feed f
     WHERE a.kind = 'dataset'
+      AND f.since < %(end)s::timestamptz
       AND a.registered_at < %(end)s::timestamptz
-      AND (a.retired_at IS NULL OR a.retired_at > greatest(a.registered_at, %(start)s::timestamptz))
+      AND (a.retired_at IS NULL
+           OR a.retired_at > greatest(a.registered_at, f.since, %(start)s::timestamptz))
       AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
 ),
 points AS (
-    -- The moments that make a dataset fresh: its registration and its updates from one
+    -- The moments that make a dataset fresh: its watch start and its updates from one
     -- cadence before its scope to the scope's end. The registry caps cadences at 7 days,
     -- which bounds the scan of data_events by its time index.
-    SELECT ds.asset_id, ds.registered_at AS at FROM datasets ds
+    SELECT ds.asset_id, ds.watched_from AS at FROM datasets ds
     UNION
     SELECT ds.asset_id, e.occurred_at
     FROM data_events e
