@@ -1,5 +1,6 @@
 """HTTP API for maintenance windows and silences: ``GET/POST /maintenance``,
-``DELETE /maintenance/{id}`` (the app mounts ``router`` under ``/api/v1``).
+``DELETE /maintenance/{id}``, ``POST /maintenance/{id}/retroactive`` (the app mounts
+``router`` under ``/api/v1``).
 
 Who may do what:
 
@@ -9,7 +10,10 @@ Who may do what:
 * on-call staff add and remove windows scoped to one asset or one department only —
   a district, tag or city-wide window affects other departments' services;
 * a token limited to a department (any role) stays inside it: asset windows of its
-  department's assets and its own department's window.
+  department's assets and its own department's window;
+* a window's time counts from its creation (the server's clock); only an admin may let
+  its declared past count too, with a reason — ``retroactive_reason`` when adding it, or
+  ``POST /maintenance/{id}/retroactive`` later (README, "Maintenance and the past").
 
 A window the server cannot use — an unknown time zone, a bad RRULE, an unknown scope
 target, an end before the start — is a 422 naming every field at fault.
@@ -34,6 +38,7 @@ router = APIRouter(tags=["maintenance"])
 Conn = Annotated[Connection, Depends(connection)]
 Reader = Annotated[Principal, Depends(require(*ANY_ROLE))]
 Editor = Annotated[Principal, Depends(require(Role.operator, Role.oncall))]
+Admin = Annotated[Principal, Depends(require())]
 Config = Annotated[Settings, Depends(settings)]
 
 
@@ -48,6 +53,21 @@ class WindowIn(BaseModel):
     until: str | None = Field(default=None, description="last start of a recurring window")
     timezone: str | None = Field(default=None, description="IANA zone (default: CITYBRAIN_TIMEZONE)")
     reason: str = Field(min_length=1)
+    retroactive_reason: str | None = Field(
+        default=None, description="admin only: count the window's time before its creation too, and why "
+                                  "(audited; reports list the window)")
+
+
+class RetroactiveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, description="why the window's time before its creation should count")
+
+
+def _admin_for_the_past(who: Principal) -> None:
+    if who.role is not Role.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"role {who.role.value} may not let a window count time before its creation "
+                            "(needs admin)")
 
 
 def _unprocessable(exc: maintenance.MaintenanceError) -> HTTPException:
@@ -90,7 +110,10 @@ def list_windows(who: Reader, conn: Conn, now: Now, include_removed: bool = Fals
 
 @router.post("/maintenance", status_code=status.HTTP_201_CREATED)
 def add_window(body: WindowIn, who: Editor, conn: Conn, now: Now, config: Config) -> dict[str, Any]:
-    """Add a one-off or recurring window; its periods are expanded at once."""
+    """Add a one-off or recurring window; its periods are expanded at once. Its time
+    counts from now unless an admin gives ``retroactive_reason``."""
+    if body.retroactive_reason is not None:
+        _admin_for_the_past(who)
     try:
         spec = maintenance.make_spec(
             kind=body.kind, scope=body.scope, target=body.target, starts_at=body.starts_at,
@@ -98,7 +121,8 @@ def add_window(body: WindowIn, who: Editor, conn: Conn, now: Now, config: Config
             recurrence=body.recurrence, until=body.until)
         authorise(conn, who, spec.scope, spec.target)
         window = maintenance.create(conn, spec, who.actor, now=now,
-                                    horizon_days=config.maintenance_horizon_days)
+                                    horizon_days=config.maintenance_horizon_days,
+                                    retroactive_reason=body.retroactive_reason)
     except maintenance.MaintenanceError as exc:
         raise _unprocessable(exc) from exc
     return window.as_dict()
@@ -118,5 +142,23 @@ def remove_window(window_id: int, who: Editor, conn: Conn, now: Now) -> dict[str
     try:
         window = maintenance.remove(conn, window_id, who.actor, now=now)
     except maintenance.WindowNotFound as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return window.as_dict()
+
+
+@router.post("/maintenance/{window_id}/retroactive")
+def approve_retroactive(window_id: int, body: RetroactiveIn, who: Admin, conn: Conn,
+                        now: Now) -> dict[str, Any]:
+    """Admin: let a window's declared time before its creation count (audited)."""
+    row = conn.execute("SELECT scope, target FROM maintenance_windows WHERE window_id = %s",
+                       (window_id,)).fetchone()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no maintenance window {window_id}")
+    authorise(conn, who, row[0], row[1])
+    try:
+        window = maintenance.approve_retroactive(conn, window_id, who.actor, body.reason, now=now)
+    except maintenance.WindowNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except maintenance.MaintenanceError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return window.as_dict()

@@ -1,4 +1,8 @@
-"""``citybrain maintenance add|list|rm|extend``: maintenance windows and silences.
+"""``citybrain maintenance add|list|rm|extend|retroactive``: maintenance windows and silences.
+
+A window's time counts from the moment it is added; with ``--retroactive REASON`` (the
+CLI acts as admin) or ``citybrain maintenance retroactive ID --reason ...`` later, its
+declared time before that counts too (audited; reports list such windows).
 
 Examples:
     citybrain maintenance add --scope asset --target cam-0001 \\
@@ -8,6 +12,7 @@ Examples:
     citybrain maintenance add --silence --scope department --target water --start ... --end ...
     citybrain maintenance list -o json
     citybrain maintenance rm 12
+    citybrain maintenance retroactive 13 --reason "crew started at 10:00, filed at 11:59"
 """
 
 from __future__ import annotations
@@ -37,16 +42,22 @@ def _print(windows: list[maintenance.Window], output: Output) -> None:
         sys.stdout.write(orjson.dumps([w.as_dict() for w in windows], option=orjson.OPT_INDENT_2).decode()
                          + "\n")
         return
-    table = Table("id", "kind", "scope", "target", "first", "recurrence", "next period", "reason", "by",
-                  "removed")
+    table = Table("id", "kind", "scope", "target", "first", "recurrence", "next period", "counts from",
+                  "reason", "by", "removed")
     for w in windows:
         tz = maintenance.zone(w.timezone)
         first = f"{w.starts_at.astimezone(tz):%Y-%m-%d %H:%M}–{w.ends_at.astimezone(tz):%H:%M} {w.timezone}"
+        if w.retroactive_by:
+            counts = f"start (retroactive, {w.retroactive_by}: {w.retroactive_reason})"
+        elif w.counts_from > w.starts_at:
+            counts = f"{w.counts_from.astimezone(tz):%Y-%m-%d %H:%M} (added)"
+        else:
+            counts = "start"
         nxt = (f"{w.next_start.astimezone(tz):%Y-%m-%d %H:%M}–{w.next_end.astimezone(tz):%H:%M}"
                if w.next_start and w.next_end else "-")
         until = f" until {w.until_at.astimezone(tz):%Y-%m-%d}" if w.until_at else ""
         table.add_row(str(w.window_id), w.kind, w.scope, w.target or "-", first,
-                      (w.recurrence or "-") + until, nxt, w.reason, w.created_by,
+                      (w.recurrence or "-") + until, nxt, counts, w.reason, w.created_by,
                       f"{w.removed_at:%Y-%m-%d %H:%M}Z by {w.removed_by}" if w.removed_at else "")
     console.print(table)
 
@@ -63,9 +74,13 @@ def add(
     tz: Annotated[str | None, typer.Option("--tz", help="IANA zone (default CITYBRAIN_TIMEZONE)")] = None,
     silence: Annotated[bool, typer.Option("--silence", help="suppress notifications only "
                                           "(incidents still open)")] = False,
+    retroactive: Annotated[str | None, typer.Option(
+        "--retroactive", metavar="REASON", help="also count the declared time before now, and why "
+        "(admin; audited, listed in reports)")] = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Add a maintenance window (no alerts in scope) or, with --silence, a silence."""
+    """Add a maintenance window (no alerts in scope) or, with --silence, a silence. Its
+    time counts from now; with --retroactive REASON from its declared start."""
     settings = load_settings()
     spec = maintenance.make_spec(
         kind="silence" if silence else "maintenance", scope=scope, target=target, starts_at=start,
@@ -74,8 +89,13 @@ def add(
         store.migrate(ep.database_url, settings.database_schema)
         with store.connect(ep.database_url, settings.database_schema) as conn:
             window = maintenance.create(conn, spec, audit.Actor.cli(), now=datetime.now(UTC),
-                                        horizon_days=settings.maintenance_horizon_days)
+                                        horizon_days=settings.maintenance_horizon_days,
+                                        retroactive_reason=retroactive)
     _print([window], output)
+    if output is Output.table and window.counts_from > window.starts_at:
+        console.print(f"Its time before {window.counts_from:%Y-%m-%d %H:%M}Z (when it was added) does "
+                      "not count; to count it: citybrain maintenance retroactive "
+                      f"{window.window_id} --reason ...")
 
 
 @maintenance_app.command("list")
@@ -99,6 +119,21 @@ def rm(window_id: int, output: OutputOpt = Output.table) -> None:
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
         window = maintenance.remove(conn, window_id, audit.Actor.cli(), now=datetime.now(UTC))
+    _print([window], output)
+
+
+@maintenance_app.command("retroactive")
+def retroactive(
+    window_id: int,
+    reason: Annotated[str, typer.Option(help="why its time before it was added should count; audited")],
+    output: OutputOpt = Output.table,
+) -> None:
+    """Count a window's declared time before it was added (admin; audited, listed in reports)."""
+    settings = load_settings()
+    with (services(settings, need_broker=False) as ep,
+          store.connect(ep.database_url, settings.database_schema) as conn):
+        window = maintenance.approve_retroactive(conn, window_id, audit.Actor.cli(), reason,
+                                                 now=datetime.now(UTC))
     _print([window], output)
 
 

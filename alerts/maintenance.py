@@ -11,12 +11,23 @@
   instants move, and on the change days it lasts 1 h or 3 h of real time, as the wall
   clock says). A local start that does not exist (the spring-forward hour) is read with
   the offset before the change, i.e. it starts when the clocks jump.
-* Expansion into ``maintenance_periods`` (absolute UTC, what SQL reads): every
-  occurrence that ends after the moment of creation — maintenance is planned, not
-  declared afterwards, so a window cannot rewrite past availability — up to
-  ``until_at`` or, for open-ended windows, ``maintenance_horizon_days`` ahead. The
-  alerter calls ``extend_horizon`` at start and every hour, so an open-ended window
-  always has a horizon of periods ahead; ``citybrain maintenance extend`` does the same.
+* Expansion into ``maintenance_periods`` (absolute UTC, what SQL reads and what the
+  alerter holds alerts by) up to ``until_at`` or, for open-ended windows,
+  ``maintenance_horizon_days`` ahead. The alerter calls ``extend_horizon`` at start and
+  every hour, so an open-ended window always has a horizon of periods ahead;
+  ``citybrain maintenance extend`` does the same.
+* **Maintenance and the past** (the README's "Rules an evaluator can check"): a window
+  counts from the moment it was recorded (``created_at``, the server's clock): its
+  periods are its occurrences cut at ``created_at`` — an occurrence running at creation
+  counts from then, earlier ones not at all (``counted_periods``). The declared times stay
+  on the window and are shown (``Window.counts_from`` says where counting starts). The
+  exception is a **retroactive** window: an admin approves, with a reason, that its
+  declared past counts too — at creation (``retroactive_reason``) or later
+  (``approve_retroactive``); the approval is kept on the window and audited
+  (``maintenance.retroactive``) in the same transaction, and reports list such windows
+  (``retroactive_in``). A window with no time after its creation is refused unless it is
+  retroactive. Holding alerts is about the present and reads the same periods: from its
+  creation on, a window holds alerts as before.
 * Removal is soft (``removed_at``/``removed_by``): the periods that already happened stay
   (they were real planned downtime), future ones are deleted and a running one is cut
   at the moment of removal. Every add and remove writes its audit entry in the same
@@ -91,11 +102,21 @@ class Window:
     created_at: datetime
     removed_at: datetime | None
     removed_by: str | None
+    retroactive_by: str | None = None    # the admin who approved counting its past, if any
+    retroactive_at: datetime | None = None
+    retroactive_reason: str | None = None
     next_start: datetime | None = None   # the next (or current) period, if any
     next_end: datetime | None = None
 
+    @property
+    def counts_from(self) -> datetime:
+        """Where the window's time starts to count: its declared start if it is retroactive
+        or was recorded before it began, else the moment it was recorded."""
+        return self.starts_at if self.retroactive_by else max(self.starts_at, self.created_at)
+
     def as_dict(self) -> dict[str, Any]:
-        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+        out = {**asdict(self), "counts_from": self.counts_from}
+        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in out.items()}
 
 
 # --- validation ------------------------------------------------------------------------
@@ -230,6 +251,23 @@ def occurrences(spec: WindowSpec, *, after: datetime, until: datetime) -> list[t
     return out
 
 
+def counted_periods(spec: WindowSpec, *, created_at: datetime, retroactive: bool,
+                    until: datetime) -> list[tuple[datetime, datetime]]:
+    """The periods that count, i.e. what ``maintenance_periods`` holds (up to ``until``):
+    the occurrences cut at the window's creation — one running at ``created_at`` counts
+    from then, earlier ones not at all — or, for a window an admin approved as
+    retroactive, every occurrence whole from the declared start. Creation, the horizon's
+    extension and a later approval all derive the periods from here, so they agree."""
+    if retroactive:
+        return occurrences(spec, after=spec.starts_at, until=until)
+    return [(max(s, created_at), e) for s, e in occurrences(spec, after=created_at, until=until)]
+
+
+def time_before(periods: Sequence[tuple[datetime, datetime]], moment: datetime) -> timedelta:
+    """How much of ``periods`` lies before ``moment``."""
+    return sum((min(e, moment) - s for s, e in periods if s < moment), timedelta())
+
+
 def horizon(now: datetime, days: int) -> datetime:
     return now + timedelta(days=days)
 
@@ -237,7 +275,8 @@ def horizon(now: datetime, days: int) -> datetime:
 # --- store ---------------------------------------------------------------------------------
 
 _COLUMNS = ("window_id, kind, scope, target, starts_at, ends_at, recurrence, until_at, timezone,"
-            " reason, created_by, created_at, removed_at, removed_by")
+            " reason, created_by, created_at, removed_at, removed_by,"
+            " retroactive_by, retroactive_at, retroactive_reason")
 
 
 def _check_target(conn: Connection, spec: WindowSpec) -> None:
@@ -265,23 +304,66 @@ def _insert_periods(conn: Connection, window_id: int, periods: Sequence[tuple[da
     return cur.rowcount
 
 
+def _approval(kind: str, actor: audit.Actor, reason: str | None) -> str | None:
+    """The reason of a retroactive approval, once checked (None: not retroactive)."""
+    if reason is None:
+        return None
+    problems: list[tuple[str, str]] = []
+    if actor.role != "admin":
+        problems.append(("retroactive_reason", "only an admin may let a window count time before "
+                                               "its creation"))
+    if kind != "maintenance":
+        problems.append(("retroactive_reason", "only a maintenance window can be retroactive: a "
+                                               "silence holds pages, which are about the present"))
+    if not reason.strip():
+        problems.append(("retroactive_reason", "say why its past should count (it is audited and "
+                                               "listed in reports)"))
+    if problems:
+        raise MaintenanceError(problems)
+    return reason.strip()
+
+
+def _retroactive_details(spec: WindowSpec, reason: str, periods: Sequence[tuple[datetime, datetime]],
+                         created_at: datetime) -> dict[str, Any]:
+    return {"reason": reason, "scope": spec.scope, "target": spec.target,
+            "declared_from": spec.starts_at.isoformat(), "created_at": created_at.isoformat(),
+            "seconds_before_creation": time_before(periods, created_at).total_seconds()}
+
+
+def _next_period(periods: Sequence[tuple[datetime, datetime]], now: datetime
+                 ) -> tuple[datetime | None, datetime | None]:
+    ahead = [p for p in periods if p[1] > now]
+    return (ahead[0][0], ahead[0][1]) if ahead else (None, None)
+
+
 def create(conn: Connection, spec: WindowSpec, actor: audit.Actor, *, now: datetime,
-           horizon_days: int) -> Window:
-    """Store a window, its periods and the audit entry in one transaction."""
-    periods = occurrences(spec, after=now, until=horizon(now, horizon_days))
+           horizon_days: int, retroactive_reason: str | None = None) -> Window:
+    """Store a window, its periods and the audit entries in one transaction. ``now`` is
+    the moment it is recorded (the server's clock): its time counts from then. With
+    ``retroactive_reason`` (an admin only, maintenance only) its declared past counts
+    too, and the approval is audited as ``maintenance.retroactive``."""
+    reason = _approval(spec.kind, actor, retroactive_reason)
+    if reason is not None and spec.starts_at >= now:
+        raise MaintenanceError([("retroactive_reason", f"the window starts after now ({now.isoformat()}): "
+                                                       "it has no past to approve")])
+    periods = counted_periods(spec, created_at=now, retroactive=reason is not None,
+                              until=horizon(now, horizon_days))
     if not periods:
         field = "until" if spec.recurrence else "ends_at"
         raise MaintenanceError([(field, f"the window has no period after now ({now.isoformat()}); "
-                                        "maintenance is planned, not recorded afterwards")])
+                                        "maintenance is planned, not recorded afterwards (an admin may "
+                                        "record a past window as retroactive, with a reason)")])
     try:
         with conn.transaction():
             _check_target(conn, spec)
             row = conn.execute(
                 "INSERT INTO maintenance_windows (kind, scope, target, starts_at, ends_at, recurrence,"
-                " until_at, timezone, reason, created_by, created_at)"
-                f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+                " until_at, timezone, reason, created_by, created_at, retroactive_by, retroactive_at,"
+                " retroactive_reason)"
+                f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
                 (spec.kind, spec.scope, spec.target, spec.starts_at, spec.ends_at, spec.recurrence,
-                 spec.until_at, spec.timezone, spec.reason, actor.id, now),
+                 spec.until_at, spec.timezone, spec.reason, actor.id, now,
+                 actor.id if reason else None, now if reason else None, reason),
             ).fetchone()
             assert row is not None
             _insert_periods(conn, int(row[0]), periods)
@@ -290,10 +372,79 @@ def create(conn: Connection, spec: WindowSpec, actor: audit.Actor, *, now: datet
                 "ends_at": spec.ends_at.isoformat(), "recurrence": spec.recurrence,
                 "until_at": spec.until_at.isoformat() if spec.until_at else None,
                 "timezone": spec.timezone, "reason": spec.reason, "periods": len(periods),
+                "counts_from": periods[0][0].isoformat(), "retroactive": reason is not None,
             }, at=now)
+            if reason is not None:
+                audit.record(conn, actor, "maintenance.retroactive", str(row[0]),
+                             _retroactive_details(spec, reason, periods, now), at=now)
     except psycopg.Error as exc:
         raise StoreError(f"cannot store the window: {exc}; run `citybrain db migrate`") from exc
-    return replace(Window(*row), next_start=periods[0][0], next_end=periods[0][1])
+    next_start, next_end = _next_period(periods, now)
+    return replace(Window(*row), next_start=next_start, next_end=next_end)
+
+
+def approve_retroactive(conn: Connection, window_id: int, actor: audit.Actor, reason: str, *,
+                        now: datetime) -> Window:
+    """An admin approves, with a reason, that a window's declared time before its creation
+    counts: its occurrence running at creation is counted from its declared start, and
+    the earlier ones are added (cut at the window's removal, if removed). The approval is
+    kept on the window and audited (``maintenance.retroactive``) in the same transaction."""
+    try:
+        with conn.transaction():
+            row = conn.execute(f"SELECT {_COLUMNS} FROM maintenance_windows WHERE window_id = %s FOR UPDATE",
+                               (window_id,)).fetchone()
+            if row is None:
+                raise WindowNotFound([("window_id", f"no window {window_id}; "
+                                                    "see `citybrain maintenance list`")])
+            window = Window(*row)
+            checked = _approval(window.kind, actor, reason)
+            assert checked is not None
+            if window.retroactive_by is not None:
+                raise MaintenanceError([("window_id", f"window {window_id} was approved as retroactive by "
+                                                      f"{window.retroactive_by} at "
+                                                      f"{window.retroactive_at:%Y-%m-%d %H:%M}Z")])
+            created, removed = window.created_at, window.removed_at
+            if window.starts_at >= created:
+                raise MaintenanceError([("window_id", f"window {window_id} was recorded before it began: "
+                                                      "all of it counts already")])
+            spec = _spec_of(row)
+            past = [(s, e if removed is None else min(e, removed))
+                    for s, e in counted_periods(spec, created_at=created, retroactive=True, until=created)
+                    if s < created]
+            for s, e in past:
+                if e > created:   # running at creation: stored from created_at, now from its start
+                    moved = conn.execute("UPDATE maintenance_periods SET starts_at = %s"
+                                         " WHERE window_id = %s AND starts_at = %s", (s, window_id, created))
+                    if moved.rowcount:
+                        continue
+                _insert_periods(conn, window_id, [(s, e)])
+            row = conn.execute(
+                "UPDATE maintenance_windows SET retroactive_by = %s, retroactive_at = %s,"
+                f" retroactive_reason = %s WHERE window_id = %s RETURNING {_COLUMNS}",
+                (actor.id, now, checked, window_id)).fetchone()
+            assert row is not None
+            audit.record(conn, actor, "maintenance.retroactive", str(window_id),
+                         {**_retroactive_details(spec, checked, past, created),
+                          "approved_at": now.isoformat()}, at=now)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot approve the window: {exc}; run `citybrain db migrate`") from exc
+    return Window(*row)
+
+
+def retroactive_in(conn: Connection, start: datetime, end: datetime) -> tuple[int, ...]:
+    """The maintenance windows approved as retroactive whose counted time before their
+    creation overlaps [start, end): the ones a report over that window lists."""
+    try:
+        rows = conn.execute(
+            "SELECT DISTINCT w.window_id FROM maintenance_windows w"
+            " JOIN maintenance_periods p ON p.window_id = w.window_id"
+            " WHERE w.kind = 'maintenance' AND w.retroactive_by IS NOT NULL"
+            "   AND p.starts_at < least(w.created_at, w.removed_at, %(end)s)"
+            "   AND least(p.ends_at, w.created_at, w.removed_at) > %(start)s"
+            " ORDER BY w.window_id", {"start": start, "end": end}).fetchall()
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot read maintenance windows: {exc}; run `citybrain db migrate`") from exc
+    return tuple(int(r[0]) for r in rows)
 
 
 def remove(conn: Connection, window_id: int, actor: audit.Actor, *, now: datetime) -> Window:
@@ -356,10 +507,12 @@ def extend_horizon(conn: Connection, *, now: datetime, horizon_days: int) -> int
                 " AND recurrence IS NOT NULL AND (until_at IS NULL OR until_at > %s)", (now,),
             ).fetchall()
             for row in rows:
-                # From the window's creation: occurrences between the last horizon and now
-                # (the alerter was down for a while) were planned too and are filled in.
-                added += _insert_periods(conn, int(row[0]), occurrences(
-                    _spec_of(row), after=row[11], until=horizon(now, horizon_days)))
+                # From the window's creation (cut there, as create() did; from its declared
+                # start if retroactive): occurrences between the last horizon and now (the
+                # alerter was down for a while) were planned too and are filled in.
+                added += _insert_periods(conn, int(row[0]), counted_periods(
+                    _spec_of(row), created_at=row[11], retroactive=row[14] is not None,
+                    until=horizon(now, horizon_days)))
     except psycopg.Error as exc:
         raise StoreError(f"cannot extend the maintenance periods: {exc}") from exc
     return added

@@ -79,7 +79,7 @@ def load_calendar(conn: Connection, now: datetime) -> Calendar:
 
 def calendar_version(conn: Connection) -> tuple[Any, ...]:
     row = conn.execute(
-        "SELECT count(*), max(created_at), max(removed_at),"
+        "SELECT count(*), max(created_at), max(removed_at), max(retroactive_at),"
         " (SELECT count(*) FROM maintenance_periods) FROM maintenance_windows"
     ).fetchone()
     return tuple(row) if row else ()

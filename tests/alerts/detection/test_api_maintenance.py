@@ -107,3 +107,37 @@ def test_who_may_add_and_remove(client: TestClient, db: psycopg.Connection[Any])
     assert client.delete("/api/v1/maintenance/999", headers=oncall).status_code == 404
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id").fetchall()]
     assert actions == ["maintenance.add", "silence.add", "maintenance.remove"]
+
+
+def test_only_an_admin_lets_a_window_count_its_past(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    # 12:00–14:00 Berlin (11:00–13:00 UTC) posted at 12:00 UTC: counts from the post.
+    late = {**WINDOW, "starts_at": "2026-03-26T12:00", "ends_at": "2026-03-26T14:00"}
+    operator = auth(db, Role.operator)
+    reply = client.post("/api/v1/maintenance", json={**late, "retroactive_reason": "filed late"},
+                        headers=operator)
+    assert reply.status_code == 403 and "needs admin" in reply.json()["detail"]
+    posted = client.post("/api/v1/maintenance", json=late, headers=operator)
+    assert posted.status_code == 201, posted.text
+    body = posted.json()
+    assert (body["starts_at"], body["counts_from"], body["retroactive_by"]) == (
+        "2026-03-26T11:00:00+00:00", NOW.isoformat(), None)
+    path = f"/api/v1/maintenance/{body['window_id']}/retroactive"
+    assert client.post(path, json={"reason": "crew log"}, headers=operator).status_code == 403
+    admin = auth(db, Role.admin)
+    approved = client.post(path, json={"reason": "crew log"}, headers=admin)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["counts_from"] == "2026-03-26T11:00:00+00:00"
+    assert approved.json()["retroactive_reason"] == "crew log"
+    assert client.post(path, json={"reason": "again"}, headers=admin).status_code == 409
+    assert client.post("/api/v1/maintenance/999/retroactive", json={"reason": "x"},
+                       headers=admin).status_code == 404
+    # An admin records a window that is over, with its reason, in one request.
+    past = {**WINDOW, "starts_at": "2026-03-25T12:00", "ends_at": "2026-03-25T14:00"}
+    reply = client.post("/api/v1/maintenance", json={**past, "retroactive_reason": "paper permit"},
+                        headers=admin)
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["counts_from"] == reply.json()["starts_at"] == "2026-03-25T11:00:00+00:00"
+    assert client.post("/api/v1/maintenance", json=past, headers=admin).status_code == 422
+    actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id").fetchall()]
+    assert actions == ["maintenance.add", "maintenance.retroactive", "maintenance.add",
+                       "maintenance.retroactive"]

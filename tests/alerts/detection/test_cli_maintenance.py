@@ -41,3 +41,31 @@ def test_add_list_remove(database_url: str, schema: str, db: psycopg.Connection[
     assert db.execute("SELECT count(*) FROM maintenance_periods").fetchone() == (0,)  # all were future
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id").fetchall()]
     assert actions == ["maintenance.add", "maintenance.remove"]
+
+
+def test_add_late_and_count_the_past(database_url: str, schema: str, db: psycopg.Connection[Any]) -> None:
+    load(db)
+    runner = CliRunner(env={"CITYBRAIN_DATABASE_URL": database_url, "CITYBRAIN_DATABASE_SCHEMA": schema})
+    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    start, end = (now - timedelta(hours=1)).isoformat(), (now + timedelta(hours=1)).isoformat()
+    common = ["maintenance", "add", "--scope", "asset", "--target", "pump-1", "--tz", "UTC",
+              "--reason", "valve swap"]
+    late = runner.invoke(app, [*common, "--start", start, "--end", end])
+    assert late.exit_code == 0, late.output
+    assert "does not count" in late.stdout and "maintenance retroactive" in late.stdout
+    window = orjson.loads(runner.invoke(app, ["maintenance", "list", "-o", "json"]).stdout)[0]
+    assert window["counts_from"] > window["starts_at"] and window["retroactive_by"] is None
+    approved = runner.invoke(app, ["maintenance", "retroactive", str(window["window_id"]),
+                                   "--reason", "crew log", "-o", "json"])
+    assert approved.exit_code == 0, approved.output
+    after = orjson.loads(approved.stdout)[0]
+    assert after["counts_from"] == after["starts_at"] and after["retroactive_by"].startswith("cli:")
+    yesterday = [*common, "--start", (now - timedelta(days=1)).isoformat(),
+                 "--end", (now - timedelta(days=1, hours=-1)).isoformat()]
+    assert runner.invoke(app, yesterday).exit_code == 1                  # nothing after now
+    past = runner.invoke(app, [*yesterday, "--retroactive", "paper permit", "-o", "json"])
+    assert past.exit_code == 0, past.output
+    assert orjson.loads(past.stdout)[0]["retroactive_reason"] == "paper permit"
+    actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id").fetchall()]
+    assert actions == ["maintenance.add", "maintenance.retroactive", "maintenance.add",
+                       "maintenance.retroactive"]

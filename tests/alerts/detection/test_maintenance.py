@@ -4,6 +4,7 @@ removal with audit, horizon, validation, and suppression in detection."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,11 +14,11 @@ import pytest
 from alerts import maintenance
 from alerts.evaluate import StateChange
 from alerts.maintenance import MaintenanceError, WindowNotFound, in_maintenance, make_spec, silenced
-from alerts.maintenance_calendar import load_calendar
+from alerts.maintenance_calendar import calendar_version, load_calendar
 from alerts.pipeline import Detection
 from alerts.rules import load_rules
 from alerts.topology import load_topology
-from citybrain import audit
+from citybrain import audit, store
 from tests.alerts.detection.registry import load
 from tests.alerts.detection.support import settings
 
@@ -188,3 +189,141 @@ def test_detection_suppresses_alerts_in_a_stored_window(db: psycopg.Connection[A
     assert d.advance(utc("2026-03-31T01:59")) == []
     released = d.advance(utc("2026-03-31T02:00"))            # 04:00 local: the window ends
     assert [a.fingerprint for a in released] == ["device-offline:pump-1"]
+
+
+# --- maintenance and the past (README, "Rules an evaluator can check") ------------------
+
+OPERATOR = audit.Actor(id="token:op", role="operator")
+
+
+def shanghai_window(start: str, end: str, **more: Any) -> maintenance.WindowSpec:
+    return make_spec(kind="maintenance", scope="asset", target="pump-1", starts_at=start, ends_at=end,
+                     timezone="Asia/Shanghai", reason="valve swap", **more)
+
+
+def test_a_window_added_mid_way_counts_and_holds_from_its_creation(db: psycopg.Connection[Any]) -> None:
+    load(db)
+    # 10:00–12:00 Shanghai (02:00–04:00 UTC), added at 11:59 (03:59 UTC).
+    added = utc("2026-03-26T03:59")
+    window = maintenance.create(db, shanghai_window("2026-03-26T10:00", "2026-03-26T12:00"), OPERATOR,
+                                now=added, horizon_days=30)
+    assert periods(db, window.window_id) == [(added, utc("2026-03-26T04:00"))]
+    assert (window.starts_at, window.ends_at) == (utc("2026-03-26T02:00"), utc("2026-03-26T04:00"))
+    assert window.counts_from == added and window.as_dict()["counts_from"] == added.isoformat()
+    assert window.retroactive_by is None and (window.next_start, window.next_end) == (added, window.ends_at)
+    assert not in_maintenance(db, "pump-1", utc("2026-03-26T03:00"))    # before it was added
+    assert in_maintenance(db, "pump-1", utc("2026-03-26T03:59:30"))     # the present: held
+    [entry] = audit.entries(db)
+    assert (entry.action, entry.at, entry.details["counts_from"], entry.details["retroactive"]) == (
+        "maintenance.add", added, added.isoformat(), False)
+    listed = maintenance.listing(db, now=added)
+    assert [(w.window_id, w.counts_from, w.next_start) for w in listed] == [(window.window_id, added, added)]
+
+
+def test_a_recurring_window_counts_from_its_creation_and_its_horizon_agrees(
+        db: psycopg.Connection[Any]) -> None:
+    load(db)
+    # Daily 10:00–12:00 Shanghai from 25 March, added at 11:00 on 26 March (03:00 UTC).
+    added = utc("2026-03-26T03:00")
+    window = maintenance.create(db, shanghai_window("2026-03-25T10:00", "2026-03-25T12:00",
+                                                    recurrence="FREQ=DAILY"),
+                                OPERATOR, now=added, horizon_days=2)
+    expected = [(added, utc("2026-03-26T04:00")),                       # cut at its creation
+                (utc("2026-03-27T02:00"), utc("2026-03-27T04:00")),
+                (utc("2026-03-28T02:00"), utc("2026-03-28T04:00"))]     # 25 March: not at all
+    assert periods(db, window.window_id) == expected
+    # Extending the horizon derives the same periods: the cut one is not added again whole.
+    assert maintenance.extend_horizon(db, now=added + timedelta(days=1), horizon_days=2) == 1
+    assert periods(db, window.window_id) == [*expected, (utc("2026-03-29T02:00"), utc("2026-03-29T04:00"))]
+
+
+def test_retroactive_windows_need_an_admin_and_a_reason_and_are_audited_with_them(
+        db: psycopg.Connection[Any]) -> None:
+    load(db)
+    past = shanghai_window("2026-03-25T10:00", "2026-03-25T12:00")     # ended yesterday
+    refusals: list[tuple[audit.Actor, maintenance.WindowSpec, str | None, str]] = [
+        (ADMIN, past, None, "no period after now"),                     # not approved: nothing counts
+        (OPERATOR, past, "filed late", "only an admin"),
+        (ADMIN, past, "  ", "say why"),
+        (ADMIN, replace(past, kind="silence"), "filed late", "only a maintenance window"),
+        (ADMIN, shanghai_window("2026-03-27T10:00", "2026-03-27T12:00"), "filed late", "no past to approve"),
+        (ADMIN, replace(past, target="pump-99"), "filed late", "unknown asset"),   # rolled back whole
+    ]
+    for actor, spec, reason, words in refusals:
+        with pytest.raises(MaintenanceError, match=words):
+            maintenance.create(db, spec, actor, now=NOW, horizon_days=30, retroactive_reason=reason)
+    assert db.execute("SELECT count(*) FROM maintenance_windows").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
+    window = maintenance.create(db, past, ADMIN, now=NOW, horizon_days=30, retroactive_reason="filed late")
+    assert periods(db, window.window_id) == [(utc("2026-03-25T02:00"), utc("2026-03-25T04:00"))]
+    assert (window.retroactive_by, window.retroactive_at, window.retroactive_reason) == (
+        ADMIN.id, NOW, "filed late")
+    assert window.counts_from == window.starts_at and window.next_start is None
+    entries = [(e.action, e.at, e.actor, e.subject) for e in reversed(audit.entries(db))]
+    assert entries == [("maintenance.add", NOW, ADMIN.id, str(window.window_id)),
+                       ("maintenance.retroactive", NOW, ADMIN.id, str(window.window_id))]
+    details = audit.entries(db, action="maintenance.retroactive")[0].details
+    assert details == {"reason": "filed late", "scope": "asset", "target": "pump-1",
+                       "declared_from": "2026-03-25T02:00:00+00:00", "created_at": NOW.isoformat(),
+                       "seconds_before_creation": 7200.0}
+    assert maintenance.retroactive_in(db, utc("2026-03-25T00:00"), utc("2026-03-26T00:00")) == (
+        window.window_id,)
+
+
+def test_an_admin_approves_the_past_of_a_window_added_late(db: psycopg.Connection[Any]) -> None:
+    load(db)
+    added = utc("2026-03-26T03:00")                                     # 11:00 Shanghai
+    window = maintenance.create(db, shanghai_window("2026-03-24T10:00", "2026-03-24T12:00",
+                                                    recurrence="FREQ=DAILY", until="2026-03-27T10:00"),
+                                OPERATOR, now=added, horizon_days=30)
+    assert [s for s, _ in periods(db, window.window_id)] == [added, utc("2026-03-27T02:00")]
+    version = calendar_version(db)
+    with pytest.raises(MaintenanceError, match="only an admin"):
+        maintenance.approve_retroactive(db, window.window_id, OPERATOR, "filed late", now=NOW)
+    approved = maintenance.approve_retroactive(db, window.window_id, ADMIN, "crew log shows 10:00", now=NOW)
+    assert (approved.retroactive_by, approved.retroactive_at, approved.counts_from) == (
+        ADMIN.id, NOW, utc("2026-03-24T02:00"))
+    assert periods(db, window.window_id) == [
+        (utc(f"2026-03-{d}T02:00"), utc(f"2026-03-{d}T04:00")) for d in (24, 25, 26, 27)]
+    assert calendar_version(db) != version                              # the alerter reloads
+    assert in_maintenance(db, "pump-1", utc("2026-03-26T02:30"))
+    assert maintenance.extend_horizon(db, now=NOW, horizon_days=30) == 0  # the same periods
+    entry = audit.entries(db)[0]
+    assert (entry.action, entry.actor, entry.at, entry.subject) == (
+        "maintenance.retroactive", ADMIN.id, NOW, str(window.window_id))
+    assert entry.details["seconds_before_creation"] == 5 * 3600          # 24th, 25th, 10:00–11:00 26th
+    assert entry.details["approved_at"] == NOW.isoformat()
+    with pytest.raises(MaintenanceError, match="was approved as retroactive by token:test"):
+        maintenance.approve_retroactive(db, window.window_id, ADMIN, "again", now=NOW)
+    ahead = maintenance.create(db, shanghai_window("2026-03-28T10:00", "2026-03-28T12:00"), OPERATOR,
+                               now=NOW, horizon_days=30)
+    with pytest.raises(MaintenanceError, match="recorded before it began"):
+        maintenance.approve_retroactive(db, ahead.window_id, ADMIN, "nothing to approve", now=NOW)
+    with pytest.raises(WindowNotFound):
+        maintenance.approve_retroactive(db, 999, ADMIN, "no such window", now=NOW)
+
+
+def test_migration_019_cuts_windows_stored_before_the_rule(database_url: str, schema: str,
+                                                           db: psycopg.Connection[Any]) -> None:
+    load(db)
+    # As before migration 019: its columns absent, a window added at 03:59 whose period
+    # counted from its declared 02:00, and one added before it began.
+    db.execute("ALTER TABLE maintenance_windows DROP COLUMN retroactive_by, DROP COLUMN retroactive_at,"
+               " DROP COLUMN retroactive_reason")
+    db.execute("DELETE FROM schema_migrations WHERE version = 19")
+    for created, start in ((utc("2026-03-26T03:59"), utc("2026-03-26T02:00")),
+                           (utc("2026-03-26T01:00"), utc("2026-03-26T06:00"))):
+        db.execute("INSERT INTO maintenance_windows (kind, scope, target, starts_at, ends_at, timezone,"
+                   " reason, created_by, created_at) VALUES ('maintenance', 'asset', 'pump-1', %s, %s, 'UTC',"
+                   " 'r', 'cli:old', %s)", (start, start + timedelta(hours=2), created))
+        db.execute("INSERT INTO maintenance_periods SELECT max(window_id), %s, %s FROM maintenance_windows",
+                   (start, start + timedelta(hours=2)))
+    store.migrate(database_url, schema)
+    assert periods(db, 1) == [(utc("2026-03-26T03:59"), utc("2026-03-26T04:00"))]
+    assert periods(db, 2) == [(utc("2026-03-26T06:00"), utc("2026-03-26T08:00"))]   # untouched
+    [entry] = audit.entries(db)
+    assert (entry.actor, entry.action, entry.subject) == (
+        "migration:019", "maintenance.counts_from_creation", "1")
+    d = entry.details
+    assert (datetime.fromisoformat(d["declared_from"]), datetime.fromisoformat(d["counts_from"]),
+            d["moved"]) == (utc("2026-03-26T02:00"), utc("2026-03-26T03:59"), 1)
