@@ -46,21 +46,21 @@ class Settings(BaseSettings):
     # A whole feed silent for this long (event time) is an ingestion gap: unknown, not offline.
     ingestion_gap_seconds: float = Field(default=300.0, gt=0)
     # The liveness derivation (streams/derivation.py) folds the stored events up to the
-    # slowest source partition still delivering, less liveness_delay_seconds (gateways
-    # send a minute of buffered heartbeats at once: that much disorder inside a partition
-    # is then not late evidence); a partition silent for
+    # slowest source partition still delivering, less liveness_delay_seconds (a little
+    # disorder inside a partition is then not late evidence; more, such as a gateway's
+    # buffered minute, is folded again from a recent checkpoint); a partition silent for
     # liveness_idle_source_seconds (processing time) stops holding it back. It runs every
     # liveness_tick_seconds.
     liveness_idle_source_seconds: float = Field(default=30.0, gt=0)
     liveness_tick_seconds: float = Field(default=5.0, gt=0)
-    liveness_delay_seconds: float = Field(default=60.0, ge=0)
+    liveness_delay_seconds: float = Field(default=5.0, ge=0)
     # Evidence up to this far behind the derivation corrects the intervals it falls into
     # (they are derived again from a checkpoint); further behind, it is stored and counted
     # but never folded. Checkpoints are kept for this long, one every
     # liveness_checkpoint_seconds of event time; the fold reads liveness_chunk_seconds of
     # events per query.
     liveness_lateness_seconds: float = Field(default=6 * 3600.0, gt=0)
-    liveness_checkpoint_seconds: float = Field(default=900.0, gt=0)
+    liveness_checkpoint_seconds: float = Field(default=60.0, gt=0)
     liveness_chunk_seconds: float = Field(default=900.0, gt=0)
 
     # Reports / scorecard: a YAML file mapping indicator id → weight in its key's composite

@@ -108,8 +108,22 @@ def build_app(
             await asyncio.gather(*pending)
             await asyncio.to_thread(deriver.published, [i for i, _, _ in rows])
 
+    liveness_topics = {settings.topic(feed) for feed in LIVENESS_FEEDS}
+
     @app.timer(settings.liveness_tick_seconds)  # type: ignore[untyped-decorator]
     async def _derive_liveness() -> None:
+        # This worker's partitions with messages not stored yet hold the horizon back
+        # (each worker records its own; the derivation may run in another).
+        ends = []
+        for tp in app.consumer.assignment():
+            high = app.consumer.highwater(tp) if tp.topic in liveness_topics else None
+            if high is not None:
+                ends.append((tp.topic, tp.partition, int(high)))
+        try:
+            await asyncio.to_thread(derivers[0].note_highwaters, ends)
+        except (psycopg.Error, StoreError) as exc:
+            log.warning("liveness: cannot record partition ends (%s); retrying", exc)
+            return
         for deriver in derivers:
             try:
                 while True:  # a backlog is folded in bounded steps, each committed

@@ -238,7 +238,9 @@ class LivenessDeriver:
         its partition looks active or not."""
         self._final = final
         try:
-            return self._tick(max_span or timedelta(seconds=self.settings.liveness_chunk_seconds * 8))
+            # One chunk per step by default: the watermark (the alerter's pipeline clock in
+            # replays) moves in steps of at most a chunk, each committed.
+            return self._tick(max_span or self.chunk)
         except psycopg.Error:
             self.close()
             raise
@@ -421,16 +423,22 @@ class LivenessDeriver:
         return earliest
 
     def _horizon(self, conn: psycopg.Connection[Any]) -> datetime | None:
+        # A partition holds the horizon while it delivers, and while it has messages not
+        # stored yet (offset below the consumers' highwater), however quiet; one that has
+        # such messages and never delivered holds it where it is.
         row = conn.execute(
             "SELECT min(mark) FILTER (WHERE marked_at > now() - make_interval(secs => %s)"
-            " OR next_offset < highwater), max(mark), now()"
-            " FROM ingest_offsets WHERE topic = %s AND mark IS NOT NULL",
+            " OR next_offset < highwater), max(mark), now(),"
+            " coalesce(bool_or(mark IS NULL AND next_offset < highwater), false)"
+            " FROM ingest_offsets WHERE topic = %s",
             (self.settings.liveness_idle_source_seconds, self.settings.topic(self.feed))).fetchone()
         if row is None or row[1] is None:
             return None
         active: datetime | None = row[0]
         latest: datetime = row[1]
         now: datetime = row[2]
+        if row[3] and not self._final:
+            return self.cursor
         if active is not None and not self._final:
             horizon = active - timedelta(seconds=self.settings.liveness_delay_seconds)
         else:
@@ -497,17 +505,23 @@ class LivenessDeriver:
 
     def _checkpoint(self, conn: psycopg.Connection[Any]) -> None:
         tracker = self.tracker
-        assert tracker is not None and self.cursor is not None
+        assert tracker is not None and self.cursor is not None and self.reached is not None
+        # Checkpoints are dense near the head, where late evidence usually lands (a
+        # gateway's buffered minute), so folding again costs a minute or two of events;
+        # further back one per COARSE period is kept, for the whole lateness bound.
+        prev = self._checkpointed
+        coarse = prev is None or (prev - _BEGINNING) // COARSE != (self.cursor - _BEGINNING) // COARSE
         conn.execute(
-            "INSERT INTO liveness_checkpoints (feed, at, covered_to, feed_start, tracker)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (feed, at) DO UPDATE SET"
+            "INSERT INTO liveness_checkpoints (feed, at, covered_to, feed_start, tracker, coarse)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (feed, at) DO UPDATE SET"
             " covered_to = excluded.covered_to, feed_start = excluded.feed_start,"
-            " tracker = excluded.tracker, created_at = now()",
-            (self.feed, self.cursor, self.covered_to, self.feed_start, tracker.snapshot()))
+            " tracker = excluded.tracker, coarse = excluded.coarse, created_at = now()",
+            (self.feed, self.cursor, self.covered_to, self.feed_start, tracker.snapshot(), coarse))
         self._checkpointed = self.cursor
+        conn.execute("DELETE FROM liveness_checkpoints WHERE feed = %s AND NOT coarse AND at < %s",
+                     (self.feed, self.cursor - DENSE))
         # Keep what the lateness bound can still need: every checkpoint after the frozen
         # point and the latest one at or before it.
-        assert self.reached is not None
         conn.execute(
             "DELETE FROM liveness_checkpoints WHERE feed = %s AND at < (SELECT max(at) FROM"
             " liveness_checkpoints WHERE feed = %s AND at <= %s)",
@@ -614,6 +628,27 @@ class LivenessDeriver:
         self._touched = set()
         self._was = {}
 
+    def note_highwaters(self, ends: Sequence[tuple[str, int, int]]) -> None:
+        """Record the end offsets (topic, partition, highwater) this worker's consumer has
+        seen: a partition with messages beyond what is stored holds the horizon back."""
+        if not ends:
+            return
+        conn = self._connection()
+        try:
+            # Read committed: the sink updates these rows too (with each batch).
+            conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+            conn.execute(
+                "INSERT INTO ingest_offsets (topic, partition, next_offset, updated_at, highwater)"
+                " SELECT t, p, 0, now(), h FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS v(t, p, h)"
+                " ON CONFLICT (topic, partition) DO UPDATE SET"
+                " highwater = greatest(ingest_offsets.highwater, excluded.highwater)",
+                ([t for t, _, _ in ends], [p for _, p, _ in ends], [h for _, _, h in ends]))
+            conn.commit()
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        except psycopg.Error:
+            self.close()
+            raise
+
     # ── publishing ──────────────────────────────────────────────────────────────────
     def outbox(self, limit: int = 10_000) -> list[tuple[int, str, bytes]]:
         """State changes committed and not yet published (the leader publishes them)."""
@@ -638,6 +673,10 @@ class LivenessDeriver:
 
 
 _BEGINNING = datetime(1, 1, 2, tzinfo=UTC)
+# Checkpoints: every liveness_checkpoint_seconds for the last DENSE of event time, one per
+# COARSE period before that.
+DENSE = timedelta(minutes=30)
+COARSE = timedelta(minutes=15)
 
 
 def derive(settings: Settings, url: str, *, final: bool = True,

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS liveness_checkpoints (
     covered_to  timestamptz,              -- the last event instant folded
     feed_start  timestamptz,              -- the feed's first event instant
     tracker     bytea NOT NULL,
+    coarse      boolean NOT NULL DEFAULT true,  -- the first of its 15-minute period: kept longer
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (feed, at)
 );

@@ -336,9 +336,11 @@ def test_late_evidence_retracts_an_outage_and_tells_alerting(
     store_batch(_beats("d2", m(10), m(30), 60, "b"), 1000)
     result = deriver.tick()
     assert result.restarted_from is not None
-    rows = db.execute("SELECT asset_id, state, started_at, ended_at FROM state_intervals ORDER BY 1, 3").fetchall()
+    rows = db.execute("SELECT asset_id, state, started_at, ended_at FROM state_intervals"
+                      " ORDER BY 1, 3").fetchall()
     assert rows == [("d1", "online", m(0), None), ("d2", "online", m(0), None)]
-    assert db.execute("SELECT state, since FROM asset_state WHERE asset_id = 'd2'").fetchone() == ("online", m(0))
+    current = db.execute("SELECT state, since FROM asset_state WHERE asset_id = 'd2'").fetchone()
+    assert current == ("online", m(0))
     assert outbox() == [{"asset_id": "d2", "feed": "iot", "state": "online", "previous": "offline",
                          "at": m(0).isoformat(), "reason": "corrected: late evidence"}]
     deriver.close()
