@@ -2,7 +2,8 @@
 
 ``refresh`` derives, for whole local days of the rollup zone, the seconds each group of
 assets (kind × department × district) spent in scope and in each state, in all and
-inside its maintenance, from state_intervals, assets and the maintenance windows, by the
+inside its maintenance, from state_intervals, assets, the maintenance windows and the
+liveness feeds' watermarks (a scope ends at its feed's watermark: the as-of rule), by the
 same accounting as the availability SQL (``infra.device_online_rate.sql``'s header).
 The indicator SQL adds these facts for the whole days a report covers and reads only the
 rest from the intervals. A day's facts count only while it is listed in
@@ -22,9 +23,10 @@ from typing import Any
 
 import psycopg
 
-from citybrain import store
+from citybrain import locks, store
 from citybrain.errors import StoreError
 from citybrain.settings import Settings
+from schemas.registry import LIVENESS_FEED
 
 # Which days still lack facts, in the rollup zone: the local days wholly inside
 # [start, end), newest first (a report's recent days matter first), as the report SQL
@@ -62,11 +64,16 @@ planned AS MATERIALIZED (
       AND greatest(mp.starts_at, s.lo) < coalesce(mw.removed_at, 'infinity')
 ),
 assets_in AS MATERIALIZED (
+    -- As of: an asset's scope ends at its liveness feed's watermark as it does at its
+    -- retirement (the report SQL's `evidence`), so `ret` is the earlier of the two; time
+    -- after the watermark has no evidence and is outside the scope.
     SELECT a.asset_id, a.kind, a.department_id, a.district_id, a.tags,
-           a.registered_at AS reg, a.retired_at AS ret
-    FROM assets a, span s
+           a.registered_at AS reg, least(a.retired_at, w.watermark) AS ret
+    FROM span s, assets a
+    LEFT JOIN (VALUES /*feed of each kind*/) AS lf(kind, feed) ON lf.kind = a.kind
+    LEFT JOIN feed_watermarks w ON w.feed = lf.feed
     WHERE a.registered_at < s.hi
-      AND (a.retired_at IS NULL OR a.retired_at > greatest(a.registered_at, s.lo))
+      AND coalesce(least(a.retired_at, w.watermark), 'infinity') > greatest(a.registered_at, s.lo)
 ),
 member_of AS MATERIALIZED (
     SELECT asset_id, array_agg(DISTINCT window_id ORDER BY window_id) AS class
@@ -154,15 +161,13 @@ SELECT day, kind, department_id, district_id, sum(scope_us)::bigint, sum(online_
        sum(degraded_m_us)::bigint, sum(offline_m_us)::bigint
 FROM sums
 GROUP BY day, kind, department_id, district_id
-"""
+""".replace("/*feed of each kind*/", ", ".join(
+    f"('{kind}', '{feed}')" for kind, feed in sorted(LIVENESS_FEED.items()) if feed))
 
 # The tables the facts are derived from. SHARE mode lets reports read on but makes their
 # writers wait until the facts are recorded: no change can fall between the reading and
 # the recording, and every later one meets the recorded day in its trigger.
-SOURCES = "state_intervals, assets, maintenance_windows, maintenance_periods, rollup_zone"
-# One refresher per schema at a time (pg_try_advisory_xact_lock(key, schema hash)); a
-# second one skips.
-REFRESH_LOCK = 0x0C17B4A2
+SOURCES = "state_intervals, assets, maintenance_windows, maintenance_periods, rollup_zone, feed_watermarks"
 # Shorter than PostgreSQL's deadlock_timeout (1 s): a writer that holds one of the
 # tables and waits for another the refresher holds makes the refresher give up and try
 # again, instead of the deadlock detector cancelling the writer's transaction.
@@ -192,9 +197,11 @@ def refresh(conn: psycopg.Connection[Any], start: datetime, end: datetime, *, fo
     for attempt in range(attempts):
         try:
             with conn.transaction():
-                # Per schema: refreshes of other schemas in the database do not wait.
+                # One refresher per schema (a second one skips); refreshes of other schemas
+                # in the database do not wait. The key is the refresher's own (citybrain.locks).
                 got = conn.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(current_schema())),"
-                                   " current_setting('lock_timeout')", (REFRESH_LOCK,)).fetchone()
+                                   " current_setting('lock_timeout')",
+                                   (locks.AVAILABILITY_REFRESH,)).fetchone()
                 if not (got and got[0]):
                     return RefreshResult((), 0, skipped=True)
                 conn.execute("SELECT set_config('lock_timeout', %s, true)", (LOCK_TIMEOUT,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -61,12 +62,18 @@ def indicator(
     win = window_from_query(window, cfg.timezone)
     department = scoped_department(who, window.department)
     try:
-        result = compute(conn, ind, win, department=department, work_hours=WorkHours.of(cfg))
+        # The request is the boundary where the clock is read: the figures cover the window
+        # up to now (README, "As of").
+        result = compute(conn, ind, win, department=department, work_hours=WorkHours.of(cfg),
+                         now=datetime.now(UTC))
     except CitybrainError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     body = indicator_dict(result)
     body["breakdowns"] = [b for b in body["breakdowns"] if b["dimension"] in wanted]
     body["window"] = {"from": win.start.isoformat(), "to": win.end.isoformat(), "timezone": win.tz.key}
+    if result.as_of is not None:
+        body["as_of"] = {"at": result.as_of.at.isoformat(),
+                         "feeds": {feed: at.isoformat() for feed, at in result.as_of.feeds}}
     body["department"] = department
     return body
 

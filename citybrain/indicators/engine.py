@@ -4,6 +4,13 @@ Each indicator's SQL file returns rows ``(dimension, member, value, numerator,
 denominator, adjusted_value, unknown_share)``: one with dimension ``total`` (the figure)
 and one per breakdown member. The engine only binds the four parameters and maps rows to
 ``IndicatorResult``; every number is computed by the SQL a Grafana panel can run too.
+
+As of: the caller passes its clock (``now``; a report passes its generated-at time, so
+``--generated-at`` reproduces an export) and the SQL runs over [start, as_of) with
+``as_of = min(window end, now)``; a window wholly after ``now`` gives "no data" without
+running any SQL. Each liveness feed's watermark bounds its assets' time further, in the
+SQL itself (so a Grafana panel applies it too); the engine reads the watermarks with the
+figures only to state them (``AsOf.feeds``).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from queue import Empty, SimpleQueue
 from threading import Event
 from typing import Any
@@ -26,6 +33,7 @@ from citybrain.errors import StoreError
 from citybrain.indicators.catalogue import CatalogueError, load_catalogue
 from citybrain.indicators.model import (
     DIMENSIONS,
+    AsOf,
     Breakdown,
     Dimension,
     Figure,
@@ -34,8 +42,11 @@ from citybrain.indicators.model import (
     Window,
 )
 from citybrain.settings import Settings
+from schemas.registry import LIVENESS_FEED
 
-__all__ = ["WorkHours", "compute", "compute_all", "load_catalogue", "snapshot_connections"]
+__all__ = ["WorkHours", "compute", "compute_all", "load_catalogue", "read_as_of", "snapshot_connections"]
+
+LIVENESS_FEEDS: tuple[str, ...] = tuple(sorted({f for f in LIVENESS_FEED.values() if f}))
 
 COLUMNS = ("dimension", "member", "value", "numerator", "denominator", "adjusted_value",
            "unknown_share")
@@ -67,8 +78,24 @@ def _figure(row: dict[str, Any]) -> Figure:
                   adjusted_value=row["adjusted_value"], unknown_share=row["unknown_share"])
 
 
+def read_as_of(conn: psycopg.Connection[Any], window: Window, now: datetime | None) -> AsOf:
+    """What a computation over ``window`` at ``now`` covers: ``at = min(window end, now)``
+    (the window's end when ``now`` is None) and each liveness feed's time, the earlier of
+    ``at`` and its watermark, read on ``conn`` (so on the figures' snapshot when that is
+    where they are computed)."""
+    if now is not None and now.tzinfo is None:
+        raise ValueError("now must be time-zone aware")
+    at = window.end if now is None else min(window.end, now)
+    try:
+        marks = dict(conn.execute("SELECT feed, watermark FROM feed_watermarks").fetchall())
+    except psycopg.Error as exc:
+        raise StoreError(f"reading the liveness feeds' watermarks failed: {exc}; check that the schema "
+                         "is migrated (`citybrain db migrate`)") from exc
+    return AsOf(at, tuple((f, at if marks.get(f) is None else min(at, marks[f])) for f in LIVENESS_FEEDS))
+
+
 def _result(indicator: Indicator, window: Window, department: str | None,
-            rows: Sequence[dict[str, Any]]) -> IndicatorResult:
+            rows: Sequence[dict[str, Any]], as_of: AsOf) -> IndicatorResult:
     total: Figure | None = None
     breakdowns: list[Breakdown] = []
     for row in rows:
@@ -88,7 +115,7 @@ def _result(indicator: Indicator, window: Window, department: str | None,
     breakdowns.sort(key=lambda b: (order[b.dimension], b.member))
     return IndicatorResult(indicator=indicator, window=window, department=department,
                            figure=total if total is not None else Figure(value=None),
-                           breakdowns=tuple(breakdowns))
+                           breakdowns=tuple(breakdowns), as_of=as_of)
 
 
 def _dimension(name: str) -> Dimension:
@@ -99,18 +126,31 @@ def _dimension(name: str) -> Dimension:
 
 
 def compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window, *,
-            department: str | None = None, work_hours: WorkHours | None = None) -> IndicatorResult:
-    """One indicator over ``window`` for the whole city or one department.
+            department: str | None = None, work_hours: WorkHours | None = None,
+            now: datetime | None = None) -> IndicatorResult:
+    """One indicator over ``window`` for the whole city or one department, as of ``now``
+    (the caller's clock; None: the window has ended) — see the module docstring.
 
     Runs in a transaction of its own (a savepoint inside the caller's, if one is open).
     The settings it makes (working hours, jit off) are transaction-local: they end with
     that transaction, or with the caller's when it ran inside one.
     """
+    return _compute(conn, indicator, window, department=department, work_hours=work_hours, now=now)
+
+
+def _compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window, *,
+             department: str | None, work_hours: WorkHours | None, now: datetime | None = None,
+             as_of: AsOf | None = None) -> IndicatorResult:
     hours = work_hours or WorkHours()
-    params = {"start": window.start, "end": window.end, "tz": window.tz.key,
-              "department": department}
     try:
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            if as_of is None:
+                as_of = read_as_of(conn, window, now)
+            if as_of.at <= window.start:
+                # The window lies wholly after now: nothing in it has happened.
+                return _result(indicator, window, department, (), as_of)
+            params = {"start": window.start, "end": as_of.at, "tz": window.tz.key,
+                      "department": department}
             cur.execute("SELECT set_config('citybrain.work_start', %s, true),"
                         " set_config('citybrain.work_end', %s, true),"
                         # JIT compilation costs more than these queries take to run.
@@ -126,15 +166,17 @@ def compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window,
         raise StoreError(
             f"computing {indicator.id} ({indicator.sql_file}) failed: {reason}; check that the "
             "schema is migrated (`citybrain db migrate`)") from exc
-    return _result(indicator, window, department, rows)
+    return _result(indicator, window, department, rows, as_of)
 
 
 def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: str | None = None,
                 work_hours: WorkHours | None = None,
                 indicators: Iterable[Indicator] | None = None, workers: int = 1,
-                then: Callable[[IndicatorResult], object] | None = None) -> list[IndicatorResult]:
+                then: Callable[[IndicatorResult], object] | None = None,
+                now: datetime | None = None) -> list[IndicatorResult]:
     """Every catalogue indicator (or the ones given) over one window and scope, in
-    catalogue order.
+    catalogue order, as of ``now`` (see ``compute``); every result carries the same
+    ``as_of``, read once.
 
     ``workers`` > 1 computes them side by side on that many new connections to ``conn``'s
     database, all reading one snapshot (see ``snapshot_connections``): the figures are
@@ -145,9 +187,11 @@ def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: st
     """
     chosen = load_catalogue() if indicators is None else tuple(indicators)
     if workers <= 1 or len(chosen) <= 1:
+        as_of = read_as_of(conn, window, now)
         results = []
         for i in chosen:
-            results.append(compute(conn, i, window, department=department, work_hours=work_hours))
+            results.append(_compute(conn, i, window, department=department, work_hours=work_hours,
+                                    as_of=as_of))
             if then is not None:
                 then(results[-1])
         return results
@@ -169,7 +213,8 @@ def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: st
             except Empty:
                 return
             try:
-                done[n] = compute(worker, indicator, window, department=department, work_hours=work_hours)
+                done[n] = _compute(worker, indicator, window, department=department, work_hours=work_hours,
+                                   as_of=as_of)
                 if then is not None:
                     then(done[n])
             except BaseException:
@@ -178,6 +223,7 @@ def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: st
 
     with snapshot_connections(conn, min(workers, len(chosen))) as conns, \
             ThreadPoolExecutor(len(conns), thread_name_prefix="indicators") as pool:
+        as_of = read_as_of(conns[0], window, now)  # on the figures' snapshot
         for future in [pool.submit(drain, c) for c in conns]:
             future.result()  # re-raises the first failure (a StoreError naming the indicator)
     return [done[n] for n in range(len(chosen))]

@@ -64,6 +64,24 @@ class Window:
 
 
 @dataclass(frozen=True)
+class AsOf:
+    """The time a result's figures are computed up to (README, "Rules an evaluator can check").
+
+    ``at`` is the earlier of the window's end and the caller's clock ("now": a report's
+    generated-at time): time after it has not happened and is outside the scope. ``feeds``
+    gives, per liveness feed (sorted by name), the time its assets' state is known up to:
+    the earlier of ``at`` and the feed's watermark (``at`` when the feed has none). Time
+    after it has no evidence and is outside the scope too.
+    """
+
+    at: datetime
+    feeds: tuple[tuple[str, datetime], ...] = ()
+
+    def feed(self, name: str) -> datetime:
+        return dict(self.feeds).get(name, self.at)
+
+
+@dataclass(frozen=True)
 class Figure:
     """A value with what it was computed from. ``value`` is None when there is no data
     (nothing in scope), never 0 or 100 by default."""
@@ -92,6 +110,8 @@ class IndicatorResult:
     department: str | None      # scope of the request; None = whole city
     figure: Figure
     breakdowns: tuple[Breakdown, ...] = field(default_factory=tuple)
+    # What the figures cover: None for results built by hand (taken as the window's end).
+    as_of: AsOf | None = None
 
     @property
     def met(self) -> bool | None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import psycopg
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from citybrain import audit, store
 from citybrain.audit import Actor
@@ -44,6 +45,7 @@ def report_details(doc: ReportDocument, fmt: str, file: str | Path, size: int) -
         "timezone": p.timezone,
         "format": fmt,
         "department": p.department,
+        "as_of": p.as_of_utc,
         "data_sha256": p.data_sha256,
         "file": str(file),
         "bytes": size,
@@ -55,6 +57,29 @@ def write_audit(conn: psycopg.Connection[Any], actor: Actor, doc: ReportDocument
                 size: int) -> None:
     audit.record(conn, actor, AUDIT_ACTION, path.name, report_details(doc, fmt, path, size),
                  at=datetime.fromisoformat(doc.provenance.generated_at_utc))
+
+
+def as_of_warnings(doc: ReportDocument) -> list[str]:
+    """What an evaluator must know when the figures do not cover the whole window: it
+    reaches past the report's as-of time, or a liveness feed's state is known only up to
+    an earlier time (its watermark). Both come from the provenance (README, "As of")."""
+    p = doc.provenance
+    start, end, at = (datetime.fromisoformat(t) for t in (p.window_from_utc, p.window_to_utc, p.as_of_utc))
+    now = f"its as-of time {p.as_of_local} (the time the report was generated)"
+    if at <= start:
+        return [f"the window starts after {now}: time that has not happened is outside the scope, "
+                "so every indicator reports no data"]
+    found = []
+    if at < end:
+        found.append(f"the window reaches past {now}: the figures cover {p.window_from_local} – "
+                     f"{p.as_of_local} only; later time is outside the scope")
+    for feed, text in p.as_of_feeds:
+        known = datetime.fromisoformat(text)
+        if known < at:
+            found.append(f"the {feed} feed's state intervals reach only {text} (its watermark): its assets' "
+                         + ("availability reports no data for this window" if known <= start else
+                            "availability covers the window up to then; later time is outside the scope"))
+    return found
 
 
 def _check_department(conn: psycopg.Connection[Any], department: str) -> None:
@@ -85,6 +110,9 @@ def report(
     Date-times without an offset are local; a --to date-time is exclusive.
     The export is recorded in the audit log (action report.export); the
     command prints the file and the SHA-256 of its data rows.
+    Figures cover the window up to its as-of time, the earlier of its end
+    and the report's time (now, or --generated-at), and each liveness feed's
+    assets up to the feed's watermark; a warning says when that cuts the window.
 
     Examples:
         citybrain report --from 2026-03-01 --to 2026-03-31 --format xlsx -o march.xlsx
@@ -123,6 +151,9 @@ def report(
               soft_wrap=True)
     out.print(f"data SHA-256 {doc.provenance.data_sha256}", soft_wrap=True)
     out.print(render_scorecard(doc))
+    warn = Console(stderr=True, soft_wrap=True)
+    for text in as_of_warnings(doc):
+        warn.print(f"[yellow]warning:[/yellow] {escape(text)}")
 
 
 def _stamp(text: str) -> datetime:

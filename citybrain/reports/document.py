@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from citybrain.errors import CitybrainError
-from citybrain.indicators.model import KEYS, IndicatorResult, Window
+from citybrain.indicators.model import KEYS, AsOf, IndicatorResult, Window
 from citybrain.reports.rows import ROW_FORMAT, data_rows, data_sha256, rounded
 from citybrain.reports.scorecard import Scorecard, check_weights, score_keys
 
@@ -56,6 +56,12 @@ class Provenance:
     department: str | None     # scope; None = whole city
     generated_at_utc: str
     generated_at_local: str
+    # As of (README, "Rules an evaluator can check"): the figures cover the window up to
+    # as_of, the earlier of its end and generated_at; a liveness feed's assets only up to
+    # the feed's own time, the earlier of as_of and its watermark.
+    as_of_utc: str
+    as_of_local: str
+    as_of_feeds: tuple[tuple[str, str], ...]   # (feed, its time in the report's zone), by feed
     generated_by: str
     software_version: str
     weights_source: str
@@ -63,6 +69,10 @@ class Provenance:
     row_format: str
     data_rows: int
     data_sha256: str
+    # Maintenance windows an admin approved as retroactive whose time before their
+    # creation falls in the window and counts in adjusted_value (README, "Maintenance and
+    # the past"); city-wide, whatever the department.
+    retroactive_maintenance: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,10 +115,25 @@ def completeness(results: Sequence[IndicatorResult]) -> Completeness:
     )
 
 
+def report_as_of(results: Sequence[IndicatorResult], window: Window, generated_at: datetime) -> AsOf:
+    """The report's as-of: the earlier of the window's end and ``generated_at``, with the
+    feeds' times the results were computed with (results built by hand carry none)."""
+    at = min(window.end, generated_at)
+    found = {r.as_of for r in results if r.as_of is not None}
+    if len(found) > 1:
+        raise ValueError("the results were computed as of different times")
+    as_of = found.pop() if found else AsOf(at)
+    if as_of.at != at:
+        raise ValueError(f"the results were computed up to {as_of.at.isoformat()}, but a report generated at "
+                         f"{generated_at.isoformat()} covers its window up to {at.isoformat()}")
+    return as_of
+
+
 def assemble_report(results: Sequence[IndicatorResult], window: Window, *, department: str | None,
                     generated_by: str, generated_at: datetime,
                     weights: Mapping[str, float] | None = None, weights_source: str = "catalogue",
-                    version: str | None = None) -> ReportDocument:
+                    version: str | None = None,
+                    retroactive_maintenance: Sequence[int] = ()) -> ReportDocument:
     """The document for results already computed over ``window`` and ``department``."""
     if generated_at.tzinfo is None:
         raise ValueError("generated_at must be time-zone aware")
@@ -123,6 +148,7 @@ def assemble_report(results: Sequence[IndicatorResult], window: Window, *, depar
     ordered = canonical_order(results)
     rows = data_rows(ordered)
     tz = window.tz
+    as_of = report_as_of(ordered, window, generated_at)
     provenance = Provenance(
         window_from_local=_iso(window.start.astimezone(tz)),
         window_to_local=_iso(window.end.astimezone(tz)),
@@ -132,6 +158,9 @@ def assemble_report(results: Sequence[IndicatorResult], window: Window, *, depar
         department=department,
         generated_at_utc=_iso(generated_at.astimezone(UTC)),
         generated_at_local=_iso(generated_at.astimezone(tz)),
+        as_of_utc=_iso(as_of.at.astimezone(UTC)),
+        as_of_local=_iso(as_of.at.astimezone(tz)),
+        as_of_feeds=tuple((feed, _iso(at.astimezone(tz))) for feed, at in as_of.feeds),
         generated_by=generated_by,
         software_version=version if version is not None else software_version(),
         weights_source=weights_source,
@@ -139,6 +168,7 @@ def assemble_report(results: Sequence[IndicatorResult], window: Window, *, depar
         row_format=ROW_FORMAT,
         data_rows=len(rows),
         data_sha256=data_sha256(rows),
+        retroactive_maintenance=tuple(sorted(retroactive_maintenance)),
     )
     return ReportDocument(window, department, ordered, rows,
                           score_keys(ordered, weights=weights, weights_source=weights_source), provenance)
@@ -150,13 +180,18 @@ def build_report(conn: psycopg.Connection[Any], window: Window, *, department: s
                  weights_source: str = "catalogue", workers: int = 1,
                  work_hours: WorkHours | None = None) -> ReportDocument:
     """Compute every catalogue indicator over ``window`` (optionally one department's
-    scope) and assemble the report. ``workers`` > 1: that many connections compute the
-    indicators side by side on one snapshot (committed data only; see compute_all)."""
+    scope) as of ``generated_at`` (the figures cover the window up to the earlier of its
+    end and that time, so the stamp of an earlier export reproduces it) and assemble the
+    report. ``workers`` > 1: that many connections compute the indicators side by side on
+    one snapshot (committed data only; see compute_all)."""
+    from alerts.maintenance import retroactive_in
     from citybrain.indicators.engine import compute_all
 
     # Each indicator's figures are formatted as soon as it is computed, while the others
     # are still running; number_text keeps the texts, so assembling finds them done.
     results = compute_all(conn, window, department=department, workers=workers, work_hours=work_hours,
-                          then=lambda r: data_rows([r]))
+                          then=lambda r: data_rows([r]), now=generated_at)
     return assemble_report(results, window, department=department, generated_by=generated_by,
-                           generated_at=generated_at, weights=weights, weights_source=weights_source)
+                           generated_at=generated_at, weights=weights, weights_source=weights_source,
+                           retroactive_maintenance=retroactive_in(conn, window.start,
+                                                                  min(window.end, generated_at)))

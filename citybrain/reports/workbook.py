@@ -74,7 +74,8 @@ def _summary(ws: Worksheet, doc: ReportDocument, names: dict[str, str]) -> None:
     p = doc.provenance
     ws.append(["Citybrain indicator report"])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["window", f"{p.window_from_local} – {p.window_to_local} (exclusive), {p.timezone}"])
+    cut = "" if p.as_of_local == p.window_to_local else f"; figures as of {p.as_of_local}"
+    ws.append(["window", f"{p.window_from_local} – {p.window_to_local} (exclusive), {p.timezone}{cut}"])
     ws.append(["department", p.department or WHOLE_CITY])
     ws.append(["data SHA-256", p.data_sha256])
     ws.append([])

@@ -2,8 +2,9 @@
 
 Same document → same bytes: keys are written in a fixed order (the order built here),
 numbers are the canonical 6-decimal values (``citybrain.reports.rows``), lists are in
-the document's canonical order, and the only time in the output is ``generated_at``,
-which the caller passes in. JSON is UTF-8, indented by 2 spaces, ending with a newline.
+the document's canonical order, and the only times in the output are ``generated_at``,
+which the caller passes in, and the as-of times derived from it and the data. JSON is
+UTF-8, indented by 2 spaces, ending with a newline.
 
 CSV layout: ``# name: value`` lines with the provenance and the scorecard, then the data
 table whose bytes ``data_sha256`` hashes (so ``grep -v '^#' report.csv | sha256sum``
@@ -87,6 +88,7 @@ def as_dict(doc: ReportDocument) -> dict[str, Any]:
         "provenance": {
             "window": {"from": p.window_from_local, "to": p.window_to_local,
                        "from_utc": p.window_from_utc, "to_utc": p.window_to_utc, "to_exclusive": True},
+            "as_of": {"at": p.as_of_utc, "at_local": p.as_of_local, "feeds": dict(p.as_of_feeds)},
             "timezone": p.timezone,
             "department": p.department,
             "generated_at": p.generated_at_utc,
@@ -102,6 +104,8 @@ def as_dict(doc: ReportDocument) -> dict[str, Any]:
                 "worst_unknown_share": c.worst_unknown_share,
                 "worst_unknown_indicator": c.worst_unknown_indicator,
             },
+            "retroactive_maintenance": {"count": len(p.retroactive_maintenance),
+                                        "window_ids": list(p.retroactive_maintenance)},
             "row_format": p.row_format,
             "data_rows": p.data_rows,
             "data_sha256": p.data_sha256,
@@ -127,6 +131,9 @@ def provenance_lines(doc: ReportDocument) -> list[tuple[str, str]]:
         ("window_to", f"{p.window_to_local} (exclusive)"),
         ("window_from_utc", p.window_from_utc),
         ("window_to_utc", f"{p.window_to_utc} (exclusive)"),
+        ("as_of", p.as_of_utc),
+        ("as_of_local", p.as_of_local),
+        ("as_of_feeds", ", ".join(f"{feed} {at}" for feed, at in p.as_of_feeds)),
         ("timezone", p.timezone),
         ("department", p.department or WHOLE_CITY),
         ("generated_at", p.generated_at_utc),
@@ -138,6 +145,9 @@ def provenance_lines(doc: ReportDocument) -> list[tuple[str, str]]:
          f"{c.with_data} of {c.indicators}" + (f" ({share})" if share else "")),
         ("indicators_without_data", ", ".join(c.without_data)),
         ("worst_unknown_share", worst),
+        ("retroactive_maintenance", str(len(p.retroactive_maintenance)) + (
+            f" (windows {', '.join(map(str, p.retroactive_maintenance))})"
+            if p.retroactive_maintenance else "")),
         ("row_format", p.row_format),
         ("data_rows", str(p.data_rows)),
         ("data_sha256", p.data_sha256),

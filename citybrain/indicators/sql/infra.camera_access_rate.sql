@@ -1,6 +1,8 @@
 -- infra.camera_access_rate, version 1: camera access rate (视频监控设备接入率).
 -- Cameras connected in W / cameras in the register during W.
---   in the register: a camera whose scope W ∩ [registered_at, retired_at) is not empty;
+--   in the register: a camera whose scope W ∩ [registered_at, retired_at) is not empty,
+--   the scope ending at the video feed's watermark (as of: later time has no evidence
+--   and is outside the scope, and an open interval ends there too);
 --   connected: it was up (state online or degraded) for some time of its scope, read
 --   from state_intervals (the liveness tracker's record of its health reports), never
 --   from the raw video events, so the cost does not grow with the report rate.
@@ -11,7 +13,13 @@
 -- Returns rows (dimension: 'total', 'department', 'district', 'day'; member; value in
 -- percent; numerator = connected cameras; denominator = cameras in the register;
 -- adjusted_value and unknown_share NULL). No camera in scope: value NULL.
-WITH midnights AS MATERIALIZED (
+WITH evidence AS MATERIALIZED (
+    -- As of: the video feed's state intervals are written up to its watermark, so its
+    -- assets' scope ends there (no watermark yet: at W's end).
+    SELECT least(%(end)s::timestamptz,
+                 (SELECT watermark FROM feed_watermarks WHERE feed = 'video')) AS until
+),
+midnights AS MATERIALIZED (
     -- width_bucket(t, at) = k: t lies on the window's day k (0 = the first).
     SELECT coalesce(array_agg(t ORDER BY t), '{}') AS at
     FROM (SELECT local_midnight(d::date, %(tz)s::text) AS t
@@ -28,11 +36,12 @@ days AS (
 scoped AS NOT MATERIALIZED (
     SELECT a.asset_id, a.department_id, a.district_id,
            greatest(a.registered_at, %(start)s::timestamptz) AS lo,
-           least(a.retired_at, %(end)s::timestamptz) AS hi
+           least(a.retired_at, (SELECT until FROM evidence)) AS hi
     FROM assets a
     WHERE a.kind = 'camera'
       AND a.registered_at < %(end)s::timestamptz
       AND (a.retired_at IS NULL OR a.retired_at > greatest(a.registered_at, %(start)s::timestamptz))
+      AND (SELECT until FROM evidence) > greatest(a.registered_at, %(start)s::timestamptz)
       AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
 ),
 up_days AS (

@@ -13,7 +13,10 @@
 --
 -- Availability accounting (the same in every availability indicator), from
 -- state_intervals only: its cost grows with state changes, never with heartbeats.
--- * Per asset, scope = W ∩ [registered_at, retired_at); intervals are clipped to it.
+-- * Per asset, scope = W ∩ [registered_at, retired_at), up to the watermark of the
+--   video feed (as of: later time has no evidence and is outside the scope; a feed
+--   without one: up to W's end); intervals are clipped to it, so an open interval (the
+--   current state) ends at the watermark.
 -- * In-scope time covered by no interval, or by an 'unknown' one, is unknown;
 --   known = scope − unknown. value = up / known; unknown_share = unknown / scope.
 -- * adjusted_value = up outside maintenance / known outside maintenance. Maintenance =
@@ -45,7 +48,13 @@
 --   day whose facts are missing or were invalidated by a later change) is derived from
 --   state_intervals below, one scan per live range; none when every day has facts.
 --   The two parts add up as whole microseconds, so the figures are the same either way.
-WITH fact_days AS MATERIALIZED (
+WITH evidence AS MATERIALIZED (
+    -- As of: the video feed's state intervals are written up to its watermark, so its
+    -- assets' scope ends there (no watermark yet: at W's end).
+    SELECT least(%(end)s::timestamptz,
+                 (SELECT watermark FROM feed_watermarks WHERE feed = 'video')) AS until
+),
+fact_days AS MATERIALIZED (
     SELECT d.day, local_midnight(d.day, z.tz) AS lo, local_midnight(d.day + 1, z.tz) AS hi
     FROM rollup_zone z JOIN availability_days d ON z.tz = %(tz)s::text
     WHERE local_midnight(d.day, z.tz) >= %(start)s::timestamptz
@@ -92,11 +101,12 @@ cuts AS MATERIALIZED (
 scoped AS NOT MATERIALIZED (
     SELECT a.asset_id, a.kind, a.department_id, a.district_id, a.tags,
            greatest(a.registered_at, %(start)s::timestamptz) AS lo,
-           least(a.retired_at, %(end)s::timestamptz) AS hi
+           least(a.retired_at, (SELECT until FROM evidence)) AS hi
     FROM assets a
     WHERE a.kind IN ('camera')
       AND a.registered_at < %(end)s::timestamptz
       AND (a.retired_at IS NULL OR a.retired_at > greatest(a.registered_at, %(start)s::timestamptz))
+      AND (SELECT until FROM evidence) > greatest(a.registered_at, %(start)s::timestamptz)
       AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
       -- Only the live part reads assets (the facts hold their scopes).
       AND EXISTS (SELECT 1 FROM live)
@@ -143,7 +153,8 @@ classes AS MATERIALIZED (
     ) m ON m.class = cl.class
 ),
 live_intervals AS (
-    -- The intervals' pieces inside the live ranges (an open interval runs to the end):
+    -- The intervals' pieces inside the live ranges (an open interval runs to the range's
+    -- end here, and to the watermark once clipped to its asset's scope):
     -- one scan per live range, none when every day of W has facts.
     SELECT si.asset_id, si.state, greatest(si.started_at, l.lo) AS lo, least(si.ended_at, l.hi) AS hi
     FROM live l

@@ -1,7 +1,8 @@
 -- infra.camera_sharing_rate, version 1: camera sharing rate (视频监控设备共享率).
 -- Connected cameras shared with at least one other department / connected cameras.
 --   connected: up (state online or degraded) for some time of its scope in W, read from
---   state_intervals (see infra.camera_access_rate);
+--   state_intervals (see infra.camera_access_rate; the scope ends at the video feed's
+--   watermark);
 --   shared: its registry entry's shared_with names a department other than its owner.
 --   The registry keeps no history of shared_with: the current entry is used.
 -- Per day (local midnights in tz): cameras connected that day, and those of them shared.
@@ -11,7 +12,13 @@
 -- Returns rows (dimension: 'total', 'department', 'district', 'day'; member; value in
 -- percent; numerator = shared connected cameras; denominator = connected cameras;
 -- adjusted_value and unknown_share NULL). No connected camera in scope: value NULL.
-WITH midnights AS MATERIALIZED (
+WITH evidence AS MATERIALIZED (
+    -- As of: the video feed's state intervals are written up to its watermark, so its
+    -- assets' scope ends there (no watermark yet: at W's end).
+    SELECT least(%(end)s::timestamptz,
+                 (SELECT watermark FROM feed_watermarks WHERE feed = 'video')) AS until
+),
+midnights AS MATERIALIZED (
     -- width_bucket(t, at) = k: t lies on the window's day k (0 = the first).
     SELECT coalesce(array_agg(t ORDER BY t), '{}') AS at
     FROM (SELECT local_midnight(d::date, %(tz)s::text) AS t
@@ -29,11 +36,12 @@ scoped AS NOT MATERIALIZED (
     SELECT a.asset_id, a.department_id, a.district_id,
            cardinality(array_remove(a.shared_with, a.department_id)) > 0 AS shared,
            greatest(a.registered_at, %(start)s::timestamptz) AS lo,
-           least(a.retired_at, %(end)s::timestamptz) AS hi
+           least(a.retired_at, (SELECT until FROM evidence)) AS hi
     FROM assets a
     WHERE a.kind = 'camera'
       AND a.registered_at < %(end)s::timestamptz
       AND (a.retired_at IS NULL OR a.retired_at > greatest(a.registered_at, %(start)s::timestamptz))
+      AND (SELECT until FROM evidence) > greatest(a.registered_at, %(start)s::timestamptz)
       AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
 ),
 up_days AS (

@@ -12,7 +12,10 @@
 --
 -- Availability accounting (the same in every availability indicator), from
 -- state_intervals only: its cost grows with state changes, never with heartbeats.
--- * Per asset, scope = W ∩ [registered_at, retired_at); intervals are clipped to it.
+-- * Per asset, scope = W ∩ [registered_at, retired_at), up to the watermark of the
+--   probe feed (as of: later time has no evidence and is outside the scope; a feed
+--   without one: up to W's end); intervals are clipped to it, so an open interval (the
+--   current state) ends at the watermark.
 -- * In-scope time covered by no interval, or by an 'unknown' one, is unknown;
 --   known = scope − unknown. value = up / known; unknown_share = unknown / scope.
 -- * adjusted_value = up outside maintenance / known outside maintenance. Maintenance =
@@ -36,7 +39,13 @@
 --   segment between two cuts holds F(c₂) − F(c₁), and F at every cut needs only the count
 --   and sum of interval starts and ends per segment. A segment lies wholly inside or
 --   outside each class's M, so a day's maintenance seconds are sums over its segments.
-WITH planned AS MATERIALIZED (
+WITH evidence AS MATERIALIZED (
+    -- As of: the probe feed's state intervals are written up to its watermark, so its
+    -- assets' scope ends there (no watermark yet: at W's end).
+    SELECT least(%(end)s::timestamptz,
+                 (SELECT watermark FROM feed_watermarks WHERE feed = 'probe')) AS until
+),
+planned AS MATERIALIZED (
     SELECT mw.window_id, mw.scope, mw.target,
            greatest(mp.starts_at, %(start)s::timestamptz) AS lo,
            least(mp.ends_at, mw.removed_at, %(end)s::timestamptz) AS hi
@@ -61,11 +70,12 @@ cuts AS MATERIALIZED (
 scoped AS NOT MATERIALIZED (
     SELECT a.asset_id, a.kind, a.department_id, a.district_id, a.tags,
            greatest(a.registered_at, %(start)s::timestamptz) AS lo,
-           least(a.retired_at, %(end)s::timestamptz) AS hi
+           least(a.retired_at, (SELECT until FROM evidence)) AS hi
     FROM assets a
     WHERE a.kind IN ('system')
       AND a.registered_at < %(end)s::timestamptz
       AND (a.retired_at IS NULL OR a.retired_at > greatest(a.registered_at, %(start)s::timestamptz))
+      AND (SELECT until FROM evidence) > greatest(a.registered_at, %(start)s::timestamptz)
       AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
 ),
 assets_in_scope AS MATERIALIZED (

@@ -90,6 +90,9 @@ def test_indicator_figure_with_breakdowns(client: TestClient, city: Any) -> None
     assert water["numerator"] == pytest.approx(86_400 - 21_600)
     assert body["window"] == {"from": "2026-03-01T16:00:00+00:00", "to": "2026-03-02T16:00:00+00:00",
                               "timezone": "Asia/Shanghai"}
+    # The window has ended (the request's clock is later) and no feed has a watermark.
+    end = "2026-03-02T16:00:00+00:00"
+    assert body["as_of"] == {"at": end, "feeds": {"iot": end, "probe": end, "video": end}}
 
 
 def test_department_token_sees_its_department_only(client: TestClient, city: Any) -> None:

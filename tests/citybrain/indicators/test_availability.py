@@ -20,7 +20,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from citybrain import availability, rollups
+from alerts import maintenance as windows
+from citybrain import audit, availability, rollups
+from citybrain.reports.document import build_report
+from citybrain.reports.writers import as_dict, provenance_lines
 from tests.citybrain.indicators.city import (
     BERLIN,
     HOUR,
@@ -282,3 +285,114 @@ def test_a_window_inside_one_day(db: Conn) -> None:
     day = member(result, "day", "2026-03-10")
     assert day == f
     assert [b.member for b in result.breakdowns if b.dimension == "day"] == ["2026-03-10"]
+
+
+# --- maintenance and the past (README, "Rules an evaluator can check") ------------------
+
+OPERATOR = audit.Actor(id="token:op", role="operator")
+ADMIN = audit.Actor(id="token:admin", role="admin")
+
+
+def build_maintenance_city(db: Conn, kind: str) -> tuple[windows.Window, windows.Window]:
+    """A offline H10–H14, B always online, C offline H30–H34. The windows are stored as
+    the CLI and the API store them (alerts.maintenance.create), late:
+    * A's, declared H8–H16, is added by an operator at H12: it counts H12–H16;
+    * C's, declared H28–H36, is added at H32 by an operator too (counts H32–H36) and
+      approved as retroactive by an admin at H40: then it counts H28–H36."""
+    department(db, "water")
+    district(db, "d1")
+    for a in ("A", "B", "C"):
+        asset(db, a, kind, "water", district="d1")
+    states(db, "A", ("online", H(-10), H(10)), ("offline", H(10), H(14)), ("online", H(14), None))
+    states(db, "B", ("online", H(-10), None))
+    states(db, "C", ("online", H(-10), H(30)), ("offline", H(30), H(34)), ("online", H(34), None))
+
+    def add(target: str, lo: float, hi: float, at: float) -> windows.Window:
+        spec = windows.make_spec(kind="maintenance", scope="asset", target=target, starts_at=H(lo),
+                                 ends_at=H(hi), timezone="Asia/Shanghai", reason="crew on site")
+        return windows.create(db, spec, OPERATOR, now=H(at), horizon_days=30)
+
+    return add("A", 8, 16, 12), add("C", 28, 36, 32)
+
+
+@pytest.mark.parametrize(("indicator", "kind", "gateway_kind", "extra"), AVAILABILITY)
+def test_the_maintenance_rule_a_window_counts_from_its_creation_unless_approved(
+        db: Conn, indicator: str, kind: str, gateway_kind: str, extra: set[str]) -> None:
+    wa, wc = build_maintenance_city(db, kind)
+
+    def adjusted() -> tuple[float | None, float | None, float | None]:
+        result = run(db, indicator, W)
+        f = result.figure
+        # known: 48 h each (A 44 up, B 48, C 44) → value 136 / 144, whatever the windows
+        assert (f.numerator, f.denominator) == (136 * HOUR, 144 * HOUR)
+        day1, day2 = member(result, "day", "2026-03-10"), member(result, "day", "2026-03-11")
+        assert day1 is not None and day2 is not None
+        return f.adjusted_value, day1.adjusted_value, day2.adjusted_value
+
+    # Before the approval. Under maintenance: A H12–H16 (known 4, up 2: H14–H16);
+    # C H32–H36 (known 4, up 2: H34–H36) → (136 − 4) / (144 − 8) = 132 / 136.
+    # (Counting A's declared H8–H16 and C's H28–H36 would give 128 / 128 = 100 %.)
+    # Day 1 (H0–H24): known 72, up 68; A 4 / 2 → 66 / 68. Day 2: known 72, up 68; C 4 / 2.
+    assert adjusted() == pytest.approx((100 * 132 / 136, 100 * 66 / 68, 100 * 66 / 68))
+    assert (wa.starts_at, wa.counts_from) == (H(8), H(12))     # declared start kept and shown
+    approved = windows.approve_retroactive(db, wc.window_id, ADMIN, "crew started at H28; filed late",
+                                           now=H(40))
+    assert (approved.retroactive_by, approved.counts_from) == (ADMIN.id, H(28))
+    # After: C H28–H36 counts (known 8, up 4: H28–H30, H34–H36) → (136 − 6) / (144 − 12)
+    # = 130 / 132; day 2: (68 − 4) / (72 − 8) = 64 / 64.
+    expected = (100 * 130 / 132, 100 * 66 / 68, 100.0)
+    assert adjusted() == pytest.approx(expected)
+    if "asset" in extra:
+        result = run(db, indicator, W)
+        a, c = member(result, "asset", "A"), member(result, "asset", "C")
+        assert a is not None and c is not None
+        assert a.adjusted_value == pytest.approx(100 * 42 / 44)    # (44 − 2) / (48 − 4)
+        assert c.adjusted_value == pytest.approx(100.0)            # (44 − 4) / (48 − 8)
+    # The same from the availability facts (the online and intact rates read whole days there).
+    availability.refresh(db, W.start, W.end)
+    assert adjusted() == pytest.approx(expected)
+
+
+def test_the_maintenance_rule_audit_entry_and_report_provenance(db: Conn) -> None:
+    wa, wc = build_maintenance_city(db, "iot_device")
+    # Added by an admin with a reason: retroactive at once, in one transaction with its entries.
+    spec = windows.make_spec(kind="maintenance", scope="asset", target="B", starts_at=H(20),
+                             ends_at=H(22), timezone="Asia/Shanghai", reason="cabinet swap")
+    wb = windows.create(db, spec, ADMIN, now=H(26), horizon_days=30, retroactive_reason="paper permit")
+    windows.approve_retroactive(db, wc.window_id, ADMIN, "crew started at H28; filed late", now=H(40))
+    rows = db.execute("SELECT at, actor, role, action, subject, details FROM audit_log"
+                      " ORDER BY id").fetchall()
+    assert [(r[1], r[3], r[4]) for r in rows] == [
+        (OPERATOR.id, "maintenance.add", str(wa.window_id)),
+        (OPERATOR.id, "maintenance.add", str(wc.window_id)),
+        (ADMIN.id, "maintenance.add", str(wb.window_id)),
+        (ADMIN.id, "maintenance.retroactive", str(wb.window_id)),
+        (ADMIN.id, "maintenance.retroactive", str(wc.window_id)),
+    ]
+    assert rows[0][5]["counts_from"] == H(12).isoformat() and rows[0][5]["retroactive"] is False
+    assert rows[3][0] == H(26) and rows[3][5] == {
+        "reason": "paper permit", "scope": "asset", "target": "B", "declared_from": H(20).isoformat(),
+        "created_at": H(26).isoformat(), "seconds_before_creation": 2 * HOUR}
+    assert rows[4][0] == H(40) and rows[4][2] == "admin" and rows[4][5] == {
+        "reason": "crew started at H28; filed late", "scope": "asset", "target": "C",
+        "declared_from": H(28).isoformat(), "created_at": H(32).isoformat(),
+        "seconds_before_creation": 4 * HOUR, "approved_at": H(40).isoformat()}
+    # Nothing counts before its window's creation unless the window is retroactive.
+    assert db.execute(
+        "SELECT count(*) FROM maintenance_periods p JOIN maintenance_windows w USING (window_id)"
+        " WHERE p.starts_at < w.created_at AND w.retroactive_by IS NULL").fetchone() == (0,)
+    # Reports list the retroactive windows whose time before creation falls in their window:
+    # B's H20–H22 and C's H28–H32, not A's (not approved); not after H32.
+    doc = build_report(db, W, department=None, generated_by="test", generated_at=H(48))
+    assert doc.provenance.retroactive_maintenance == (wc.window_id, wb.window_id)   # by id
+    assert as_dict(doc)["provenance"]["retroactive_maintenance"] == {
+        "count": 2, "window_ids": [wc.window_id, wb.window_id]}
+    assert dict(provenance_lines(doc))["retroactive_maintenance"] == (
+        f"2 (windows {wc.window_id}, {wb.window_id})")
+    assert windows.retroactive_in(db, H(22), H(28)) == ()
+    assert windows.retroactive_in(db, H(31), H(48)) == (wc.window_id,)
+    assert windows.retroactive_in(db, H(32), H(48)) == ()
+    online = next(r for r in doc.results if r.indicator.id == "infra.device_online_rate")
+    # B H20–H22 up 2 of 2 known, A 4 / 2, C 8 / 4 → (136 − 8) / (144 − 14) = 128 / 130
+    assert online.figure.adjusted_value == pytest.approx(100 * 128 / 130)
+

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from citybrain import availability, rollups
+from citybrain import availability, locks, rollups
 from citybrain.indicators.model import Breakdown, Figure, Window
 from citybrain.settings import Settings
 from tests.citybrain.indicators.city import (
@@ -281,7 +281,7 @@ def test_refresh_skips_while_another_session_refreshes_or_writes(db: Conn, datab
     states(db, "A", ("online", H(-100), None))
     with connect_other(database_url, schema) as other:
         # A refresher of another schema does not hold this one up; one of this schema does.
-        lock = availability.REFRESH_LOCK
+        lock = locks.AVAILABILITY_REFRESH
         other.execute("SELECT pg_advisory_xact_lock(%s, hashtext('another_schema'))", (lock,))
         assert availability.refresh(db, START, END, max_days=1).days == (DAYS[0],)
         db.execute("DELETE FROM availability_days")
