@@ -163,10 +163,11 @@ def _worker_env(demo: Settings, ep: Endpoints, index: int) -> dict[str, str]:
         # liveness horizon back after a few seconds instead of the production 30.
         "CITYBRAIN_LIVENESS_IDLE_SOURCE_SECONDS": "3",
         # The alerter's pipeline clock is the liveness watermark: small steps (0.1 s is
-        # 2.4 simulated minutes at 1,440×, at most a minute folded per step, even when
+        # 2.4 simulated minutes at 1,440×, at most 5 minutes folded per step, even when
         # the workers catch up on a backlog), as the production tick is in real time.
         "CITYBRAIN_LIVENESS_TICK_SECONDS": "0.1",
-        "CITYBRAIN_LIVENESS_CHUNK_SECONDS": "60",
+        "CITYBRAIN_LIVENESS_CHUNK_SECONDS": "300",
+        "CITYBRAIN_LIVENESS_CHECKPOINT_SECONDS": "300",
         # At 1,440× the production bound (6 h of event time) is 15 s of wall time: a
         # worker that falls that far behind on a loaded machine would leave evidence out.
         # The replay's evidence all counts: the bound covers the replayed days.

@@ -318,9 +318,13 @@ class LivenessDeriver:
             self._retract(conn, restart)
         moves: list[Transition] = []
         gaps: list[tuple[datetime, datetime]] = []
-        if horizon is not None and (self.cursor is None or horizon > self.cursor):
-            target = horizon if self.cursor is None else min(horizon, self.cursor + max_span)
-            moves, gaps = self._fold_to(conn, target)
+        if self.cursor is None and horizon is not None:
+            first = conn.execute(sql.SQL("SELECT min(occurred_at) FROM {}").format(
+                sql.Identifier(self.table))).fetchone()
+            if first is not None and first[0] is not None:
+                self.cursor = first[0] - _US  # a fresh feed: the fold starts at its first event
+        if horizon is not None and self.cursor is not None and horizon > self.cursor:
+            moves, gaps = self._fold_to(conn, min(horizon, self.cursor + max_span))
         self._write(conn, moves, gaps, [d.id for d in dirty])
         for t in moves:
             metrics.STATE_CHANGES.labels(self.feed, t.state.value).inc()
@@ -476,15 +480,13 @@ class LivenessDeriver:
             exclude=sql.SQL(_EXCLUDE_LATE if late and late[0] else ""))
         while True:
             lo = self.cursor
-            if lo is None:
-                first = conn.execute(sql.SQL("SELECT min(occurred_at) FROM {}").format(
-                    sql.Identifier(self.table))).fetchone()
-                if first is None or first[0] is None or first[0] > target:
-                    return moves, gaps
-                lo = first[0] - _US
+            assert lo is not None
             hi = min(target, lo + self.chunk)
+            # Not prepared: a generic plan would not know how narrow the range is and
+            # read the whole table.
             runs = [Run(a, f, last, _LEVELS[lvl]) for a, f, last, lvl, _ in conn.execute(
-                query, {"lo": lo, "hi": hi, "split": self.split, "feed": self.feed}).fetchall()]
+                query, {"lo": lo, "hi": hi, "split": self.split, "feed": self.feed},
+                prepare=False).fetchall()]
             if tracker.watermark is None and runs:
                 # The feed's first event: never-seen assets start there (not at whenever
                 # the registry happened to be read).
@@ -534,14 +536,25 @@ class LivenessDeriver:
                 "SELECT s.asset_id, s.state, s.since FROM asset_state s JOIN assets a USING (asset_id)"
                 " WHERE a.kind = ANY(%s) AND s.since > %s", (self.kinds, after)).fetchall():
             self._was.setdefault(a, (st, since))  # what alerting was last told
+        # Found by their end (the index on (ended_at, started_at), and the open ones'):
+        # what a year of history holds before ``after`` is not read. Not prepared, so
+        # each plan knows how recent ``after`` is.
         gone = conn.execute(
-            "DELETE FROM state_intervals WHERE started_at > %s AND asset_id IN"
-            " (SELECT asset_id FROM assets WHERE kind = ANY(%s))"
-            " RETURNING asset_id, started_at, state", (after, self.kinds)).fetchall()
+            "WITH doomed AS ("
+            " SELECT asset_id, started_at FROM state_intervals"
+            "  WHERE ended_at > %(after)s AND ended_at <= 'infinity' AND started_at > %(after)s"
+            " UNION ALL SELECT asset_id, started_at FROM state_intervals"
+            "  WHERE ended_at IS NULL AND started_at > %(after)s)"
+            " DELETE FROM state_intervals s USING doomed d, assets a"
+            " WHERE s.asset_id = d.asset_id AND s.started_at = d.started_at"
+            " AND a.asset_id = s.asset_id AND a.kind = ANY(%(kinds)s)"
+            " RETURNING s.asset_id, s.started_at, s.state",
+            {"after": after, "kinds": self.kinds}, prepare=False).fetchall()
         reopened = conn.execute(
-            "UPDATE state_intervals SET ended_at = NULL WHERE ended_at > %s AND asset_id IN"
-            " (SELECT asset_id FROM assets WHERE kind = ANY(%s)) RETURNING asset_id",
-            (after, self.kinds)).fetchall()
+            "UPDATE state_intervals s SET ended_at = NULL FROM assets a"
+            " WHERE s.ended_at > %(after)s AND s.ended_at <= 'infinity' AND a.asset_id = s.asset_id"
+            " AND a.kind = ANY(%(kinds)s) RETURNING s.asset_id",
+            {"after": after, "kinds": self.kinds}, prepare=False).fetchall()
         conn.execute("DELETE FROM feed_gaps WHERE feed = %s AND until_at > %s", (self.feed, after))
         self._retracted |= {(a, s, st) for a, s, st in gone}
         self._touched |= {a for a, _, _ in gone} | {a for (a,) in reopened}

@@ -35,7 +35,7 @@ from citybrain.reports.writers import render_json
 from citybrain.settings import Settings
 from citybrain.simulator import CityConfig
 from citybrain.simulator.message import SimMessage
-from streams.derivation import LivenessDeriver, derive
+from streams.derivation import LivenessDeriver, TickResult, derive
 from streams.ingest import LIVENESS_FEEDS, Ingestor, RawMessage
 from streams.sink import DeadLetter, EventSink
 
@@ -223,48 +223,65 @@ def test_every_delivery_gives_the_same_intervals_and_report(settings: Settings, 
         assert got["report"] == reference["report"], f"{name}: report bytes differ"
 
 
-def _beats(asset: str, start: datetime, end: datetime, every_s: int, tag: str) -> list[RawMessage]:
+def _beats(asset: str, start: datetime, end: datetime, every_s: int, tag: str) -> list[bytes]:
     out, at, n = [], start, 0
     while at < end:
         out.append(orjson.dumps({"event_id": f"{tag}-{asset}-{n}", "asset_id": asset,
                                  "occurred_at": at.isoformat()}))
         at += timedelta(seconds=every_s)
         n += 1
-    return [RawMessage("x", 0, 0, v) for v in out]
+    return out
+
+
+def _water(db: psycopg.Connection[Any], assets: tuple[str, ...], registered: datetime) -> None:
+    from schemas.registry import Asset, Contact, Department, Registry
+
+    import_registry(db, Registry(
+        departments=(Department(department_id="water", name="Water",
+                                first_responsible=Contact(name="Wang", role="first_responsible")),),
+        assets=tuple(Asset(asset_id=a, kind="iot_device", department_id="water", expected_interval_s=60,
+                           registered_at=registered) for a in assets)))
+
+
+def _catch_up(deriver: LivenessDeriver, *, final: bool = False) -> list[TickResult]:
+    """Tick until the fold reaches the horizon (a tick folds at most one chunk)."""
+    results = [deriver.tick(final=final)]
+    while not results[-1].caught_up:
+        results.append(deriver.tick(final=final))
+    return results
+
+
+def _store_iot(settings: Settings, url: str, values: list[bytes], offset: int) -> None:
+    """One batch of iot messages from partition 0, through the real ingest step."""
+    async def go() -> None:
+        async def no_dlq(_: list[DeadLetter]) -> None:
+            return None
+        ing = Ingestor("iot", settings, EventSink(url, settings.database_schema, "iot"),
+                       dead_letter=no_dlq, clock=lambda: START + timedelta(days=2))  # type: ignore[arg-type]
+        await ing.commit(await ing.prepare([RawMessage(settings.topic("iot"), 0, offset + i, v)
+                                            for i, v in enumerate(values)]))
+        await ing.sink.close()
+    asyncio.run(go())
 
 
 @pytest.mark.integration
 def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
         settings: Settings, database_url: str, db: psycopg.Connection[Any]) -> None:
     from citybrain import metrics
-    from schemas.registry import Asset, Contact, Department, Registry
 
     live = settings.model_copy(update={"liveness_lateness_seconds": 3600.0,
                                        "liveness_idle_source_seconds": 3600.0})
     h = lambda hours: START + timedelta(hours=hours)  # noqa: E731
-    import_registry(db, Registry(
-        departments=(Department(department_id="water", name="Water",
-                                first_responsible=Contact(name="Wang", role="first_responsible")),),
-        assets=tuple(Asset(asset_id=a, kind="iot_device", department_id="water", expected_interval_s=60,
-                           registered_at=h(-24)) for a in ("d1", "d2"))))
-    topic = live.topic("iot")
+    _water(db, ("d1", "d2"), h(-24))
 
-    def store_batch(raws: list[RawMessage], offset: int) -> None:
-        async def go() -> None:
-            async def no_dlq(_: list[DeadLetter]) -> None:
-                return None
-            ing = Ingestor("iot", live, EventSink(database_url, live.database_schema, "iot"),
-                           dead_letter=no_dlq, clock=lambda: h(24))  # type: ignore[arg-type]
-            await ing.commit(await ing.prepare([RawMessage(topic, 0, offset + i, r.value)
-                                                for i, r in enumerate(raws)]))
-            await ing.sink.close()
-        asyncio.run(go())
+    def store_batch(values: list[bytes], offset: int) -> None:
+        _store_iot(live, database_url, values, offset)
 
     # Three hours: d1 beats all along; d2 is silent from 1:40 to 1:56 (offline in between).
     store_batch(_beats("d1", h(0), h(3), 60, "a") + _beats("d2", h(0), h(1 + 40 / 60), 60, "a")
                 + _beats("d2", h(1 + 56 / 60), h(3), 60, "b"), 0)
     deriver = LivenessDeriver("iot", live, database_url)
-    deriver.tick(final=True)
+    _catch_up(deriver, final=True)
     offline = [("d2", "offline", h(1) + timedelta(minutes=41, seconds=30), h(1 + 56 / 60))]
     before = db.execute("SELECT asset_id, state, started_at, ended_at FROM state_intervals"
                         " WHERE state = 'offline' ORDER BY 1, 3").fetchall()
@@ -273,7 +290,7 @@ def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
     # d2's heartbeats of 1:40-1:56 arrive now, more than an hour behind the derivation
     # (it reached 3:00): stored, recorded and counted, not folded.
     store_batch(_beats("d2", h(1 + 40 / 60), h(1 + 56 / 60), 60, "late"), 10_000)
-    result = deriver.tick(final=True)
+    result = deriver.tick(final=True)  # caught up before: one tick
     assert result.late_events == 16
     assert metrics.LIVENESS_LATE_EVENTS.labels("iot")._value.get() == counted + 16
     late = db.execute("SELECT feed, lo, events FROM liveness_late").fetchall()
@@ -281,12 +298,8 @@ def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
     assert db.execute("SELECT count(*) FROM iot_events WHERE asset_id = 'd2'").fetchone() == (180,)
     # A later correction folds again from a checkpoint before the frozen point: the late
     # heartbeats stay out of it, so d2's outage stands, as any evaluator saw it before.
-    import_registry(db, Registry(
-        departments=(Department(department_id="water", name="Water",
-                                first_responsible=Contact(name="Wang", role="first_responsible")),),
-        assets=(Asset(asset_id="d3", kind="iot_device", department_id="water", expected_interval_s=60,
-                      registered_at=h(-24)),)))
-    again = deriver.tick(final=True)
+    _water(db, ("d3",), h(-24))
+    again = _catch_up(deriver, final=True)[0]
     # (the refold starts inside the late range: the late heartbeats are in what it reads)
     assert again.restarted_from is not None and again.restarted_from < h(1 + 55 / 60)
     after = db.execute("SELECT asset_id, state, started_at, ended_at FROM state_intervals"
@@ -298,35 +311,20 @@ def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
 @pytest.mark.integration
 def test_late_evidence_retracts_an_outage_and_tells_alerting(
         settings: Settings, database_url: str, db: psycopg.Connection[Any]) -> None:
-    from schemas.registry import Asset, Contact, Department, Registry
-
     live = settings.model_copy(update={"liveness_idle_source_seconds": 3600.0,
                                        "liveness_delay_seconds": 0.0})
     m = lambda minutes: START + timedelta(minutes=minutes)  # noqa: E731
-    import_registry(db, Registry(
-        departments=(Department(department_id="water", name="Water",
-                                first_responsible=Contact(name="Wang", role="first_responsible")),),
-        assets=tuple(Asset(asset_id=a, kind="iot_device", department_id="water", expected_interval_s=60,
-                           registered_at=m(-60)) for a in ("d1", "d2"))))
-    topic = live.topic("iot")
+    _water(db, ("d1", "d2"), m(-60))
 
-    def store_batch(raws: list[RawMessage], offset: int) -> None:
-        async def go() -> None:
-            async def no_dlq(_: list[DeadLetter]) -> None:
-                return None
-            ing = Ingestor("iot", live, EventSink(database_url, live.database_schema, "iot"),
-                           dead_letter=no_dlq, clock=lambda: m(24 * 60))  # type: ignore[arg-type]
-            await ing.commit(await ing.prepare([RawMessage(topic, 0, offset + i, r.value)
-                                                for i, r in enumerate(raws)]))
-            await ing.sink.close()
-        asyncio.run(go())
+    def store_batch(values: list[bytes], offset: int) -> None:
+        _store_iot(live, database_url, values, offset)
 
     def outbox() -> list[dict[str, Any]]:
         return [orjson.loads(p) for (p,) in db.execute("SELECT payload FROM state_outbox ORDER BY id")]
 
     deriver = LivenessDeriver("iot", live, database_url)
     store_batch(_beats("d1", m(0), m(30), 60, "a") + _beats("d2", m(0), m(10), 60, "a"), 0)
-    deriver.tick()
+    _catch_up(deriver)
     # As far as the evidence goes, d2 went silent after minute 9: offline at its deadline.
     assert [(o["asset_id"], o["state"]) for o in outbox()] == [
         ("d1", "online"), ("d2", "online"), ("d2", "offline")]
@@ -334,7 +332,7 @@ def test_late_evidence_retracts_an_outage_and_tells_alerting(
     # d2's heartbeats of minutes 10-29 arrive late (a gateway's backlog): the outage is
     # retracted, not a second interval, and alerting is told d2 is online again.
     store_batch(_beats("d2", m(10), m(30), 60, "b"), 1000)
-    result = deriver.tick()
+    result = _catch_up(deriver)[0]
     assert result.restarted_from is not None
     rows = db.execute("SELECT asset_id, state, started_at, ended_at FROM state_intervals"
                       " ORDER BY 1, 3").fetchall()
@@ -344,3 +342,28 @@ def test_late_evidence_retracts_an_outage_and_tells_alerting(
     assert outbox() == [{"asset_id": "d2", "feed": "iot", "state": "online", "previous": "offline",
                          "at": m(0).isoformat(), "reason": "corrected: late evidence"}]
     deriver.close()
+
+
+@pytest.mark.integration
+def test_a_database_from_before_the_derivation_keeps_its_history(
+        settings: Settings, database_url: str, db: psycopg.Connection[Any]) -> None:
+    # Intervals written by the former monitor, and its watermark, but no derivation state:
+    # what lies more than the lateness bound behind that watermark is kept as stored; the
+    # derivation takes over from there.
+    live = settings.model_copy(update={"liveness_lateness_seconds": 3600.0,
+                                       "liveness_idle_source_seconds": 0.5})
+    h = lambda hours: START + timedelta(hours=hours)  # noqa: E731
+    _water(db, ("d1",), h(-24))
+    db.execute("INSERT INTO state_intervals (asset_id, state, started_at, ended_at, reason) VALUES"
+               " ('d1', 'offline', %s, %s, 'old'), ('d1', 'online', %s, NULL, 'old')", (h(0), h(1), h(1)))
+    db.execute("INSERT INTO feed_watermarks (feed, watermark) VALUES ('iot', %s)", (h(4),))
+    _store_iot(live, database_url, _beats("d1", h(1), h(5), 60, "a"), 0)
+    derive(live, database_url)
+    rows = db.execute("SELECT state, started_at, ended_at, reason FROM state_intervals ORDER BY 2").fetchall()
+    # Kept: the old outage and the online stretch up to the origin (3:00); from there, the
+    # events: online from the first report after the origin, to the last event folded.
+    assert rows[0] == ("offline", h(0), h(1), "old")
+    assert rows[1][:2] == ("online", h(1)) and rows[1][3] == "old"
+    assert [r[0] for r in rows[2:]] == ["online"] and rows[2][1] > h(3) and rows[2][2] is None
+    mark = db.execute("SELECT watermark, origin FROM feed_watermarks").fetchone()
+    assert mark == (h(5) - timedelta(minutes=1), h(3))

@@ -24,7 +24,7 @@ from citybrain.assets import import_registry
 from citybrain.settings import Settings
 from streams.derivation import FEED_EVIDENCE
 from streams.topics import ensure_topics
-from tests.helpers import CuttableProxy, produce, wait_for, worker_env
+from tests.helpers import CuttableProxy, produce, stop, wait_for, worker_env
 from tests.streams.test_derivation import (
     city,
     day_messages,
@@ -43,16 +43,6 @@ def _worker(settings: Settings, url: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "citybrain", "worker"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _stored(db: psycopg.Connection[Any]) -> int:
@@ -138,7 +128,7 @@ def test_workers_killed_rebalanced_and_cut_off_derive_what_one_process_derives(
                      alive=procs[1], log=log)
         finally:
             for proc in procs:
-                _stop(proc)
+                stop(proc)
             proxy.close()
         got = outcome(database_url, live.database_schema)
     text = log.read_text(errors="replace")
