@@ -32,7 +32,9 @@ How:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -223,9 +225,17 @@ class LivenessDeriver:
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
-        self._leader = False
+        leader, self._leader = self._leader, False
         self._reset()
         if conn is not None and not conn.closed:
+            if leader:
+                # Released now, not when the server has ended the session (after close()
+                # returns): whoever takes over next does not find it still held.
+                with contextlib.suppress(psycopg.Error):
+                    conn.rollback()
+                    conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema() || ':' || %s))",
+                                 (locks.LIVENESS_DERIVER, self.feed))
+                    conn.commit()
             conn.close()
 
     # ── the tick ────────────────────────────────────────────────────────────────────
@@ -692,6 +702,23 @@ DENSE = timedelta(minutes=30)
 COARSE = timedelta(minutes=15)
 
 
+def late_evidence_in(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> dict[str, int]:
+    """Per feed, how many stored events with occurred_at in [start, end) arrived beyond the
+    lateness bound and are not in the intervals (what a report over that window states)."""
+    out: dict[str, int] = {}
+    for feed, (table, _) in FEED_EVIDENCE.items():
+        row = conn.execute(
+            sql.SQL("SELECT count(*) FROM liveness_late l JOIN {} e ON e.received_at = l.received_at"
+                    " AND e.occurred_at >= greatest(l.lo, %(start)s)"
+                    " AND e.occurred_at < least(l.frozen_at, %(end)s)"
+                    " WHERE l.feed = %(feed)s AND l.lo < %(end)s AND l.frozen_at > %(start)s"
+                    ).format(sql.Identifier(table)),
+            {"start": start, "end": end, "feed": feed}).fetchone()
+        if row and row[0]:
+            out[feed] = int(row[0])
+    return out
+
+
 def derive(settings: Settings, url: str, *, final: bool = True,
            feeds: Sequence[str] = tuple(FEED_EVIDENCE)) -> dict[str, TickResult]:
     """Fold every feed up to its horizon now (by default the latest stored event), in
@@ -701,10 +728,13 @@ def derive(settings: Settings, url: str, *, final: bool = True,
     for feed in feeds:
         deriver = LivenessDeriver(feed, settings, url)
         try:
-            while True:
+            for _ in range(50):  # a session that just ended may hold the lock a moment longer
                 result = out[feed] = deriver.tick(final=final)
-                if not result.leader or result.caught_up or result.folded_to is None:
+                if result.leader:
                     break
+                time.sleep(0.1)
+            while result.leader and not result.caught_up and result.folded_to is not None:
+                result = out[feed] = deriver.tick(final=final)
         finally:
             deriver.close()
     return out

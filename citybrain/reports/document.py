@@ -73,6 +73,9 @@ class Provenance:
     # creation falls in the window and counts in adjusted_value (README, "Maintenance and
     # the past"); city-wide, whatever the department.
     retroactive_maintenance: tuple[int, ...] = ()
+    # Liveness evidence in the window that arrived beyond the lateness bound: stored, not
+    # in the intervals (README, "Gaps and lateness"), per feed.
+    late_evidence: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,8 @@ def assemble_report(results: Sequence[IndicatorResult], window: Window, *, depar
                     generated_by: str, generated_at: datetime,
                     weights: Mapping[str, float] | None = None, weights_source: str = "catalogue",
                     version: str | None = None,
-                    retroactive_maintenance: Sequence[int] = ()) -> ReportDocument:
+                    retroactive_maintenance: Sequence[int] = (),
+                    late_evidence: Mapping[str, int] | None = None) -> ReportDocument:
     """The document for results already computed over ``window`` and ``department``."""
     if generated_at.tzinfo is None:
         raise ValueError("generated_at must be time-zone aware")
@@ -169,6 +173,7 @@ def assemble_report(results: Sequence[IndicatorResult], window: Window, *, depar
         data_rows=len(rows),
         data_sha256=data_sha256(rows),
         retroactive_maintenance=tuple(sorted(retroactive_maintenance)),
+        late_evidence=tuple(sorted((late_evidence or {}).items())),
     )
     return ReportDocument(window, department, ordered, rows,
                           score_keys(ordered, weights=weights, weights_source=weights_source), provenance)
@@ -186,6 +191,7 @@ def build_report(conn: psycopg.Connection[Any], window: Window, *, department: s
     one snapshot (committed data only; see compute_all)."""
     from alerts.maintenance import retroactive_in
     from citybrain.indicators.engine import compute_all
+    from streams.derivation import late_evidence_in
 
     # Each indicator's figures are formatted as soon as it is computed, while the others
     # are still running; number_text keeps the texts, so assembling finds them done.
@@ -194,4 +200,6 @@ def build_report(conn: psycopg.Connection[Any], window: Window, *, department: s
     return assemble_report(results, window, department=department, generated_by=generated_by,
                            generated_at=generated_at, weights=weights, weights_source=weights_source,
                            retroactive_maintenance=retroactive_in(conn, window.start,
-                                                                  min(window.end, generated_at)))
+                                                                  min(window.end, generated_at)),
+                           late_evidence=late_evidence_in(conn, window.start,
+                                                          min(window.end, generated_at)))

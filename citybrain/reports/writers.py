@@ -106,6 +106,7 @@ def as_dict(doc: ReportDocument) -> dict[str, Any]:
             },
             "retroactive_maintenance": {"count": len(p.retroactive_maintenance),
                                         "window_ids": list(p.retroactive_maintenance)},
+            "late_evidence": dict(p.late_evidence),
             "row_format": p.row_format,
             "data_rows": p.data_rows,
             "data_sha256": p.data_sha256,
@@ -148,6 +149,7 @@ def provenance_lines(doc: ReportDocument) -> list[tuple[str, str]]:
         ("retroactive_maintenance", str(len(p.retroactive_maintenance)) + (
             f" (windows {', '.join(map(str, p.retroactive_maintenance))})"
             if p.retroactive_maintenance else "")),
+        ("late_evidence", ", ".join(f"{feed} {n}" for feed, n in p.late_evidence) or "0"),
         ("row_format", p.row_format),
         ("data_rows", str(p.data_rows)),
         ("data_sha256", p.data_sha256),

@@ -296,6 +296,14 @@ def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
     late = db.execute("SELECT feed, lo, events FROM liveness_late").fetchall()
     assert late == [("iot", h(1 + 40 / 60), 16)]
     assert db.execute("SELECT count(*) FROM iot_events WHERE asset_id = 'd2'").fetchone() == (180,)
+    # ...and reported: a report over the window states them in its provenance.
+    doc = build_report(db, Window(h(0), h(3), ZoneInfo("Asia/Shanghai")), department=None,
+                       generated_by="test", generated_at=h(24))
+    assert doc.provenance.late_evidence == (("iot", 16),)
+    assert b'"late_evidence": {\n      "iot": 16\n    }' in render_json(doc)
+    later = build_report(db, Window(h(2), h(3), ZoneInfo("Asia/Shanghai")), department=None,
+                         generated_by="test", generated_at=h(24))
+    assert later.provenance.late_evidence == ()
     # A later correction folds again from a checkpoint before the frozen point: the late
     # heartbeats stay out of it, so d2's outage stands, as any evaluator saw it before.
     _water(db, ("d3",), h(-24))
