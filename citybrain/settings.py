@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     # liveness_tick_seconds.
     liveness_idle_source_seconds: float = Field(default=30.0, gt=0)
     liveness_tick_seconds: float = Field(default=1.0, gt=0)
-    liveness_delay_seconds: float = Field(default=2.0, ge=0)
+    liveness_delay_seconds: float = Field(default=1.0, ge=0)
     # Evidence up to this far behind the derivation corrects the intervals it falls into
     # (they are derived again from a checkpoint); further behind, it is stored and counted
     # but never folded. Checkpoints are kept for this long, one every
