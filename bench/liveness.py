@@ -65,8 +65,8 @@ def load_beats(conn: psycopg.Connection[Any], devices: int, lo: datetime, hi: da
                     cp.write_row((at, f"{tag}-{i}-{n}", f"dev-{i}", "heartbeat", "ok", received))
                     n += 1
                 at += timedelta(seconds=30)
-    conn.execute("INSERT INTO liveness_dirty (feed, lo, hi, events, received_at) VALUES ('iot', %s, %s, %s, %s)",
-                 (lo, hi, n, received))
+    conn.execute("INSERT INTO liveness_dirty (feed, lo, hi, events, received_at)"
+                 " VALUES ('iot', %s, %s, %s, %s)", (lo, hi, n, received))
     conn.execute("INSERT INTO ingest_offsets (topic, partition, next_offset, mark, marked_at)"
                  " VALUES ('citybrain.iot', 0, %s, %s, now() - interval '1 hour')"
                  " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = ingest_offsets.next_offset"
@@ -84,7 +84,8 @@ def main() -> None:
     schema = f"bench_liveness_{uuid.uuid4().hex[:8]}"
     rng = random.Random(1)
     end = START + timedelta(hours=args.hours)
-    outages = {i: (start, start + timedelta(minutes=10)) for i in rng.sample(range(args.devices), args.devices // 50)
+    outages = {i: (start, start + timedelta(minutes=10))
+               for i in rng.sample(range(args.devices), args.devices // 50)
                for start in [START + timedelta(minutes=rng.uniform(10, args.hours * 60 - 20))]}
     with services(settings, need_broker=False, fresh_database=True) as ep:
         store.migrate(ep.database_url, schema)
