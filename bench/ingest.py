@@ -192,7 +192,7 @@ def measure_worker(settings: Settings, url: str, log: Path,
                 print(f"{_name}: {rows - base_rows} rows; state intervals by state:",
                       dict(conn.execute("SELECT state || coalesce('/' || left(reason, 30), ''), count(*)"
                                         " FROM state_intervals GROUP BY 1").fetchall()), file=sys.stderr)
-                time.sleep(1.0)  # let the liveness monitor settle before the next phase
+                time.sleep(1.0)  # let the liveness derivation settle before the next phase
         return results
     finally:
         proc.send_signal(signal.SIGINT if profile else signal.SIGTERM)

@@ -198,7 +198,7 @@ def schemas_export(directory: Path = Path("schemas/jsonschema")) -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the stream processors (all family agents and the liveness monitor)."""
+    """Run the stream processors (all family agents and the liveness derivation)."""
     import faust
 
     from citybrain.metrics_server import serve_process_metrics

@@ -77,7 +77,7 @@ STORE_METRICS: dict[str, str] = {
     "citybrain_escalation_overdue_seconds": "How late the most overdue escalation step of a "
                                             "triggered incident is (0 when none is due)",
     "citybrain_ingest_last_commit_timestamp_seconds": "Last batch committed per topic (Unix time)",
-    "citybrain_feed_watermark_timestamp_seconds": "Largest event time the liveness monitor processed "
+    "citybrain_feed_watermark_timestamp_seconds": "Last event time the liveness derivation folded "
                                                   "per feed (Unix time)",
     "citybrain_store_scrape_error": "1 when the last scrape could not read the database",
     "citybrain_store_scrape_duration_seconds": "Time the database queries of the last scrape took",

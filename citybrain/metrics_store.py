@@ -31,7 +31,7 @@ BREACH_KINDS = ("response", "resolution")
 KEYS = ("infrastructure", "data", "system", "portal", "security")
 STATES = ("online", "degraded", "offline", "unknown", "maintenance", "untracked")
 
-# One round trip. Retired assets are left out; an asset the liveness monitor never saw
+# One round trip. Retired assets are left out; an asset the liveness derivation never saw
 # has no asset_state row and counts as 'untracked'.
 _QUERIES: dict[str, str] = {
     "assets": """

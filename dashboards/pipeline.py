@@ -70,7 +70,7 @@ def build(settings: Settings) -> Board:
     )
     board.panel(
         panels.trend("Event-time lag of each liveness feed",
-                     "Now minus the largest event time the liveness monitor processed", unit="s", span=12),
+                     "Now minus the last event time the liveness derivation folded", unit="s", span=12),
         PromQuery("time() - citybrain_feed_watermark_timestamp_seconds", "{{feed}}"),
     )
     board.panel(

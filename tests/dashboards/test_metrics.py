@@ -81,7 +81,7 @@ def test_database_figures_at_scrape_time(db: psycopg.Connection[Any], database_u
         return got[(name, tuple(sorted(labels.items())))]
 
     assert value("citybrain_store_scrape_error") == 0
-    # Retired 'old' is left out; d3 and p1 were never seen by the liveness monitor.
+    # Retired 'old' is left out; d3 and p1 were never seen by the liveness derivation.
     assert value("citybrain_assets", key="infrastructure", state="online") == 1
     assert value("citybrain_assets", key="infrastructure", state="offline") == 1
     assert value("citybrain_assets", key="infrastructure", state="degraded") == 1
