@@ -14,7 +14,7 @@ import threading
 from datetime import datetime
 
 from citybrain import store
-from streams.ingest import LIVENESS_FEEDS
+from schemas.registry import LIVENESS_FEED
 
 
 class PipelineClock:
@@ -47,10 +47,16 @@ class PipelineClock:
     def _run(self) -> None:
         with store.connect(self._url, self._schema, autocommit=True) as conn:
             while not self._halt.wait(self._poll):
+                # Every feed the registry has assets for counts: one whose derivation has
+                # not started yet holds the clock (else the first feed to start would
+                # carry it past the others).
                 row = conn.execute(
-                    "SELECT min(watermark) FROM feed_watermarks WHERE feed = ANY(%s)",
-                    (list(LIVENESS_FEEDS),)).fetchone()
-                mark = None if row is None else row[0]
+                    "SELECT min(w.watermark), bool_and(w.watermark IS NOT NULL)"
+                    " FROM unnest(%s::text[], %s::text[]) AS f(kind, feed)"
+                    " JOIN (SELECT DISTINCT kind FROM assets WHERE expected_interval_s IS NOT NULL) a"
+                    " USING (kind) LEFT JOIN feed_watermarks w ON w.feed = f.feed",
+                    (list(_FEED_OF), list(_FEED_OF.values()))).fetchone()
+                mark = None if row is None or not row[1] else row[0]
                 if mark is None:
                     continue
                 if not self._first.is_set():
@@ -58,3 +64,6 @@ class PipelineClock:
                     self._first.set()
                 elif mark > self._now:
                     self._now = mark
+
+
+_FEED_OF = {kind: feed for kind, feed in sorted(LIVENESS_FEED.items()) if feed}

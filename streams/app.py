@@ -124,19 +124,26 @@ def build_app(
         except (psycopg.Error, StoreError) as exc:
             log.warning("liveness: cannot record partition ends (%s); retrying", exc)
             return
-        for deriver in derivers:
-            try:
-                while True:  # a backlog is folded in bounded steps, each committed
+        # A backlog is folded in bounded steps, each committed, one step per feed in turn:
+        # the feeds' watermarks move together (the slowest is the alerter's pipeline clock
+        # in replays), not one feed to the end and then the next.
+        pending = list(derivers)
+        while pending:
+            behind = []
+            for deriver in pending:
+                try:
                     result = await asyncio.to_thread(deriver.tick)
                     if not result.leader:
-                        break
+                        continue
                     await publish_state(deriver)
-                    if result.caught_up or result.folded_to is None:
-                        break
-            except (psycopg.Error, StoreError) as exc:
-                # Waits and retries at the next tick, from the stored checkpoint.
-                log.warning("liveness %s: database unavailable (%s); retrying", deriver.feed,
-                            str(exc).strip().splitlines()[0] if str(exc) else exc)
+                except (psycopg.Error, StoreError) as exc:
+                    # Waits and retries at the next tick, from the stored checkpoint.
+                    log.warning("liveness %s: database unavailable (%s); retrying", deriver.feed,
+                                str(exc).strip().splitlines()[0] if str(exc) else exc)
+                    continue
+                if not (result.caught_up or result.folded_to is None):
+                    behind.append(deriver)
+            pending = behind
 
     if settings.availability_refresh_seconds > 0:
         @app.timer(settings.availability_refresh_seconds)  # type: ignore[untyped-decorator]

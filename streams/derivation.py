@@ -328,11 +328,15 @@ class LivenessDeriver:
             self._retract(conn, restart)
         moves: list[Transition] = []
         gaps: list[tuple[datetime, datetime]] = []
-        if self.cursor is None and horizon is not None:
+        if self.cursor is None:
             first = conn.execute(sql.SQL("SELECT min(occurred_at) FROM {}").format(
                 sql.Identifier(self.table))).fetchone()
             if first is not None and first[0] is not None:
-                self.cursor = first[0] - _US  # a fresh feed: the fold starts at its first event
+                # A fresh feed: the fold starts at its first event. Its watermark is written
+                # at once (just before that event, nothing folded yet), so the feed counts
+                # from the moment it has data: its as-of, and the slowest feed's watermark
+                # that replays use as their clock, do not run ahead of it.
+                self.cursor = first[0] - _US
         if horizon is not None and self.cursor is not None and horizon > self.cursor:
             moves, gaps = self._fold_to(conn, min(horizon, self.cursor + max_span))
         self._write(conn, moves, gaps, [d.id for d in dirty])
