@@ -233,8 +233,8 @@ class LivenessDeriver:
                 # returns): whoever takes over next does not find it still held.
                 with contextlib.suppress(psycopg.Error):
                     conn.rollback()
-                    conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema() || ':' || %s))",
-                                 (locks.LIVENESS_DERIVER, self.feed))
+                    conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                                 locks.liveness_deriver(self.settings.database_schema, self.feed))
                     conn.commit()
             conn.close()
 
@@ -258,9 +258,9 @@ class LivenessDeriver:
     def _tick(self, max_span: timedelta) -> TickResult:
         conn = self._connection()
         if not self._leader:
-            got = conn.execute(
-                "SELECT pg_try_advisory_lock(%s, hashtext(current_schema() || ':' || %s))",
-                (locks.LIVENESS_DERIVER, self.feed)).fetchone()
+            got = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                               locks.liveness_deriver(self.settings.database_schema, self.feed)
+                               ).fetchone()
             conn.commit()
             if not (got and got[0]):
                 return TickResult(leader=False)
