@@ -15,7 +15,6 @@ from typing import Any
 
 import faust
 import psycopg
-from faust.types import TP
 
 from citybrain import availability
 from citybrain.errors import StoreError
@@ -78,17 +77,11 @@ def build_app(
             pending.append(await app.producer.send(dlq, None, d.raw, None, None, headers))
         await asyncio.gather(*pending)
 
-    def highwater(tp: tuple[str, int]) -> int | None:
-        # The end offset of the partition as the broker last reported it to this consumer.
-        high = app.consumer.highwater(TP(*tp))
-        return None if high is None else int(high)
-
     for family in FAMILIES:
         sink = EventSink(database_url, settings.database_schema, family,
                          retry_max_seconds=settings.db_retry_max_seconds)
         sinks.append(sink)
-        ingestor = Ingestor(family, settings, sink, dead_letter=dead_letter, clock=clock,
-                            highwater=highwater)
+        ingestor = Ingestor(family, settings, sink, dead_letter=dead_letter, clock=clock)
         topic = app.topic(settings.topic(family), key_type=bytes, value_type=bytes)
         app.agent(topic, name=f"ingest-{family}")(_ingest_agent(app, ingestor, settings))
 

@@ -50,7 +50,6 @@ class Ingestor:
         *,
         dead_letter: Callable[[Sequence[DeadLetter]], Awaitable[None]],
         clock: Callable[[], datetime],
-        highwater: Callable[[TopicPartition], int | None] | None = None,
     ) -> None:
         self.family = family
         self.sink = sink
@@ -62,7 +61,6 @@ class Ingestor:
         )
         self._dead_letter = dead_letter
         self._liveness = family in LIVENESS_FEEDS
-        self._highwater = highwater
         self._clock = clock
 
     async def prepare(self, messages: Sequence[RawMessage]) -> Prepared:
@@ -90,10 +88,6 @@ class Ingestor:
                 continue
             if msg.offset >= next_offsets.get(tp, 0):
                 next_offsets[tp] = msg.offset + 1
-                if self._liveness and self._highwater is not None:
-                    high = self._highwater(tp)
-                    if high is not None:
-                        batch.highwaters[tp] = high
             decoded = self.decoder.decode_columns(msg.value, processed_at)
             for rej in decoded.rejected:
                 batch.dead.append(DeadLetter(msg.topic, msg.partition, msg.offset,

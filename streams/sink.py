@@ -54,9 +54,6 @@ class Batch:
     # Liveness feeds: the latest event time per source partition (the derivation's
     # horizon is the slowest partition still delivering).
     marks: dict[TopicPartition, datetime] = field(default_factory=dict)
-    # The partitions' end offsets as the consumer last saw them: a partition with messages
-    # beyond what is stored still holds the horizon back, however long it has been quiet.
-    highwaters: dict[TopicPartition, int] = field(default_factory=dict)
     # Set once the rows are in the staging table: what remains of the write is database
     # work, so the caller can start decoding the next batch without starving the COPY.
     staged: asyncio.Event = field(default_factory=asyncio.Event)
@@ -219,21 +216,19 @@ class EventSink:
                          for d in batch.dead],
                     )
             if batch.next_offsets:
-                marks, highs = batch.marks, batch.highwaters
+                marks = batch.marks
                 async with conn.cursor() as cur:
                     await cur.executemany(
                         "INSERT INTO ingest_offsets (topic, partition, next_offset, updated_at,"
-                        " mark, marked_at, highwater) SELECT %s, %s, %s, now(), m,"
-                        " CASE WHEN m IS NULL THEN NULL ELSE now() END, %s"
+                        " mark, marked_at) SELECT %s, %s, %s, now(), m,"
+                        " CASE WHEN m IS NULL THEN NULL ELSE now() END"
                         " FROM (SELECT %s::timestamptz) AS v(m)"
                         " ON CONFLICT (topic, partition) DO UPDATE SET"
                         " next_offset = greatest(ingest_offsets.next_offset, excluded.next_offset),"
                         " updated_at = now(),"
                         " mark = greatest(ingest_offsets.mark, excluded.mark),"
-                        " marked_at = coalesce(excluded.marked_at, ingest_offsets.marked_at),"
-                        " highwater = greatest(ingest_offsets.highwater, excluded.highwater)",
-                        [(t, p, o, highs.get((t, p)), marks.get((t, p)))
-                         for (t, p), o in batch.next_offsets.items()],
+                        " marked_at = coalesce(excluded.marked_at, ingest_offsets.marked_at)",
+                        [(t, p, o, marks.get((t, p))) for (t, p), o in batch.next_offsets.items()],
                     )
         return WriteResult(
             inserted=inserted,

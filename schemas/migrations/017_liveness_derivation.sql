@@ -3,8 +3,8 @@
 -- up to a horizon, and folds again from a checkpoint when evidence arrives behind it.
 
 -- Per source partition: the latest event time committed from it and when (database time),
--- and the partition's end offset as the consumer last saw it, written by the sink with the
--- rows. The derivation's horizon is the slowest partition still delivering (or with
+-- written by the sink with the rows, and the partition's end offset as a worker's
+-- consumer last saw it, written by that worker before each liveness step. The derivation's horizon is the slowest partition still delivering (or with
 -- messages not yet stored), so a partition that is merely behind does not make its
 -- assets look offline.
 ALTER TABLE ingest_offsets
