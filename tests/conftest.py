@@ -21,6 +21,7 @@ import pytest
 from citybrain import store
 from citybrain.runtime import EmbeddedBroker, EmbeddedDatabase
 from citybrain.settings import Settings
+from tests.helpers import fresh_schema
 
 
 @pytest.fixture(scope="session")
@@ -55,12 +56,8 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture
 def schema(database_url: str) -> Iterator[str]:
     """A fresh migrated schema for one test, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    store.migrate(database_url, name)
-    try:
+    with fresh_schema(database_url) as name:
         yield name
-    finally:
-        store.drop_schema(database_url, name)
 
 
 @pytest.fixture

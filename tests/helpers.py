@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from citybrain import store
 from citybrain.settings import Settings
 
 T = TypeVar("T")
@@ -43,6 +45,17 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     })
     env.update(extra)
     return env
+
+
+@contextlib.contextmanager
+def fresh_schema(database_url: str) -> Iterator[str]:
+    """A freshly migrated schema of its own, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    store.migrate(database_url, name)
+    try:
+        yield name
+    finally:
+        store.drop_schema(database_url, name)
 
 
 @contextlib.contextmanager

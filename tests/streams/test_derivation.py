@@ -16,8 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import random
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +37,7 @@ from citybrain.simulator.message import SimMessage
 from streams.derivation import LivenessDeriver, TickResult, derive
 from streams.ingest import LIVENESS_FEEDS, Ingestor, RawMessage
 from streams.sink import DeadLetter, EventSink
+from tests.helpers import fresh_schema
 
 START = datetime(2026, 3, 2, 0, tzinfo=UTC)
 HOURS = 8
@@ -102,16 +102,6 @@ def deliveries(messages: list[SimMessage]) -> dict[str, Delivery]:
         "shuffled": Delivery("shuffled", shuffled),
         "replay+live": Delivery("replay+live", mixed),
     }
-
-
-@contextlib.contextmanager
-def fresh_schema(database_url: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    store.migrate(database_url, name)
-    try:
-        yield name
-    finally:
-        store.drop_schema(database_url, name)
 
 
 def settings_for(base: Settings, schema: str) -> Settings:
@@ -274,12 +264,9 @@ def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
     h = lambda hours: START + timedelta(hours=hours)  # noqa: E731
     _water(db, ("d1", "d2"), h(-24))
 
-    def store_batch(values: list[bytes], offset: int) -> None:
-        _store_iot(live, database_url, values, offset)
-
     # Three hours: d1 beats all along; d2 is silent from 1:40 to 1:56 (offline in between).
-    store_batch(_beats("d1", h(0), h(3), 60, "a") + _beats("d2", h(0), h(1 + 40 / 60), 60, "a")
-                + _beats("d2", h(1 + 56 / 60), h(3), 60, "b"), 0)
+    _store_iot(live, database_url, _beats("d1", h(0), h(3), 60, "a")
+               + _beats("d2", h(0), h(1 + 40 / 60), 60, "a") + _beats("d2", h(1 + 56 / 60), h(3), 60, "b"), 0)
     deriver = LivenessDeriver("iot", live, database_url)
     _catch_up(deriver, final=True)
     offline = [("d2", "offline", h(1) + timedelta(minutes=41, seconds=30), h(1 + 56 / 60))]
@@ -289,7 +276,7 @@ def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
     counted = metrics.LIVENESS_LATE_EVENTS.labels("iot")._value.get()
     # d2's heartbeats of 1:40-1:56 arrive now, more than an hour behind the derivation
     # (it reached 3:00): stored, recorded and counted, not folded.
-    store_batch(_beats("d2", h(1 + 40 / 60), h(1 + 56 / 60), 60, "late"), 10_000)
+    _store_iot(live, database_url, _beats("d2", h(1 + 40 / 60), h(1 + 56 / 60), 60, "late"), 10_000)
     result = deriver.tick(final=True)  # caught up before: one tick
     assert result.late_events == 16
     assert metrics.LIVENESS_LATE_EVENTS.labels("iot")._value.get() == counted + 16
@@ -324,14 +311,11 @@ def test_late_evidence_retracts_an_outage_and_tells_alerting(
     m = lambda minutes: START + timedelta(minutes=minutes)  # noqa: E731
     _water(db, ("d1", "d2"), m(-60))
 
-    def store_batch(values: list[bytes], offset: int) -> None:
-        _store_iot(live, database_url, values, offset)
-
     def outbox() -> list[dict[str, Any]]:
         return [orjson.loads(p) for (p,) in db.execute("SELECT payload FROM state_outbox ORDER BY id")]
 
     deriver = LivenessDeriver("iot", live, database_url)
-    store_batch(_beats("d1", m(0), m(30), 60, "a") + _beats("d2", m(0), m(10), 60, "a"), 0)
+    _store_iot(live, database_url, _beats("d1", m(0), m(30), 60, "a") + _beats("d2", m(0), m(10), 60, "a"), 0)
     _catch_up(deriver)
     # As far as the evidence goes, d2 went silent after minute 9: offline at its deadline.
     assert [(o["asset_id"], o["state"]) for o in outbox()] == [
@@ -339,7 +323,7 @@ def test_late_evidence_retracts_an_outage_and_tells_alerting(
     db.execute("DELETE FROM state_outbox")  # published
     # d2's heartbeats of minutes 10-29 arrive late (a gateway's backlog): the outage is
     # retracted, not a second interval, and alerting is told d2 is online again.
-    store_batch(_beats("d2", m(10), m(30), 60, "b"), 1000)
+    _store_iot(live, database_url, _beats("d2", m(10), m(30), 60, "b"), 1000)
     result = _catch_up(deriver)[0]
     assert result.restarted_from is not None
     rows = db.execute("SELECT asset_id, state, started_at, ended_at FROM state_intervals"

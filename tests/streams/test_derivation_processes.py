@@ -24,12 +24,11 @@ from citybrain.assets import import_registry
 from citybrain.settings import Settings
 from streams.derivation import FEED_EVIDENCE
 from streams.topics import ensure_topics
-from tests.helpers import CuttableProxy, produce, stop, wait_for, worker_env
+from tests.helpers import CuttableProxy, fresh_schema, produce, stop, wait_for, worker_env
 from tests.streams.test_derivation import (
     city,
     day_messages,
     deliveries,
-    fresh_schema,
     outcome,
     run_delivery,
     settings_for,

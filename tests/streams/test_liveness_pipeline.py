@@ -151,7 +151,18 @@ def _envelope(beats: list[tuple[str, int]]) -> tuple[bytes, bytes]:
     return b"gw-1", orjson.dumps({"source": "gw-1", "events": events})
 
 
-def _intervals(db: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+def _fold_one_message(settings: Settings, db: psycopg.Connection[Any], tmp_path: Path,
+                      beats: list[tuple[str, int]], last: datetime) -> list[tuple[Any, ...]]:
+    """dev-1 and dev-2 registered, ``beats`` sent as one message (one batch) to a real
+    worker, which folds them up to ``last``: the state intervals."""
+    import_registry(db, _iot_registry(("dev-1", "dev-2")))
+    boot = settings.kafka_bootstrap or ""
+    asyncio.run(ensure_topics(boot, settings))
+    asyncio.run(produce(boot, settings.topic("iot"), [_envelope(beats)]))
+    log = tmp_path / "worker.log"
+    with running_worker(settings, log) as proc:
+        wait_for(lambda: db.execute("SELECT watermark FROM feed_watermarks").fetchone() == (last,),
+                 what="the feed folded", alive=proc, log=log)
     return db.execute("SELECT asset_id, state, started_at, ended_at, reason FROM state_intervals"
                       " ORDER BY asset_id, started_at").fetchall()
 
@@ -163,19 +174,13 @@ def test_a_feed_silence_inside_one_burst_is_unknown_not_offline(
     # Two devices beat every minute for 10 minutes, nothing at all comes for 20 minutes,
     # then 10 more minutes: delivered as one message, so one batch. The 20 minutes are the
     # platform's gap: unknown from each device's deadline, online again when data resumes.
-    import_registry(db, _iot_registry(("dev-1", "dev-2")))
-    boot = settings.kafka_bootstrap or ""
-    asyncio.run(ensure_topics(boot, settings))
     minutes = [*range(0, 11), *range(30, 41)]
-    asyncio.run(produce(boot, settings.topic("iot"),
-                        [_envelope([(a, m * 60) for m in minutes for a in ("dev-1", "dev-2")])]))
-    log = tmp_path / "worker.log"
-    with running_worker(settings, log) as proc:
-        wait_for(lambda: db.execute("SELECT watermark FROM feed_watermarks").fetchone()
-                 == (T0 + timedelta(minutes=40),), what="the feed folded", alive=proc, log=log)
+    intervals = _fold_one_message(settings, db, tmp_path,
+                                  [(a, m * 60) for m in minutes for a in ("dev-1", "dev-2")],
+                                  T0 + timedelta(minutes=40))
     at = {n: T0 + timedelta(seconds=n) for n in (0, 750, 1800)}
     gap = f"ingestion gap: no iot events for 1200s after {T0 + timedelta(minutes=10)}"
-    assert _intervals(db) == [
+    assert intervals == [
         ("dev-1", "online", at[0], at[750], "reported"),
         ("dev-1", "unknown", at[750], at[1800], gap),
         ("dev-1", "online", at[1800], None, "reported"),
@@ -192,17 +197,10 @@ def test_a_replay_without_silence_gives_the_outages_of_real_time(
     # Half an hour replayed as one burst: dev-1 beats throughout, dev-2 stops after minute
     # 5. There is no silence of the feed, so dev-2 is offline from its deadline (5 min +
     # 60 s × 2.5), as in real time, and nothing is unknown.
-    import_registry(db, _iot_registry(("dev-1", "dev-2")))
-    boot = settings.kafka_bootstrap or ""
-    asyncio.run(ensure_topics(boot, settings))
     beats = [("dev-1", m * 60) for m in range(31)] + [("dev-2", m * 60) for m in range(6)]
-    asyncio.run(produce(boot, settings.topic("iot"), [_envelope(beats)]))
-    log = tmp_path / "worker.log"
-    with running_worker(settings, log) as proc:
-        wait_for(lambda: db.execute("SELECT watermark FROM feed_watermarks").fetchone()
-                 == (T0 + timedelta(minutes=30),), what="the feed folded", alive=proc, log=log)
+    intervals = _fold_one_message(settings, db, tmp_path, beats, T0 + timedelta(minutes=30))
     deadline = T0 + timedelta(minutes=5, seconds=150)
-    assert _intervals(db) == [
+    assert intervals == [
         ("dev-1", "online", T0, None, "reported"),
         ("dev-2", "online", T0, deadline, "reported"),
         ("dev-2", "offline", deadline, None, "no heartbeat within 150s (interval 60s × 2.5)"),

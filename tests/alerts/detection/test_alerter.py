@@ -4,7 +4,6 @@ the real escalation loop and webhook notifier, a loopback HTTP receiver."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from citybrain.settings import Settings
 from streams.topics import ensure_topics
 from tests.alerts.detection.receiver import receiver
 from tests.alerts.detection.registry import load
-from tests.helpers import produce, wait_for, worker_env
+from tests.helpers import produce, stop, wait_for, worker_env
 
 
 @contextmanager
@@ -32,13 +31,7 @@ def running_alerter(settings: Settings, log: Path, **extra: str) -> Iterator[sub
         try:
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop(proc)
 
 
 def incidents(db: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:

@@ -9,8 +9,6 @@ UTC+8, so the local day 2026-03-01 is [2026-02-28T16:00Z, 2026-03-01T16:00Z).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,14 +18,9 @@ import psycopg
 import pytest
 
 from citybrain.settings import Settings
-from tests.helpers import worker_env
+from tests.citybrain.reports.command import citybrain, indicator
 
 HOUR = 3600
-
-
-def citybrain(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "citybrain", *args], env=worker_env(settings),
-                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def report(settings: Settings, out: Path, *args: str) -> tuple[dict[str, Any], str]:
@@ -38,31 +31,8 @@ def report(settings: Settings, out: Path, *args: str) -> tuple[dict[str, Any], s
     return orjson.loads(out.read_bytes()), " ".join(done.stderr.split())
 
 
-def indicator(doc: dict[str, Any], ident: str) -> dict[str, Any]:
-    return next(i for i in doc["indicators"] if i["id"] == ident)
-
-
 def members(entry: dict[str, Any], dimension: str) -> dict[str, float | None]:
     return {b["member"]: b["value"] for b in entry["breakdowns"] if b["dimension"] == dimension}
-
-
-@pytest.fixture
-def city(db: psycopg.Connection[Any]) -> None:
-    """Two iot devices with open intervals and no feed watermark (so only the report's
-    time bounds them): water's is online throughout; traffic's is offline
-    2026-02-28T22:00Z – 2026-03-01T04:00Z (06:00–12:00 local on 03-01), online after."""
-    db.execute("INSERT INTO departments (department_id, name)"
-               " VALUES ('water', 'Water'), ('traffic', 'Traffic')")
-    db.execute(
-        "INSERT INTO assets (asset_id, kind, key, department_id, expected_interval_s, registered_at)"
-        " VALUES ('iot-w', 'iot_device', 'infrastructure', 'water', 30, '2026-01-01T00:00Z'),"
-        "        ('iot-t', 'iot_device', 'infrastructure', 'traffic', 30, '2026-01-01T00:00Z')")
-    db.execute(
-        "INSERT INTO state_intervals (asset_id, state, started_at, ended_at, reason) VALUES"
-        " ('iot-w', 'online', '2026-02-01T00:00Z', NULL, 'heartbeat'),"
-        " ('iot-t', 'online', '2026-02-01T00:00Z', '2026-02-28T22:00Z', 'heartbeat'),"
-        " ('iot-t', 'offline', '2026-02-28T22:00Z', '2026-03-01T04:00Z', 'heartbeat timeout'),"
-        " ('iot-t', 'online', '2026-03-01T04:00Z', NULL, 'heartbeat')")
 
 
 @pytest.mark.usefixtures("city")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import getpass
 import io
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,36 +14,10 @@ import pytest
 from openpyxl import load_workbook
 
 from citybrain.settings import Settings
-from tests.helpers import worker_env
+from tests.citybrain.reports.command import citybrain, indicator
 
 # 2026-03-01 in Shanghai is [2026-02-28T16:00Z, 2026-03-01T16:00Z).
 DAY_START = datetime(2026, 2, 28, 16, tzinfo=UTC)
-
-
-def citybrain(*args: str, settings: Settings, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "citybrain", *args], env=worker_env(settings, **env),
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
-@pytest.fixture
-def city(db: psycopg.Connection[Any]) -> None:
-    """Two departments; water's device is up all day, traffic's is offline 06:00–12:00 local."""
-    db.execute("INSERT INTO departments (department_id, name)"
-               " VALUES ('water', 'Water'), ('traffic', 'Traffic')")
-    db.execute(
-        "INSERT INTO assets (asset_id, kind, key, department_id, expected_interval_s, registered_at)"
-        " VALUES ('iot-w', 'iot_device', 'infrastructure', 'water', 30, '2026-01-01T00:00Z'),"
-        "        ('iot-t', 'iot_device', 'infrastructure', 'traffic', 30, '2026-01-01T00:00Z')")
-    db.execute(
-        "INSERT INTO state_intervals (asset_id, state, started_at, ended_at, reason) VALUES"
-        " ('iot-w', 'online', '2026-02-01T00:00Z', NULL, 'heartbeat'),"
-        " ('iot-t', 'online', '2026-02-01T00:00Z', '2026-02-28T22:00Z', 'heartbeat'),"
-        " ('iot-t', 'offline', '2026-02-28T22:00Z', '2026-03-01T04:00Z', 'heartbeat timeout'),"
-        " ('iot-t', 'online', '2026-03-01T04:00Z', NULL, 'heartbeat')")
-
-
-def indicator(report: dict[str, Any], ident: str) -> dict[str, Any]:
-    return next(i for i in report["indicators"] if i["id"] == ident)
 
 
 @pytest.mark.usefixtures("city")
