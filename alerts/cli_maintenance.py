@@ -86,7 +86,7 @@ def add(
         kind="silence" if silence else "maintenance", scope=scope, target=target, starts_at=start,
         ends_at=end, timezone=tz or settings.timezone, reason=reason, recurrence=rrule, until=until)
     with services(settings, need_broker=False) as ep:
-        store.migrate(ep.database_url, settings.database_schema)
+        store.migrate(ep.database_url, settings.database_schema, storage=settings.storage)
         with store.connect(ep.database_url, settings.database_schema) as conn:
             window = maintenance.create(conn, spec, audit.Actor.cli(), now=datetime.now(UTC),
                                         horizon_days=settings.maintenance_horizon_days,

@@ -251,7 +251,7 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def measure(settings: Settings, args: argparse.Namespace, url: str, hook: Webhook, tmp: Path,
             procs: list[subprocess.Popen[bytes]]) -> dict[str, float]:
-    store.migrate(url, settings.database_schema)
+    store.migrate(url, settings.database_schema, storage=settings.storage)
     with store.connect(url, settings.database_schema) as conn:
         import_registry(conn, registry(args.devices, args.links, args.hosts, args.watch,
                                        args.samples + 1, datetime.now(UTC) - timedelta(days=1)))

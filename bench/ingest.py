@@ -225,7 +225,7 @@ def main() -> None:
         })
         with services(settings, fresh_database=True) as ep:
             settings = settings.model_copy(update={"kafka_bootstrap": ep.kafka_bootstrap})
-            store.migrate(ep.database_url, settings.database_schema)
+            store.migrate(ep.database_url, settings.database_schema, storage=settings.storage)
             with store.connect(ep.database_url, settings.database_schema) as conn:
                 import_registry(conn, registry(args.devices, now - timedelta(days=1)))
             asyncio.run(ensure_topics(ep.kafka_bootstrap, settings))

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = None
     database_url: str | None = None
     database_schema: str = Field(default="citybrain", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # Storage of a schema's first migration (citybrain/store.py), kept from then on:
+    # "auto" uses TimescaleDB when the server can run it (creating the extension if it is
+    # available and preloaded), else plain PostgreSQL, with a warning when TimescaleDB is
+    # installed but not preloaded; "timescaledb" fails instead of falling back;
+    # "postgresql" never uses the extension.
+    storage: Literal["auto", "timescaledb", "postgresql"] = "auto"
     timezone: str = "Asia/Shanghai"
     data_dir: Path = Path(".citybrain")
 

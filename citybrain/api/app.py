@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 import citybrain
 from alerts import api_incidents, api_maintenance
+from citybrain import store
 from citybrain.api import indicators, reports
 from citybrain.metrics_server import metrics_router
 from citybrain.settings import Settings
@@ -26,6 +27,7 @@ def create_app(settings: Settings, database_url: str,
         pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             database_url,
             kwargs={"options": f"-c search_path={settings.database_schema}"},
+            configure=store.extension_on_path,  # as store.connect does
             min_size=1, max_size=settings.api_pool_size, open=False,
         )
         pool.open(wait=True, timeout=30)

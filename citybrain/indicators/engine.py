@@ -29,6 +29,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
+from citybrain import store
 from citybrain.errors import StoreError
 from citybrain.indicators.catalogue import CatalogueError, load_catalogue
 from citybrain.indicators.model import (
@@ -244,9 +245,10 @@ def snapshot_connections(conn: psycopg.Connection[Any],
         try:
             for _ in range(count):
                 c = psycopg.connect(conninfo)
+                opened.append(c)
+                store.extension_on_path(c)  # as ``conn`` has it (store.connect)
                 c.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                 c.read_only = True
-                opened.append(c)
             exported = opened[0].execute("SELECT pg_export_snapshot()").fetchone()
             if exported is None:
                 raise StoreError("pg_export_snapshot() returned nothing")

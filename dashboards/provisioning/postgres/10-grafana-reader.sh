@@ -3,7 +3,8 @@
 # (/docker-entrypoint-initdb.d). Creates the read-only role Grafana connects as:
 #  - SELECT only (a dashboard can never change data),
 #  - search_path = the Citybrain schema, because the panels (and the indicator SQL they
-#    reuse) name tables without a schema, as the application does,
+#    reuse) name tables without a schema, as the application does; then public, where
+#    the image creates the TimescaleDB extension ($__timeGroup becomes time_bucket()),
 #  - read access to tables the migrations create later (default privileges).
 # On an existing volume run the same statements by hand (see dashboards/DEPLOY.md).
 set -eu
@@ -17,7 +18,7 @@ CREATE SCHEMA IF NOT EXISTS :"schema" AUTHORIZATION CURRENT_USER;
 GRANT USAGE ON SCHEMA :"schema" TO :"role";
 GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO :"role";
 ALTER DEFAULT PRIVILEGES IN SCHEMA :"schema" GRANT SELECT ON TABLES TO :"role";
-ALTER ROLE :"role" SET search_path = :"schema";
+ALTER ROLE :"role" SET search_path = :"schema", public;
 ALTER ROLE :"role" SET default_transaction_read_only = on;
 ALTER ROLE :"role" SET statement_timeout = '60s';
 SQL
