@@ -3,8 +3,9 @@
 It consumes, in a consumer group of its own (ingest is unaffected), the state-change
 topic and the family topics its rules read, and for each batch:
 
-    decode → Detection (rules → flapping → maintenance → topology) → incidents.apply
-    → commit the offsets → kick the escalation loop
+    skip records already applied → decode → Detection (rules → flapping → maintenance
+    → topology) → ONE transaction: incidents.apply for each alert, detection's state and
+    the offsets → kick the escalation loop → commit the offsets to Kafka (monitoring only)
 
 The escalation loop (``alerts.escalation.run_due`` with the notifiers built from
 settings) runs in a thread of its own every ``alerter_tick_seconds`` and at once after
@@ -12,14 +13,17 @@ an incident opened, so a page does not wait for the next tick.
 
 * One active alerter: storm collapse needs every child of a parent in one process, so
   instances take a PostgreSQL advisory lock (per schema) and the others wait as hot
-  standbys. Offsets are committed after the batch's alerts are stored (at least once: a
-  replayed batch repeats alerts, which the incident store counts as repeats).
-* Restart: the registry, the maintenance calendar, open incidents (their conditions are
-  firing), open flapping marks and each watched dataset's last update are read back from
-  the database. Not rebuilt: the progress of pending for-durations and consecutive
-  counts, and storm groups (their incidents stay open until a person resolves them).
-  A consumer group with no committed offsets starts at the earliest retained ones, as
-  ingest does: a first start replays what the broker still holds.
+  standbys.
+* Exactly once, whenever it is killed: a batch's incidents, everything detection holds
+  (pending for-durations and consecutive counts, children held for their siblings,
+  storm groups, alerts held by maintenance or flapping) and the offsets of the records
+  applied commit together (alerts/detection_state.py explains why this and not a
+  rebuild from the stored readings). A restart loads that state, resumes at those
+  offsets and skips what the Kafka commit had not caught up with.
+* First start (nothing stored yet): open incidents (their conditions are firing), open
+  flapping marks and each watched dataset's last update are read back from the
+  database. A consumer group with no committed offsets starts at the earliest retained
+  ones, as ingest does: a first start replays what the broker still holds.
 * Time: the detection clock is event time — the latest event time seen, moved on by the
   wall clock while nothing newer arrives (so holds and absences still expire when a
   feed goes quiet); processing time (``clock``) stamps incidents.
@@ -41,7 +45,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from psycopg import sql
 
-from alerts import incidents
+from alerts import escalation_policy, incidents
+from alerts.detection_state import DetectionState
 from alerts.evaluate import AbsenceTracker, StateChange
 from alerts.maintenance import extend_horizon
 from alerts.maintenance_calendar import calendar_version, load_calendar
@@ -61,6 +66,7 @@ log = logging.getLogger(__name__)
 REGISTRY_REFRESH_SECONDS = 10.0
 CALENDAR_REFRESH_SECONDS = 2.0
 HORIZON_REFRESH_SECONDS = 3600.0
+CLOCK_PART = "clock"      # the event clock's latest event time, stored with detection's state
 Sink = Callable[[psycopg.Connection[Any], Alert, datetime], Any]
 NotifyFn = Callable[..., Any]
 
@@ -85,6 +91,16 @@ class EventClock:
         self._latest: datetime | None = None
         self._wall_at = 0.0
         self._last: datetime | None = None
+
+    @property
+    def latest(self) -> datetime | None:
+        return self._latest
+
+    def resume(self, latest: datetime) -> None:
+        """Restart from the latest event time stored before a stop: until the backlog
+        arrives, time goes on from there, so holds do not all lapse at once over the time
+        the alerter was down (their siblings may be waiting in the topics)."""
+        self._latest, self._wall_at = latest, self._wall()
 
     def observe(self, at: datetime) -> None:
         if self._latest is not None and at <= self._latest:
@@ -247,6 +263,7 @@ class Alerter:
         self.events = EventClock(clock, wall, timedelta(seconds=settings.max_future_skew_seconds))
         self._db = _Connection(database_url, settings.database_schema)
         self.detection: Detection | None = None
+        self.state = DetectionState()
         self.applied = 0
         self._versions: dict[str, tuple[Any, ...]] = {}
         self._checked: dict[str, float] = {}
@@ -275,19 +292,34 @@ class Alerter:
         added = extend_horizon(conn, now=now, horizon_days=self.settings.maintenance_horizon_days)
         topology = load_topology(conn)
         detection = Detection(self.rules, topology, load_calendar(conn, now), self.settings)
-        detection.restore(open_alerts(conn))
-        for asset_id, marked_at in conn.execute(
-                "SELECT asset_id, marked_at FROM asset_flapping WHERE cleared_at IS NULL").fetchall():
-            detection.flapping.restore(asset_id, marked_at, self.events.now())
+        stored = self.state.load(conn)
+        if stored is not None:
+            latest = stored.pop(CLOCK_PART, {}).get("latest")
+            if latest is not None:
+                self.events.resume(datetime.fromisoformat(latest))
+            detection.load(stored)
+        else:
+            detection.restore(open_alerts(conn))
+            for asset_id, marked_at in conn.execute(
+                    "SELECT asset_id, marked_at FROM asset_flapping WHERE cleared_at IS NULL").fetchall():
+                detection.flapping.restore(asset_id, marked_at, self.events.now())
         for rule in self.rules:
             tracker = detection.evaluator.trackers[rule.id]
             if isinstance(rule.condition, Absence) and isinstance(tracker, AbsenceTracker):
                 for asset_id, at in last_matching(conn, rule.source, rule.condition).items():
-                    tracker.seed(asset_id, at)
+                    # A stored update the topic no longer holds still proves the dataset
+                    # fresh; a firing one clears on the update itself, read from the topic.
+                    if stored is None or asset_id not in tracker.firing:
+                        tracker.seed(asset_id, at)
+        for problem in escalation_policy.problems(conn, self.settings):
+            # Said at start, not only when an incident of that department opens.
+            log.error("%s; incidents of that department escalate by the default policy", problem)
         self._versions = {"registry": registry_version(conn), "calendar": calendar_version(conn)}
         self._checked = {k: self.wall() for k in ("registry", "calendar", "horizon")}
-        log.info("alerter: %d rules, %d assets, %d maintenance periods added", len(self.rules),
-                 len(topology), added)
+        log.info("alerter: %d rules, %d assets, %d maintenance periods added; %s", len(self.rules),
+                 len(topology), added,
+                 f"detection state resumed at {sum(self.state.offsets.values())} applied records"
+                 if stored is not None else "no stored detection state: rebuilt from open incidents")
         return detection
 
     def topics(self, detection: Detection) -> dict[str, str]:
@@ -342,41 +374,70 @@ class Alerter:
                 raw += detection.collect_reading(family, event)
         return detection.process(raw, self.events.now())
 
-    def store(self, alerts: Sequence[Alert], stop: threading.Event) -> bool:
-        """Apply each alert to the incident store, retrying through database outages.
-        Returns whether one opened or repeated an incident (worth kicking escalation)."""
-        kick = False
-        index, delay = 0, 0.2
-        while index < len(alerts) and not stop.is_set():
-            alert = alerts[index]
-            try:
-                conn = self._db.get()
+    def _apply(self, conn: psycopg.Connection[Any], alert: Alert) -> bool:
+        try:
+            with conn.transaction():  # a savepoint: a refused alert leaves the batch's other writes
                 self.sink(conn, alert, self.clock())
                 if alert.rule_id == FLAPPING_RULE:
                     record_flapping(conn, alert)
-            except (StoreError, psycopg.OperationalError) as exc:
-                log.warning("cannot store alert %s (%s); retrying", alert.fingerprint, exc)
+        except StoreError:
+            raise
+        except CitybrainError as exc:
+            # The store refused this alert itself (not the database): retrying cannot
+            # help, and stopping would replay it forever. Say so and go on.
+            log.error("alert %s not stored: %s", alert.fingerprint, exc)
+            return False
+        return True
+
+    def commit(self, detection: Detection, alerts: Sequence[Alert], offsets: dict[tuple[str, int], int],
+               stop: threading.Event) -> bool | None:
+        """Store the alerts, detection's state and the offsets in one transaction, retrying
+        through database outages. Returns whether an alert fired (worth kicking
+        escalation), or None when stopped before it committed."""
+        parts = detection.snapshot()
+        latest = self.events.latest
+        parts[CLOCK_PART] = {} if latest is None else {"latest": latest.isoformat()}
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                conn = self._db.get()
+                with conn.transaction():
+                    stored = [a for a in alerts if self._apply(conn, a)]
+                    saved = self.state.save(conn, parts, offsets)
+            except (StoreError, psycopg.Error) as exc:
+                log.warning("cannot store %d alert(s) and detection state (%s); retrying (check the database"
+                            " and `citybrain db migrate`)", len(alerts), exc)
                 self._db.close()
                 stop.wait(delay)
                 delay = min(delay * 2, self.settings.db_retry_max_seconds)
                 continue
-            except CitybrainError as exc:
-                # The store refused this alert itself (not the database): retrying cannot
-                # help, and stopping would replay it forever. Say so and go on.
-                log.error("alert %s not stored: %s", alert.fingerprint, exc)
-                index += 1
-                continue
-            log.info("alert %s %s: %s", "firing" if alert.firing else "cleared", alert.fingerprint,
-                     alert.title)
-            kick = kick or alert.firing
-            index += 1
-            self.applied += 1
-        return kick
+            self.state.committed(saved)
+            for alert in stored:
+                log.info("alert %s %s: %s", "firing" if alert.firing else "cleared", alert.fingerprint,
+                         alert.title)
+            self.applied += len(stored)
+            return any(a.firing for a in stored)
+        return None
+
+    def _forget_recreated(self, consumer: AIOKafkaConsumer, batch: dict[Any, Any]) -> None:
+        """A partition that ends before what was applied was recreated (a broker that keeps
+        topics in memory restarted while the database kept its state): forget its stored
+        offset, or the alerter would skip its new records."""
+        for tp in batch:
+            stored = self.state.offsets.get((tp.topic, tp.partition), 0)
+            end = consumer.highwater(tp)
+            if end is not None and end < stored:
+                log.warning("%s[%d] ends at offset %d, before the %d records already applied: the topic"
+                            " was recreated; reading it from the start", tp.topic, tp.partition, end, stored)
+                self.state.offsets[(tp.topic, tp.partition)] = 0
 
     # -- the loop -------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         halt = threading.Event()
         waiter = asyncio.ensure_future(stop.wait())
+        # The threads' view of ``stop``: a commit retrying through a database outage gives
+        # up when asked to stop (nothing of its batch committed, so a restart redoes it).
+        waiter.add_done_callback(lambda _: halt.set())
         lock_task = asyncio.ensure_future(asyncio.to_thread(self._lead, halt))
         await asyncio.wait({waiter, lock_task}, return_when=asyncio.FIRST_COMPLETED)
         if stop.is_set():
@@ -412,10 +473,14 @@ class Alerter:
             last_tick = 0.0
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=100, max_records=20_000)
-                records = [r for rs in batch.values() for r in rs]
+                # Records the stored state already holds (the Kafka commit lags the database's).
+                self._forget_recreated(consumer, batch)
+                records = [r for rs in batch.values() for r in rs
+                           if not self.state.applied(r.topic, r.partition, r.offset)]
                 alerts = self.evaluate(detection, decoders, family_of, records)
                 now = self.events.now()
-                if self.wall() - last_tick >= self.settings.alerter_tick_seconds:
+                ticked = self.wall() - last_tick >= self.settings.alerter_tick_seconds
+                if ticked:
                     last_tick = self.wall()
                     try:
                         await asyncio.to_thread(self.refresh, detection, now)
@@ -424,11 +489,17 @@ class Alerter:
                         log.warning("alerter: cannot refresh registry / maintenance (%s); retrying", exc)
                         self._db.close()
                     alerts += detection.advance(now)
-                if alerts:
-                    opened = await asyncio.to_thread(self.store, alerts, halt)
-                    if opened:
+                if records or alerts or ticked:
+                    offsets = dict(self.state.offsets)
+                    for r in records:
+                        offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0),
+                                                              r.offset + 1)
+                    fired = await asyncio.to_thread(self.commit, detection, alerts, offsets, halt)
+                    if fired is None:
+                        break  # stopping: nothing of this batch committed, a restart redoes it
+                    if fired:
                         escalation.kick()
-                if records:
+                if batch:
                     await consumer.commit()
         finally:
             halt.set()

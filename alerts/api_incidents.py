@@ -174,7 +174,9 @@ def get_policy(department_id: str, who: Reader, conn: Conn,
                settings: Annotated[Settings, Depends(settings_dep)]) -> dict[str, Any]:
     scoped_department(who, department_id)
     try:
-        return escalation_policy.policy_for(conn, department_id, settings).snapshot()
+        frozen = escalation_policy.policy_for(conn, department_id, settings)
+        # The department's own policy, refused: say why the default stands in.
+        return {**frozen.snapshot(), **({"refused": frozen.refused} if frozen.refused else {})}
     except escalation_policy.PolicyError as exc:
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, str(exc)) from exc
 

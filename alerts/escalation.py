@@ -8,17 +8,27 @@ contact is the one paged. An acknowledgement (or resolution) stops the ladder.
 
 ``run_due`` runs the steps that are due, each exactly once across restarts and any
 number of workers: lock the incident row (``FOR UPDATE SKIP LOCKED``), compare the
-step token (``escalation_step``), write the timeline entry and advance the step,
-COMMIT, and only then notify. A crash between commit and notify loses that page
-(at most once) rather than sending it twice; the timeline shows the step without its
-deliveries, so the gap is visible. Silences and maintenance windows
-(``alerts.maintenance.silenced``) suppress the notifications of a step, never the step,
-the incident or its breach.
+step token (``escalation_step``), write the timeline entry, advance the step and create
+one pending send per recipient (``notification_sends``), COMMIT. Then each page on its
+own: claim its send (pending → sending) and write its ``notification.attempt`` entry,
+COMMIT, send, and record the outcome. So a page is sent at most once per (incident,
+step, recipient); a crash after the step's commit leaves the pages not yet claimed
+pending, and the next run sends them (none is lost); a crash during a send leaves its
+attempt on the timeline, so a page delivered just before a crash is never missing from
+it. Silences and maintenance windows (``alerts.maintenance.silenced``) suppress the
+notifications of a step, never the step, the incident or its breach.
+
+One incident never holds up the others: whatever its step raises (a policy that cannot
+be computed, a malformed registry entry, a bug) is rolled back to a savepoint, logged,
+written to its timeline (``escalation.error``) and to the audit log, and its ladder
+stops there — the incident stays open and its breaches are still recorded — while
+every other incident's steps run. Only a lost database connection ends the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
@@ -33,13 +43,19 @@ from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from alerts import ack_link, sla
-from alerts.escalation_policy import Policy, Step
+from alerts.escalation_policy import Policy, PolicyError, Step
 from alerts.maintenance import silenced
 from alerts.model import Notification, Outcome, Recipient, Severity
+from citybrain import audit
 from citybrain.errors import StoreError
 from citybrain.settings import Settings
 
 Connection = psycopg.Connection[Any]
+log = logging.getLogger(__name__)
+SYSTEM = audit.Actor(id="system", role=None)
+# What says the database itself is unusable (not one incident): these end the run, the
+# caller retries it; anything else is that incident's failure.
+_DATABASE_DOWN = (psycopg.OperationalError, psycopg.InterfaceError, psycopg.errors.TransactionRollback)
 
 # --- who a step reaches -------------------------------------------------------------
 
@@ -136,6 +152,7 @@ class StepRun:
     silenced: bool
     breach_recorded: bool
     deliveries: tuple[Delivery, ...] = ()
+    error: str | None = None           # the step failed: why (its ladder stopped there)
 
     @property
     def warning(self) -> bool:
@@ -160,9 +177,10 @@ def _event(conn: Connection, incident_id: int, at: datetime, kind: str, detail: 
                  " VALUES (%s, %s, 'system', %s, %s)", (incident_id, at, kind, Jsonb(detail)))
 
 
-_DUE = """
-SELECT incident_id, escalation_step, next_escalation_at, escalation_policy, department_id,
-       asset_id, title, severity, status, opened_at, response_due_at
+_COLUMNS = """incident_id, escalation_step, next_escalation_at, escalation_policy, department_id,
+       asset_id, title, severity, status, opened_at, response_due_at, reopened_count"""
+_DUE = f"""
+SELECT {_COLUMNS}
   FROM incidents
  WHERE status = 'triggered' AND next_escalation_at <= %s
  ORDER BY next_escalation_at, incident_id
@@ -172,7 +190,7 @@ SELECT incident_id, escalation_step, next_escalation_at, escalation_policy, depa
 
 
 def _text(row: tuple[Any, ...], step: Step, index: int, settings: Settings) -> str:
-    incident_id, _, _, _, department_id, asset_id, title, severity, _, opened_at, due = row
+    incident_id, _, _, _, department_id, asset_id, title, severity, _, opened_at, due = row[:11]
     tz = settings.tz
     lines = [
         f"[{severity}] {title}",
@@ -190,26 +208,51 @@ def _text(row: tuple[Any, ...], step: Step, index: int, settings: Settings) -> s
     return "\n".join(lines)
 
 
-def _claim(conn: Connection, now: datetime, settings: Settings
-           ) -> tuple[StepRun, Notification | None] | None:
-    """Lock one due incident, record its step and advance the token; the caller's commit follows."""
+def _next_due(conn: Connection, now: datetime) -> tuple[Any, ...] | None:
+    """Lock the next due incident (the caller's transaction holds the lock)."""
     while True:
-        row = conn.execute(_DUE, (now,)).fetchone()
+        row: tuple[Any, ...] | None = conn.execute(_DUE, (now,)).fetchone()
         if row is None:
             return None
-        if int(row[1]) < len(row[3].get("steps") or ()) or not row[3]:
-            break
+        steps = row[3].get("steps") if isinstance(row[3], dict) else None
+        if not isinstance(steps, list) or int(row[1]) < len(steps):
+            return row   # a malformed snapshot too: its step fails, reported like any failure
         # Past the last step: nothing more to run; clear the timer so the scan skips it.
         conn.execute("UPDATE incidents SET next_escalation_at = NULL WHERE incident_id = %s", (row[0],))
-    incident_id, index, due_at, frozen = int(row[0]), int(row[1]), row[2], row[3]
+
+
+def _frozen_policy(frozen: Any) -> Policy:
     try:
-        policy = Policy.model_validate({k: v for k, v in (frozen or {}).items() if k != "source"})
-    except ValidationError:
-        # An incident opened without a usable snapshot cannot escalate; say so once.
-        _event(conn, incident_id, now, "escalation.warning",
-               {"step": index, "warning": "the incident's frozen escalation policy is missing or invalid"})
-        conn.execute("UPDATE incidents SET next_escalation_at = NULL WHERE incident_id = %s", (incident_id,))
-        return StepRun(incident_id, index, due_at, (), (), ("no usable policy",), False, False), None
+        return Policy.model_validate({k: v for k, v in (frozen or {}).items() if k != "source"})
+    except (ValidationError, AttributeError) as exc:
+        raise PolicyError(f"the incident's frozen escalation policy is missing or invalid: {exc}") from exc
+
+
+def _notification(row: tuple[Any, ...], step: Step, index: int, settings: Settings) -> Notification:
+    incident_id = int(row[0])
+    incident_url = f"{settings.public_url.rstrip('/')}/api/v1/incidents/{incident_id}"
+    return Notification(
+        incident_id=incident_id, title=row[6], severity=Severity(row[7]), status=row[8],
+        department_id=row[4], opened_at=row[9], text=_text(row, step, index, settings),
+        # Each recipient's signed link replaces this in ``for_recipient``; with no key the
+        # incident link stands in, so no message carries a link that cannot work.
+        incident_url=incident_url, ack_url=incident_url,
+        step=index,
+    )
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    run: StepRun
+    notification: Notification | None
+    sends: tuple[int, ...] = ()        # notification_sends ids, one per recipient in order
+
+
+def _claim(conn: Connection, row: tuple[Any, ...], now: datetime, settings: Settings) -> _Claimed:
+    """Record the locked incident's step, advance its token and create its pending sends;
+    the caller's commit follows."""
+    incident_id, index, due_at, frozen = int(row[0]), int(row[1]), row[2], row[3]
+    policy = _frozen_policy(frozen)
     step = policy.steps[index]
     department_id, asset_id = row[4], row[5]
     found = resolve(conn, policy, step, department_id, settings)
@@ -237,16 +280,34 @@ def _claim(conn: Connection, now: datetime, settings: Settings
     run = StepRun(incident_id, index, due_at, tuple(step.notify), found.recipients, found.unresolved,
                   quiet, breach)
     if quiet or not found.recipients:
-        return run, None
-    incident_url = f"{settings.public_url.rstrip('/')}/api/v1/incidents/{incident_id}"
-    return run, Notification(
-        incident_id=incident_id, title=row[6], severity=Severity(row[7]), status=row[8],
-        department_id=department_id, opened_at=row[9], text=_text(row, step, index, settings),
-        # Each recipient's signed link replaces this in ``for_recipient``; with no key the
-        # incident link stands in, so no message carries a link that cannot work.
-        incident_url=incident_url, ack_url=incident_url,
-        step=index,
-    )
+        return _Claimed(run, None)
+    notification = _notification(row, step, index, settings)
+    sends = []
+    for r in found.recipients:
+        sent = conn.execute(
+            "INSERT INTO notification_sends (incident_id, round, step, channel, address, recipient, state,"
+            " created_at) VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s)"
+            " ON CONFLICT (incident_id, round, step, channel, address) DO NOTHING RETURNING send_id",
+            (incident_id, int(row[11]), index, r.channel, r.address,
+             Jsonb({"name": r.name, "role": r.role, "channel": r.channel, "address": r.address}), now),
+        ).fetchone()
+        if sent is None:   # cannot happen while the step token guards the step; never page on doubt
+            raise StoreError(f"incident {incident_id}: step {index} already has a send for {_who(r)}")
+        sends.append(int(sent[0]))
+    return _Claimed(run, notification, tuple(sends))
+
+
+def _failed(conn: Connection, row: tuple[Any, ...], now: datetime, exc: BaseException) -> StepRun:
+    """Report one incident's failed step (timeline, audit) and stop its ladder there."""
+    incident_id, index, due_at = int(row[0]), int(row[1]), row[2]
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    detail = {"step": index, "due_at": due_at.isoformat() if due_at else None, "error": error,
+              "ladder": "stopped: fix the cause, then reopen the incident or page by hand"}
+    _event(conn, incident_id, now, "escalation.error", detail)
+    audit.record(conn, SYSTEM, "incident.escalation_error", str(incident_id), detail, at=now)
+    conn.execute("UPDATE incidents SET next_escalation_at = NULL WHERE incident_id = %s", (incident_id,))
+    return StepRun(incident_id, index, due_at, (), (), (f"escalation failed: {error}",), False, False,
+                   error=error)
 
 
 def for_recipient(notification: Notification, recipient: Recipient, settings: Settings,
@@ -260,33 +321,96 @@ def for_recipient(notification: Notification, recipient: Recipient, settings: Se
 
 
 def _deliver(notify: NotifyFn, notification: Notification, recipient: Recipient,
-             record: Record) -> Outcome:
+             record: Record, settings: Settings, now: datetime) -> Outcome:
     try:
-        return notify(notification, recipient, record)
+        return notify(for_recipient(notification, recipient, settings, now), recipient, record)
     except Exception as exc:  # a notifier bug must not stop the ladder: it becomes a failed delivery
         return Outcome(delivered=False, retryable=False,
                        detail=f"notifier raised {type(exc).__name__}: {exc}")
 
 
-def _deliveries(conn: Connection, run: StepRun, notification: Notification, notify: NotifyFn,
-                now: datetime, settings: Settings) -> tuple[Delivery, ...]:
-    done: list[Delivery] = []
-    for recipient in run.recipients:
-        entries: list[Entry] = []
+def _send(conn: Connection, send_id: int, notification: Notification, recipient: Recipient,
+          notify: NotifyFn, now: datetime, settings: Settings) -> Delivery | None:
+    """One page, at most once: claim its send and record the attempt (committed), send,
+    record the outcome. None when another run has it or the incident was answered."""
+    incident_id, step = notification.incident_id, notification.step
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT i.status FROM notification_sends s JOIN incidents i USING (incident_id)"
+            " WHERE s.send_id = %s AND s.state = 'pending' FOR UPDATE OF s SKIP LOCKED",
+            (send_id,)).fetchone()
+        if row is None:
+            return None
+        if row[0] != "triggered":
+            # Acknowledged or resolved since its step ran (a page resumed after a crash).
+            conn.execute("UPDATE notification_sends SET state = 'cancelled', finished_at = %s"
+                         " WHERE send_id = %s", (now, send_id))
+            _event(conn, incident_id, now, "notification.cancelled",
+                   {"step": step, **_who(recipient), "reason": f"incident {row[0]} before it was sent"})
+            return None
+        conn.execute("UPDATE notification_sends SET state = 'sending', attempted_at = %s WHERE send_id = %s",
+                     (now, send_id))
+        _event(conn, incident_id, now, "notification.attempt", {"step": step, **_who(recipient)})
+    entries: list[Entry] = []
 
-        def collect(kind: str, detail: dict[str, Any], into: list[Entry] = entries) -> None:
-            into.append((kind, detail))
-        outcome = _deliver(notify, for_recipient(notification, recipient, settings, now), recipient, collect)
-        if not entries:
-            # The notifier recorded no attempts of its own: the outcome is the entry.
-            entries.append(("notification.delivered" if outcome.delivered else "notification.failed",
-                            {"step": run.step, **_who(recipient), "result": outcome.detail,
-                             "attempts": outcome.attempts, "retryable": outcome.retryable}))
-        with conn.transaction():
-            for kind, detail in entries:
-                _event(conn, run.incident_id, now, kind, detail)
-        done.append(Delivery(recipient, outcome))
-    return tuple(done)
+    def collect(kind: str, detail: dict[str, Any]) -> None:
+        entries.append((kind, detail))
+    outcome = _deliver(notify, notification, recipient, collect, settings, now)
+    if not entries:
+        # The notifier recorded no attempts of its own: the outcome is the entry.
+        entries.append(("notification.delivered" if outcome.delivered else "notification.failed",
+                        {"step": step, **_who(recipient), "result": outcome.detail,
+                         "attempts": outcome.attempts, "retryable": outcome.retryable}))
+    with conn.transaction():
+        for kind, detail in entries:
+            _event(conn, incident_id, now, kind, detail)
+        conn.execute("UPDATE notification_sends SET state = 'done', finished_at = %s, delivered = %s"
+                     " WHERE send_id = %s", (now, outcome.delivered, send_id))
+    return Delivery(recipient, outcome)
+
+
+def _deliveries(conn: Connection, claimed: _Claimed, notify: NotifyFn, now: datetime,
+                settings: Settings) -> tuple[Delivery, ...]:
+    assert claimed.notification is not None
+    done = [_send(conn, send_id, claimed.notification, recipient, notify, now, settings)
+            for send_id, recipient in zip(claimed.sends, claimed.run.recipients, strict=True)]
+    return tuple(d for d in done if d is not None)
+
+
+def _resume(conn: Connection, now: datetime, notify: NotifyFn, settings: Settings, limit: int) -> int:
+    """Send the pages whose step committed but whose run ended before they were claimed
+    (a crash, a stop): none is lost. Returns how many were sent."""
+    columns = ", ".join(f"i.{c.strip()}" for c in _COLUMNS.split(","))
+    with conn.transaction():
+        rows = conn.execute(
+            f"SELECT s.send_id, s.step, s.recipient, {columns}"
+            " FROM notification_sends s JOIN incidents i USING (incident_id)"
+            " WHERE s.state = 'pending' ORDER BY s.send_id LIMIT %s", (limit,)).fetchall()
+    sent = 0
+    for send_id, index, who, *incident in rows:
+        try:
+            step = _frozen_policy(incident[3]).steps[index]
+            recipient = Recipient(*(str(who[k]) for k in ("name", "role", "channel", "address")))
+            delivery = _send(conn, send_id, _notification(tuple(incident), step, index, settings), recipient,
+                             notify, now, settings)
+        except _DATABASE_DOWN:
+            raise
+        except Exception as exc:
+            log.exception("escalation: page %s of incident %s cannot be resumed", send_id, incident[0])
+            with conn.transaction():
+                conn.execute("UPDATE notification_sends SET state = 'cancelled', finished_at = %s"
+                             " WHERE send_id = %s AND state = 'pending'", (now, send_id))
+                _failed_send(conn, int(incident[0]), index, now, exc)
+            continue
+        sent += delivery is not None
+    return sent
+
+
+def _failed_send(conn: Connection, incident_id: int, index: int, now: datetime, exc: BaseException) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    detail = {"step": index, "error": error, "ladder": "pages of this step not sent"}
+    _event(conn, incident_id, now, "escalation.error", detail)
+    audit.record(conn, SYSTEM, "incident.escalation_error", str(incident_id), detail, at=now)
 
 
 def run_due(conn_factory: ConnFactory, now: datetime, notify: NotifyFn, *, settings: Settings,
@@ -307,13 +431,32 @@ def run_due(conn_factory: ConnFactory, now: datetime, notify: NotifyFn, *, setti
                                  "(each step commits before it notifies); commit or use a fresh one")
             while len(runs) < limit:
                 with conn.transaction():
-                    claimed = _claim(conn, now, settings)
-                if claimed is None:
-                    break
-                run, notification = claimed
-                if notification is not None:
-                    run = replace(run, deliveries=_deliveries(conn, run, notification, notify, now, settings))
+                    row = _next_due(conn, now)
+                    if row is None:
+                        break
+                    try:
+                        with conn.transaction():   # a savepoint: a failure undoes this step only
+                            claimed = _claim(conn, row, now, settings)
+                    except _DATABASE_DOWN:
+                        raise
+                    except Exception as exc:
+                        log.exception("escalation of incident %s (step %s) failed; its ladder stops there,"
+                                      " the other incidents go on", row[0], row[1])
+                        claimed = _Claimed(_failed(conn, row, now, exc), None)
+                run = claimed.run
+                if claimed.notification is not None:
+                    try:
+                        run = replace(run, deliveries=_deliveries(conn, claimed, notify, now, settings))
+                    except _DATABASE_DOWN:
+                        raise
+                    except Exception as exc:
+                        log.exception("escalation: pages of incident %s (step %s) failed", run.incident_id,
+                                      run.step)
+                        with conn.transaction():
+                            _failed_send(conn, run.incident_id, run.step, now, exc)
+                        run = replace(run, error=f"{type(exc).__name__}: {exc}")
                 runs.append(run)
+            _resume(conn, now, notify, settings, limit)
             # Breaches no step records (resolution deadlines, ladders without a breach
             # step) are swept here, so wherever escalation runs, breaches are recorded.
             sla.record_breaches(conn, now)

@@ -7,12 +7,19 @@ Policies come from, in order: the department's policy an admin stored through th
 then ``alerts/policies/default.yaml`` (or ``CITYBRAIN_ESCALATION_POLICY_DIR`` instead of
 the packaged folder). ``policy_for`` picks one when an incident opens, and its snapshot
 is frozen onto the incident.
+
+A department's policy that does not validate (say ``after_minutes: 1e300``, which no
+clock can add) is refused wherever it is read: the API answers 422, ``problems`` lists it
+when the alerter starts, and an incident of that department opens with the default
+ladder instead, its timeline saying why — one bad policy never leaves an incident
+without pages.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -21,7 +28,7 @@ from typing import Any, Literal
 import psycopg
 import yaml
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from citybrain import audit
 from citybrain.errors import CitybrainError
@@ -30,6 +37,9 @@ from citybrain.settings import Settings
 Connection = psycopg.Connection[Any]
 Target = Literal["oncall", "lead", "first_responsible", "duty_supervisor", "group"]
 Channel = Literal["webhook", "wecom", "dingtalk", "feishu", "email"]
+# A month: past every resolution deadline, so a larger value is a typo, and one a clock
+# cannot add (datetime overflows) would fail the incident's escalation at run time.
+MAX_AFTER_MINUTES = 30 * 24 * 60
 
 
 class PolicyError(CitybrainError):
@@ -51,6 +61,14 @@ class Step(BaseModel):
     notify: tuple[Target, ...] = Field(min_length=1)
     record_breach: bool = Field(default=False, description="record the response breach at this step")
 
+    @field_validator("after_minutes")
+    @classmethod
+    def _bounded(cls, value: float) -> float:
+        if not math.isfinite(value) or value > MAX_AFTER_MINUTES:
+            raise ValueError(f"after_minutes must be a number of minutes from 0 to {MAX_AFTER_MINUTES}"
+                             f" (30 days), got {value:g}")
+        return value
+
 
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -70,6 +88,7 @@ class Policy(BaseModel):
 class FrozenPolicy:
     policy: Policy
     source: str          # "database", "<dept>.yaml" or "default.yaml"
+    refused: str | None = None   # the department's own policy, refused: why (the default stands in)
 
     def snapshot(self) -> dict[str, Any]:
         """What is stored on the incident: the policy and where it came from."""
@@ -105,20 +124,53 @@ def _from_yaml(text: str, name: str) -> Policy:
     return _validate(data, name)
 
 
+def _own_policy(conn: Connection, department_id: str, settings: Settings) -> FrozenPolicy | None:
+    row = conn.execute("SELECT policy FROM escalation_policies WHERE department_id = %s",
+                       (department_id,)).fetchone()
+    if row is not None:
+        return FrozenPolicy(_validate(row[0], f"of {department_id} (database)"), "database")
+    # Department ids are registry identifiers ([A-Za-z0-9._:/-]); a path separator
+    # would read outside the folder, so such ids only get the default.
+    if "/" not in department_id and not department_id.startswith("."):
+        name = f"{department_id}.yaml"
+        text = _policy_file(settings, name)
+        if text is not None:
+            return FrozenPolicy(_from_yaml(text, name), name)
+    return None
+
+
 def policy_for(conn: Connection, department_id: str | None, settings: Settings) -> FrozenPolicy:
-    """The policy an incident of this department opens with."""
+    """The policy an incident of this department opens with: its own, or the default
+    (also when its own is refused: ``refused`` says why)."""
+    refused = None
     if department_id is not None:
-        row = conn.execute("SELECT policy FROM escalation_policies WHERE department_id = %s",
-                           (department_id,)).fetchone()
-        if row is not None:
-            return FrozenPolicy(_validate(row[0], f"of {department_id} (database)"), "database")
-        # Department ids are registry identifiers ([A-Za-z0-9._:/-]); a path separator
-        # would read outside the folder, so such ids only get the default.
-        if "/" not in department_id and not department_id.startswith("."):
-            name = f"{department_id}.yaml"
-            text = _policy_file(settings, name)
-            if text is not None:
-                return FrozenPolicy(_from_yaml(text, name), name)
+        try:
+            own = _own_policy(conn, department_id, settings)
+        except PolicyError as exc:
+            refused = str(exc)
+        else:
+            if own is not None:
+                return own
+    default = _default_policy(settings)
+    return replace(default, refused=refused) if refused else default
+
+
+def problems(conn: Connection, settings: Settings) -> list[str]:
+    """Every stored or packaged policy that would be refused, one message each."""
+    found = []
+    for (department_id,) in conn.execute("SELECT department_id FROM departments ORDER BY 1").fetchall():
+        try:
+            _own_policy(conn, department_id, settings)
+        except PolicyError as exc:
+            found.append(str(exc))
+    try:
+        _default_policy(settings)
+    except PolicyError as exc:
+        found.append(str(exc))
+    return found
+
+
+def _default_policy(settings: Settings) -> FrozenPolicy:
     text = _policy_file(settings, "default.yaml")
     if text is None:
         raise PolicyError("no default escalation policy (default.yaml) in "

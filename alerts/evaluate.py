@@ -15,12 +15,16 @@ clock. One tracker per rule keeps what its condition needs per asset:
 
 A firing alert's ``event_at`` is when the condition began (the breach's first reading,
 the state's start, the deadline that lapsed); a clearing alert's is when it ended.
+
+Each tracker's ``snapshot`` / ``load`` is what it keeps, as JSON (``Parts``: a name →
+key → value), so the alerter stores the progress of a for-duration or a count with the
+offsets it was computed from (alerts/detection_state.py) and a restart resumes it.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,10 +38,33 @@ from alerts.topology import AssetInfo, Topology
 
 # States that say neither "down" nor "up": no data (an ingestion gap) or planned work.
 NEUTRAL_STATES = frozenset({"unknown", "maintenance"})
+# A tracker's or stage's state as JSON: part name → key → value (alerts/detection_state.py).
+Parts = dict[str, dict[str, Any]]
 _OPS = {
     ">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__,
     "==": float.__eq__, "!=": float.__ne__,
 }
+
+
+def iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def parse(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def when(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def pair(*parts: str) -> str:
+    """One text key for a composite key (part of a stored state's primary key)."""
+    return orjson.dumps(list(parts)).decode()
+
+
+def unpair(key: str) -> tuple[str, ...]:
+    return tuple(str(p) for p in orjson.loads(key))
 
 
 @dataclass(frozen=True)
@@ -50,6 +77,15 @@ class StateChange:
     previous: str | None = None
     reason: str = ""
     feed: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset_id": self.asset_id, "state": self.state, "at": self.at.isoformat(),
+                "previous": self.previous, "reason": self.reason, "feed": self.feed}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> StateChange:
+        return cls(asset_id=doc["asset_id"], state=doc["state"], at=when(doc["at"]),
+                   previous=doc.get("previous"), reason=doc.get("reason") or "", feed=doc.get("feed"))
 
     @classmethod
     def from_message(cls, raw: bytes) -> StateChange:
@@ -92,6 +128,12 @@ class _Tracker:
     def advance(self, now: datetime, topology: Topology) -> list[Alert]:
         return []
 
+    def snapshot(self) -> Parts:
+        return {"firing": dict.fromkeys(self.firing, True)}
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        self.firing = set(parts.get("firing", {}))
+
 
 @dataclass
 class _Series:
@@ -111,6 +153,18 @@ class ReadingTracker(_Tracker):
         self.series: dict[str, _Series] = {}
         self._metric = metric_getter(rule.source, cond.metric) if isinstance(cond, Threshold) else None
         self._op = _OPS[cond.op] if isinstance(cond, Threshold) else None
+
+    def snapshot(self) -> Parts:
+        # Only series in a breach carry progress; the rest hold just their latest reading
+        # time, which is not worth a write per reading.
+        series = {aid: {"since": iso(s.since), "last": iso(s.last), "count": s.count}
+                  for aid, s in self.series.items() if s.since is not None}
+        return {**super().snapshot(), "series": series}
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        super().load(parts)
+        self.series = {aid: _Series(parse(v["since"]), parse(v["last"]), int(v["count"]))
+                       for aid, v in parts.get("series", {}).items()}
 
     def observe(self, asset_id: str, asset: AssetInfo | None, at: datetime, event: Any) -> Alert | None:
         if not matches(self.cond.where, event):
@@ -167,6 +221,15 @@ class AbsenceTracker(_Tracker):
         if asset_id not in self.last or at > self.last[asset_id]:
             self.last[asset_id] = at
 
+    def snapshot(self) -> Parts:
+        return {**super().snapshot(), "last": {aid: at.isoformat() for aid, at in self.last.items()},
+                "first_now": {} if self._first_now is None else {"": self._first_now.isoformat()}}
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        super().load(parts)
+        self.last = {aid: when(at) for aid, at in parts.get("last", {}).items()}
+        self._first_now = parse(parts.get("first_now", {}).get(""))
+
     def observe(self, asset_id: str, asset: AssetInfo | None, at: datetime, event: Any) -> Alert | None:
         if not matches(self.cond.where, event):
             return None
@@ -218,6 +281,16 @@ class StateTracker(_Tracker):
         self.states = frozenset(rule.condition.states)
         self.pending: dict[str, tuple[datetime, StateChange]] = {}
 
+    def snapshot(self) -> Parts:
+        pending = {aid: {"due": due.isoformat(), "change": change.to_json()}
+                   for aid, (due, change) in self.pending.items()}
+        return {**super().snapshot(), "pending": pending}
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        super().load(parts)
+        self.pending = {aid: (when(v["due"]), StateChange.from_json(v["change"]))
+                        for aid, v in parts.get("pending", {}).items()}
+
     def observe(self, change: StateChange, asset: AssetInfo | None) -> list[Alert]:
         aid = change.asset_id
         values = {"state": change.state, "reason": change.reason}
@@ -263,6 +336,14 @@ class EventTracker(_Tracker):
         assert isinstance(rule.condition, EventMatch)
         self.cond: EventMatch = rule.condition
         self.seen: dict[tuple[str, ...], deque[datetime]] = {}
+
+    def snapshot(self) -> Parts:
+        seen = {pair(*k): [t.isoformat() for t in times] for k, times in self.seen.items() if times}
+        return {**super().snapshot(), "seen": seen}
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        super().load(parts)
+        self.seen = {unpair(k): deque(when(t) for t in times) for k, times in parts.get("seen", {}).items()}
 
     def observe(self, asset_id: str, asset: AssetInfo | None, at: datetime, event: Any) -> Alert | None:
         if not matches(self.cond.where, event):
@@ -316,6 +397,17 @@ class Evaluator:
     def families(self) -> set[str]:
         """The event families some rule reads (the alerter subscribes to these only)."""
         return set(self.readings)
+
+    def snapshot(self) -> Parts:
+        return {f"rule/{rule_id}/{name}": entries for rule_id, tracker in self.trackers.items()
+                for name, entries in tracker.snapshot().items()}
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        """State stored by ``snapshot``; rules it does not name start empty."""
+        for rule_id, tracker in self.trackers.items():
+            prefix = f"rule/{rule_id}/"
+            tracker.load({name.removeprefix(prefix): entries for name, entries in parts.items()
+                          if name.startswith(prefix)})
 
     def restore(self, open_alerts: Iterable[tuple[str, str]]) -> None:
         """(rule_id, asset_id) of incidents open at start: their clearing still counts."""

@@ -15,6 +15,7 @@ as the change. Every function takes ``now`` from its caller.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -35,6 +36,7 @@ from citybrain.settings import Settings
 Connection = psycopg.Connection[Any]
 
 SYSTEM = audit.Actor(id="system", role=None)
+log = logging.getLogger(__name__)
 
 
 class IncidentNotFound(IncidentError):
@@ -221,6 +223,13 @@ def _fire(conn: Connection, alert: Alert, now: datetime, settings: Settings) -> 
         "response_due_at": due.response_due_at.isoformat(),
         "resolution_due_at": due.resolution_due_at.isoformat(),
     })
+    if frozen.refused is not None:
+        # The department's own ladder cannot run; the incident still pages, by the default one.
+        detail = {"warning": f"{frozen.refused}; the default policy was frozen instead",
+                  "department_id": department}
+        _event(conn, incident_id, now, SYSTEM.id, "escalation.warning", detail)
+        audit.record(conn, SYSTEM, "incident.policy_refused", str(incident_id), detail, at=now)
+        log.error("incident %s: %s", incident_id, detail["warning"])
     return Change(ChangeKind.opened, incident_id, IncidentStatus.triggered, added)
 
 

@@ -41,6 +41,21 @@ class Alert:
     affected: tuple[str, ...] = ()   # assets involved (a storm's children)
     details: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """For detection's stored state (an alert held by a stage survives a restart)."""
+        return {"rule_id": self.rule_id, "fingerprint": self.fingerprint, "title": self.title,
+                "severity": self.severity.value, "event_at": self.event_at.isoformat(),
+                "firing": self.firing, "asset_id": self.asset_id, "department_id": self.department_id,
+                "key": self.key, "affected": list(self.affected), "details": self.details}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Alert:
+        return cls(rule_id=doc["rule_id"], fingerprint=doc["fingerprint"], title=doc["title"],
+                   severity=Severity(doc["severity"]), event_at=datetime.fromisoformat(doc["event_at"]),
+                   firing=bool(doc["firing"]), asset_id=doc.get("asset_id"),
+                   department_id=doc.get("department_id"), key=doc.get("key"),
+                   affected=tuple(doc.get("affected") or ()), details=dict(doc.get("details") or {}))
+
 
 @dataclass(frozen=True)
 class Recipient:

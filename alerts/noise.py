@@ -21,17 +21,21 @@ time clock. alerts/pipeline.py assembles them: flapping → maintenance → topo
 
 The incident store enforces one open incident per fingerprint; a stage re-sends a
 group's alert (same fingerprint, updated ``affected``) as a repeat, once per batch.
+
+Each stage's ``snapshot`` / ``load`` is everything it holds, as JSON, so what it waits
+for (a held child, an alert held by maintenance or flapping, a group's members) survives
+a restart (alerts/detection_state.py).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from alerts.evaluate import StateChange
+from alerts.evaluate import Parts, StateChange, iso, pair, unpair, when
 from alerts.maintenance_calendar import Calendar
 from alerts.model import Alert, Severity
 from alerts.topology import Topology
@@ -47,6 +51,14 @@ class Stage(Protocol):
     def process(self, alerts: list[Alert], now: datetime) -> list[Alert]: ...
 
     def tick(self, now: datetime) -> list[Alert]: ...
+
+    def snapshot(self) -> Parts: ...
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None: ...
+
+
+def _alerts(entries: Mapping[str, Any]) -> dict[str, Alert]:
+    return {k: Alert.from_json(v) for k, v in entries.items()}
 
 
 def most_severe(severities: Iterable[Severity]) -> Severity:
@@ -83,6 +95,24 @@ class Flapping:
     def sent(self, fingerprint: str) -> None:
         """An incident for this state alert was open at start (see Detection.restore)."""
         self._sent.add(fingerprint)
+
+    def snapshot(self) -> Parts:
+        return {
+            "marks": {aid: {"since": iso(m.since), "last_change": iso(m.last_change), "changes": m.changes}
+                      for aid, m in self.marks.items()},
+            "recent": {aid: [iso(t) for t in times] for aid, times in self._recent.items() if times},
+            "new": {f"{i:06d}": a.to_json() for i, a in enumerate(self._new)},
+            "held": {fp: a.to_json() for fp, a in self._held.items()},
+            "sent": dict.fromkeys(self._sent, True),
+        }
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        self.marks = {aid: FlapMark(when(m["since"]), when(m["last_change"]), int(m["changes"]))
+                      for aid, m in parts.get("marks", {}).items()}
+        self._recent = {aid: deque(when(t) for t in times) for aid, times in parts.get("recent", {}).items()}
+        self._new = [Alert.from_json(a) for _, a in sorted(parts.get("new", {}).items())]
+        self._held = _alerts(parts.get("held", {}))
+        self._sent = set(parts.get("sent", {}))
 
     def record(self, change: StateChange) -> None:
         """Every state change, before its rules are evaluated."""
@@ -173,6 +203,14 @@ class MaintenanceMute:
         """An incident for this fingerprint was open at start (see Detection.restore)."""
         self._sent.add(fingerprint)
 
+    def snapshot(self) -> Parts:
+        return {"held": {fp: a.to_json() for fp, a in self.held.items()},
+                "sent": dict.fromkeys(self._sent, True)}
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        self.held = _alerts(parts.get("held", {}))
+        self._sent = set(parts.get("sent", {}))
+
     def process(self, alerts: list[Alert], now: datetime) -> list[Alert]:
         out = []
         for a in alerts:
@@ -216,6 +254,17 @@ class _Group:
     ever: set[str] = field(default_factory=set)   # every member it had, and the parent if down
     sent: bool = False                           # its firing alert has gone out
 
+    def to_json(self) -> dict[str, Any]:
+        return {"parent": self.parent, "fingerprint": self.fingerprint, "rule_id": self.rule_id,
+                "started": self.started.isoformat(), "severity": self.severity.value,
+                "lead": self.lead.to_json() if self.lead else None, "members": sorted(self.members),
+                "parent_down": self.parent_down, "ever": sorted(self.ever), "sent": self.sent}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> _Group:
+        return cls(doc["parent"], doc["fingerprint"], doc["rule_id"], when(doc["started"]),
+                   Severity(doc["severity"]), Alert.from_json(doc["lead"]) if doc["lead"] else None,
+                   set(doc["members"]), bool(doc["parent_down"]), set(doc["ever"]), bool(doc["sent"]))
 
 
 class Collapse:
@@ -231,6 +280,28 @@ class Collapse:
         self.member_of: dict[str, str] = {}
         self.pending: dict[str, dict[str, Alert]] = {}       # parent → child → held alert
         self.recent: dict[str, dict[str, datetime]] = {}     # parent → child → went down at
+
+    def snapshot(self) -> Parts:
+        return {
+            "own": {aid: a.to_json() for aid, a in self.own.items()},
+            "groups": {p: g.to_json() for p, g in self.groups.items()},
+            "member_of": dict(self.member_of),
+            "pending": {pair(p, c): a.to_json() for p, held in self.pending.items() for c, a in held.items()},
+            "recent": {pair(p, c): at.isoformat() for p, down in self.recent.items()
+                       for c, at in down.items()},
+        }
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        self.own = _alerts(parts.get("own", {}))
+        self.groups = {p: _Group.from_json(g) for p, g in parts.get("groups", {}).items()}
+        self.member_of = {c: str(p) for c, p in parts.get("member_of", {}).items()}
+        self.pending, self.recent = {}, {}
+        for key, a in sorted(parts.get("pending", {}).items()):
+            parent, child = unpair(key)
+            self.pending.setdefault(parent, {})[child] = Alert.from_json(a)
+        for key, at in sorted(parts.get("recent", {}).items()):
+            parent, child = unpair(key)
+            self.recent.setdefault(parent, {})[child] = when(at)
 
     def process(self, alerts: list[Alert], now: datetime) -> list[Alert]:
         out: list[Alert] = []

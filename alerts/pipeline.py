@@ -5,15 +5,19 @@ readings and state changes and its event-time ``now``, and sends what comes out 
 incident store. The registry and the maintenance calendar are swapped in when they
 change. Alerts of one batch pass the stages together, so a storm arriving in one batch
 costs one repeat of its group's alert, not one per child.
+
+``snapshot`` is everything it holds, as JSON (part → key → value), and ``load`` takes it
+back: the alerter stores it with the offsets it was computed from, so what detection was
+waiting for survives a crash (alerts/detection_state.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.evaluate import Evaluator, StateChange, fingerprint
+from alerts.evaluate import Evaluator, Parts, StateChange, fingerprint
 from alerts.maintenance_calendar import Calendar
 from alerts.model import Alert
 from alerts.noise import Collapse, Flapping, MaintenanceMute, Stage
@@ -41,6 +45,8 @@ class Detection:
             window=timedelta(seconds=settings.alert_storm_window_seconds),
             hold=timedelta(seconds=settings.alert_storm_hold_seconds))
         self.stages: list[Stage] = [self.flapping, self.maintenance, self.collapse]
+        self._named: dict[str, Stage] = {"flapping": self.flapping, "maintenance": self.maintenance,
+                                         "collapse": self.collapse}
 
     @property
     def families(self) -> set[str]:
@@ -71,6 +77,19 @@ class Detection:
             rule = self.rules.get(a.rule_id)
             if rule is not None and rule.outage:
                 self.collapse.own[a.asset_id] = a
+
+    def snapshot(self) -> Parts:
+        parts = self.evaluator.snapshot()
+        for name, stage in self._named.items():
+            parts.update({f"{name}/{part}": entries for part, entries in stage.snapshot().items()})
+        return parts
+
+    def load(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        """Instead of ``restore``: the exact state a ``snapshot`` stored."""
+        self.evaluator.load(parts)
+        for name, stage in self._named.items():
+            prefix = f"{name}/"
+            stage.load({p.removeprefix(prefix): e for p, e in parts.items() if p.startswith(prefix)})
 
     # Raw evaluation: call for every item of a batch, then ``process`` the lot once.
     def collect_reading(self, family: str, event: Any) -> list[Alert]:

@@ -149,7 +149,13 @@ def test_department_yaml_overrides_the_default(city: psycopg.Connection[Any], in
     assert escalation_policy.policy_for(city, None, settings).source == "default.yaml"
     (tmp_path / "roads.yaml").write_text("name: r\nsteps: [{after_minutes: 5, notify: [oncall]},"
                                          " {after_minutes: 1, notify: [lead]}]\n", encoding="utf-8")
-    with pytest.raises(PolicyError, match=r"roads\.yaml is invalid: .*strictly increasing"):
+    # A department's invalid policy is refused, not fatal: its incidents take the default.
+    refused = escalation_policy.policy_for(city, "roads", settings)
+    assert refused.source == "default.yaml"
+    why = refused.refused or ""
+    assert "roads.yaml is invalid: " in why and "strictly increasing" in why
+    (tmp_path / "default.yaml").write_text("name: d\nsteps: []\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"default\.yaml is invalid"):   # nothing to fall back on
         escalation_policy.policy_for(city, "roads", settings)
 
 
