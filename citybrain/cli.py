@@ -29,7 +29,7 @@ from citybrain.cli_common import Output, OutputOpt, load_settings, print_json
 from citybrain.errors import CitybrainError
 from citybrain.indicators import cli as indicators_cli
 from citybrain.reports import cli as reports_cli
-from citybrain.runtime import services
+from citybrain.runtime import Stopped, exit_by_signal, services, stop_on_signals
 from dashboards import cli as dashboards_cli
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -59,30 +59,30 @@ err = Console(stderr=True, soft_wrap=True)
 
 @db_app.command("migrate")
 def db_migrate(output: OutputOpt = Output.table) -> None:
-    """Apply pending migrations (TimescaleDB when the extension exists, else PostgreSQL)."""
+    """Apply pending migrations. A schema's first migration chooses its storage mode
+    (CITYBRAIN_STORAGE: auto, timescaledb or postgresql) and keeps it."""
     settings = load_settings()
     with services(settings, need_broker=False) as ep:
-        st = store.migrate(ep.database_url, settings.database_schema)
+        st = store.migrate(ep.database_url, settings.database_schema, storage=settings.storage)
     if output is Output.json:
         print_json(st.__dict__)
     else:
-        console.print(f"schema {st.schema}: {len(st.applied)} migrations applied, mode {st.mode}")
+        console.print(f"schema {st.schema}: {len(st.applied)} migrations applied, "
+                      f"storage {st.mode} ({st.mode_reason})")
 
 
 @db_app.command("status")
 def db_status(output: OutputOpt = Output.table) -> None:
-    """Show applied and pending migrations and the storage mode."""
+    """Show applied and pending migrations, the storage mode and why it was chosen."""
     settings = load_settings()
     with services(settings, need_broker=False) as ep:
-        st = store.status(ep.database_url, settings.database_schema)
+        st = store.status(ep.database_url, settings.database_schema, storage=settings.storage)
     if output is Output.json:
         print_json(st.__dict__)
         return
     console.print(f"server {st.server_version}, schema {st.schema}")
-    console.print(
-        f"storage mode: {st.mode}"
-        + ("" if st.timescale_available else " (TimescaleDB extension not available on this server)")
-    )
+    console.print(f"storage: {st.mode}: {st.mode_reason}")
+    console.print(f"TimescaleDB on this server: {st.timescale}")
     console.print(f"applied: {st.applied or 'none'}; pending: {st.pending or 'none'}")
 
 
@@ -163,7 +163,7 @@ def assets_import(file: Path, output: OutputOpt = Output.table) -> None:
     settings = load_settings()
     registry = load_registry(file)
     with services(settings, need_broker=False) as ep:
-        store.migrate(ep.database_url, settings.database_schema)
+        store.migrate(ep.database_url, settings.database_schema, storage=settings.storage)
         with store.connect(ep.database_url, settings.database_schema) as conn:
             report = import_registry(conn, registry)
     if output is Output.json:
@@ -201,6 +201,7 @@ def worker() -> None:
     """Run the stream processors (all family agents and the liveness derivation)."""
     import faust
 
+    from citybrain.dependencies import wait_for_broker, wait_for_database
     from citybrain.metrics_server import serve_process_metrics
     from streams.app import build_app
     from streams.topics import ensure_topics
@@ -208,7 +209,9 @@ def worker() -> None:
     settings = load_settings()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with services(settings) as ep:
-        store.migrate(ep.database_url, settings.database_schema)
+        wait_for_database(ep.database_url)  # started before the servers: wait for them
+        store.migrate(ep.database_url, settings.database_schema, storage=settings.storage)
+        wait_for_broker(ep.kafka_bootstrap)
         asyncio.run(ensure_topics(ep.kafka_bootstrap, settings))
         serve_process_metrics(settings)  # /metrics when CITYBRAIN_METRICS_PORT is set
         fapp = build_app(settings, ep.kafka_bootstrap, ep.database_url)
@@ -247,7 +250,7 @@ def simulate(
         if import_registry:
             from citybrain.assets import import_registry as import_into
 
-            store.migrate(ep.database_url, settings.database_schema)
+            store.migrate(ep.database_url, settings.database_schema, storage=settings.storage)
             with store.connect(ep.database_url, settings.database_schema) as conn:
                 report = import_into(conn, city.registry)
             console.print(f"registry imported: {report.assets} assets")
@@ -287,11 +290,15 @@ def demo(
 
 
 def main() -> None:
+    # SIGINT and SIGTERM unwind the command, so it stops what it started (runtime.services).
+    stop_on_signals()
     try:
         app()
     except CitybrainError as exc:
         err.print(f"[red]error:[/red] {exc}")
         sys.exit(1)
+    except Stopped as stopped:
+        exit_by_signal(stopped.signum)
 
 
 if __name__ == "__main__":

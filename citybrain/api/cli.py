@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -82,9 +83,14 @@ def serve(
     import uvicorn
 
     from citybrain.api.app import create_app
+    from citybrain.dependencies import wait_for_database
 
     settings = load_settings()
+    # Before uvicorn configures logging: the wait for the database is logged meanwhile.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with services(settings, need_broker=False) as ep:
-        store.migrate(ep.database_url, settings.database_schema)  # as the worker does
+        wait_for_database(ep.database_url)  # started before the database: wait for it
+        # As the worker does.
+        store.migrate(ep.database_url, settings.database_schema, storage=settings.storage)
         uvicorn.run(create_app(settings, ep.database_url), host=host or settings.api_host,
                     port=port or settings.api_port, log_level="info")
