@@ -61,9 +61,10 @@ def check(
 
 def alerter() -> None:
     """Run the detection worker: rules, noise control, incidents and the escalation loop."""
-    from alerts.alerter import Alerter
-    from alerts.clock import PipelineClock
+    from alerts.alerter import Alerter, default_sink
+    from alerts.clock import PipelineClock, not_before_evidence
     from citybrain import store
+    from citybrain.dependencies import wait_for_broker, wait_for_database
     from citybrain.metrics_server import serve_process_metrics
     from citybrain.runtime import services
     from streams.topics import ensure_topics
@@ -72,7 +73,9 @@ def alerter() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alerts").setLevel(logging.INFO)
     with services(settings) as ep:
-        store.migrate(ep.database_url, settings.database_schema)
+        wait_for_database(ep.database_url)  # started before the servers: wait for them
+        store.migrate(ep.database_url, settings.database_schema, storage=settings.storage)
+        wait_for_broker(ep.kafka_bootstrap)
         asyncio.run(ensure_topics(ep.kafka_bootstrap, settings))
         serve_process_metrics(settings)  # /metrics when CITYBRAIN_METRICS_PORT is set
 
@@ -91,7 +94,8 @@ def alerter() -> None:
                         clock.stop()
                         return
                 try:
-                    await Alerter(settings, ep.kafka_bootstrap, ep.database_url, clock=clock).run(stop)
+                    await Alerter(settings, ep.kafka_bootstrap, ep.database_url, clock=clock,
+                                  sink=not_before_evidence(default_sink(settings))).run(stop)
                 finally:
                     clock.stop()
                 return

@@ -11,27 +11,40 @@ the pace events are actually processed (``CITYBRAIN_ALERTER_CLOCK=pipeline``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
+from alerts.model import Alert
 from citybrain import store
 from schemas.registry import LIVENESS_FEED
+
+T = TypeVar("T")
 
 
 class PipelineClock:
     """The city's "now" as far as the pipeline has processed it: the slowest liveness
     feed's event-time watermark, polled from the database. It never goes back; before
-    the first watermark it reads ``origin`` (``wait_first`` waits for one)."""
+    the first watermark it reads ``origin`` (``wait_first`` waits for one). ``marks``
+    holds what the last poll saw, per feed (None: no watermark yet), so a caller waiting
+    on the clock can say which feed holds it."""
 
     def __init__(self, database_url: str, schema: str, origin: datetime,
                  poll_seconds: float = 0.05) -> None:
         self._url, self._schema, self._poll = database_url, schema, poll_seconds
         self._now = origin
+        self.marks: dict[str, datetime | None] = {}
         self._first = threading.Event()
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pipeline-clock", daemon=True)
 
     def __call__(self) -> datetime:
         return self._now
+
+    @property
+    def started(self) -> bool:
+        """Whether every feed has a watermark (before, the clock reads its origin)."""
+        return self._first.is_set()
 
     def start(self) -> None:
         self._thread.start()
@@ -50,15 +63,16 @@ class PipelineClock:
                 # Every feed the registry has assets for counts: one whose derivation has
                 # not started yet holds the clock (else the first feed to start would
                 # carry it past the others).
-                row = conn.execute(
-                    "SELECT min(w.watermark), bool_and(w.watermark IS NOT NULL)"
+                rows = conn.execute(
+                    "SELECT DISTINCT f.feed, w.watermark"
                     " FROM unnest(%s::text[], %s::text[]) AS f(kind, feed)"
                     " JOIN (SELECT DISTINCT kind FROM assets WHERE expected_interval_s IS NOT NULL) a"
                     " USING (kind) LEFT JOIN feed_watermarks w ON w.feed = f.feed",
-                    (list(_FEED_OF), list(_FEED_OF.values()))).fetchone()
-                mark = None if row is None or not row[1] else row[0]
-                if mark is None:
+                    (list(_FEED_OF), list(_FEED_OF.values()))).fetchall()
+                self.marks = {feed: mark for feed, mark in sorted(rows)}
+                if not self.marks or None in self.marks.values():
                     continue
+                mark = min(m for m in self.marks.values() if m is not None)
                 if not self._first.is_set():
                     self._now = mark
                     self._first.set()
@@ -67,3 +81,17 @@ class PipelineClock:
 
 
 _FEED_OF = {kind: feed for kind, feed in sorted(LIVENESS_FEED.items()) if feed}
+
+
+def not_before_evidence(sink: Callable[[Any, Alert, datetime], T]) -> Callable[[Any, Alert, datetime], T]:
+    """An incident sink whose processing time is never earlier than the alert's evidence.
+
+    The pipeline clock is the slowest liveness watermark, while the alerter reads the
+    readings (probes, security events, cloud usage) straight from their topics, ahead of
+    it: stamped with the clock alone, an incident would open before the event that caused
+    it. In a replay the platform has processed that event, so "now" is at least its time.
+    (With the wall clock this does not arise but for a source whose clock runs fast, and
+    there the wall clock is right: production keeps the plain sink.)"""
+    def stamped(conn: Any, alert: Alert, now: datetime) -> T:
+        return sink(conn, alert, max(now, alert.event_at))
+    return stamped

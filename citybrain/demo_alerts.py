@@ -127,6 +127,7 @@ class OnCallTeam:
         self._plans: dict[int, tuple[timedelta | None, timedelta]] = {}
         self._halt = threading.Event()
         self.acks = Counter[str]()
+        self.polls = 0  # rounds done: a waiter knows the team has seen what was due
         self._thread = threading.Thread(target=self._run, name="oncall", daemon=True)
 
     def _plan(self) -> tuple[timedelta | None, timedelta]:
@@ -149,6 +150,7 @@ class OnCallTeam:
         with store.connect(self._url, self._schema, autocommit=True) as conn:
             while not self._halt.wait(self._poll):
                 self._step(conn)
+                self.polls += 1
 
     def _step(self, conn: psycopg.Connection[Any]) -> None:
         now = self._clock()

@@ -96,6 +96,7 @@ async def produce(
     speed: float | None,
     tally: Tally | None = None,
     on_progress: Callable[[int, datetime], None] | None = None,
+    limit: Callable[[], datetime | None] | None = None,
 ) -> int:
     from streams.topics import ensure_topics
 
@@ -104,4 +105,4 @@ async def produce(
     if tally is not None:
         stream = tally.count(stream)
     return await produce_messages(stream, bootstrap, settings.topic, speed=speed,
-                                  start=city.start, on_progress=on_progress)
+                                  start=city.start, on_progress=on_progress, limit=limit)

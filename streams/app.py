@@ -119,11 +119,13 @@ def build_app(
             return
         # A backlog is folded in bounded steps, each committed, one step per feed in turn:
         # the feeds' watermarks move together (the slowest is the alerter's pipeline clock
-        # in replays), not one feed to the end and then the next.
+        # in replays), not one feed to the end and then the next. Every feed takes its step
+        # in every round: one caught up in an early round falls behind again while ingest
+        # goes on, and left out it would stand still until the others caught up.
         pending = list(derivers)
         while pending:
             behind = []
-            for deriver in pending:
+            for deriver in derivers:
                 try:
                     result = await asyncio.to_thread(deriver.tick)
                     if not result.leader:

@@ -9,7 +9,7 @@ the time, so the same inputs give the same document.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -183,20 +183,28 @@ def build_report(conn: psycopg.Connection[Any], window: Window, *, department: s
                  generated_by: str, generated_at: datetime,
                  weights: Mapping[str, float] | None = None,
                  weights_source: str = "catalogue", workers: int = 1,
-                 work_hours: WorkHours | None = None) -> ReportDocument:
+                 work_hours: WorkHours | None = None,
+                 on_result: Callable[[IndicatorResult], object] | None = None) -> ReportDocument:
     """Compute every catalogue indicator over ``window`` (optionally one department's
     scope) as of ``generated_at`` (the figures cover the window up to the earlier of its
     end and that time, so the stamp of an earlier export reproduces it) and assemble the
     report. ``workers`` > 1: that many connections compute the indicators side by side on
-    one snapshot (committed data only; see compute_all)."""
+    one snapshot (committed data only; see compute_all). ``on_result`` is called with each
+    indicator's result as it is computed (from the thread that computed it), e.g. to show
+    progress."""
     from alerts.maintenance import retroactive_in
     from citybrain.indicators.engine import compute_all
     from streams.derivation import late_evidence_in
 
     # Each indicator's figures are formatted as soon as it is computed, while the others
     # are still running; number_text keeps the texts, so assembling finds them done.
+    def then(result: IndicatorResult) -> None:
+        data_rows([result])
+        if on_result is not None:
+            on_result(result)
+
     results = compute_all(conn, window, department=department, workers=workers, work_hours=work_hours,
-                          then=lambda r: data_rows([r]), now=generated_at)
+                          then=then, now=generated_at)
     return assemble_report(results, window, department=department, generated_by=generated_by,
                            generated_at=generated_at, weights=weights, weights_source=weights_source,
                            retroactive_maintenance=retroactive_in(conn, window.start,

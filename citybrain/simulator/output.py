@@ -20,6 +20,8 @@ CHUNK = 2000
 PROGRESS_EVERY_S = 0.5
 # Pacing sleeps shorter than this are skipped: the loop's timer resolution is coarser.
 MIN_SLEEP_S = 0.002
+# How often a producer held back by ``limit`` looks again.
+LIMIT_POLL_S = 0.02
 
 
 def write_jsonl(messages: Iterable[SimMessage], path: Path,
@@ -78,12 +80,16 @@ async def _pause(seconds: float, stop: asyncio.Event | None) -> bool:
 async def produce(messages: Iterable[SimMessage], bootstrap: str,
                   topic_for: Callable[[str], str], *, speed: float | None, start: datetime,
                   on_progress: Callable[[int, datetime], None] | None = None,
-                  stop: asyncio.Event | None = None) -> int:
+                  stop: asyncio.Event | None = None,
+                  limit: Callable[[], datetime | None] | None = None) -> int:
     """Send ``messages`` to Kafka; returns how many the broker acknowledged.
 
     ``speed`` is simulated seconds per wall second (1440: a day a minute); None sends as
     fast as possible. Message ``n`` is due ``(event_time - start) / speed`` after the
     first send, so a slow moment is caught up rather than drifting.
+    ``limit``: the latest event time that may be sent now (None: no limit yet). A message
+    beyond it waits, what was sent is delivered meanwhile and ``on_progress`` still runs
+    (it may raise to give up): back-pressure from consumers that fell behind.
     """
     if speed is not None and speed <= 0:
         raise ValueError("speed must be positive (or None for as fast as possible)")
@@ -103,6 +109,17 @@ async def produce(messages: Iterable[SimMessage], bootstrap: str,
             if stop is not None and stop.is_set():
                 break
             moment = message.event_time
+            if limit is not None and (bound := limit()) is not None and moment > bound:
+                await _settle(pending)
+                acked = sent
+                while (bound := limit()) is not None and moment > bound:
+                    if on_progress is not None and loop.time() - last_report >= PROGRESS_EVERY_S:
+                        last_report = loop.time()
+                        on_progress(acked, moment)
+                    if await _pause(LIMIT_POLL_S, stop):
+                        break
+                if stop is not None and stop.is_set():
+                    break
             if speed is not None:
                 wait = (moment - start).total_seconds() / speed - (loop.time() - began)
                 if wait > MIN_SLEEP_S:
