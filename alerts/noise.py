@@ -413,8 +413,14 @@ class Collapse:
         asset = self._topology().get(aid)
         if asset is not None and asset.parent_id is not None:
             waiting = self.pending.get(asset.parent_id, {})
-            if waiting.pop(aid, None) is not None:
-                handled = True  # back before its hold ran out: nobody was paged
+            if (held := waiting.pop(aid, None)) is not None:
+                handled = True
+                if a.event_at >= held.event_at + self.hold:
+                    # Down longer than its hold, by event time, though the recovery came in
+                    # the same batch (before a tick could release it): the outage happened
+                    # and is paged, then resolved, as a tick in between would have done.
+                    out.extend((held, a))
+                # else back before its hold ran out: nobody was paged
                 if not waiting:
                     self.pending.pop(asset.parent_id, None)
         if not handled:

@@ -94,6 +94,22 @@ def test_a_lone_child_goes_out_alone_after_the_hold() -> None:
     assert d.advance(at(200)) == []
 
 
+def test_a_lone_child_down_longer_than_its_hold_is_paged_though_back_in_the_same_batch() -> None:
+    # A 45-minute outage handed over at once (a replay, a lagging consumer): the hold ran
+    # out by event time long before the recovery, so the outage opens and resolves.
+    d = detection()
+    raw = d.collect_state(change("dev-4", "offline", 0))
+    raw += d.collect_state(change("dev-4", "online", 2700, previous="offline"))
+    out = d.process(raw, at(2700))
+    assert fired(out) == [("device-offline:dev-4", True), ("device-offline:dev-4", False)]
+    assert out[0].event_at == at(0) and out[1].event_at == at(2700)
+    # Back within the hold, in one batch: still nobody is paged.
+    raw = d.collect_state(change("dev-5", "offline", 3000))
+    raw += d.collect_state(change("dev-5", "online", 3005, previous="offline"))
+    assert d.process(raw, at(3005)) == []
+    assert d.advance(at(4000)) == []
+
+
 def test_children_of_a_parent_that_is_down_are_inhibited_into_its_incident() -> None:
     d = detection()
     out = d.state_change(change("gw-1", "offline", 0), at(0))
