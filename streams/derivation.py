@@ -660,6 +660,7 @@ class LivenessDeriver:
         seen: a partition with messages beyond what is stored holds the horizon back."""
         if not ends:
             return
+        ends = sorted(ends)  # the sink's order for the same rows (streams/sink.py): no deadlock
         conn = self._connection()
         try:
             # Read committed: the sink updates these rows too (with each batch).

@@ -228,7 +228,9 @@ class EventSink:
                         " updated_at = now(),"
                         " mark = greatest(ingest_offsets.mark, excluded.mark),"
                         " marked_at = coalesce(excluded.marked_at, ingest_offsets.marked_at)",
-                        [(t, p, o, marks.get((t, p))) for (t, p), o in batch.next_offsets.items()],
+                        # In (topic, partition) order, as the worker's highwater upsert takes
+                        # the same rows: one order for both, so they never deadlock.
+                        [(t, p, o, marks.get((t, p))) for (t, p), o in sorted(batch.next_offsets.items())],
                     )
         return WriteResult(
             inserted=inserted,
