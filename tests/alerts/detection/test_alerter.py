@@ -34,6 +34,16 @@ def running_alerter(settings: Settings, log: Path, **extra: str) -> Iterator[sub
             stop(proc)
 
 
+def page_group_at_once(tmp_path: Path, url: str) -> Path:
+    """A policy folder whose default ladder pages one webhook group as soon as an incident opens."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "default.yaml").write_text(
+        "name: test\nsteps:\n  - {after_minutes: 0, notify: [group]}\n"
+        f"groups:\n  - {{name: ops, channel: webhook, address: '{url}'}}\n")
+    return policies
+
+
 def incidents(db: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
     rows = db.execute("SELECT fingerprint, status, severity FROM incidents").fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
@@ -49,11 +59,7 @@ def test_offline_transition_and_level_one_event_open_incidents_and_page(
     now = datetime.now(UTC).replace(microsecond=0)
     log = tmp_path / "alerter.log"
     with receiver() as hook:
-        policies = tmp_path / "policies"
-        policies.mkdir()
-        (policies / "default.yaml").write_text(
-            "name: test\nsteps:\n  - {after_minutes: 0, notify: [group]}\n"
-            f"groups:\n  - {{name: ops, channel: webhook, address: '{hook.url}'}}\n")
+        policies = page_group_at_once(tmp_path, hook.url)
         with running_alerter(settings, log, CITYBRAIN_ESCALATION_POLICY_DIR=str(policies),
                              CITYBRAIN_ALERT_STORM_HOLD_SECONDS="1") as proc:
             transition = {"asset_id": "pump-1", "feed": "iot", "state": "offline", "previous": "online",

@@ -34,7 +34,7 @@ from citybrain.settings import Settings
 from schemas.registry import Registry
 from streams.topics import ensure_topics
 from tests.alerts.detection.receiver import receiver
-from tests.alerts.detection.test_alerter import incidents, running_alerter
+from tests.alerts.detection.test_alerter import incidents, page_group_at_once, running_alerter
 from tests.helpers import committed, produce, wait_for
 
 REGISTERED = "2025-01-01T00:00:00+08:00"
@@ -103,12 +103,7 @@ def test_sigkill_loses_no_pending_duration_count_or_storm_hold(
     env = {"CITYBRAIN_ALERT_STORM_HOLD_SECONDS": "150", "CITYBRAIN_ALERT_STORM_WINDOW_SECONDS": "60",
            "CITYBRAIN_ALERT_STORM_MIN_CHILDREN": "3"}
     with receiver() as hook:
-        policies = tmp_path / "policies"
-        policies.mkdir()
-        (policies / "default.yaml").write_text(
-            "name: test\nsteps:\n  - {after_minutes: 0, notify: [group]}\n"
-            f"groups:\n  - {{name: ops, channel: webhook, address: '{hook.url}'}}\n")
-        env["CITYBRAIN_ESCALATION_POLICY_DIR"] = str(policies)
+        env["CITYBRAIN_ESCALATION_POLICY_DIR"] = str(page_group_at_once(tmp_path, hook.url))
 
         with running_alerter(settings, log, **env) as first:
             for s in range(0, 181, 30):                       # 3 minutes of 10 % loss
