@@ -58,6 +58,13 @@ def fresh_schema(database_url: str) -> Iterator[str]:
         store.drop_schema(database_url, name)
 
 
+def as_from_a_terminal() -> None:
+    """``preexec_fn`` of a process that a test stops with SIGINT: Ctrl-C's default action,
+    as a terminal gives it. A suite run in the background (nohup, ``&``, some CI runners)
+    has SIGINT ignored, which children inherit and rightly keep (citybrain/runtime.py)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def running_worker(settings: Settings, log_path: Path, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
     """A real ``citybrain worker`` process; stopped with SIGTERM like an operator would."""

@@ -38,7 +38,7 @@ from citybrain.settings import Settings
 from schemas.events import TABLES
 from streams.topics import ensure_topics
 from tests.alerts.detection.registry import load
-from tests.helpers import CuttableProxy, count, produce, stop, wait_for, worker_env
+from tests.helpers import CuttableProxy, as_from_a_terminal, count, produce, stop, wait_for, worker_env
 
 
 def test_backoff_doubles_from_half_a_second_to_fifteen() -> None:
@@ -94,7 +94,8 @@ def database_down(database_url: str) -> Iterator[CuttableProxy]:
 def citybrain(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "citybrain", *command], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+                                stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=as_from_a_terminal)
         try:
             yield proc
         finally:

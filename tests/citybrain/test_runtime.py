@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from citybrain.runtime import Stopped, _on_signal, free_port, uninterrupted
-from tests.helpers import stop, wait_for
+from tests.helpers import as_from_a_terminal, stop, wait_for
 
 SIGNALS = pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 
@@ -87,7 +87,8 @@ def test_api_stops_its_embedded_database_on_a_stop_signal(tmp_path: Path, sig: s
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "citybrain", "api"],
                                 env=embedded_env(tmp_path, CITYBRAIN_API_PORT=str(port)),
-                                stdout=out, stderr=subprocess.STDOUT)
+                                stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=as_from_a_terminal)
     try:
         def healthy() -> bool:
             try:
@@ -112,7 +113,8 @@ def test_worker_stops_its_embedded_broker_and_database_on_a_stop_signal(
     log = tmp_path / "worker.log"
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "citybrain", "worker"], env=embedded_env(tmp_path),
-                                stdout=out, stderr=subprocess.STDOUT)
+                                stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=as_from_a_terminal)
     try:
         # Up: the schema migrated, the topics created, the consumer group joined.
         wait_for(lambda: any("tansu" in " ".join(p.cmdline())
