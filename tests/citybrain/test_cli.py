@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
-import psutil
-import pytest
 
 from citybrain.settings import Settings
 from tests.helpers import worker_env
@@ -62,21 +59,3 @@ def test_simulate_to_file_writes_replayable_json_lines(settings: Settings, tmp_p
     assert orjson.loads(imported.stdout)["assets"] > 50
 
 
-@pytest.mark.integration
-def test_demo_runs_on_the_embedded_default_and_leaves_no_process(tmp_path: Path) -> None:
-    """`make demo` in small: its own broker and database, a summary, nothing left running."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYBRAIN_")}
-    env["CITYBRAIN_DATA_DIR"] = str(tmp_path / "data")
-    before = {p.pid for p in psutil.process_iter()}
-    out = citybrain("demo", "--days", "0.1", "--speed", "20000", "--out", str(tmp_path / "out"),
-                    env=env, timeout=300)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "Stored events per family" in out.stdout
-    assert "district_outage" in out.stdout
-    assert "All messages stored" in out.stdout
-    leftovers = [
-        p for p in psutil.process_iter(["pid", "cmdline"])
-        if p.info["pid"] not in before and p.info["cmdline"]
-        and any(str(tmp_path) in part or "tansu" in part for part in p.info["cmdline"])
-    ]
-    assert leftovers == []

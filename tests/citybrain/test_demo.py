@@ -1,7 +1,8 @@
 """`make demo` on a starved machine (issue #13): the demo and everything it starts pinned
 to one core beside two busy loops, so it gets about a third of that core. It must wait
 as long as the pipeline makes progress, finish, and tell its story right: every injected
-failure opens the incident it should (the self-check, citybrain/demo_check.py)."""
+failure opens the incident it should (the self-check, citybrain/demo_check.py), and
+leave nothing running."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 HOGS = 2
@@ -29,6 +31,7 @@ def test_demo_tells_its_story_on_a_third_of_a_core(tmp_path: Path) -> None:
     core = min(os.sched_getaffinity(0))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITYBRAIN_")}
     env["CITYBRAIN_DATA_DIR"] = str(tmp_path / "data")
+    before = {p.pid for p in psutil.process_iter()}
     hogs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(core)]) for _ in range(HOGS)]
     try:
         cpu_before, began = _children_cpu(), time.monotonic()
@@ -50,6 +53,15 @@ def test_demo_tells_its_story_on_a_third_of_a_core(tmp_path: Path) -> None:
     assert "✗" not in out.stdout.split("Self-check")[-1], report
     for step in ("Producing", "Storing", "Deriving liveness", "Alerting", "Indicator report"):
         assert step in out.stdout, step
+    for told in ("Stored events per family", "district_outage", "All messages stored"):
+        assert told in out.stdout, told
+    # Its own broker and database, workers and alerter: all stopped.
+    leftovers = [
+        p for p in psutil.process_iter(["pid", "cmdline"])
+        if p.info["pid"] not in before and p.info["cmdline"]
+        and any(str(tmp_path) in part or "tansu" in part for part in p.info["cmdline"])
+    ]
+    assert leftovers == []
     # The starvation was real: the demo's own processes had well under a core.
     assert cpu < 0.75 * wall, (cpu, wall)
     print(f"demo on a starved core: {wall:.0f}s wall, {cpu:.0f}s CPU")
