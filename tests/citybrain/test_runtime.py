@@ -73,7 +73,10 @@ def no_database_left(tmp_path: Path, pid: int) -> None:
     try:
         assert not running(pid), "the embedded PostgreSQL is still running"
         assert postmaster(tmp_path) is None  # removed by a completed shutdown
-        assert list(pgdata.glob(".s.PGSQL.*")) == []  # nothing listens on its socket
+        # Nothing listens on its socket: the postmaster unlinks the socket files in its
+        # last steps, just after postmaster.pid (which is what ``pg_ctl stop`` waits for).
+        wait_for(lambda: list(pgdata.glob(".s.PGSQL.*")) == [], timeout=10,
+                 what="the embedded PostgreSQL's socket files removed")
     finally:
         if running(pid):  # leave no server behind a failed test
             os.kill(pid, signal.SIGQUIT)
