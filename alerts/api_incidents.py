@@ -1,10 +1,13 @@
 """The on-call API: incidents (list, show, ack, resolve, assign, comment, close, reopen)
 and the departments' escalation policies. Mounted under ``/api/v1``.
 
-Who may do what: every role reads (a department-limited token reads its department
-only); ``oncall`` acts on its own department's incidents only, ``operator`` on all
-(unless its token is limited to a department), ``evaluator`` never acts, ``admin``
-does everything and alone replaces escalation policies. Errors: unknown incident 404,
+Who may do what is the access table (``citybrain.api.access``): every role reads (a
+department-limited token reads its department only); ``oncall`` acts on its own
+department's incidents only, ``operator`` on all (unless its token is limited to a
+department), ``evaluator`` never acts, ``admin`` does everything and alone replaces
+escalation policies (its own department's only, when its token is limited to one).
+Robot webhook credentials are shown to nobody; the e-mail addresses of the people paged
+only to those who page or administer that department (``alerts.disclosure``). Errors: unknown incident 404,
 an action the incident's status does not allow 409 (the message names from, to and
 what is allowed), unusable input 422.
 
@@ -28,23 +31,24 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from alerts import ack_link, escalation_policy, incidents
+from alerts import ack_link, disclosure, escalation_policy, incidents
 from alerts.incidents import IncidentConflict, IncidentInputError, IncidentNotFound
 from alerts.lifecycle import IllegalTransition, IncidentError, IncidentStatus
 from alerts.model import Severity
 from alerts.notifiers.message import SEVERITY_LABELS, STATUS_LABELS, local_time_text
 from citybrain import audit
-from citybrain.api.deps import ANY_ROLE, Connection, Now, Principal, connection, require, scoped_department
+from citybrain.api.access import Caller, scoped_department, sees_contacts, within
+from citybrain.api.deps import Conn, Connection, Now, Principal
 from citybrain.api.deps import settings as settings_dep
 from citybrain.api.tokens import Role
 from citybrain.settings import Settings
 
 router = APIRouter(tags=["incidents"])
 
-Conn = Annotated[Connection, Depends(connection)]
-Reader = Annotated[Principal, Depends(require(*ANY_ROLE))]
-Actor = Annotated[Principal, Depends(require(Role.oncall, Role.operator))]
-Admin = Annotated[Principal, Depends(require())]
+# One admission for every route (the access table); the names say what the route does.
+Reader = Caller
+Actor = Caller
+Admin = Caller
 
 
 
@@ -88,20 +92,21 @@ def _visible(conn: Connection, who: Principal, incident_id: int) -> incidents.In
     return found
 
 
-def _may_act(conn: Connection, who: Principal, incident_id: int) -> None:
-    found = _visible(conn, who, incident_id)
-    if who.role is Role.oncall and (who.department is None or found.department_id != who.department):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"an oncall token acts only on its own department's incidents; incident {incident_id} belongs "
-            f"to {found.department_id!r}, this token to {who.department or 'no department'!r}")
+def _shown(who: Principal, found: incidents.Incident, *, with_timeline: bool = True) -> dict[str, Any]:
+    """An incident as this caller may see it: the frozen policy's credentials redacted,
+    the contacts of the people paged only for those who may see them."""
+    contacts = sees_contacts(who, found.department_id)
+    out = disclosure.shown(found.as_dict(with_timeline=with_timeline), contacts=contacts)
+    out["escalation_policy"] = disclosure.policy_shown(found.escalation_policy or {}, contacts=contacts)
+    return out  # type: ignore[no-any-return]
 
 
 def _act(conn: Connection, who: Principal, incident_id: int,
          action: Callable[[], incidents.Incident]) -> dict[str, Any]:
-    _may_act(conn, who, incident_id)
+    found = _visible(conn, who, incident_id)
+    within(who, found.department_id, f"incident {incident_id}")
     try:
-        return action().as_dict()
+        return _shown(who, action())
     except IncidentError as exc:
         raise _http(exc) from exc
 
@@ -121,12 +126,12 @@ def list_incidents(
                                 department_id=scoped_department(who, department), asset_id=asset,
                                 opened_from=from_, opened_to=to, limit=limit)
     found = incidents.list_incidents(conn, filters)
-    return {"incidents": [i.as_dict(with_timeline=False) for i in found], "count": len(found)}
+    return {"incidents": [_shown(who, i, with_timeline=False) for i in found], "count": len(found)}
 
 
 @router.get("/incidents/{incident_id}", summary="One incident with its assets and timeline")
 def show_incident(incident_id: int, who: Reader, conn: Conn) -> dict[str, Any]:
-    return _visible(conn, who, incident_id).as_dict()
+    return _shown(who, _visible(conn, who, incident_id))
 
 
 @router.post("/incidents/{incident_id}/ack", summary="Acknowledge (the first response; stops escalation)")
@@ -175,25 +180,33 @@ def get_policy(department_id: str, who: Reader, conn: Conn,
     scoped_department(who, department_id)
     try:
         frozen = escalation_policy.policy_for(conn, department_id, settings)
-        # The department's own policy, refused: say why the default stands in.
-        return {**frozen.snapshot(), **({"refused": frozen.refused} if frozen.refused else {})}
     except escalation_policy.PolicyError as exc:
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, str(exc)) from exc
+    # The department's own policy, refused: say why the default stands in.
+    shown = disclosure.policy_shown(frozen.snapshot(), contacts=sees_contacts(who, department_id))
+    return {**shown, **({"refused": frozen.refused} if frozen.refused else {})}
 
 
-@router.put("/escalation-policies/{department_id}", summary="Replace a department's policy (admin)")
-def put_policy(department_id: str, body: dict[str, Any], who: Admin, conn: Conn, now: Now) -> dict[str, Any]:
+@router.put("/escalation-policies/{department_id}", summary="Replace a department's policy (admin)",
+            description="Group addresses are shown redacted after entry; send one back as shown to "
+                        "keep the stored address.")
+def put_policy(department_id: str, body: dict[str, Any], who: Admin, conn: Conn, now: Now,
+               settings: Annotated[Settings, Depends(settings_dep)]) -> dict[str, Any]:
+    within(who, department_id, "escalation policy")
     try:
-        policy = escalation_policy.parse_policy(body)
+        policy = escalation_policy.with_stored_addresses(
+            conn, department_id, escalation_policy.parse_policy(body), settings)
         escalation_policy.replace_policy(conn, department_id, policy, who.actor, now=now)
     except escalation_policy.PolicyError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    return {"source": "database", **policy.model_dump(mode="json")}
+    return disclosure.policy_shown({"source": "database", **policy.model_dump(mode="json")},
+                                   contacts=sees_contacts(who, department_id))
 
 
 @router.delete("/escalation-policies/{department_id}",
                summary="Drop a stored policy (back to the YAML file or the default)")
 def delete_policy(department_id: str, who: Admin, conn: Conn, now: Now) -> dict[str, Any]:
+    within(who, department_id, "escalation policy")
     if not escalation_policy.remove_policy(conn, department_id, who.actor, now=now):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no stored policy for {department_id!r}")
     return {"removed": department_id}
@@ -270,6 +283,27 @@ def _signer(settings: Settings, incident_id: int, fields: Mapping[str, str],
         return _page("This link is not valid", f"<p>{escape(str(exc))}.</p>", status.HTTP_403_FORBIDDEN)
 
 
+class _LinkUsed(Exception):
+    """Another request acknowledged with this link first."""
+
+
+def _used_page(conn: Connection, found: incidents.Incident, sig: str,
+               settings: Settings) -> HTMLResponse | None:
+    """The page of a link that acknowledged once already, or None. A link acts once: after
+    a reopening the incident's escalation sends fresh links, and an old one (forwarded,
+    in a mail archive, in a proxy log) must not acknowledge the new trouble."""
+    row = conn.execute("SELECT used_at, used_by FROM ack_link_uses WHERE sig = %s AND incident_id = %s",
+                       (sig, found.incident_id)).fetchone()
+    if row is None:
+        return None
+    when = local_time_text(row[0], settings.tz)
+    return _page("This link was used already",
+                 f"<p>It acknowledged incident #{found.incident_id} as <b>{escape(str(row[1]))}</b> at "
+                 f"{escape(when)}. A link acknowledges once; use the link of the latest notification, "
+                 f"the API or <code>citybrain incidents ack {found.incident_id}</code>.</p>\n"
+                 f"{_facts(found, settings)}", status.HTTP_409_CONFLICT)
+
+
 def _incident(conn: Connection, incident_id: int) -> incidents.Incident | HTMLResponse:
     try:
         return incidents.show(conn, incident_id)
@@ -307,6 +341,9 @@ def ack_link_page(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
         return found
     if found.status is not IncidentStatus.triggered:
         return _state_page(found, settings)
+    used = _used_page(conn, found, sig, settings)
+    if used is not None:
+        return used
     hidden = "".join(f'<input type="hidden" name="{name}" value="{escape(value)}">'
                      for name, value in (("who", who), ("exp", exp), ("sig", sig)))
     return _page(
@@ -330,8 +367,12 @@ def ack_by_link(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
     found = _incident(conn, incident_id)
     if isinstance(found, HTMLResponse):
         return found
+    sig = form.get("sig", "")
     if found.status is not IncidentStatus.triggered:
         return _state_page(found, settings)
+    used = _used_page(conn, found, sig, settings)
+    if used is not None:
+        return used
     typed = form.get("note", "").strip()
     if len(typed) > MAX_NOTE_CHARS:
         return _page("Note too long", f"<p>Keep the note under {MAX_NOTE_CHARS} characters.</p>",
@@ -341,7 +382,19 @@ def ack_by_link(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
     note = f"acknowledged with the link sent to {signer.name} by {signer.channel}" + (
         f": {typed}" if typed else "")
     try:
-        done = incidents.ack(conn, incident_id, actor, now=now, note=note)
+        # The use is stored with the acknowledgement, in one savepoint: a link that lost
+        # the race to another acknowledgement stays unused.
+        with conn.transaction():
+            claimed = conn.execute(
+                "INSERT INTO ack_link_uses (sig, incident_id, used_at, used_by) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (sig) DO NOTHING RETURNING sig",
+                (sig, incident_id, now, actor.id)).fetchone()
+            if claimed is None:
+                # The same link posted twice at once: the other request acknowledged.
+                raise _LinkUsed
+            done = incidents.ack(conn, incident_id, actor, now=now, note=note)
+    except _LinkUsed:
+        return _used_page(conn, found, sig, settings) or _state_page(found, settings)
     except IllegalTransition:
         # Someone acknowledged between the read and the row lock: report theirs.
         current = _incident(conn, incident_id)

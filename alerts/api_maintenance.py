@@ -2,13 +2,14 @@
 ``DELETE /maintenance/{id}``, ``POST /maintenance/{id}/retroactive`` (the app mounts
 ``router`` under ``/api/v1``).
 
-Who may do what:
+Who may do what (the rows of the access table, ``citybrain.api.access``):
 
 * every role reads (evaluators need the windows to explain maintenance-adjusted
   availability; windows are operational facts, not department secrets);
 * operators and admins add and remove windows of any scope;
 * on-call staff add and remove windows scoped to one asset or one department only —
-  a district, tag or city-wide window affects other departments' services;
+  a district, tag or city-wide window affects other departments' services — and only
+  for their token's department (an oncall token without one changes no window);
 * a token limited to a department (any role) stays inside it: asset windows of its
   department's assets and its own department's window;
 * a window's time counts from its creation (the server's clock); only an admin may let
@@ -27,7 +28,9 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts import maintenance
-from citybrain.api.deps import ANY_ROLE, Connection, Now, Principal, connection, require, settings
+from citybrain.api.access import Caller
+from citybrain.api.deps import Conn, Connection, Now, Principal, Reach, settings
+from citybrain.api.errors import problem
 from citybrain.api.tokens import Role
 from citybrain.settings import Settings
 
@@ -35,10 +38,10 @@ router = APIRouter(tags=["maintenance"])
 
 
 
-Conn = Annotated[Connection, Depends(connection)]
-Reader = Annotated[Principal, Depends(require(*ANY_ROLE))]
-Editor = Annotated[Principal, Depends(require(Role.operator, Role.oncall))]
-Admin = Annotated[Principal, Depends(require())]
+# One admission for every route (the access table); the names say what the route does.
+Reader = Caller
+Editor = Caller
+Admin = Caller
 Config = Annotated[Settings, Depends(settings)]
 
 
@@ -46,21 +49,31 @@ class WindowIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["maintenance", "silence"] = "maintenance"
     scope: Literal["all", "asset", "department", "district", "tag"]
-    target: str | None = Field(default=None, description="asset, department or district id, or tag")
-    starts_at: str = Field(description="ISO 8601; without an offset: local time in `timezone`")
-    ends_at: str = Field(description="end of the first occurrence")
-    recurrence: str | None = Field(default=None, description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=SU")
-    until: str | None = Field(default=None, description="last start of a recurring window")
-    timezone: str | None = Field(default=None, description="IANA zone (default: CITYBRAIN_TIMEZONE)")
-    reason: str = Field(min_length=1)
+    # Bounded text: every field is stored and shown to every reader (maintenance.MAX_*).
+    target: str | None = Field(default=None, max_length=maintenance.MAX_TARGET_CHARS,
+                               description="asset, department or district id, or tag")
+    starts_at: str = Field(max_length=64, description="ISO 8601, 1970–2199; without an offset: local time "
+                                                      "in `timezone`")
+    ends_at: str = Field(max_length=64, description="end of the first occurrence")
+    recurrence: str | None = Field(
+        default=None, max_length=maintenance.MAX_RULE_CHARS,
+        description="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=SU. At most hourly: FREQ=HOURLY (INTERVAL "
+                    "dividing 24), DAILY, WEEKLY, MONTHLY or YEARLY, starts at least an hour apart; no "
+                    "BYEASTER")
+    until: str | None = Field(default=None, max_length=64, description="last start of a recurring window")
+    timezone: str | None = Field(default=None, max_length=64,
+                                 description="IANA zone (default: CITYBRAIN_TIMEZONE)")
+    reason: str = Field(min_length=1, max_length=maintenance.MAX_REASON_CHARS)
     retroactive_reason: str | None = Field(
-        default=None, description="admin only: count the window's time before its creation too, and why "
-                                  "(audited; reports list the window)")
+        default=None, max_length=maintenance.MAX_REASON_CHARS,
+        description="admin only: count the window's time before its creation too, and why "
+                    "(audited; reports list the window)")
 
 
 class RetroactiveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, description="why the window's time before its creation should count")
+    reason: str = Field(min_length=1, max_length=maintenance.MAX_REASON_CHARS,
+                        description="why the window's time before its creation should count")
 
 
 def _admin_for_the_past(who: Principal) -> None:
@@ -71,8 +84,9 @@ def _admin_for_the_past(who: Principal) -> None:
 
 
 def _unprocessable(exc: maintenance.MaintenanceError) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {
-        "message": str(exc), "problems": [{"field": f, "message": m} for f, m in exc.problems]})
+    # The API's one error shape (citybrain.api.errors): the fields at fault, as for any 422.
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                         [problem(["body", f], m) for f, m in exc.problems])
 
 
 def _department_of(conn: Connection, scope: str, target: str | None) -> str | None:
@@ -87,7 +101,9 @@ def _department_of(conn: Connection, scope: str, target: str | None) -> str | No
 def authorise(conn: Connection, who: Principal, scope: str, target: str | None) -> None:
     """Raise 403 unless the caller may add or remove a window of this scope."""
     narrow = scope in ("asset", "department")
-    if who.role is Role.oncall and not narrow:
+    # Reach.own (on-call): the admission already refused a token without a department,
+    # so the department check below always applies to it.
+    if who.reach is Reach.own and not narrow:
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "on-call tokens may only add or remove asset or department windows, "
                             f"not {scope}; ask an operator")

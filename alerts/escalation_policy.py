@@ -23,13 +23,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import psycopg
 import yaml
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from alerts import disclosure
 from citybrain import audit
 from citybrain.errors import CitybrainError
 from citybrain.settings import Settings
@@ -40,6 +41,11 @@ Channel = Literal["webhook", "wecom", "dingtalk", "feishu", "email"]
 # A month: past every resolution deadline, so a larger value is a typo, and one a clock
 # cannot add (datetime overflows) would fail the incident's escalation at run time.
 MAX_AFTER_MINUTES = 30 * 24 * 60
+# A ladder longer than this, or more group channels, is a generated or pasted mistake
+# (the default has 4 steps); each step is evaluated every escalation tick, each channel
+# paged per step, so both stay small.
+MAX_STEPS = 20
+MAX_GROUPS = 50
 
 
 class PolicyError(CitybrainError):
@@ -50,15 +56,15 @@ class GroupChannel(BaseModel):
     """A department group's robot or webhook (WeCom, DingTalk, Feishu, any JSON webhook)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
     channel: Channel
-    address: str = Field(min_length=3)
+    address: str = Field(min_length=3, max_length=2000)
 
 
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     after_minutes: float = Field(ge=0, description="minutes after opening (or reopening)")
-    notify: tuple[Target, ...] = Field(min_length=1)
+    notify: tuple[Target, ...] = Field(min_length=1, max_length=len(get_args(Target)))
     record_breach: bool = Field(default=False, description="record the response breach at this step")
 
     @field_validator("after_minutes")
@@ -72,9 +78,9 @@ class Step(BaseModel):
 
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1)
-    steps: tuple[Step, ...] = Field(min_length=1)
-    groups: tuple[GroupChannel, ...] = ()
+    name: str = Field(min_length=1, max_length=200)
+    steps: tuple[Step, ...] = Field(min_length=1, max_length=MAX_STEPS)
+    groups: tuple[GroupChannel, ...] = Field(default=(), max_length=MAX_GROUPS)
 
     @model_validator(mode="after")
     def _ordered(self) -> Policy:
@@ -106,6 +112,25 @@ def _validate(data: object, where: str) -> Policy:
 
 def parse_policy(data: object, where: str = "(request)") -> Policy:
     return _validate(data, where)
+
+
+def with_stored_addresses(conn: Connection, department_id: str, policy: Policy,
+                          settings: Settings) -> Policy:
+    """``policy`` with each redacted group address (as the API shows it) replaced by the
+    full one the department's current policy holds: a webhook credential is entered once
+    and an admin edits the policy it read without ever seeing it."""
+    if not any(disclosure.is_redacted(g.address) for g in policy.groups):
+        return policy
+    try:
+        current = policy_for(conn, department_id, settings).policy.groups
+    except PolicyError:
+        current = ()
+    addresses, problems = disclosure.keep_stored_addresses(
+        ((g.channel, g.address) for g in policy.groups), ((g.channel, g.address) for g in current))
+    if problems:
+        raise PolicyError("escalation policy (request) is invalid: " + "; ".join(problems))
+    groups = tuple(g.model_copy(update={"address": a}) for g, a in zip(policy.groups, addresses, strict=True))
+    return policy.model_copy(update={"groups": groups})
 
 
 def _policy_file(settings: Settings, name: str) -> str | None:
@@ -192,8 +217,9 @@ def replace_policy(conn: Connection, department_id: str, policy: Policy, actor: 
             " policy = EXCLUDED.policy, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by",
             (department_id, Jsonb(policy.model_dump(mode="json")), now, actor.id),
         )
+        # The audit entry keeps what changed, not the robots' credentials.
         audit.record(conn, actor, "escalation_policy.replace", department_id,
-                     policy.model_dump(mode="json"), at=now)
+                     disclosure.policy_shown(policy.model_dump(mode="json"), contacts=True), at=now)
 
 
 def remove_policy(conn: Connection, department_id: str, actor: audit.Actor, *, now: datetime) -> bool:

@@ -36,9 +36,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import MAXYEAR, UTC, datetime, timedelta
+from math import gcd
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,14 +51,30 @@ from citybrain import audit
 from citybrain.errors import CitybrainError, StoreError
 
 Connection = psycopg.Connection[Any]
+log = logging.getLogger(__name__)
 Kind = Literal["maintenance", "silence"]
 Scope = Literal["all", "asset", "department", "district", "tag"]
 KINDS: tuple[str, ...] = get_args(Kind)
 SCOPES: tuple[str, ...] = get_args(Scope)
 
 # A recurrence that yields more periods than this within the horizon is refused: it is
-# almost certainly a mistake (FREQ=MINUTELY) and would bloat the periods table.
+# almost certainly a mistake and would bloat the periods table.
 MAX_OCCURRENCES = 20_000
+# Bounded expansion: what one expansion may compute (periods before the ones it returns
+# included) — about 0.15 s of rule evaluation — and the closest two starts may be (planned
+# work that recurs more often than hourly is an outage). FREQ=SECONDLY and MINUTELY are
+# refused outright, as is BYEASTER (not RFC 5545). See ``occurrences``.
+MAX_COMPUTED = 50_000
+MIN_SPACING = timedelta(hours=1)
+# Stored text: a reason is a sentence or two, not a document; ids and rules are short.
+MAX_REASON_CHARS = 2000
+MAX_TARGET_CHARS = 200
+MAX_RULE_CHARS = 500
+# Times a window may have: no planned work lies outside, and staying far from the
+# calendar's ends (years 1 and 9999) keeps a zone's offset or a period's length from
+# overflowing.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class MaintenanceError(CitybrainError):
@@ -130,11 +148,18 @@ def zone(name: str) -> ZoneInfo:
 
 
 def parse_time(value: str | datetime, tz: ZoneInfo) -> datetime:
-    """An ISO 8601 instant; without an offset it is wall-clock time in ``tz``."""
+    """An ISO 8601 instant; without an offset it is wall-clock time in ``tz``. Raises
+    ValueError, also for one outside 1970–2199."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.strip())
     if moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None:
         moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:   # year 1 or 9999 moved by the zone's offset
+        moment = LATEST if moment.year > 2000 else EARLIEST - timedelta(days=1)
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"outside {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}")
+    return moment
 
 
 def normalise_rrule(text: str) -> str:
@@ -155,7 +180,39 @@ def normalise_rrule(text: str) -> str:
         raise ValueError("DTSTART comes from starts_at; remove it from the RRULE")
     if parts & {"FREQ"} != {"FREQ"}:
         raise ValueError("the RRULE needs FREQ (e.g. FREQ=DAILY)")
+    if "BYEASTER" in parts:
+        raise ValueError("BYEASTER is not RFC 5545; give the dates another way")
+    fields = _rule_parts(rule)
+    if fields.get("FREQ") in ("SECONDLY", "MINUTELY"):
+        raise ValueError(f"FREQ={fields['FREQ']}: a maintenance window recurs at most hourly (FREQ=HOURLY, "
+                         "DAILY, WEEKLY, MONTHLY or YEARLY)")
+    for name, most in (("INTERVAL", 1000), ("COUNT", MAX_OCCURRENCES)):
+        value = fields.get(name)
+        if value is not None and not (value.isdigit() and 1 <= int(value) <= most):
+            raise ValueError(f"{name} must be a whole number from 1 to {most}, got {value[:20]!r}")
+    if fields.get("FREQ") == "HOURLY" and 24 % int(fields.get("INTERVAL", "1")):
+        # A divisor of a day keeps the rule's evaluation bounded (see occurrences).
+        raise ValueError("FREQ=HOURLY takes INTERVAL 1, 2, 3, 4, 6, 8, 12 or 24; use FREQ=DAILY for more")
+    for name, (low, high) in _RANGES.items():   # RFC 5545's ranges; the evaluator trusts them
+        for item in filter(None, fields.get(name, "").split(",")):
+            number = item.lstrip("+-")
+            if name == "BYDAY":
+                number = number.rstrip("MOTUWEHFRSA") or "1"
+            if not number.isdigit() or not low <= int(number) <= high or (low > 0 and int(number) == 0):
+                sign = "±" if name in _SIGNED else ""
+                raise ValueError(f"{name} takes {sign}{low}–{high}, got {item[:20]!r}")
     return rule
+
+
+_RANGES = {"BYSECOND": (0, 60), "BYMINUTE": (0, 59), "BYHOUR": (0, 23), "BYMONTH": (1, 12),
+           "BYMONTHDAY": (1, 31), "BYYEARDAY": (1, 366), "BYWEEKNO": (1, 53), "BYSETPOS": (1, 366),
+           "BYDAY": (1, 53)}
+_SIGNED = {"BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYSETPOS", "BYDAY"}
+
+
+def _rule_parts(rule: str) -> dict[str, str]:
+    return {k.strip().upper(): v.strip().upper()
+            for k, _, v in (p.partition("=") for p in rule.split(";") if p)}
 
 
 def _parse_rrule(rule: str, local_start: datetime) -> rrule:
@@ -180,6 +237,13 @@ def make_spec(*, kind: str, scope: str, target: str | None, starts_at: str | dat
         problems.append(("target", f"scope {scope} needs a target ({scope} id)"))
     if not reason or not reason.strip():
         problems.append(("reason", "say why (it is shown to operators and in the audit log)"))
+    elif len(reason) > MAX_REASON_CHARS:
+        problems.append(("reason", f"at most {MAX_REASON_CHARS} characters, got {len(reason)}"))
+    if target is not None and len(target) > MAX_TARGET_CHARS:
+        problems.append(("target", f"at most {MAX_TARGET_CHARS} characters, got {len(target)}"))
+    if recurrence is not None and len(recurrence) > MAX_RULE_CHARS:
+        problems.append(("recurrence", f"at most {MAX_RULE_CHARS} characters, got {len(recurrence)}"))
+        recurrence = None
     try:
         tz = zone(timezone)
     except MaintenanceError as exc:
@@ -187,12 +251,17 @@ def make_spec(*, kind: str, scope: str, target: str | None, starts_at: str | dat
         tz = ZoneInfo("UTC")
     times: dict[str, datetime] = {}
     for name, value in (("starts_at", starts_at), ("ends_at", ends_at), ("until", until)):
-        if value is None or value == "":
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if name != "until":
+                problems.append((name, "required: an ISO 8601 time, e.g. 2026-03-28T02:00"))
+            continue
+        if isinstance(value, str) and len(value) > 64:
+            problems.append((name, f"not an ISO 8601 time ({len(value)} characters); e.g. 2026-03-28T02:00"))
             continue
         try:
             times[name] = parse_time(value, tz)
         except ValueError as exc:
-            problems.append((name, f"not an ISO 8601 time ({exc}); e.g. 2026-03-28T02:00 or "
+            problems.append((name, f"not a usable ISO 8601 time ({exc}); e.g. 2026-03-28T02:00 or "
                                    "2026-03-28T02:00+01:00"))
     start, end = times.get("starts_at"), times.get("ends_at")
     if start is not None and end is not None and end <= start:
@@ -221,19 +290,51 @@ def make_spec(*, kind: str, scope: str, target: str | None, starts_at: str | dat
 
 def occurrences(spec: WindowSpec, *, after: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
     """The window's periods (UTC) that end after ``after`` and start no later than
-    ``until`` (and the window's own until_at)."""
+    ``until`` (and the window's own until_at).
+
+    Bounded whatever the rule: the expansion starts a whole number of the rule's periods
+    before ``after`` (not at a start years ago; a rule with COUNT, which counts from its
+    start, is the exception), at most ``MAX_COMPUTED`` occurrences are computed, two
+    starts closer than ``MIN_SPACING`` are refused at once, and a rule that matches
+    nothing (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) costs at most 400 years of its periods:
+    the rule is evaluated a multiple of 400 years later, where the Gregorian calendar
+    repeats itself exactly (weekdays, leap years, week numbers), close to the last year
+    the evaluator knows, where it stops. A refusal is a ``MaintenanceError`` naming the
+    recurrence."""
     if spec.recurrence is None:
         if spec.ends_at > after and spec.starts_at <= until:
             return [(spec.starts_at, spec.ends_at)]
         return []
     tz = ZoneInfo(spec.timezone)
-    local_start = spec.starts_at.astimezone(tz).replace(tzinfo=None)
+
+    def local(moment: datetime) -> datetime:
+        return moment.astimezone(tz).replace(tzinfo=None)
+
+    declared = local(spec.starts_at)
     # The length on the wall clock: a 02:00–04:00 window is that in local time every day.
-    wall = spec.ends_at.astimezone(tz).replace(tzinfo=None) - local_start
+    wall = local(spec.ends_at) - declared
     last = until if spec.until_at is None else min(until, spec.until_at)
+    parts = _rule_parts(spec.recurrence)
+    freq, interval = parts.get("FREQ", ""), int(parts.get("INTERVAL", "1") or "1")
+    first = declared
+    if "COUNT" not in parts:
+        # Any occurrence that ends after ``after`` starts after this (the slack covers DST).
+        first = _rebase(declared, freq, interval, local(after) - wall - timedelta(days=2))
+    shift = _shift_years(freq, interval, local(last).year)
     out: list[tuple[datetime, datetime]] = []
+    previous: datetime | None = None
     previous_end: datetime | None = None
-    for occurrence in _parse_rrule(spec.recurrence, local_start):
+    for computed, shifted in enumerate(_evaluate(spec.recurrence, _years(first, shift)), start=1):
+        occurrence = _years(shifted, -shift)
+        if computed > MAX_COMPUTED:
+            raise MaintenanceError([("recurrence", f"more than {MAX_COMPUTED} occurrences to compute up to "
+                                                   f"{last:%Y-%m-%d}; use a coarser FREQ, set until, or "
+                                                   "(with COUNT) start closer to now")])
+        if previous is not None and occurrence - previous < MIN_SPACING:
+            raise MaintenanceError([("recurrence", f"occurrences {occurrence - previous} apart (at "
+                                                   f"{previous.isoformat()} and {occurrence.isoformat()} "
+                                                   "local time); a window recurs at most hourly")])
+        previous = occurrence
         start = occurrence.replace(tzinfo=tz).astimezone(UTC)
         if start > last:
             break
@@ -251,16 +352,76 @@ def occurrences(spec: WindowSpec, *, after: datetime, until: datetime) -> list[t
     return out
 
 
+def _evaluate(rule: str, start: datetime) -> Iterator[datetime]:
+    try:
+        yield from _parse_rrule(rule, start)
+    except (TypeError, ValueError, OverflowError) as exc:   # a rule stored before today's checks
+        raise MaintenanceError([("recurrence", f"the rule cannot be evaluated: {exc}")]) from exc
+
+
+_STEPS = {"HOURLY": timedelta(hours=1), "DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}
+_CYCLE_YEARS = 400   # the Gregorian calendar repeats exactly after 400 years (146,097 days)
+
+
+def _years(moment: datetime, years: int) -> datetime:
+    # Only ever moved by multiples of 400 years: 29 February stays a date.
+    return moment if years == 0 else moment.replace(year=moment.year + years)
+
+
+def _rebase(declared: datetime, freq: str, interval: int, target: datetime) -> datetime:
+    """The latest start no later than ``target`` that is ``declared`` moved by a whole
+    number of the rule's periods (FREQ × INTERVAL) — the rule from there yields the same
+    occurrences after ``target`` as from ``declared``: same phase, same time of day,
+    weekday, day of the month and month (what RFC 5545 takes from DTSTART)."""
+    if target <= declared:
+        return declared
+    if freq in _STEPS:
+        step = _STEPS[freq] * interval
+        return declared + step * ((target - declared) // step)
+    months_per_period = (12 if freq == "YEARLY" else 1) * interval
+    periods = ((target.year - declared.year) * 12 + target.month - declared.month) // months_per_period
+    # A day the moved month lacks (31 January → 31 March, 29 February → a leap year): one
+    # period further back, and so on.
+    for k in range(periods, max(0, periods - 48), -1):
+        year, month = divmod(declared.month - 1 + k * months_per_period, 12)
+        try:
+            moved = declared.replace(year=declared.year + year, month=month + 1)
+        except ValueError:
+            continue
+        if moved <= target:
+            return moved
+    return declared
+
+
+# The rule's periods in 400 Gregorian years.
+_PERIODS_PER_CYCLE = {"HOURLY": 146_097 * 24, "DAILY": 146_097, "WEEKLY": 20_871, "MONTHLY": 4800,
+                      "YEARLY": 400}
+
+
+def _shift_years(freq: str, interval: int, last_year: int) -> int:
+    """How far to move the evaluation so that the evaluator's last year comes soon after
+    that of ``last``: a multiple of 400 years that is also a whole number of the rule's
+    periods (FREQ × INTERVAL), so weekdays, leap years and the rule's phase all stay."""
+    per_cycle = _PERIODS_PER_CYCLE.get(freq, 0)
+    if per_cycle == 0:
+        return 0
+    cycle = _CYCLE_YEARS * (interval // gcd(interval, per_cycle))
+    return cycle * max(0, (MAXYEAR - 1 - last_year) // cycle)
+
+
 def counted_periods(spec: WindowSpec, *, created_at: datetime, retroactive: bool,
-                    until: datetime) -> list[tuple[datetime, datetime]]:
+                    until: datetime, since: datetime | None = None) -> list[tuple[datetime, datetime]]:
     """The periods that count, i.e. what ``maintenance_periods`` holds (up to ``until``):
     the occurrences cut at the window's creation — one running at ``created_at`` counts
     from then, earlier ones not at all — or, for a window an admin approved as
     retroactive, every occurrence whole from the declared start. Creation, the horizon's
-    extension and a later approval all derive the periods from here, so they agree."""
+    extension and a later approval all derive the periods from here, so they agree.
+    ``since``: only the periods that end after it (the horizon's extension looks back no
+    further)."""
     if retroactive:
-        return occurrences(spec, after=spec.starts_at, until=until)
-    return [(max(s, created_at), e) for s, e in occurrences(spec, after=created_at, until=until)]
+        return occurrences(spec, after=max(spec.starts_at, since or spec.starts_at), until=until)
+    return [(max(s, created_at), e)
+            for s, e in occurrences(spec, after=max(created_at, since or created_at), until=until)]
 
 
 def time_before(periods: Sequence[tuple[datetime, datetime]], moment: datetime) -> timedelta:
@@ -497,9 +658,13 @@ def _spec_of(row: Sequence[Any]) -> WindowSpec:
 
 def extend_horizon(conn: Connection, *, now: datetime, horizon_days: int) -> int:
     """Add the periods of live recurring windows up to ``now`` + horizon, including any
-    missed since the window was created; returns how many were added. Idempotent:
-    existing periods are kept as they are."""
+    missed within the last horizon (every run stores periods a horizon ahead, so only a
+    pause longer than that can leave a gap, and looking further back would make the work
+    grow with a window's age); returns how many were added. Idempotent: existing periods
+    are kept as they are. A window whose rule cannot be expanded (stored before today's
+    checks) is logged and skipped: it does not hold up the others."""
     added = 0
+    lookback = now - timedelta(days=horizon_days)
     try:
         with conn.transaction():
             rows = conn.execute(
@@ -508,11 +673,17 @@ def extend_horizon(conn: Connection, *, now: datetime, horizon_days: int) -> int
             ).fetchall()
             for row in rows:
                 # From the window's creation (cut there, as create() did; from its declared
-                # start if retroactive): occurrences between the last horizon and now (the
-                # alerter was down for a while) were planned too and are filled in.
-                added += _insert_periods(conn, int(row[0]), counted_periods(
-                    _spec_of(row), created_at=row[11], retroactive=row[14] is not None,
-                    until=horizon(now, horizon_days)))
+                # start if retroactive), or the lookback if later: occurrences between the
+                # last horizon and now (the alerter was down for a while) were planned too
+                # and are filled in.
+                retroactive = row[14] is not None
+                try:
+                    periods = counted_periods(_spec_of(row), created_at=row[11], retroactive=retroactive,
+                                              until=horizon(now, horizon_days), since=lookback)
+                except MaintenanceError as exc:
+                    log.warning("maintenance window %s is not extended: %s", row[0], exc)
+                    continue
+                added += _insert_periods(conn, int(row[0]), periods)
     except psycopg.Error as exc:
         raise StoreError(f"cannot extend the maintenance periods: {exc}") from exc
     return added

@@ -25,14 +25,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def serve_process_metrics(settings: Settings) -> None:
-    """Start the /metrics HTTP server of this process (a daemon thread); port 0 = off."""
+def serve_process_metrics(settings: Settings, registry: CollectorRegistry = REGISTRY) -> None:
+    """Start the /metrics HTTP server of this process (a daemon thread); port 0 = off.
+    The API passes its ``platform_registry``: Prometheus scrapes it there, on a port kept
+    internal, while the API's published port asks a token for the same figures."""
     from prometheus_client import start_http_server
 
     if not settings.metrics_port:
         return
     try:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     except OSError as exc:
         raise CitybrainError(
             f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port} ({exc}); "
@@ -63,7 +65,7 @@ def platform_registry(settings: Settings, database_url: str, *,
 
 def metrics_router(settings: Settings, database_url: str, *,
                    clock: Callable[[], datetime] = utc_now) -> APIRouter:
-    """``GET /metrics`` for the API: no token (Prometheus scrapes it; keep the port internal).
+    """``GET /metrics`` for the API (the app admits it by its access table: a token).
 
     A plain ``def`` route: FastAPI runs it in its thread pool, so the database reads of a
     scrape never block the event loop.

@@ -79,6 +79,25 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8600, ge=1, le=65535)
     public_url: str = "http://127.0.0.1:8600"
     api_pool_size: int = Field(default=8, ge=1)
+    # Bounded work per request (any token, an evaluator's included, must not be able to
+    # exhaust the database server or the pool). api_max_window_days: the longest indicator
+    # or report window, counted in wall-clock days of the report's zone — 366 fits a
+    # calendar year, a leap year too, in any zone (a DST change moves no wall-clock day);
+    # the SQL's temporary files grow with about the square of the days (a year ≈ 19 MiB,
+    # five ≈ 488 MiB). api_statement_timeout_seconds and api_temp_file_limit_mb bound
+    # each statement of an API connection (and of a report's parallel connections); a
+    # query stopped by either is a 503 naming the limit. temp_file_limit needs a role
+    # that may set it (a superuser, or PostgreSQL 15+ `GRANT SET ON PARAMETER
+    # temp_file_limit TO <role>`); otherwise the API warns at start and runs without it.
+    # api_pool_timeout_seconds: how long a request waits for a free connection before a
+    # 503. api_max_body_bytes: the largest request body, refused with 413 before the
+    # token is checked or the body parsed (the largest legitimate body, a policy of
+    # 20 steps with its group channels, is a few KiB).
+    api_max_window_days: int = Field(default=366, ge=1, le=3660)
+    api_statement_timeout_seconds: float = Field(default=60.0, gt=0)
+    api_temp_file_limit_mb: int = Field(default=1024, ge=1)
+    api_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    api_max_body_bytes: int = Field(default=65_536, ge=1024)
 
     # Acknowledge links (alerts/ack_link.py): the HMAC key of the signed, expiring,
     # per-recipient links in notifications, which acknowledge with a click (a confirmation
@@ -168,8 +187,9 @@ class Settings(BaseSettings):
     availability_batch_days: int = Field(default=7, ge=1)
 
     # Operator views (dashboards/, citybrain/metrics*.py): the address and port that
-    # `citybrain worker` (and the alerter) serve Prometheus /metrics on, port 0 = off (the
-    # API serves /metrics on its own port; in a container metrics_host must be 0.0.0.0);
+    # `citybrain worker`, the alerter and the API serve Prometheus /metrics on, port 0 = off
+    # (the API's own port serves /metrics only with a token; in a container metrics_host
+    # must be 0.0.0.0);
     # the time-out of each database query behind the gauges computed at scrape time; how
     # often a worker samples its consumer lag. `citybrain dashboards push`: Grafana's
     # address and API token (service account, Editor or Admin; --url/--token override

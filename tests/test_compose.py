@@ -105,13 +105,18 @@ def test_ports_and_scrape_targets_agree() -> None:
     assert workers["names"] == ["worker"]
     assert str(workers["port"]) == env("worker")["CITYBRAIN_METRICS_PORT"]
     assert env("worker")["CITYBRAIN_METRICS_HOST"] == "0.0.0.0"
+    # The API's published port asks a token for /metrics: Prometheus scrapes its internal
+    # metrics port, which is not published.
     assert jobs["citybrain-api"]["static_configs"][0]["targets"] == \
-        [f"api:{env('api')['CITYBRAIN_API_PORT']}"]
+        [f"api:{env('api')['CITYBRAIN_METRICS_PORT']}"]
+    assert env("api")["CITYBRAIN_METRICS_PORT"] != env("api")["CITYBRAIN_API_PORT"]
+    assert env("api")["CITYBRAIN_METRICS_HOST"] == "0.0.0.0"
     assert jobs["citybrain-alerter"]["static_configs"][0]["targets"] == \
         [f"alerter:{env('alerter')['CITYBRAIN_METRICS_PORT']}"]
     assert env("api")["CITYBRAIN_API_HOST"] == "0.0.0.0"
     published = {name: [p.split(":") for p in svc.get("ports", [])] for name, svc in SERVICES.items()}
     assert ["8600", env("api")["CITYBRAIN_API_PORT"]] in published["api"]
+    assert all(p[-1] != env("api")["CITYBRAIN_METRICS_PORT"] for p in published["api"])
     assert ["3000", "3000"] in published["grafana"] and ["9090", "9090"] in published["prometheus"]
     assert not published["worker"] and not published["timescaledb"] and not published["kafka"]
     # Prometheus finds its rules where the compose file mounts them.

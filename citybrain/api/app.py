@@ -1,22 +1,55 @@
-"""The FastAPI application: one pool, the routers, OpenAPI at /docs and /openapi.json."""
+"""The FastAPI application: one pool, the routers, OpenAPI at /docs and /openapi.json.
+
+Every request passes ``limits.RequestGuard`` first (body size, unusable characters) and
+gets its errors in the one shape of ``errors``. The pool's connections carry the API's
+limits on database work (statement time-out, temporary disk), so no request — whatever
+its token — can hold a connection or fill the server's disk for long.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import psycopg
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from psycopg_pool import ConnectionPool
 
 import citybrain
 from alerts import api_incidents, api_maintenance
 from citybrain import store
-from citybrain.api import indicators, reports
+from citybrain.api import access, access_log, errors, indicators, reports
+from citybrain.api.limits import RequestGuard
 from citybrain.metrics_server import metrics_router
 from citybrain.settings import Settings
+
+log = logging.getLogger("citybrain.api")
+
+
+def session_options(settings: Settings, database_url: str) -> str:
+    """The libpq ``options`` of the API's connections: its schema and its limits. A report's
+    parallel connections copy them (``engine.snapshot_connections``), limits included."""
+    timeout_ms = max(1, round(settings.api_statement_timeout_seconds * 1000))
+    options = [f"-c search_path={settings.database_schema}", f"-c statement_timeout={timeout_ms}"]
+    limit = f"{settings.api_temp_file_limit_mb}MB"
+    # temp_file_limit is a superuser setting: a role that may not set it would fail every
+    # connection with it in its options, so it is tried once on its own first.
+    try:
+        with psycopg.connect(database_url, autocommit=True) as probe:
+            probe.execute(f"SET temp_file_limit = '{limit}'")
+        options.append(f"-c temp_file_limit={limit}")
+    except psycopg.errors.InsufficientPrivilege:
+        with psycopg.connect(database_url, autocommit=True) as probe:
+            row = probe.execute("SELECT current_user, current_setting('temp_file_limit')").fetchone()
+        role, current = row if row is not None else ("citybrain", "-1")
+        log.warning("the database role %s may not set temp_file_limit, so the API's queries may write "
+                    "temporary files up to %s (-1: no limit) instead of %s; grant it with GRANT SET ON "
+                    "PARAMETER temp_file_limit TO %s (PostgreSQL 15+) or set it for the role: ALTER ROLE "
+                    "%s SET temp_file_limit = '%s'", role, current, limit, role, role, limit)
+    return " ".join(options)
 
 
 def create_app(settings: Settings, database_url: str,
@@ -26,12 +59,15 @@ def create_app(settings: Settings, database_url: str,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             database_url,
-            kwargs={"options": f"-c search_path={settings.database_schema}"},
+            kwargs={"options": session_options(settings, database_url)},
             configure=store.extension_on_path,  # as store.connect does
             min_size=1, max_size=settings.api_pool_size, open=False,
+            # A request waits this long for a connection, then gets a 503 (errors.py).
+            timeout=settings.api_pool_timeout_seconds,
         )
         pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        access_log.install()  # uvicorn has configured its loggers by now
         try:
             yield
         finally:
@@ -48,13 +84,19 @@ def create_app(settings: Settings, database_url: str,
     app.state.settings = settings
     if clock is not None:
         app.state.clock = clock
+    errors.install(app)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.api_max_body_bytes)
     for router in (indicators.router, reports.router, api_incidents.router, api_maintenance.router):
-        app.include_router(router, prefix="/api/v1")
-    # /metrics carries no token: Prometheus scrapes it; keep the API's port internal.
-    app.include_router(metrics_router(settings, database_url, **({"clock": clock} if clock else {})))
+        app.include_router(router, prefix="/api/v1", responses=errors.ERROR_RESPONSES)
+    # The API's port is published: /metrics there needs a city-wide operator or admin
+    # token; Prometheus scrapes the same figures on the internal metrics port
+    # (CITYBRAIN_METRICS_PORT, `citybrain api`).
+    app.include_router(metrics_router(settings, database_url, **({"clock": clock} if clock else {})),
+                       dependencies=[Depends(access.caller)])
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    access.check_routes(app)  # every route has its row in the access table
     return app

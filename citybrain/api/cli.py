@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -28,18 +29,40 @@ def create(
     role: Annotated[Role, typer.Option(help="operator, oncall, evaluator or admin")],
     department: Annotated[str | None, typer.Option(help="limit the token to one department")] = None,
     name: Annotated[str, typer.Option(help="who or what holds the token")] = "",
+    expires_in: Annotated[str | None, typer.Option(
+        help="lifetime in days or hours, e.g. 90d or 12h (default: until revoked)")] = None,
 ) -> None:
-    """Create a token and print it (it is shown once; only its digest is stored)."""
+    """Create a token and print it (it is shown once; only its digest is stored).
+
+    An oncall token needs --department: on-call staff act for one department, and the
+    API refuses every on-call action of a token without one.
+    """
     from citybrain.cli import console
 
+    if role is Role.oncall and department is None:
+        raise tokens.TokenError("an oncall token needs --department: it acts for that department only")
+    lifetime = tokens.parse_lifetime(expires_in) if expires_in is not None else None
     settings = load_settings()
     actor = audit.Actor.cli()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
-        token, clear = tokens.create(conn, role, department=department, name=name, created_by=actor.id)
+        # The database's clock, as revocation and the API's expiry check use.
+        expires_at = None
+        if lifetime is not None:
+            row = conn.execute("SELECT now()").fetchone()
+            assert row is not None
+            expires_at = row[0] + lifetime
+        token, clear = tokens.create(conn, role, department=department, name=name, created_by=actor.id,
+                                     expires_at=expires_at)
         audit.record(conn, actor, "token.create", token.token_id,
-                     {"role": role.value, "department": department, "name": name})
+                     {"role": role.value, "department": department, "name": name,
+                      "expires_at": expires_at.isoformat() if expires_at else None})
     console.print(clear, soft_wrap=True, highlight=False)
+
+
+def _when(at: datetime) -> str:
+    # UTC to the minute: short enough that the table keeps whole times in 120 columns.
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
 
 
 @tokens_app.command("list")
@@ -51,11 +74,11 @@ def list_tokens() -> None:
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
         found = tokens.listing(conn)
-    table = Table("id", "role", "department", "name", "created", "by", "revoked")
+    table = Table("id", "role", "department", "name", "created", "by", "expires", "revoked")
     for t in found:
-        table.add_row(t.token_id, t.role.value, t.department or "all", t.name,
-                      t.created_at.isoformat(timespec="seconds"), t.created_by,
-                      t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "")
+        table.add_row(t.token_id, t.role.value, t.department or "all", t.name, _when(t.created_at),
+                      t.created_by, _when(t.expires_at) if t.expires_at else "never",
+                      _when(t.revoked_at) if t.revoked_at else "")
     console.print(table)
 
 
@@ -84,6 +107,7 @@ def serve(
 
     from citybrain.api.app import create_app
     from citybrain.dependencies import wait_for_database
+    from citybrain.metrics_server import platform_registry, serve_process_metrics
 
     settings = load_settings()
     # Before uvicorn configures logging: the wait for the database is logged meanwhile.
@@ -92,5 +116,8 @@ def serve(
         wait_for_database(ep.database_url)  # started before the database: wait for it
         # As the worker does.
         store.migrate(ep.database_url, settings.database_schema, storage=settings.storage)
+        # Prometheus's scrape target (CITYBRAIN_METRICS_PORT, internal); /metrics on the
+        # API's own port needs a token.
+        serve_process_metrics(settings, platform_registry(settings, ep.database_url))
         uvicorn.run(create_app(settings, ep.database_url), host=host or settings.api_host,
                     port=port or settings.api_port, log_level="info")

@@ -3,12 +3,13 @@
 Routers (here and in ``alerts.api``) declare what they need:
 
     @router.post("/incidents/{incident_id}/ack")
-    def ack(incident_id: int, who: Principal = Depends(require(Role.oncall, Role.operator)),
-            conn: Connection = Depends(connection)) -> ...
+    def ack(incident_id: int, who: Caller, conn: Conn) -> ...
 
-A connection is taken from the pool for the request and committed when the handler
-returns without an exception (rolled back otherwise), so a change and its audit entry
-commit together.
+``Caller`` (``citybrain.api.access``) authenticates the token and admits it by the
+route's row of the access table. A connection is taken from the pool for the request
+and committed when the handler returns without an exception (rolled back otherwise),
+*before* the answer is sent: a change and its audit entry commit together, and a
+commit that fails is an error answer, never a delivered body.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 import psycopg
@@ -54,6 +56,32 @@ def connection(request: Request) -> Iterator[Connection]:
         yield conn
 
 
+# scope="function": FastAPI leaves a yield dependency's default ("request") exit until
+# after the response is sent, so a commit failing there would follow a delivered answer.
+# Every route and the caller's authentication share this one declaration (FastAPI keys
+# its per-request cache by scope, so a plain Depends(connection) would be a second one).
+Conn = Annotated[Connection, Depends(connection, scope="function")]
+
+
+def commit(conn: Connection, what: str) -> None:
+    """Commit now, before the answer is built: a commit that fails is a 503 naming
+    ``what`` was not recorded, and the body (an export, a figure) is not delivered."""
+    try:
+        conn.commit()
+    except psycopg.Error as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            f"{what} could not be recorded in the audit log, so nothing is delivered; "
+                            "try again") from exc
+
+
+class Reach(StrEnum):
+    """How far a role's admission to a route reaches (``citybrain.api.access``)."""
+
+    scoped = "scoped"   # every department, or the token's own when it is limited to one
+    own = "own"         # its token's own department only; a token without one is refused
+    city = "city"       # only a token not limited to a department (city-wide figures)
+
+
 @dataclass(frozen=True)
 class Principal:
     """The authenticated caller."""
@@ -61,6 +89,7 @@ class Principal:
     token_id: str
     role: Role
     department: str | None   # the department a token is limited to; None = all
+    reach: Reach = Reach.scoped   # set by the access table for the route being served
 
     @property
     def actor(self) -> Actor:
@@ -72,7 +101,8 @@ class Principal:
 
 def principal(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    conn: Annotated[Connection, Depends(connection)],
+    conn: Conn,
+    at: Now,
 ) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED,
@@ -82,31 +112,7 @@ def principal(
     if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token",
                             headers={"WWW-Authenticate": "Bearer"})
+    if token.expired(at):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "token expired: ask an admin for a new one",
+                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return Principal(token.token_id, token.role, token.department)
-
-
-def require(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency admitting only the given roles (admin is always admitted)."""
-    allowed = set(roles) | {Role.admin}
-
-    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
-        if who.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"role {who.role.value} may not do this (needs one of: {names})")
-        return who
-
-    return check
-
-
-ANY_ROLE = (Role.operator, Role.oncall, Role.evaluator, Role.admin)
-
-
-def scoped_department(who: Principal, asked: str | None) -> str | None:
-    """The department a read is limited to: the token's own, or what was asked for."""
-    if who.department is None:
-        return asked
-    if asked is not None and asked != who.department:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"this token is limited to department {who.department!r}")
-    return who.department

@@ -1,4 +1,8 @@
-"""``GET /api/v1/indicators`` (the catalogue) and ``GET /api/v1/indicators/{id}`` (one figure)."""
+"""``GET /api/v1/indicators`` (the catalogue) and ``GET /api/v1/indicators/{id}`` (one figure).
+
+A figure is data as much as a report is: each read is an audit entry (``indicator.read``),
+committed before the figure is sent. The catalogue (definitions only) is not audited.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from citybrain.api.deps import (
-    ANY_ROLE,
-    Connection,
-    Principal,
-    connection,
-    require,
-    scoped_department,
-    settings,
-)
+from citybrain import audit
+from citybrain.api.access import Caller, scoped_department
+from citybrain.api.deps import Conn, commit, settings
+from citybrain.api.errors import unavailable
 from citybrain.api.window import WindowQuery, window_from_query
 from citybrain.errors import CitybrainError
 from citybrain.indicators.catalogue import load_catalogue
@@ -25,7 +24,7 @@ from citybrain.reports.writers import indicator_dict
 from citybrain.settings import Settings
 
 router = APIRouter(tags=["indicators"])
-Reader = Annotated[Principal, Depends(require(*ANY_ROLE))]
+Reader = Caller
 
 
 def _definition(ind: Indicator) -> dict[str, Any]:
@@ -46,7 +45,7 @@ def catalogue(who: Reader) -> list[dict[str, Any]]:
 def indicator(
     indicator_id: str,
     who: Reader,
-    conn: Annotated[Connection, Depends(connection)],
+    conn: Conn,
     window: Annotated[WindowQuery, Depends()],
     cfg: Annotated[Settings, Depends(settings)],
     group_by: Annotated[str | None, Query(
@@ -59,7 +58,7 @@ def indicator(
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"no indicator {indicator_id!r}; GET /api/v1/indicators lists them")
     wanted = _dimensions(group_by, ind)
-    win = window_from_query(window, cfg.timezone)
+    win = window_from_query(window, cfg)
     department = scoped_department(who, window.department)
     try:
         # The request is the boundary where the clock is read: the figures cover the window
@@ -67,7 +66,7 @@ def indicator(
         result = compute(conn, ind, win, department=department, work_hours=WorkHours.of(cfg),
                          now=datetime.now(UTC))
     except CitybrainError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+        raise unavailable(exc, cfg) from exc
     body = indicator_dict(result)
     body["breakdowns"] = [b for b in body["breakdowns"] if b["dimension"] in wanted]
     body["window"] = {"from": win.start.isoformat(), "to": win.end.isoformat(), "timezone": win.tz.key}
@@ -75,6 +74,10 @@ def indicator(
         body["as_of"] = {"at": result.as_of.at.isoformat(),
                          "feeds": {feed: at.isoformat() for feed, at in result.as_of.feeds}}
     body["department"] = department
+    audit.record(conn, who.actor, "indicator.read", ind.id, {
+        "from": win.start.isoformat(), "to": win.end.isoformat(), "timezone": win.tz.key,
+        "department": department, "group_by": sorted(wanted)})
+    commit(conn, f"the read of {ind.id}")
     return body
 
 

@@ -8,15 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from citybrain import audit
-from citybrain.api.deps import (
-    ANY_ROLE,
-    Connection,
-    Principal,
-    connection,
-    require,
-    scoped_department,
-    settings,
-)
+from citybrain.api.access import Caller, scoped_department
+from citybrain.api.deps import Conn, commit, settings
+from citybrain.api.errors import unavailable
 from citybrain.api.window import WindowQuery, window_from_query
 from citybrain.errors import CitybrainError
 from citybrain.indicators.engine import WorkHours
@@ -38,13 +32,13 @@ _MEDIA = {
 @router.get("/reports", summary="The five-key indicator report as a file",
             response_description="the report file; its data hash is in X-Citybrain-Data-SHA256")
 def report(
-    who: Annotated[Principal, Depends(require(*ANY_ROLE))],
-    conn: Annotated[Connection, Depends(connection)],
+    who: Caller,
+    conn: Conn,
     cfg: Annotated[Settings, Depends(settings)],
     window: Annotated[WindowQuery, Depends()],
     format: Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx")] = "json",
 ) -> Response:
-    win = window_from_query(window, cfg.timezone)
+    win = window_from_query(window, cfg)
     department = scoped_department(who, window.department)
     if department is not None and conn.execute(
             "SELECT 1 FROM departments WHERE department_id = %s", (department,)).fetchone() is None:
@@ -61,10 +55,12 @@ def report(
                            workers=cfg.report_workers, work_hours=WorkHours.of(cfg))
         body = render(doc, format)
     except CitybrainError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+        raise unavailable(exc, cfg) from exc
     name = f"citybrain-report-{win.start:%Y%m%d}-{department or 'city'}.{format}"
-    # Committed with the request (deps.connection): no export leaves without its entry.
+    # Committed here, before the file is handed over: an export that is not audited is
+    # not delivered (a failed commit is a 503 and no body).
     audit.record(conn, actor, AUDIT_ACTION, name, report_details(doc, format, name, len(body)), at=stamp)
+    commit(conn, f"the export {name}")
     return Response(body, media_type=_MEDIA[format], headers={
         "Content-Disposition": f'attachment; filename="{name}"',
         "X-Citybrain-Data-SHA256": doc.provenance.data_sha256,

@@ -7,6 +7,10 @@ are days in the report's time zone: ``--from`` starts at that day's local midnig
 offset is taken as written; without one it is local time in the report's zone (a local
 time that occurs twice or not at all in a DST change is read with ``fold=0``, the first
 occurrence). A date-time ``--to`` is exclusive. The window is stored in UTC.
+
+A window lies within 1970-01-01 and 2200-01-01 (UTC): no reading can be older or newer
+(ingest refuses absurd timestamps), and staying far from the calendar's ends (years 1 and
+9999) keeps every later step — a zone's offset, the next day — from overflowing.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from citybrain.indicators.model import Window
 from citybrain.reports.document import ReportError
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -35,14 +41,21 @@ def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
     try:
         if _DATE.match(text):
             day = date.fromisoformat(text) + (timedelta(days=1) if end else timedelta())
-            return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
-        moment = datetime.fromisoformat(text)
+            moment = datetime.combine(day, time(), tzinfo=tz)
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=tz)
+        moment = moment.astimezone(UTC)
     except ValueError as exc:
-        raise ReportError(f"{option} {text!r} is neither a date (2026-03-01) nor an ISO 8601 date-time "
+        raise ReportError(f"{option} {text[:80]!r} is neither a date (2026-03-01) nor an ISO 8601 date-time "
                           "(2026-03-01T08:00, 2026-03-01T08:00+08:00)") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(UTC)
+    except OverflowError:   # year 9999's next day, year 1 moved by a zone's offset
+        moment = None
+    if moment is None or not EARLIEST <= moment <= LATEST:
+        raise ReportError(f"{option} {text[:80]!r} is outside {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}, "
+                          "where the platform has no data")
+    return moment
 
 
 def report_window(start: str, end: str, tz: ZoneInfo) -> Window:

@@ -66,8 +66,8 @@ def test_bad_windows_are_422_naming_the_field(client: TestClient, db: psycopg.Co
                                               change: dict[str, Any], field: str, words: str) -> None:
     reply = client.post("/api/v1/maintenance", json={**WINDOW, **change}, headers=auth(db, Role.operator))
     assert reply.status_code == 422, reply.text
-    problems = reply.json()["detail"]["problems"]
-    assert any(p["field"] == field and words in p["message"] for p in problems), problems
+    problems = reply.json()["detail"]
+    assert any(p["loc"] == ["body", field] and words in p["msg"] for p in problems), problems
     assert db.execute("SELECT count(*) FROM maintenance_windows").fetchone() == (0,)
 
 
@@ -141,3 +141,18 @@ def test_only_an_admin_lets_a_window_count_its_past(client: TestClient, db: psyc
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id").fetchall()]
     assert actions == ["maintenance.add", "maintenance.retroactive", "maintenance.add",
                        "maintenance.retroactive"]
+
+
+def test_an_oncall_token_without_a_department_changes_no_window(client: TestClient,
+                                                                db: psycopg.Connection[Any]) -> None:
+    unplaced = auth(db, Role.oncall)
+    for body in (WINDOW, {**WINDOW, "scope": "department", "target": "water"},
+                 {**WINDOW, "scope": "department", "target": "roads"}):
+        reply = client.post("/api/v1/maintenance", json=body, headers=unplaced)
+        assert reply.status_code == 403 and "acts only on its own department" in reply.json()["detail"]
+    window = client.post("/api/v1/maintenance", json=WINDOW, headers=auth(db, Role.operator)).json()
+    reply = client.delete(f"/api/v1/maintenance/{window['window_id']}", headers=unplaced)
+    assert reply.status_code == 403
+    assert client.get("/api/v1/maintenance", headers=unplaced).status_code == 200     # it still reads
+    assert [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id").fetchall()] == [
+        "maintenance.add"]

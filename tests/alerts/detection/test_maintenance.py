@@ -7,9 +7,11 @@ import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from dateutil.rrule import rrulestr
 
 from alerts import maintenance
 from alerts.evaluate import StateChange
@@ -162,11 +164,11 @@ def test_windows_the_store_refuses(db: psycopg.Connection[Any]) -> None:
         ({**base, "starts_at": "2026-03-27T02:00", "ends_at": "2026-03-27T04:00",
           "recurrence": "FREQ=HOURLY"}, "occurrences overlap"),
         ({**base, "starts_at": "2026-03-27T02:00", "ends_at": "2026-03-27T02:01",
-          "recurrence": "FREQ=SECONDLY;INTERVAL=100"}, "more than 20000 occurrences"),
+          "recurrence": "FREQ=HOURLY"}, "more than 20000 occurrences"),
     ]
     for args, words in cases:
         with pytest.raises(MaintenanceError, match=words):
-            maintenance.create(db, make_spec(**args), ADMIN, now=NOW, horizon_days=400)
+            maintenance.create(db, make_spec(**args), ADMIN, now=NOW, horizon_days=1000)
     assert db.execute("SELECT count(*) FROM maintenance_windows").fetchone() == (0,)
     assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
 
@@ -327,3 +329,75 @@ def test_migration_019_cuts_windows_stored_before_the_rule(database_url: str, sc
     d = entry.details
     assert (datetime.fromisoformat(d["declared_from"]), datetime.fromisoformat(d["counts_from"]),
             d["moved"]) == (utc("2026-03-26T02:00"), utc("2026-03-26T03:59"), 1)
+
+
+# --- bounded expansion (a recurrence must not hold a connection for ever) ---------------
+
+def hourly(start: str, **more: Any) -> maintenance.WindowSpec:
+    return make_spec(kind="maintenance", scope="asset", target="pump-1", starts_at=start,
+                     ends_at=start[:-2] + "01", timezone="UTC", reason="r", **more)
+
+
+@pytest.mark.parametrize(("rule", "words"), [
+    ("FREQ=SECONDLY", "at most hourly"),
+    ("FREQ=MINUTELY;INTERVAL=60", "at most hourly"),
+    ("FREQ=HOURLY;INTERVAL=5", "INTERVAL 1, 2, 3, 4, 6, 8, 12 or 24"),
+    ("FREQ=DAILY;INTERVAL=0", "INTERVAL must be a whole number"),
+    ("FREQ=YEARLY;BYEASTER=0", "BYEASTER"),
+    ("FREQ=HOURLY;BYHOUR=25", "BYHOUR takes 0–23"),
+])
+def test_rules_that_recur_more_than_hourly_or_cannot_be_evaluated_are_refused(rule: str, words: str) -> None:
+    with pytest.raises(MaintenanceError, match=words):
+        hourly("2000-01-01T00:00", recurrence=rule)
+
+
+def test_an_old_hourly_window_expands_from_near_now_not_from_its_start() -> None:
+    # Declared in 2000: the expansion starts a whole number of periods before now.
+    spec = hourly("2000-01-01T00:00", recurrence="FREQ=HOURLY")
+    got = maintenance.occurrences(spec, after=NOW, until=NOW + timedelta(days=400))
+    assert len(got) == 400 * 24 + 1 and got[0] == (NOW, NOW + timedelta(minutes=1))   # both ends
+    # Sub-hourly spacing from BY parts is refused at the second occurrence.
+    dense = hourly("2000-01-01T00:00", recurrence="FREQ=DAILY;BYHOUR=1;BYMINUTE=0,1,2")
+    with pytest.raises(MaintenanceError, match="at most hourly"):
+        maintenance.occurrences(dense, after=NOW, until=NOW + timedelta(days=400))
+    # A rule that matches nothing ends (no date has 30 February).
+    never = hourly("2000-01-01T00:00", recurrence="FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30")
+    assert maintenance.occurrences(never, after=NOW, until=NOW + timedelta(days=400)) == []
+
+
+@pytest.mark.parametrize(("rule", "start"), [
+    ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH", "2003-05-07T03:30"),
+    ("FREQ=MONTHLY;INTERVAL=7;BYMONTHDAY=31", "1999-01-31T22:00"),
+    ("FREQ=MONTHLY;BYDAY=MO,FR;BYSETPOS=-1", "2011-06-15T01:00"),
+    ("FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29", "1996-02-29T02:00"),
+    ("FREQ=DAILY;INTERVAL=11;BYHOUR=3,15", "2005-09-09T09:09"),
+])
+def test_expanding_from_near_now_yields_what_expanding_from_the_start_does(rule: str, start: str) -> None:
+    spec = make_spec(kind="maintenance", scope="all", target=None, starts_at=start,
+                     ends_at=start[:-5] + "23:59" if start.endswith("22:00") else start[:-2] + "59",
+                     timezone="Europe/Berlin", reason="r", recurrence=rule)
+    after, until = NOW, NOW + timedelta(days=3 * 365)
+    tz = ZoneInfo("Europe/Berlin")
+    local = spec.starts_at.astimezone(tz).replace(tzinfo=None)
+    wall = spec.ends_at.astimezone(tz).replace(tzinfo=None) - local
+    expected = []
+    for occurrence in rrulestr(rule, dtstart=local):   # every occurrence since the start
+        begin = occurrence.replace(tzinfo=tz).astimezone(UTC)
+        if begin > until:
+            break
+        end = (occurrence + wall).replace(tzinfo=tz).astimezone(UTC)
+        if end > after:
+            expected.append((begin, end))
+    assert maintenance.occurrences(spec, after=after, until=until) == expected
+
+
+def test_the_horizon_of_a_long_lived_hourly_window_keeps_extending(db: psycopg.Connection[Any]) -> None:
+    load(db)
+    window = maintenance.create(db, hourly("2026-03-27T00:00", recurrence="FREQ=HOURLY"), ADMIN, now=NOW,
+                                horizon_days=400)
+    # Three years on, the expansion looks back one horizon, not to the window's creation.
+    later = NOW + timedelta(days=3 * 365)
+    assert maintenance.extend_horizon(db, now=later, horizon_days=400) > 0
+    last = db.execute("SELECT max(starts_at) FROM maintenance_periods WHERE window_id = %s",
+                      (window.window_id,)).fetchone()
+    assert last is not None and last[0] >= later + timedelta(days=399)

@@ -339,3 +339,25 @@ def test_an_incident_resolved_without_ack_is_409(client: TestClient, city: psyco
     posted = client.post(f"/api/v1/incidents/{water_incident}/ack-link", data=_form(_link(water_incident)))
     assert posted.status_code == 409 and "never acknowledged" in posted.text
     assert _acks(city, water_incident) == []
+
+
+def test_a_link_acts_once_even_after_the_incident_is_reopened(
+        client: TestClient, city: psycopg.Connection[Any], clock: Clock, water_incident: int) -> None:
+    link = _link(water_incident)
+    clock.now = T0 + 5 * M
+    assert client.post(f"/api/v1/incidents/{water_incident}/ack-link", data=_form(link)).status_code == 200
+    incidents.resolve(city, water_incident, ADMIN, "pump restarted", now=T0 + 10 * M)
+    incidents.reopen(city, water_incident, ADMIN, now=T0 + 20 * M)
+    assert incidents.show(city, water_incident).status.value == "triggered"
+    clock.now = T0 + 25 * M                   # the link has not expired, the incident is open again
+    page = client.get(_local(link))
+    assert page.status_code == 409 and "was used already" in page.text and "<form" not in page.text
+    again = client.post(f"/api/v1/incidents/{water_incident}/ack-link", data=_form(link))
+    assert again.status_code == 409 and "was used already" in again.text
+    assert "2026-03-02 09:05:00" in again.text and "link:Li Na" in again.text
+    assert incidents.show(city, water_incident).status.value == "triggered"
+    assert len(_acks(city, water_incident)) == 1
+    # Another recipient's link (or a fresh one from the reopened incident's pages) still acts.
+    fresh = _form(_link(water_incident, ZHAO, expires_at=T0 + 48 * H))
+    done = client.post(f"/api/v1/incidents/{water_incident}/ack-link", data=fresh)
+    assert done.status_code == 200 and incidents.show(city, water_incident).status.value == "acknowledged"

@@ -15,11 +15,12 @@ from psycopg_pool import ConnectionPool
 
 from alerts import incidents
 from alerts.api_incidents import router
+from alerts.escalation import run_due
 from citybrain import audit
 from citybrain.api import tokens
 from citybrain.api.tokens import Role
 from citybrain.settings import Settings
-from tests.alerts.incidents.conftest import T0, alert
+from tests.alerts.incidents.conftest import T0, ConnFactory, Pager, alert
 
 M = timedelta(minutes=1)
 
@@ -190,3 +191,95 @@ def test_only_admin_replaces_a_policy_and_the_edit_is_audited(client: TestClient
     assert client.delete("/api/v1/escalation-policies/water", headers=admin).status_code == 200
     reverted = client.get("/api/v1/escalation-policies/water", headers=operator).json()
     assert reverted["source"] == "default.yaml"
+
+
+ROBOT = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=0f1e2d3c-SECRET-KEY-4b5a69788796"
+SHOWN_ROBOT = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…"
+
+
+def test_a_department_admin_edits_only_its_own_departments_policy(
+        client: TestClient, city: psycopg.Connection[Any]) -> None:
+    _, roads_admin = token(city, Role.admin, "roads")
+    body = {"name": "mine-now", "steps": [{"after_minutes": 0, "notify": ["lead"]}]}
+    assert client.get("/api/v1/escalation-policies/water", headers=roads_admin).status_code == 403
+    put = client.put("/api/v1/escalation-policies/water", headers=roads_admin, json=body)
+    assert put.status_code == 403 and "limited to department 'roads'" in put.json()["detail"]
+    _, city_admin = token(city, Role.admin)
+    assert client.put("/api/v1/escalation-policies/water", headers=city_admin, json=body).status_code == 200
+    assert client.delete("/api/v1/escalation-policies/water", headers=roads_admin).status_code == 403
+    assert city.execute("SELECT policy->>'name' FROM escalation_policies").fetchall() == [("mine-now",)]
+    assert audit.entries(city, action="escalation_policy.remove") == []
+    assert client.put("/api/v1/escalation-policies/roads", headers=roads_admin, json=body).status_code == 200
+
+
+def stored_address(conn: psycopg.Connection[Any]) -> str | None:
+    row = conn.execute("SELECT policy #>> '{groups,0,address}' FROM escalation_policies").fetchone()
+    return None if row is None else str(row[0])
+
+
+def test_a_robot_credential_is_stored_once_and_shown_to_nobody(
+        client: TestClient, city: psycopg.Connection[Any], inc_settings: Settings) -> None:
+    _, admin = token(city, Role.admin)
+    body = {"name": "water-robot", "steps": [{"after_minutes": 0, "notify": ["oncall", "group"]}],
+            "groups": [{"name": "water-room", "channel": "wecom", "address": ROBOT}]}
+    put = client.put("/api/v1/escalation-policies/water", headers=admin, json=body)
+    assert put.status_code == 200 and "SECRET-KEY" not in put.text
+    assert put.json()["groups"][0]["address"] == SHOWN_ROBOT
+    # Stored in full (the alerter pages with it); the audit entry keeps what changed, not the key.
+    assert stored_address(city) == ROBOT
+    (entry,) = audit.entries(city, action="escalation_policy.replace")
+    assert "SECRET-KEY" not in str(entry.details) and SHOWN_ROBOT in str(entry.details)
+    iid = incidents.apply(city, alert("pump-1"), now=T0, settings=inc_settings).incident_id
+    for role, department in ((Role.admin, None), (Role.operator, None), (Role.oncall, "water"),
+                             (Role.evaluator, None)):
+        _, who = token(city, role, department)
+        for url in ("/api/v1/escalation-policies/water", f"/api/v1/incidents/{iid}", "/api/v1/incidents"):
+            reply = client.get(url, headers=who)
+            assert reply.status_code == 200 and "SECRET-KEY" not in reply.text, (role, url)
+            assert SHOWN_ROBOT in reply.text, (role, url)
+    # An admin edits the policy it read: the redacted address keeps the stored one.
+    shown = client.get("/api/v1/escalation-policies/water", headers=admin).json()
+    edited = {"name": shown["name"], "groups": shown["groups"],
+              "steps": [{"after_minutes": 0, "notify": ["group"]}]}
+    assert client.put("/api/v1/escalation-policies/water", headers=admin, json=edited).status_code == 200
+    assert city.execute("SELECT policy #>> '{groups,0,address}', policy #>> '{steps,0,notify,0}'"
+                        " FROM escalation_policies").fetchone() == (ROBOT, "group")
+    # A redacted address of another robot stands for nothing stored: refused, not stored as is.
+    elsewhere = {**edited, "groups": [{"name": "x", "channel": "wecom",
+                                       "address": "https://other.example/hook/abcd…?key=…"}]}
+    refused = client.put("/api/v1/escalation-policies/water", headers=admin, json=elsewhere)
+    assert refused.status_code == 422 and "give the full address" in refused.json()["detail"]
+    assert stored_address(city) == ROBOT
+
+
+def test_contacts_of_the_people_paged_only_for_who_pages_or_administers(
+        client: TestClient, city: psycopg.Connection[Any], inc_settings: Settings, connect: ConnFactory,
+        pager: Pager) -> None:
+    _, admin = token(city, Role.admin)
+    policy = {"name": "water", "steps": [{"after_minutes": 0, "notify": ["oncall"]}],
+              "groups": [{"name": "water-list", "channel": "email", "address": "duty-list@water.example"}]}
+    assert client.put("/api/v1/escalation-policies/water", headers=admin, json=policy).status_code == 200
+    iid = incidents.apply(city, alert("pump-1"), now=T0, settings=inc_settings).incident_id
+    run_due(connect, T0, pager.notify, settings=inc_settings)
+    assert pager.recipients() == [("lina@water.example",)]
+    readers = {"admin": (Role.admin, None), "operator": (Role.operator, None),
+               "water oncall": (Role.oncall, "water"), "water admin": (Role.admin, "water"),
+               "evaluator": (Role.evaluator, None), "water evaluator": (Role.evaluator, "water")}
+    for label, (role, department) in readers.items():
+        _, who = token(city, role, department)
+        incident = client.get(f"/api/v1/incidents/{iid}", headers=who)
+        listed = client.get("/api/v1/incidents", headers=who)
+        policy_read = client.get("/api/v1/escalation-policies/water", headers=who)
+        assert {incident.status_code, listed.status_code, policy_read.status_code} == {200}, label
+        sees = role is not Role.evaluator
+        assert ("lina@water.example" in incident.text) is sees, label          # the page's timeline
+        assert ("duty-list@water.example" in listed.text) is sees, label        # the frozen policy
+        assert ("duty-list@water.example" in policy_read.text) is sees, label
+        if not sees:
+            assert "***@water.example" in incident.text and "***@water.example" in policy_read.text
+    # An oncall token without a department reads every incident, but pages for none: no contacts.
+    _, unplaced = token(city, Role.oncall)
+    incident = client.get(f"/api/v1/incidents/{iid}", headers=unplaced)
+    assert incident.status_code == 200 and "lina@water.example" not in incident.text
+    _, roads_oncall = token(city, Role.oncall, "roads")
+    assert client.get("/api/v1/escalation-policies/water", headers=roads_oncall).status_code == 403

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import openpyxl
@@ -14,11 +15,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from alerts import incidents
 from citybrain.api import tokens
 from citybrain.api.app import create_app
 from citybrain.api.tokens import Role
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.settings import Settings
+from tests.alerts.incidents.conftest import alert
 
 WINDOW = {"from": "2026-03-02", "to": "2026-03-02", "tz": "Asia/Shanghai"}
 
@@ -165,3 +168,104 @@ def test_tokens_create_prints_a_token_that_authenticates(database_url: str, sche
                              env=env, capture_output=True, text=True, timeout=60, check=False)
     assert unknown.returncode == 1
     assert "unknown department 'nowhere'" in unknown.stderr
+
+
+def test_an_indicator_read_is_audited(client: TestClient, city: Any) -> None:
+    headers = bearer(city, Role.evaluator, department="water")
+    got = client.get("/api/v1/indicators/infra.device_online_rate", params=WINDOW, headers=headers)
+    assert got.status_code == 200, got.text
+    row = city.execute("SELECT actor, role, subject, details FROM audit_log WHERE action = 'indicator.read'"
+                       ).fetchone()
+    assert row is not None
+    actor, role, subject, details = row
+    assert actor.startswith("token:") and (role, subject) == ("evaluator", "infra.device_online_rate")
+    assert details["department"] == "water" and details["timezone"] == "Asia/Shanghai"
+    assert details["from"] == "2026-03-01T16:00:00+00:00" and details["to"] == "2026-03-02T16:00:00+00:00"
+
+
+# A commit that fails for real: a deferred constraint trigger on the audit log raises when
+# the transaction commits, after every statement of the request has succeeded.
+REFUSE_COMMIT = """
+CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'commit refused (test)'; END $$;
+CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON audit_log
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();
+"""
+
+
+@pytest.fixture
+def lenient(database_url: str, schema: str, tmp_path: Any) -> Iterator[TestClient]:
+    """The app with server errors as answers (as a client sees them), not raised in the test."""
+    settings = Settings(database_url=database_url, database_schema=schema, data_dir=tmp_path)
+    with TestClient(create_app(settings, database_url), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("url", ["/api/v1/reports", "/api/v1/indicators/infra.device_online_rate"])
+def test_an_export_whose_audit_entry_does_not_commit_is_not_delivered(lenient: TestClient, city: Any,
+                                                                      url: str) -> None:
+    headers = bearer(city, Role.evaluator)
+    city.execute(REFUSE_COMMIT)
+    got = lenient.get(url, params={**WINDOW, "format": "json"}, headers=headers)
+    assert got.status_code == 503, got.text[:300]
+    assert "could not be recorded in the audit log, so nothing is delivered" in got.json()["detail"]
+    assert "numerator" not in got.text and "provenance" not in got.text
+    assert "X-Citybrain-Data-SHA256" not in got.headers
+    city.execute("DROP TRIGGER refuse_commit ON audit_log")
+    assert city.execute("SELECT count(*) FROM audit_log WHERE action <> 'token.create'").fetchone() == (0,)
+
+
+def test_a_change_whose_commit_fails_is_not_answered_as_done(lenient: TestClient, city: Any,
+                                                             database_url: str, schema: str) -> None:
+    settings = Settings(database_url=database_url, database_schema=schema)
+    iid = incidents.apply(city, alert("w-1"), now=datetime.now(UTC), settings=settings).incident_id
+    city.execute(REFUSE_COMMIT)
+    got = lenient.post(f"/api/v1/incidents/{iid}/ack", headers=bearer(city, Role.operator))
+    assert got.status_code == 500 and "acknowledged" not in got.text
+    assert city.execute("SELECT status FROM incidents WHERE incident_id = %s", (iid,)).fetchone() == (
+        "triggered",)
+
+
+def test_an_expired_token_is_401(client: TestClient, city: Any) -> None:
+    _, clear = tokens.create(city, Role.operator, department=None, name="x", created_by="test",
+                             expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    got = client.get("/api/v1/indicators", headers={"Authorization": f"Bearer {clear}"})
+    assert got.status_code == 401 and got.json()["detail"].startswith("token expired")
+    _, live = tokens.create(city, Role.operator, department=None, name="y", created_by="test",
+                            expires_at=datetime.now(UTC) + timedelta(hours=1))
+    assert client.get("/api/v1/indicators", headers={"Authorization": f"Bearer {live}"}).status_code == 200
+
+
+@pytest.mark.parametrize(("text", "hours"), [("90d", 90 * 24), ("12h", 12), (" 1D ", 24)])
+def test_a_lifetime_is_days_or_hours(text: str, hours: int) -> None:
+    assert tokens.parse_lifetime(text) == timedelta(hours=hours)
+
+
+@pytest.mark.parametrize("text", ["90", "0d", "2w", "-1d", "1.5h", ""])
+def test_a_lifetime_that_is_not_days_or_hours_is_refused(text: str) -> None:
+    with pytest.raises(tokens.TokenError, match=r"e\.g\. 90d or 12h"):
+        tokens.parse_lifetime(text)
+
+
+def test_tokens_create_with_an_expiry_and_list_shows_it(database_url: str, schema: str,
+                                                        city: psycopg.Connection[Any]) -> None:
+    env = {**os.environ, "CITYBRAIN_DATABASE_URL": database_url, "CITYBRAIN_DATABASE_SCHEMA": schema}
+
+    def citybrain(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "citybrain", *args], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    done = citybrain("tokens", "create", "--role", "evaluator", "--name", "audit-2026", "--expires-in", "90d")
+    assert done.returncode == 0, done.stderr
+    token = tokens.authenticate(city, done.stdout.strip())
+    assert token is not None and token.expires_at is not None
+    lifetime = token.expires_at - token.created_at
+    assert abs(lifetime.total_seconds() - 90 * 86_400) < 60
+    listed = citybrain("tokens", "list")
+    assert listed.returncode == 0, listed.stderr
+    shown = f"{token.expires_at.astimezone(UTC):%Y-%m-%d %H:%MZ}"
+    assert "expires" in listed.stdout and shown in listed.stdout
+    no_department = citybrain("tokens", "create", "--role", "oncall")
+    assert no_department.returncode == 1 and "oncall token needs --department" in no_department.stderr
+    bad = citybrain("tokens", "create", "--role", "evaluator", "--expires-in", "3 months")
+    assert bad.returncode == 1 and "e.g. 90d or 12h" in bad.stderr
