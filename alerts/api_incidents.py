@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from alerts import ack_link, disclosure, escalation_policy, incidents
 from alerts.incidents import IncidentConflict, IncidentInputError, IncidentNotFound
@@ -40,10 +40,15 @@ from citybrain import audit
 from citybrain.api.access import Caller, scoped_department, sees_contacts, within
 from citybrain.api.deps import Conn, Connection, Now, Principal
 from citybrain.api.deps import settings as settings_dep
+from citybrain.api.errors import page_responses
 from citybrain.api.tokens import Role
 from citybrain.settings import Settings
 
 router = APIRouter(tags=["incidents"])
+
+# A department or asset id in a filter: longer is no id (as the window's department and a
+# maintenance window's target).
+ID_CHARS = 200
 
 # One admission for every route (the access table); the names say what the route does.
 Reader = Caller
@@ -52,6 +57,17 @@ Admin = Caller
 
 
 
+
+
+def _date_time(value: object) -> object:
+    # pydantic would read a number (to=0.5, to=1700000000) as seconds since 1970; the
+    # document says an RFC 3339 date-time, and a number is refused as not one.
+    if isinstance(value, str) and not (value[:4].isdigit() and value[4:5] == "-"):
+        raise ValueError("not a date-time: give ISO 8601 with an offset, e.g. 2026-03-02T09:00:00+08:00")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_date_time)]
 
 
 class Note(BaseModel):
@@ -116,10 +132,11 @@ def list_incidents(
     who: Reader, conn: Conn,
     status_: Annotated[IncidentStatus | None, Query(alias="status")] = None,
     severity: Severity | None = None,
-    department: str | None = None,
-    asset: Annotated[str | None, Query(description="the incident's asset or any affected asset")] = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from", description="opened at or after")] = None,
-    to: Annotated[AwareDatetime | None, Query(description="opened before")] = None,
+    department: Annotated[str | None, Query(max_length=ID_CHARS)] = None,
+    asset: Annotated[str | None, Query(max_length=ID_CHARS,
+                                       description="the incident's asset or any affected asset")] = None,
+    from_: Annotated[Instant | None, Query(alias="from", description="opened at or after")] = None,
+    to: Annotated[Instant | None, Query(description="opened before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     filters = incidents.Filters(status=status_, severity=severity,
@@ -328,7 +345,17 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in parsed.items()}
 
 
-@router.get("/incidents/{incident_id}/ack-link", response_class=HTMLResponse,
+# The link's own refusals are pages; a malformed request gets the API's JSON error.
+_PAGES = {
+    403: "acknowledge links are not enabled, or the link expired or was altered",
+    404: "no such incident",
+    409: "the incident cannot be acknowledged (any more), or the link was used already",
+}
+_LINK_PAGE = page_responses(_PAGES)
+_LINK_FORM = page_responses({**_PAGES, 422: "the note is too long"})
+
+
+@router.get("/incidents/{incident_id}/ack-link", response_class=HTMLResponse, responses=_LINK_PAGE,
             summary="Confirmation page of a signed acknowledge link (does not acknowledge)")
 def ack_link_page(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
                   who: LinkField = "", exp: LinkField = "", sig: LinkField = "") -> HTMLResponse:
@@ -357,7 +384,7 @@ def ack_link_page(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
         '<p><button type="submit">Acknowledge 确认接单</button></p></form>')
 
 
-@router.post("/incidents/{incident_id}/ack-link", response_class=HTMLResponse,
+@router.post("/incidents/{incident_id}/ack-link", response_class=HTMLResponse, responses=_LINK_FORM,
              summary="Acknowledge with a signed link's form (no token)")
 def ack_by_link(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
                 form: Annotated[dict[str, str], Depends(_form)]) -> HTMLResponse:

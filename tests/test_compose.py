@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 import yaml
 
@@ -26,6 +27,11 @@ LONG_RUNNING = {"kafka", "timescaledb", "worker", "api", "alerter", "prometheus"
 
 def env(service: str) -> dict[str, str]:
     return {k: str(v) for k, v in (SERVICES[service].get("environment") or {}).items()}
+
+
+def database_url(service: str) -> SplitResult:
+    """The service's CITYBRAIN_DATABASE_URL, its interpolated password left out."""
+    return urlsplit(re.sub(r"\$\{[^}]*\}", "PASSWORD", env(service)["CITYBRAIN_DATABASE_URL"]))
 
 
 def test_compose_references_only_existing_settings_commands_and_files() -> None:
@@ -85,9 +91,9 @@ def test_mounted_files_exist_and_grafana_gets_every_datasource_variable() -> Non
     provisioned = (ROOT / "dashboards/provisioning/datasources/citybrain.yaml").read_text()
     needed = set(re.findall(r"\$\{(\w+)\}", provisioned))
     assert needed and needed <= set(env("grafana")), needed - set(env("grafana"))
-    # The database's init script creates the role Grafana logs in as.
-    assert env("timescaledb")["GRAFANA_DB_USER"] == env("grafana")["GRAFANA_DB_USER"]
-    assert env("timescaledb")["CITYBRAIN_DATABASE_SCHEMA"] == \
+    # The grafana-reader job creates the role Grafana logs in as.
+    assert env("grafana-reader")["GRAFANA_DB_USER"] == env("grafana")["GRAFANA_DB_USER"]
+    assert env("grafana-reader")["CITYBRAIN_DATABASE_SCHEMA"] == \
         SERVICES["migrate"]["environment"]["CITYBRAIN_DATABASE_SCHEMA"]
     mounts = [v.split(":")[1] for v in SERVICES["grafana"]["volumes"]]
     providers = yaml.safe_load((ROOT / "dashboards/provisioning/dashboards/citybrain.yaml").read_text())
@@ -125,3 +131,36 @@ def test_ports_and_scrape_targets_agree() -> None:
     for check in (SERVICES["worker"], SERVICES["alerter"]):
         port = check["environment"]["CITYBRAIN_METRICS_PORT"]
         assert f":{port}/metrics" in " ".join(check["healthcheck"]["test"])
+
+
+def test_grafana_reads_as_a_role_granted_after_every_migrate() -> None:
+    """The script grants table by table (no default privileges), so it runs once the
+    migrations made the tables, on every start, and Grafana waits for it. It is not a
+    database init script: that runs on an empty volume, before any table exists."""
+    job = SERVICES["grafana-reader"]
+    assert job["image"] == SERVICES["timescaledb"]["image"]  # the server's own psql
+    done = {"condition": "service_completed_successfully"}
+    assert job["depends_on"]["migrate"] == done
+    assert SERVICES["grafana"]["depends_on"]["grafana-reader"] == done
+    assert job["restart"] == "no"
+    [mount] = job["volumes"]
+    source, target = mount.split(":")[:2]
+    assert source == "./dashboards/provisioning/postgres/10-grafana-reader.sh"
+    assert job["command"] == ["sh", target]
+    assert not any("docker-entrypoint-initdb.d" in v for v in SERVICES["timescaledb"].get("volumes", []))
+    # It runs as the schema's owner, the user the migrations ran as, on the database server.
+    owner = database_url("migrate")
+    assert (env("grafana-reader")["POSTGRES_USER"], env("grafana-reader")["POSTGRES_DB"]) == \
+        (owner.username, owner.path.lstrip("/"))
+    assert env("grafana-reader")["PGHOST"] == owner.hostname == "timescaledb"
+    assert env("grafana-reader")["PGPASSWORD"] == env("timescaledb")["POSTGRES_PASSWORD"]
+
+
+def test_the_api_may_set_its_temp_file_limit() -> None:
+    """temp_file_limit needs a superuser (or GRANT SET ON PARAMETER, PostgreSQL 15+): the
+    API connects as the database image's POSTGRES_USER, the superuser initdb creates, so
+    no grant is needed (the API warns at start when a role may not set it)."""
+    api = database_url("api")
+    assert api.username == env("timescaledb")["POSTGRES_USER"]
+    assert api.path.lstrip("/") == env("timescaledb")["POSTGRES_DB"]
+    assert Settings.model_fields["api_temp_file_limit_mb"].default > 0

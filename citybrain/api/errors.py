@@ -28,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
+from starlette import routing
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citybrain.errors import StoreError
@@ -74,6 +75,30 @@ _DESCRIPTIONS = {
 # Documented on every route (create_app passes them to each router).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text} for code, text in _DESCRIPTIONS.items()}
+# Answered before a route runs or after it failed (the request guard, parameter
+# validation, the exception handlers): JSON on every route, whatever the route answers.
+_FRAMEWORK = (400, 413, 422, 429, 500, 503)
+
+
+def page_responses(pages: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The error responses of a route answering HTML pages (``response_class=HTMLResponse``),
+    in place of ``ERROR_RESPONSES``, which FastAPI would document as ``text/html`` there:
+    the route's own refusals are pages (``pages``: status → what the page says); every
+    other error is ``ErrorBody`` JSON, as on every route. The ``$ref`` resolves because
+    every other route documents ``ErrorBody``."""
+    error_body = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+    page = {"schema": {"type": "string"}}
+    out: dict[int | str, dict[str, Any]] = {}
+    for code, text in _DESCRIPTIONS.items():
+        own = pages.get(code)
+        if own is None:
+            out[code] = {"description": text, "content": {"application/json": error_body}}
+        elif code in _FRAMEWORK:
+            out[code] = {"description": f"{own} (an HTML page); or {text}",
+                         "content": {"text/html": page, "application/json": error_body}}
+        else:
+            out[code] = {"description": own, "content": {"text/html": page}}
+    return out
 
 
 def clean_text(text: str, limit: int = MAX_TEXT) -> str:
@@ -137,9 +162,25 @@ def _settings(request: Request) -> Settings:
     return value
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the app serves at the request's path. Starlette's 405 names the methods
+    of the first route matching the path only, so ``OPTIONS /maintenance`` would say
+    ``Allow: GET`` although ``POST`` is served there too. Each method is asked of the
+    router's own matching, included routers and all."""
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is routing.Match.FULL
+                   for route in request.app.router.routes)]
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, exc.detail, exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED and (allowed := allowed_methods(request)):
+        headers["Allow"] = ", ".join(allowed)
+    return error_response(exc.status_code, exc.detail, headers)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:

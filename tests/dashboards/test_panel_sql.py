@@ -2,9 +2,11 @@
 
 The SQL is taken from the dashboard JSON, expanded the way Grafana 11.6 expands it
 (variables in the browser, then the backend's macros) for several variable selections,
-and run on a read-only connection like Grafana's datasource; each query must return the
-columns its panel reads. Indicator panels must also give the figures the indicator engine
-(and so every report) gives for the same window: they run the same SQL file.
+and run as the read-only role Grafana's datasource logs in as (made by
+dashboards/provisioning/postgres/10-grafana-reader.sh, which grants only what is read);
+each query must return the columns its panel reads. Indicator panels must also give the
+figures the indicator engine (and so every report) gives for the same window: they run the
+same SQL file.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dashboards import indicator_sql
 from dashboards.board import POSTGRES_TYPE, Board
 from dashboards.build import BUILDERS, committed_settings
 from dashboards.macros import ALL, QueryContext, Selection, Variable, expand
-from tests.dashboards import city
+from tests.dashboards import city, reader
 
 SETTINGS = committed_settings()
 BOARDS = {b.uid: b for b in (build(SETTINGS) for build in BUILDERS)}
@@ -52,11 +54,18 @@ def loaded(database_url: str,
 
 @pytest.fixture(scope="module")
 def grafana_conn(database_url: str, loaded: tuple[str, city.LoadedCity]) -> Iterator[psycopg.Connection[Any]]:
-    """What Grafana's datasource gets: the schema on the search path, read-only, no session
-    settings of the indicator engine (work hours, jit)."""
+    """What Grafana's datasource gets: the role the provisioning script makes (the schema on
+    its search path, read-only, SELECT on what the panels read and nothing else), no session
+    settings of the indicator engine (work hours, jit). Without psql the script cannot run:
+    then the owner reads, read-only, and the grants go unchecked."""
     schema, _ = loaded
-    options = f"-c search_path={schema} -c default_transaction_read_only=on -c statement_timeout=30000"
-    with psycopg.connect(database_url, autocommit=True, options=options) as conn:
+    if not reader.HAVE_PSQL:
+        options = f"-c search_path={schema} -c default_transaction_read_only=on -c statement_timeout=30000"
+        with psycopg.connect(database_url, autocommit=True, options=options) as conn:
+            yield conn
+        return
+    with reader.grafana_role(database_url, schema) as url, psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
         yield conn
 
 

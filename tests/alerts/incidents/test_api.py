@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from alerts import incidents
-from alerts.api_incidents import router
+from alerts.api_incidents import ID_CHARS, router
 from alerts.escalation import run_due
 from citybrain import audit
-from citybrain.api import tokens
+from citybrain.api import errors, tokens
 from citybrain.api.tokens import Role
 from citybrain.settings import Settings
 from tests.alerts.incidents.conftest import T0, ConnFactory, Pager, alert
@@ -56,6 +56,7 @@ def client(database_url: str, inc_settings: Settings, city: psycopg.Connection[A
     app = FastAPI(lifespan=lifespan)
     app.state.settings = inc_settings
     app.state.clock = clock
+    errors.install(app)   # the API's error answers: never echoing the request
     app.include_router(router, prefix="/api/v1")
     with TestClient(app) as c:
         yield c
@@ -173,6 +174,21 @@ def test_list_filters_over_http(client: TestClient, city: psycopg.Connection[Any
     assert ids("?status=triggered&severity=III") == [roads, water_incident]
     assert ids("?from=2026-03-02T09:10:00%2B08:00") == [roads]   # local time with its offset
     assert ids("?to=2026-03-02T01:10:00Z") == [water_incident]
+
+
+@pytest.mark.parametrize("name", ["department", "asset"])
+def test_an_over_long_filter_is_422_without_echoing_it(client: TestClient, city: psycopg.Connection[Any],
+                                                       water_incident: int, name: str) -> None:
+    _, operator = token(city, Role.operator)
+    longest = "w" * ID_CHARS           # as long as an id may be: looked for, nothing found
+    reply = client.get("/api/v1/incidents", params={name: longest}, headers=operator)
+    assert reply.status_code == 200 and reply.json()["incidents"] == []
+    too_long = "w" * ID_CHARS + "-NOT-AN-ID"
+    reply = client.get("/api/v1/incidents", params={name: too_long}, headers=operator)
+    assert reply.status_code == 422
+    [problem] = reply.json()["detail"]
+    assert problem["loc"] == ["query", name] and problem["type"] == "string_too_long"
+    assert "NOT-AN-ID" not in reply.text and longest not in reply.text
 
 
 def test_only_admin_replaces_a_policy_and_the_edit_is_audited(client: TestClient,

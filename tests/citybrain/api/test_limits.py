@@ -273,11 +273,14 @@ def test_openapi_documents_the_error_model_on_every_route(client: TestClient) ->
         for method, operation in operations.items():
             codes = set(operation["responses"])
             assert {"400", "401", "403", "404", "409", "413", "422", "429", "503"} <= codes, (method, path)
-            # The acknowledge link's pages are HTML for a browser, their errors too.
+            # The acknowledge link's own refusals are HTML pages for a browser; a request the
+            # API itself refuses (a malformed one) gets the JSON error on every route.
             answers = operation["responses"]["422"]["content"]
-            media = "text/html" if "text/html" in answers else "application/json"
-            assert answers[media]["schema"] == {
+            assert answers["application/json"]["schema"] == {
                 "$ref": "#/components/schemas/ErrorBody"}
+    link = doc["paths"]["/api/v1/incidents/{incident_id}/ack-link"]
+    assert set(link["get"]["responses"]["403"]["content"]) == {"text/html"}
+    assert set(link["post"]["responses"]["422"]["content"]) == {"text/html", "application/json"}
     window_to = next(p for p in doc["paths"]["/api/v1/reports"]["get"]["parameters"] if p["name"] == "to")
     assert "CITYBRAIN_API_MAX_WINDOW_DAYS" in window_to["description"]
 
@@ -288,3 +291,22 @@ def test_psycopg_refuses_what_the_guard_refuses(db: psycopg.Connection[Any]) -> 
         db.execute("SELECT %s::text", ("a\x00b",))
     with pytest.raises(UnicodeEncodeError):
         db.execute("SELECT %s::text", ("\ud800",))
+
+
+def test_a_405_names_every_method_served_at_the_path(client: TestClient) -> None:
+    # Starlette alone names the first route's methods only (Allow: GET).
+    got = client.options("/api/v1/maintenance")
+    assert got.status_code == 405 and got.headers["allow"] == "GET, POST"
+    assert got.json() == {"detail": "Method Not Allowed"}
+    assert client.patch("/api/v1/escalation-policies/water").headers["allow"] == "GET, PUT, DELETE"
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "yesterday"])
+def test_a_number_is_not_a_date_time(client: TestClient, city: Any, value: str) -> None:
+    # pydantic alone reads a number as seconds since 1970; the document says date-time.
+    got = client.get("/api/v1/incidents", params={"to": value}, headers=bearer(city, Role.operator))
+    assert got.status_code == 422, got.text
+    assert got.json()["detail"][0]["loc"] == ["query", "to"]
+    ok = client.get("/api/v1/incidents", params={"to": "2026-03-02T09:00:00+08:00"},
+                    headers=bearer(city, Role.operator))
+    assert ok.status_code == 200, ok.text
