@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench-ingest bench-alerts bench-report clean
+.PHONY: demo test test-fast lint bench-ingest bench-alerts bench-report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,17 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# The tests that need neither the broker nor the database (under a minute).
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not integration"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 bench-ingest: $(STAMP)
@@ -34,4 +40,4 @@ bench-report: $(STAMP)
 	$(BIN)/python -m bench.report
 
 clean:
-	rm -rf $(VENV) .citybrain .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .citybrain .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -1,5 +1,8 @@
-"""Alerting and the 30-minute incident workflow — not built yet (see the alerting issue).
+"""Alerting: detection, the 30-minute incident workflow, maintenance and notifiers.
 
-The liveness tracker already publishes state changes on the state topic that this
-package will consume.
+Detection (``pipeline``: rules → flapping → maintenance → topology) turns readings and
+the liveness state changes into alerts; ``incidents`` opens, repeats and resolves the
+incidents they raise through the ``lifecycle`` transition table, with ``sla`` deadlines
+and ``escalation`` steps; ``notifiers`` deliver the pages. ``alerter`` runs it all as a
+worker over the broker and the database.
 """

@@ -37,7 +37,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -48,6 +48,7 @@ from psycopg import sql
 from alerts import escalation_policy, incidents
 from alerts.detection_state import DetectionState
 from alerts.evaluate import AbsenceTracker, StateChange
+from alerts.lifecycle import OPEN_STATUSES
 from alerts.maintenance import extend_horizon
 from alerts.maintenance_calendar import calendar_version, load_calendar
 from alerts.model import Alert, Severity
@@ -56,6 +57,7 @@ from alerts.pipeline import Detection
 from alerts.rules import Absence, load_rules
 from alerts.topology import load_topology, registry_version
 from citybrain import locks, store
+from citybrain.clock import Clock, utc_now
 from citybrain.errors import BrokerError, CitybrainError, StoreError
 from citybrain.settings import Settings
 from schemas.events import TABLES
@@ -69,10 +71,6 @@ HORIZON_REFRESH_SECONDS = 3600.0
 CLOCK_PART = "clock"      # the event clock's latest event time, stored with detection's state
 Sink = Callable[[psycopg.Connection[Any], Alert, datetime], Any]
 NotifyFn = Callable[..., Any]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def consumer_group(settings: Settings) -> str:
@@ -125,7 +123,7 @@ class EventClock:
 def open_alerts(conn: psycopg.Connection[Any]) -> list[Alert]:
     rows = conn.execute(
         "SELECT rule_id, fingerprint, title, severity, coalesce(source_event_at, opened_at), asset_id,"
-        " department_id, key, details FROM incidents WHERE status IN ('triggered', 'acknowledged')"
+        " department_id, key, details FROM incidents WHERE status = ANY(%s)", (list(OPEN_STATUSES),)
     ).fetchall()
     return [Alert(rule_id=r[0], fingerprint=r[1], title=r[2], severity=Severity(r[3]), event_at=r[4],
                   asset_id=r[5], department_id=r[6], key=r[7], details=dict(r[8] or {})) for r in rows]
@@ -245,8 +243,8 @@ def notifier_thread(settings: Settings, clock: Callable[[], datetime]) -> Any:
 
 class Alerter:
     def __init__(self, settings: Settings, bootstrap: str, database_url: str, *,
-                 clock: Callable[[], datetime] = utc_now, wall: Callable[[], float] = time.monotonic,
-                 received: Callable[[], datetime] = utc_now,
+                 clock: Clock = utc_now, wall: Callable[[], float] = time.monotonic,
+                 received: Clock = utc_now,
                  sink: Sink | None = None, notify: NotifyFn | None = None) -> None:
         self.settings = settings
         self.bootstrap = bootstrap

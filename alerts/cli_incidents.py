@@ -21,7 +21,7 @@ from alerts import incidents
 from alerts.lifecycle import IncidentStatus
 from alerts.model import Severity
 from citybrain import audit, store
-from citybrain.cli_common import Output, OutputOpt, load_settings, print_json
+from citybrain.cli_common import Output, OutputOpt, console, load_settings, print_json
 from citybrain.runtime import services
 from citybrain.settings import Settings
 
@@ -39,7 +39,6 @@ incidents_app = typer.Typer(
 
 
 def _print(renderable: Any) -> None:
-    from citybrain.cli import console
     console.print(renderable)
 
 

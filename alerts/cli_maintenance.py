@@ -23,18 +23,14 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from alerts import maintenance
 from citybrain import audit, store
-from citybrain.cli_common import Output, OutputOpt, load_settings
+from citybrain.cli_common import Output, OutputOpt, console, load_settings
 from citybrain.runtime import services
 
 maintenance_app = typer.Typer(help=__doc__, no_args_is_help=True)
-console = Console(width=None if sys.stdout.isatty() else 140)
-
-
 
 
 def _print(windows: list[maintenance.Window], output: Output) -> None:

@@ -20,17 +20,13 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 
 from alerts.cli_maintenance import maintenance_app
 from alerts.rules import check_files, rule_files
-from citybrain.cli_common import Output, load_settings
+from citybrain.cli_common import Output, console, load_settings
 
 rules_app = typer.Typer(help="Alert rules.\n\nExample: citybrain rules check alerts/rules/",
                         no_args_is_help=True)
-console = Console(width=None if sys.stdout.isatty() else 140)
-
-
 
 
 @rules_app.command("check")

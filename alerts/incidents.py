@@ -27,7 +27,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from alerts import escalation_policy, lifecycle, sla
-from alerts.lifecycle import IncidentError, IncidentStatus
+from alerts.lifecycle import OPEN_STATUSES_SQL, IncidentError, IncidentStatus
 from alerts.model import Alert, Severity
 from citybrain import audit
 from citybrain.errors import StoreError
@@ -167,7 +167,7 @@ def apply(conn: Connection, alert: Alert, *, now: datetime, settings: Settings) 
 def _repeat(conn: Connection, alert: Alert, now: datetime) -> Change | None:
     row = conn.execute(
         "UPDATE incidents SET repeat_count = repeat_count + 1, last_seen_at = greatest(last_seen_at, %s)"
-        " WHERE fingerprint = %s AND status IN ('triggered', 'acknowledged')"
+        " WHERE fingerprint = %s AND status IN " + OPEN_STATUSES_SQL +
         " RETURNING incident_id, status", (now, alert.fingerprint)).fetchone()
     if row is None:
         return None
@@ -201,7 +201,7 @@ def _fire(conn: Connection, alert: Alert, now: datetime, settings: Settings) -> 
         " asset_id, source_event_at, opened_at, last_seen_at, response_due_at, resolution_due_at,"
         " escalation_policy, escalation_step, next_escalation_at, details)"
         " VALUES (%s, %s, %s, %s, 'triggered', %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s)"
-        " ON CONFLICT (fingerprint) WHERE status IN ('triggered', 'acknowledged') DO NOTHING"
+        " ON CONFLICT (fingerprint) WHERE status IN " + OPEN_STATUSES_SQL + " DO NOTHING"
         " RETURNING incident_id",
         (alert.fingerprint, alert.rule_id, alert.title, alert.severity.value, key, department,
          alert.asset_id, alert.event_at, now, now, due.response_due_at, due.resolution_due_at,
@@ -234,7 +234,7 @@ def _fire(conn: Connection, alert: Alert, now: datetime, settings: Settings) -> 
 
 
 def _clear(conn: Connection, alert: Alert, now: datetime) -> Change:
-    row = conn.execute(_SELECT + sql.SQL(" WHERE fingerprint = %s AND status IN ('triggered', 'acknowledged')"
+    row = conn.execute(_SELECT + sql.SQL(" WHERE fingerprint = %s AND status IN " + OPEN_STATUSES_SQL +
                                          " FOR UPDATE"), (alert.fingerprint,)).fetchone()
     if row is None:
         return Change(ChangeKind.unmatched, None, None)

@@ -28,7 +28,15 @@ class IncidentStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         """Open incidents hold their fingerprint (one open incident per fingerprint)."""
-        return self in (IncidentStatus.triggered, IncidentStatus.acknowledged)
+        return self in OPEN_STATUSES
+
+
+# The statuses of an open incident, the one definition: SQL takes it as a parameter
+# (``status = ANY(%s)``) or, where a parameter cannot stand (a partial index's
+# predicate, Grafana's plain SQL), as the literal ``OPEN_STATUSES_SQL``; tests check
+# that the literal written in committed SQL files equals it.
+OPEN_STATUSES: tuple[IncidentStatus, ...] = (IncidentStatus.triggered, IncidentStatus.acknowledged)
+OPEN_STATUSES_SQL = "(" + ", ".join(f"'{s.value}'" for s in OPEN_STATUSES) + ")"
 
 
 TRANSITIONS: dict[IncidentStatus, frozenset[IncidentStatus]] = {

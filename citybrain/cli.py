@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from alerts import cli_incidents
 from alerts import cli_rules as detection_cli
 from citybrain import store
 from citybrain.api import cli as api_cli
-from citybrain.cli_common import Output, OutputOpt, load_settings, print_json
+from citybrain.cli_common import Output, OutputOpt, console, err, load_settings, print_json
 from citybrain.errors import CitybrainError
 from citybrain.indicators import cli as indicators_cli
 from citybrain.reports import cli as reports_cli
@@ -50,11 +49,6 @@ app.add_typer(cli_incidents.incidents_app, name="incidents")
 detection_cli.register(app)  # rules, maintenance, alerter
 app.add_typer(dashboards_cli.app, name="dashboards")
 app.add_typer(indicators_cli.app, name="indicators")
-
-# Wide enough for the tables when output goes to a file or a CI log, not a terminal.
-console = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, soft_wrap=True)
-
 
 
 @db_app.command("migrate")

@@ -1,4 +1,5 @@
-"""What every command module shares: the settings loader, ``-o table|json`` and JSON output.
+"""What every command module shares: the consoles, the settings loader, ``-o table|json``
+and JSON output.
 
 Kept apart from ``citybrain.cli`` (which imports the command modules to register them),
 so the command modules can import it at the top without a cycle.
@@ -17,6 +18,11 @@ from rich.console import Console
 
 from citybrain.settings import Settings
 
+# The one console for command output, and the one for errors and warnings. Wide enough for
+# the tables when output goes to a file or a CI log, not a terminal.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, soft_wrap=True)
+
 
 class Output(StrEnum):
     table = "table"
@@ -31,7 +37,7 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"[red]invalid CITYBRAIN_* setting:[/red] {exc}")
+        err.print(f"[red]invalid CITYBRAIN_* setting:[/red] {exc}")
         raise typer.Exit(2) from exc
 
 

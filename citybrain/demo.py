@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from alerts.clock import PipelineClock
+from alerts.lifecycle import OPEN_STATUSES
 from alerts.rules import load_rules
 from citybrain import simulation, store
 from citybrain.assets import import_registry, load_registry, write_registry
@@ -514,10 +515,10 @@ def _wait_for_alerter(demo: Settings, ep: Endpoints, tally: simulation.Tally, pr
             state_end = state_at if state_known is None else state_known
             row = conn.execute(
                 "SELECT (SELECT count(*) FROM state_outbox),"
-                " (SELECT count(*) FROM incidents WHERE status IN ('triggered', 'acknowledged')"
+                " (SELECT count(*) FROM incidents WHERE status = ANY(%s)"
                 "  AND next_escalation_at <= %s),"
                 " (SELECT count(*) FROM incidents), (SELECT count(*) FROM incident_events)",
-                (clock(),)).fetchone()
+                (list(OPEN_STATUSES), clock())).fetchone()
             outbox, due, n_incidents, n_events = row if row else (0, 0, 0, 0)
             read = sum(min(committed[f], tally.per_family[f]) for f in families) + state_at
             total = produced + state_end + outbox

@@ -26,7 +26,7 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from alerts import incidents
-from alerts.lifecycle import IllegalTransition
+from alerts.lifecycle import OPEN_STATUSES, IllegalTransition
 from citybrain import store
 from citybrain.audit import Actor
 from citybrain.runtime import free_port
@@ -156,7 +156,7 @@ class OnCallTeam:
         now = self._clock()
         rows = conn.execute(
             "SELECT incident_id, status, opened_at, acknowledged_at, department_id FROM incidents"
-            " WHERE status IN ('triggered', 'acknowledged') ORDER BY incident_id").fetchall()
+            " WHERE status = ANY(%s) ORDER BY incident_id", (list(OPEN_STATUSES),)).fetchall()
         for incident_id, status, opened_at, acked_at, department in rows:
             plan = self._plans.get(incident_id)
             if plan is None:

@@ -8,21 +8,17 @@ once for the whole platform rather than once per worker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from citybrain.clock import Clock, utc_now
 from citybrain.errors import CitybrainError
 from citybrain.metrics_store import StoreCollector
 from citybrain.settings import Settings
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def serve_process_metrics(settings: Settings, registry: CollectorRegistry = REGISTRY) -> None:
@@ -55,7 +51,7 @@ class _Both(Collector):
 
 
 def platform_registry(settings: Settings, database_url: str, *,
-                      clock: Callable[[], datetime] = utc_now) -> CollectorRegistry:
+                      clock: Clock = utc_now) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     store = StoreCollector(database_url, settings.database_schema,
                            timeout_seconds=settings.metrics_db_timeout_seconds, clock=clock)
@@ -64,7 +60,7 @@ def platform_registry(settings: Settings, database_url: str, *,
 
 
 def metrics_router(settings: Settings, database_url: str, *,
-                   clock: Callable[[], datetime] = utc_now) -> APIRouter:
+                   clock: Clock = utc_now) -> APIRouter:
     """``GET /metrics`` for the API (the app admits it by its access table: a token).
 
     A plain ``def`` route: FastAPI runs it in its thread pool, so the database reads of a

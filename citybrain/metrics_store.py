@@ -21,12 +21,12 @@ import psycopg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from alerts.lifecycle import OPEN_STATUSES
 from citybrain.metrics import STORE_METRICS
 
 log = logging.getLogger(__name__)
 
 SEVERITIES = ("I", "II", "III", "IV")
-OPEN_STATUSES = ("triggered", "acknowledged")
 BREACH_KINDS = ("response", "resolution")
 KEYS = ("infrastructure", "data", "system", "portal", "security")
 STATES = ("online", "degraded", "offline", "unknown", "maintenance", "untracked")
@@ -41,7 +41,7 @@ _QUERIES: dict[str, str] = {
         GROUP BY 1, 2""",
     "open_incidents": """
         SELECT severity, status, count(*) FROM incidents
-        WHERE status IN ('triggered', 'acknowledged') GROUP BY 1, 2""",
+        WHERE status = ANY(%(open)s) GROUP BY 1, 2""",
     "response_overdue": """
         SELECT count(*) FROM incidents
         WHERE status = 'triggered' AND acknowledged_at IS NULL AND response_due_at < %(now)s""",
@@ -73,7 +73,7 @@ class StoreCollector(Collector):
             options=f"-c search_path={self._schema} -c statement_timeout={ms}"
                     f" -c default_transaction_read_only=on",
         ) as conn:
-            params = {"now": self._clock()}
+            params = {"now": self._clock(), "open": list(OPEN_STATUSES)}
             return {name: conn.execute(sql, params).fetchall() for name, sql in _QUERIES.items()}
 
     def collect(self) -> Iterator[Metric]:
@@ -108,7 +108,7 @@ def _families(rows: dict[str, list[tuple[Any, ...]]]) -> Iterator[Metric]:
         family.add_metric([key, state], n)
     yield family
 
-    open_ = {(sev, st): 0.0 for sev in SEVERITIES for st in OPEN_STATUSES}
+    open_ = {(sev, str(st)): 0.0 for sev in SEVERITIES for st in OPEN_STATUSES}
     open_.update({(str(sev), str(st)): float(n) for sev, st, n in rows["open_incidents"]})
     family = gauge("citybrain_open_incidents", ["severity", "status"])
     for (sev, st), n in sorted(open_.items()):

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from citybrain.cli_common import load_settings
+from citybrain.cli_common import console, err, load_settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 
@@ -25,7 +25,6 @@ def build(
     out: Annotated[Path | None, typer.Option(help="folder for the JSON (default: dashboards/json)")] = None,
 ) -> None:
     """Build every dashboard from its builder and write <uid>.json files."""
-    from citybrain.cli import console
     from dashboards.build import JSON_DIR, write
 
     for path in write(load_settings(), out or JSON_DIR):
@@ -42,7 +41,6 @@ def push(
         help="leave the datasources alone (e.g. they are file-provisioned)")] = False,
 ) -> None:
     """Create or update the Citybrain folder, datasources and dashboards in Grafana."""
-    from citybrain.cli import console, err
     from dashboards import push as pushing
     from dashboards.build import boards
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import psycopg
 
 from citybrain import availability
+from citybrain.clock import Clock, utc_now
 from citybrain.errors import StoreError
 from citybrain.settings import FAMILIES, Settings
 from streams import lag
@@ -28,16 +28,12 @@ from streams.sink import DeadLetter, EventSink
 log = logging.getLogger(__name__)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def build_app(
     settings: Settings,
     bootstrap: str,
     database_url: str,
     *,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Clock = utc_now,
 ) -> faust.App:
     datadir = settings.data_dir / "faust" / settings.worker_id
     datadir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,17 @@ from citybrain.runtime import EmbeddedBroker, EmbeddedDatabase
 from citybrain.settings import Settings
 from tests.helpers import fresh_schema
 
+# Fixtures that reach the real broker or database: a test using one (directly or through
+# another fixture) is an integration test, so ``-m "not integration"`` (``make test-fast``)
+# runs the rest without starting either.
+_SERVICES = frozenset({"database_url", "kafka_bootstrap"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _SERVICES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:

@@ -12,7 +12,7 @@ from rich.table import Table
 from citybrain import audit, store
 from citybrain.api import tokens
 from citybrain.api.tokens import Role
-from citybrain.cli_common import load_settings
+from citybrain.cli_common import console, load_settings
 from citybrain.runtime import services
 
 tokens_app = typer.Typer(
@@ -37,8 +37,6 @@ def create(
     An oncall token needs --department: on-call staff act for one department, and the
     API refuses every on-call action of a token without one.
     """
-    from citybrain.cli import console
-
     if role is Role.oncall and department is None:
         raise tokens.TokenError("an oncall token needs --department: it acts for that department only")
     lifetime = tokens.parse_lifetime(expires_in) if expires_in is not None else None
@@ -68,8 +66,6 @@ def _when(at: datetime) -> str:
 @tokens_app.command("list")
 def list_tokens() -> None:
     """The tokens (ids, roles, departments; never the secrets)."""
-    from citybrain.cli import console
-
     settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
@@ -85,8 +81,6 @@ def list_tokens() -> None:
 @tokens_app.command("revoke")
 def revoke(token_id: str) -> None:
     """Revoke a token by its id (the second part of the printed token)."""
-    from citybrain.cli import console
-
     settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):

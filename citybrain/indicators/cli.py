@@ -12,10 +12,9 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from citybrain.cli_common import Output
+from citybrain.cli_common import Output, console
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.indicators.model import Indicator
 
@@ -51,4 +50,4 @@ def list_indicators(
         table.add_row(i.id, i.key, f"{i.name_en}\n{i.name_zh}", i.unit, i.direction,
                       "—" if i.target is None else f"{i.target:g}", f"{i.weight:g}",
                       ", ".join(i.breakdowns))
-    Console(width=None if sys.stdout.isatty() else 140).print(table)
+    console.print(table)

@@ -5,7 +5,6 @@ Registered on the main ``citybrain`` app by ``citybrain/cli.py``.
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -13,18 +12,18 @@ from typing import Annotated, Any
 
 import psycopg
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from citybrain import audit, store
 from citybrain.audit import Actor
-from citybrain.cli_common import load_settings
+from citybrain.cli_common import console, err, load_settings
 from citybrain.errors import StoreError
 from citybrain.indicators.engine import WorkHours
 from citybrain.reports.document import ReportDocument, ReportError, build_report
 from citybrain.reports.scorecard import weights_from_settings
+from citybrain.reports.text import WHOLE_CITY
 from citybrain.reports.window import report_window, zone
-from citybrain.reports.writers import WHOLE_CITY, render_scorecard, write_report
+from citybrain.reports.writers import render_scorecard, write_report
 from citybrain.runtime import services
 
 AUDIT_ACTION = "report.export"
@@ -146,14 +145,12 @@ def report(
         except psycopg.Error as exc:
             raise StoreError(f"the report could not be computed or recorded: {exc}; "
                              "check that `citybrain db migrate` ran on this schema") from exc
-    out = Console(width=None if sys.stdout.isatty() else 120)
-    out.print(f"report written to {path} ({fmt.value}, {size:,} bytes, {doc.department or WHOLE_CITY})",
-              soft_wrap=True)
-    out.print(f"data SHA-256 {doc.provenance.data_sha256}", soft_wrap=True)
-    out.print(render_scorecard(doc))
-    warn = Console(stderr=True, soft_wrap=True)
+    console.print(f"report written to {path} ({fmt.value}, {size:,} bytes, {doc.department or WHOLE_CITY})",
+                  soft_wrap=True)
+    console.print(f"data SHA-256 {doc.provenance.data_sha256}", soft_wrap=True)
+    console.print(render_scorecard(doc))
     for text in as_of_warnings(doc):
-        warn.print(f"[yellow]warning:[/yellow] {escape(text)}")
+        err.print(f"[yellow]warning:[/yellow] {escape(text)}")
 
 
 def _stamp(text: str) -> datetime:

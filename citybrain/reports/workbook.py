@@ -25,7 +25,7 @@ from openpyxl.xml.functions import tostring
 from citybrain.indicators.model import Figure
 from citybrain.reports.document import ReportDocument
 from citybrain.reports.rows import rounded, sorted_breakdowns
-from citybrain.reports.writers import WHOLE_CITY, provenance_lines, score_text
+from citybrain.reports.text import WHOLE_CITY, provenance_lines, score_text
 
 SUMMARY, DEFINITIONS, PROVENANCE = "Summary", "Definitions", "Provenance"
 SCORECARD_HEADER = ("key", "score", "band", "scored", "no data", "no target")

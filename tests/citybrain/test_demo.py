@@ -7,6 +7,7 @@ leave nothing running."""
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -55,12 +56,21 @@ def test_demo_tells_its_story_on_a_third_of_a_core(tmp_path: Path) -> None:
         assert step in out.stdout, step
     for told in ("Stored events per family", "district_outage", "All messages stored"):
         assert told in out.stdout, told
-    # Its own broker and database, workers and alerter: all stopped.
-    leftovers = [
-        p for p in psutil.process_iter(["pid", "cmdline"])
-        if p.info["pid"] not in before and p.info["cmdline"]
-        and any(str(tmp_path) in part or "tansu" in part for part in p.info["cmdline"])
-    ]
+    # Its own broker and database, workers and alerter: all stopped. Only what this demo
+    # started counts (its data folder on the command line or in the environment, its
+    # broker's address), not other processes of the host.
+    found = re.search(r"broker (\S+) \(embedded\)", out.stdout)
+    assert found, report
+    ours = (str(tmp_path), f"tcp://{found.group(1)}")
+
+    def started_by_this_demo(p: psutil.Process) -> bool:
+        try:
+            words = [*p.cmdline(), *p.environ().values()]
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
+        return any(mark in word for word in words for mark in ours)
+
+    leftovers = [p for p in psutil.process_iter() if p.pid not in before and started_by_this_demo(p)]
     assert leftovers == []
     # The starvation was real: the demo's own processes had well under a core.
     assert cpu < 0.75 * wall, (cpu, wall)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import re
+from pathlib import Path
 
 import pytest
 
-from alerts.lifecycle import IllegalTransition, IncidentStatus, check
+import alerts
+from alerts.lifecycle import OPEN_STATUSES, OPEN_STATUSES_SQL, IllegalTransition, IncidentStatus, check
 from citybrain.errors import CitybrainError
 
 S = IncidentStatus
@@ -47,3 +50,24 @@ def test_eleven_of_sixteen_pairs_are_illegal() -> None:
 
 def test_open_statuses_hold_the_fingerprint() -> None:
     assert {s for s in S if s.is_open} == {S.triggered, S.acknowledged}
+
+
+def test_open_statuses_constant_and_its_sql_literal() -> None:
+    assert set(OPEN_STATUSES) == {s for s in S if s.is_open}
+    assert OPEN_STATUSES_SQL == "('triggered', 'acknowledged')"
+
+
+def test_committed_sql_spells_the_open_statuses_as_the_constant() -> None:
+    """Plain SQL that cannot import the constant (migrations, whose partial unique index
+    is the predicate ``ON CONFLICT`` must match; indicator files read by Grafana) writes
+    the literal: any ``status IN (...)`` naming an open status must be exactly it."""
+    root = Path(alerts.__file__).resolve().parent.parent
+    found = 0
+    for path in sorted(root.glob("*/**/*.sql")):
+        if ".venv" in path.parts:
+            continue
+        for literal in re.findall(r"status\s+IN\s+(\([^)]*\))", path.read_text()):
+            if "'triggered'" in literal and "'resolved'" not in literal:
+                assert literal == OPEN_STATUSES_SQL, path.name
+                found += 1
+    assert found >= 1  # the partial index of open incidents, at least

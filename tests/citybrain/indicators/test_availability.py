@@ -23,7 +23,8 @@ import pytest
 from alerts import maintenance as windows
 from citybrain import audit, availability, rollups
 from citybrain.reports.document import build_report
-from citybrain.reports.writers import as_dict, provenance_lines
+from citybrain.reports.text import provenance_lines
+from citybrain.reports.writers import as_dict
 from tests.citybrain.indicators.city import (
     BERLIN,
     HOUR,
