@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -108,7 +108,7 @@ def wait_for(fn: Callable[[], T], *, timeout: float = 60.0, interval: float = 0.
 
 
 async def produce(
-    bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]
+    bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]]
 ) -> list[tuple[int, int]]:
     """Send and return (partition, offset) of each message."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 << 20,
@@ -196,7 +196,7 @@ class CuttableProxy:
     @property
     def url(self) -> str:
         params = {k: v for k, v in self._params.items() if k not in ("host", "port")}
-        return make_conninfo(host="127.0.0.1", port=str(self.port), **params)
+        return make_conninfo("", host="127.0.0.1", port=str(self.port), **params)
 
     def _call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import orjson
-import psutil
+import psutil  # type: ignore[import-untyped]
 import psycopg
 import pytest
 
@@ -114,6 +114,7 @@ def waits_for(proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
 
     seen = wait_for(lambda: lines() if len(lines()) >= 2 else None, timeout=30,
                     what=f"waiting for {what}", alive=proc, log=log)
+    assert seen is not None  # wait_for returns only a truthy value
     assert seen[0].endswith("next try in 0.5 s") and seen[1].endswith("next try in 1.0 s"), seen
     assert proc.poll() is None
 
@@ -193,6 +194,7 @@ def test_api_started_before_the_database_waits_then_answers(
             return got
 
         got = wait_for(answer, timeout=60, what="the API's answer", alive=proc, log=log)
+        assert got is not None  # wait_for returns only a truthy value
         assert got.status_code == 200, got.text
         assert len(got.json()) > 5  # the indicator catalogue
 
@@ -220,6 +222,6 @@ def test_a_stop_signal_during_the_wait_ends_the_process_and_its_embedded_broker(
 
 def running(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]
 import pytest
 
 from citybrain.runtime import Stopped, _on_signal, free_port, uninterrupted
@@ -53,7 +53,7 @@ def postmaster(tmp_path: Path) -> int | None:
 
 def running(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

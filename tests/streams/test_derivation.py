@@ -261,7 +261,9 @@ def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
 
     live = settings.model_copy(update={"liveness_lateness_seconds": 3600.0,
                                        "liveness_idle_source_seconds": 3600.0})
-    h = lambda hours: START + timedelta(hours=hours)  # noqa: E731
+    def h(hours: float) -> datetime:
+        return START + timedelta(hours=hours)
+
     _water(db, ("d1", "d2"), h(-24))
 
     # Three hours: d1 beats all along; d2 is silent from 1:40 to 1:56 (offline in between).
@@ -308,7 +310,9 @@ def test_late_evidence_retracts_an_outage_and_tells_alerting(
         settings: Settings, database_url: str, db: psycopg.Connection[Any]) -> None:
     live = settings.model_copy(update={"liveness_idle_source_seconds": 3600.0,
                                        "liveness_delay_seconds": 0.0})
-    m = lambda minutes: START + timedelta(minutes=minutes)  # noqa: E731
+    def m(minutes: float) -> datetime:
+        return START + timedelta(minutes=minutes)
+
     _water(db, ("d1", "d2"), m(-60))
 
     def outbox() -> list[dict[str, Any]]:
@@ -344,7 +348,9 @@ def test_a_database_from_before_the_derivation_keeps_its_history(
     # derivation takes over from there.
     live = settings.model_copy(update={"liveness_lateness_seconds": 3600.0,
                                        "liveness_idle_source_seconds": 0.5})
-    h = lambda hours: START + timedelta(hours=hours)  # noqa: E731
+    def h(hours: float) -> datetime:
+        return START + timedelta(hours=hours)
+
     _water(db, ("d1",), h(-24))
     db.execute("INSERT INTO state_intervals (asset_id, state, started_at, ended_at, reason) VALUES"
                " ('d1', 'offline', %s, %s, 'old'), ('d1', 'online', %s, NULL, 'old')", (h(0), h(1), h(1)))

@@ -106,7 +106,11 @@ def test_workers_killed_rebalanced_and_cut_off_derive_what_one_process_derives(
                 " WHERE l.locktype = 'advisory' AND a.application_name LIKE %s",
                 (f"citybrain-liveness {live.database_schema}:%",)).fetchone()
             assert leader and leader[0] >= 1
-            sender = threading.Thread(target=lambda: (send(4), send(5)))
+            def send_both() -> None:
+                send(4)
+                send(5)
+
+            sender = threading.Thread(target=send_both)
             sender.start()
             procs[0].send_signal(signal.SIGKILL)
             procs[0].wait(10)

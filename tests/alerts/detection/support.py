@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from alerts.evaluate import StateChange
 from alerts.maintenance_calendar import Calendar
@@ -60,9 +60,15 @@ def change(asset_id: str, state: str, seconds: float, previous: str | None = "on
 
 _n = iter(range(10**9))
 
+ProbeKind = Literal["portal", "system", "link"]
+DataAction = Literal["shared", "opened", "updated", "quality_check"]
+SecurityLevel = Literal["I", "II", "III", "IV"]
+SecurityCategory = Literal["intrusion", "malware", "ddos", "vulnerability", "policy_violation", "data_leak",
+                           "other"]
 
-def probe(asset_id: str, seconds: float, *, ok: bool = True, kind: str = "link", sent: int | None = None,
-          lost: int | None = None) -> ProbeEvent:
+
+def probe(asset_id: str, seconds: float, *, ok: bool = True, kind: ProbeKind = "link",
+          sent: int | None = None, lost: int | None = None) -> ProbeEvent:
     return ProbeEvent(event_id=f"p{next(_n)}", asset_id=asset_id, occurred_at=at(seconds), target_kind=kind,
                       ok=ok, packets_sent=sent, packets_lost=lost)
 
@@ -72,11 +78,12 @@ def usage(asset_id: str, seconds: float, cpu_pct: float) -> CloudEvent:
                       cpu_alloc_cores=100.0, cpu_used_cores=cpu_pct, mem_alloc_gb=64.0, mem_used_gb=10.0)
 
 
-def data(asset_id: str, seconds: float, action: str = "updated") -> DataEvent:
+def data(asset_id: str, seconds: float, action: DataAction = "updated") -> DataEvent:
     return DataEvent(event_id=f"d{next(_n)}", asset_id=asset_id, occurred_at=at(seconds), action=action,
                      records=10)
 
 
-def security(asset_id: str, seconds: float, level: str, category: str = "intrusion") -> SecurityEvent:
+def security(asset_id: str, seconds: float, level: SecurityLevel,
+             category: SecurityCategory = "intrusion") -> SecurityEvent:
     return SecurityEvent(event_id=f"s{next(_n)}", asset_id=asset_id, occurred_at=at(seconds), source="ids",
                          category=category, level=level, title=f"{category} attempt")

@@ -74,6 +74,7 @@ def test_offline_transition_and_level_one_event_open_incidents_and_page(
                                      "security-critical:portal-1:intrusion": ("triggered", "I")}
             pages = wait_for(lambda: hook.bodies() if len(hook.bodies()) >= 2 else None, timeout=30,
                              what="two pages", alive=proc, log=log)
+            assert pages is not None  # wait_for returns only a truthy value
             assert sorted(p["title"] for p in pages) == [
                 "Security event level I: webshell upload on portal-1",
                 "pump-1 offline (no heartbeat within 150s)"]

@@ -182,8 +182,10 @@ def test_in_a_running_alerter_a_bad_policy_or_incident_holds_up_no_other_departm
                          "title": "webshell"}
                 message = [(asset_id.encode(), orjson.dumps(event))]
                 asyncio.run(produce(boot, settings.topic("security"), message))
-                wait_for(lambda n=n: count(db, "SELECT count(*) FROM incidents") == n + 1, timeout=60,
-                         what=f"incident {n + 1}", alive=proc, log=log)
+                def incident_opened(n: int = n) -> bool:
+                    return count(db, "SELECT count(*) FROM incidents") == n + 1
+
+                wait_for(incident_opened, timeout=60, what=f"incident {n + 1}", alive=proc, log=log)
             opened = [r[0] for r in db.execute("SELECT incident_id FROM incidents ORDER BY incident_id")]
             roads, parks, water = opened
             wait_for(lambda: {p["incident_id"] for p in hook.bodies()} >= {roads, water}, timeout=30,
@@ -228,8 +230,10 @@ def test_a_real_alerter_killed_twice_while_paging_sends_each_page_at_most_once_a
         asyncio.run(produce(boot, settings.topic("security"), events))
         for kill_after in (30, 110):
             with running_alerter(settings, log, **env) as proc:
-                wait_for(lambda k=kill_after: len(hook.requests) >= k, timeout=90,
-                         what=f"{kill_after} pages", alive=proc, log=log)
+                def paged(k: int = kill_after) -> bool:
+                    return len(hook.requests) >= k
+
+                wait_for(paged, timeout=90, what=f"{kill_after} pages", alive=proc, log=log)
                 proc.kill()                                   # SIGKILL, mid-paging
                 proc.wait(10)
 

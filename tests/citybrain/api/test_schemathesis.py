@@ -32,6 +32,7 @@ from typing import Any
 import psycopg
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
 from alerts import incidents, maintenance
 from alerts.model import Severity
@@ -47,13 +48,19 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 
 
+def _opened_id(change: incidents.Change) -> int:
+    assert change.incident_id is not None  # a firing alert opens an incident
+    return change.incident_id
+
+
 def _seed(db: psycopg.Connection[Any], settings: Settings) -> None:
     """Incidents of both departments (triggered, acknowledged, resolved, closed) and a window
     of each (one on the department, one on an asset)."""
     now = datetime.now(UTC)
     actor = Actor(id="test", role=Role.admin.value, department=None)
-    opened = [incidents.apply(db, alert(asset, rule=rule, severity=severity, at=now - timedelta(hours=2)),
-                              now=now - timedelta(hours=2), settings=settings).incident_id
+    opened = [_opened_id(incidents.apply(db, alert(asset, rule=rule, severity=severity,
+                                                   at=now - timedelta(hours=2)),
+                                         now=now - timedelta(hours=2), settings=settings))
               for asset, rule, severity in (("w-1", "device-offline", Severity.II),
                                             ("w-1", "probe-failed", Severity.III),
                                             ("w-1", "cloud-utilisation", Severity.IV),
@@ -75,7 +82,7 @@ def _seed(db: psycopg.Connection[Any], settings: Settings) -> None:
 def served(city: psycopg.Connection[Any], database_url: str, schema: str, tmp_path: Path) -> Iterator[str]:
     """The API's base URL: the real app on a loopback port over the seeded test database."""
     settings = Settings(database_url=database_url, database_schema=schema, data_dir=tmp_path,
-                        ack_link_secret="s" * 32, public_url="https://citybrain.test")
+                        ack_link_secret=SecretStr("s" * 32), public_url="https://citybrain.test")
     _seed(city, settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -51,7 +51,7 @@ def build(db: Conn) -> None:
               ("portal-4", "portal", "water", H(50.75), H(66.5))]
     for asset_id, kind, dept, registered, retired in assets:
         asset(db, asset_id, kind, dept, key="portal" if kind == "portal" else "infrastructure",
-              **({"registered": registered} if registered else {}), retired=retired)
+              registered=registered or LONG_AGO, retired=retired)
     for step in range(7 * 24 * 3):
         at = H(-12) + timedelta(minutes=20 * step, seconds=rng.randrange(0, 60))
         for asset_id, kind, _, _, _ in assets:

@@ -11,6 +11,7 @@ every scope (one removed an hour into its period, one a silence).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -111,7 +112,7 @@ def reference(db: Conn, indicator: str, win: Window) -> Reference:
 
         def add(a: datetime, b: datetime, measure: str, *, days_only: bool = False,
                 buckets: list[Sums] = buckets,
-                day_keys: list[tuple[str, datetime, datetime, tuple[tuple[str, str], ...]]] = day_keys,
+                day_keys: Sequence[tuple[str, datetime, datetime, tuple[tuple[str, str], ...]]] = day_keys,
                 ) -> None:
             for bucket in buckets:
                 setattr(bucket, measure, getattr(bucket, measure) + overlap(a, b, a, b))
