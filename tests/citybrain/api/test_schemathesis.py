@@ -43,7 +43,9 @@ from citybrain.audit import Actor
 from citybrain.settings import Settings
 from tests.alerts.incidents.conftest import alert
 
-EXAMPLES = int(os.environ.get("CITYBRAIN_SCHEMATHESIS_EXAMPLES", "12"))
+# One worker: hypothesis parses lambda sources with ast, which on CPython 3.11 can fail
+# from two threads at once ("AST constructor recursion depth mismatch").
+EXAMPLES = int(os.environ.get("CITYBRAIN_SCHEMATHESIS_EXAMPLES", "8"))
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 
@@ -123,7 +125,7 @@ def test_every_operation_conforms_to_the_document(served: str, city: psycopg.Con
     report = tmp_path / "schemathesis.json"
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG),
-        "run", f"{served}/openapi.json", "--checks", "all", "--max-examples", str(EXAMPLES), "--workers", "2",
+        "run", f"{served}/openapi.json", "--checks", "all", "--max-examples", str(EXAMPLES), "--workers", "1",
         "--header", f"Authorization: Bearer {clear}",
         "--report", "json", "--report-json-path", str(report), "--no-color",
     ]
