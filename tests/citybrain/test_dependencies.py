@@ -119,14 +119,15 @@ def waits_for(proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
     assert proc.poll() is None
 
 
-def test_worker_started_before_the_database_and_the_broker_waits_then_ingests(
-    settings: Settings, db: psycopg.Connection[Any], tmp_path: Path, database_url: str
-) -> None:
-    log = tmp_path / "worker.log"
+@contextmanager
+def started_before_its_servers(command: str, settings: Settings, database_url: str,
+                               log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``citybrain <command>`` started while its database and broker are down: it says it
+    waits for each, then both come up; yields the process and the broker's address."""
     broker = EmbeddedBroker()  # its port is chosen; nothing listens there yet
     with database_down(database_url) as proxy, citybrain(
-            ["worker"], worker_env(settings, CITYBRAIN_DATABASE_URL=proxy.url,
-                                   CITYBRAIN_KAFKA_BOOTSTRAP=broker.bootstrap), log) as proc:
+            [command], worker_env(settings, CITYBRAIN_DATABASE_URL=proxy.url,
+                                  CITYBRAIN_KAFKA_BOOTSTRAP=broker.bootstrap), log) as proc:
         try:
             waits_for(proc, log, f"the database postgres at 127.0.0.1:{proxy.port}")
             proxy.restore()
@@ -134,14 +135,22 @@ def test_worker_started_before_the_database_and_the_broker_waits_then_ingests(
             assert logged(log, f"the database postgres at 127.0.0.1:{proxy.port} is up after")
             broker.start()
             asyncio.run(ensure_topics(broker.bootstrap, settings))
-            event = {"event_id": "e1", "asset_id": "dev-1", "status": "ok",
-                     "occurred_at": datetime.now(UTC).isoformat()}
-            asyncio.run(produce(broker.bootstrap, settings.topic("iot"), [(b"dev-1", orjson.dumps(event))]))
-            wait_for(lambda: count(db, f"SELECT count(*) FROM {TABLES['iot']}") == 1, timeout=60,
-                     what="the event stored", alive=proc, log=log)
+            yield proc, broker.bootstrap
         finally:
             stop(proc)
             broker.stop()
+
+
+def test_worker_started_before_the_database_and_the_broker_waits_then_ingests(
+    settings: Settings, db: psycopg.Connection[Any], tmp_path: Path, database_url: str
+) -> None:
+    log = tmp_path / "worker.log"
+    with started_before_its_servers("worker", settings, database_url, log) as (proc, bootstrap):
+        event = {"event_id": "e1", "asset_id": "dev-1", "status": "ok",
+                 "occurred_at": datetime.now(UTC).isoformat()}
+        asyncio.run(produce(bootstrap, settings.topic("iot"), [(b"dev-1", orjson.dumps(event))]))
+        wait_for(lambda: count(db, f"SELECT count(*) FROM {TABLES['iot']}") == 1, timeout=60,
+                 what="the event stored", alive=proc, log=log)
 
 
 def test_alerter_started_before_the_database_and_the_broker_waits_then_opens_incidents(
@@ -149,27 +158,14 @@ def test_alerter_started_before_the_database_and_the_broker_waits_then_opens_inc
 ) -> None:
     load(db)
     log = tmp_path / "alerter.log"
-    broker = EmbeddedBroker()
-    with database_down(database_url) as proxy, citybrain(
-            ["alerter"], worker_env(settings, CITYBRAIN_DATABASE_URL=proxy.url,
-                                    CITYBRAIN_KAFKA_BOOTSTRAP=broker.bootstrap), log) as proc:
-        try:
-            waits_for(proc, log, f"the database postgres at 127.0.0.1:{proxy.port}")
-            proxy.restore()
-            waits_for(proc, log, f"the broker at {broker.bootstrap}")
-            broker.start()
-            asyncio.run(ensure_topics(broker.bootstrap, settings))
-            event = {"event_id": "sec-1", "asset_id": "portal-1", "source": "ids",
-                     "occurred_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-                     "category": "intrusion", "level": "I", "title": "webshell upload"}
-            asyncio.run(produce(broker.bootstrap, settings.topic("security"),
-                                [(b"portal-1", orjson.dumps(event))]))
-            wait_for(lambda: db.execute("SELECT fingerprint FROM incidents").fetchall()
-                     == [("security-critical:portal-1:intrusion",)], timeout=60,
-                     what="the incident", alive=proc, log=log)
-        finally:
-            stop(proc)
-            broker.stop()
+    with started_before_its_servers("alerter", settings, database_url, log) as (proc, bootstrap):
+        event = {"event_id": "sec-1", "asset_id": "portal-1", "source": "ids",
+                 "occurred_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+                 "category": "intrusion", "level": "I", "title": "webshell upload"}
+        asyncio.run(produce(bootstrap, settings.topic("security"), [(b"portal-1", orjson.dumps(event))]))
+        wait_for(lambda: db.execute("SELECT fingerprint FROM incidents").fetchall()
+                 == [("security-critical:portal-1:intrusion",)], timeout=60,
+                 what="the incident", alive=proc, log=log)
 
 
 def test_api_started_before_the_database_waits_then_answers(
