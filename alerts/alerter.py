@@ -56,10 +56,10 @@ from alerts.noise import FLAPPING_RULE
 from alerts.pipeline import Detection
 from alerts.rules import Absence, load_rules
 from alerts.topology import load_topology, registry_version
-from citybrain import locks, store
-from citybrain.clock import Clock, utc_now
-from citybrain.errors import BrokerError, CitybrainError, StoreError
-from citybrain.settings import Settings
+from citybrain.kernel import locks, store
+from citybrain.kernel.clock import Clock, utc_now
+from citybrain.kernel.errors import BrokerError, CitybrainError, StoreError
+from citybrain.kernel.settings import Settings
 from schemas.events import TABLES
 from streams.decode import Decoder
 

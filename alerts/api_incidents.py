@@ -1,7 +1,7 @@
 """The on-call API: incidents (list, show, ack, resolve, assign, comment, close, reopen)
 and the departments' escalation policies. Mounted under ``/api/v1``.
 
-Who may do what is the access table (``citybrain.api.access``): every role reads (a
+Who may do what is the access table (``citybrain.kernel.http.access``): every role reads (a
 department-limited token reads its department only); ``oncall`` acts on its own
 department's incidents only, ``operator`` on all (unless its token is limited to a
 department), ``evaluator`` never acts, ``admin`` does everything and alone replaces
@@ -36,13 +36,13 @@ from alerts.incidents import IncidentConflict, IncidentInputError, IncidentNotFo
 from alerts.lifecycle import IllegalTransition, IncidentError, IncidentStatus
 from alerts.model import Severity
 from alerts.notifiers.message import SEVERITY_LABELS, STATUS_LABELS, local_time_text
-from citybrain import audit
-from citybrain.api.access import Caller, scoped_department, sees_contacts, within
-from citybrain.api.deps import Conn, Connection, Now, Principal
-from citybrain.api.deps import settings as settings_dep
-from citybrain.api.errors import page_responses
-from citybrain.api.tokens import Role
-from citybrain.settings import Settings
+from citybrain.kernel import audit
+from citybrain.kernel.http.access import Caller, scoped_department, sees_contacts, within
+from citybrain.kernel.http.deps import Conn, Connection, Now, Principal
+from citybrain.kernel.http.deps import settings as settings_dep
+from citybrain.kernel.http.errors import page_responses
+from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.settings import Settings
 
 router = APIRouter(tags=["incidents"])
 

@@ -2,7 +2,7 @@
 ``DELETE /maintenance/{id}``, ``POST /maintenance/{id}/retroactive`` (the app mounts
 ``router`` under ``/api/v1``).
 
-Who may do what (the rows of the access table, ``citybrain.api.access``):
+Who may do what (the rows of the access table, ``citybrain.kernel.http.access``):
 
 * every role reads (evaluators need the windows to explain maintenance-adjusted
   availability; windows are operational facts, not department secrets);
@@ -28,11 +28,11 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts import maintenance
-from citybrain.api.access import Caller
-from citybrain.api.deps import Conn, Connection, Now, Principal, Reach, settings
-from citybrain.api.errors import problem
-from citybrain.api.tokens import Role
-from citybrain.settings import Settings
+from citybrain.kernel.http.access import Caller
+from citybrain.kernel.http.deps import Conn, Connection, Now, Principal, Reach, settings
+from citybrain.kernel.http.errors import problem
+from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.settings import Settings
 
 router = APIRouter(tags=["maintenance"])
 
@@ -84,7 +84,7 @@ def _admin_for_the_past(who: Principal) -> None:
 
 
 def _unprocessable(exc: maintenance.MaintenanceError) -> HTTPException:
-    # The API's one error shape (citybrain.api.errors): the fields at fault, as for any 422.
+    # The API's one error shape (citybrain.kernel.http.errors): the fields at fault, as for any 422.
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                          [problem(["body", f], m) for f, m in exc.problems])
 

@@ -20,10 +20,10 @@ from rich.table import Table
 from alerts import incidents
 from alerts.lifecycle import IncidentStatus
 from alerts.model import Severity
-from citybrain import audit, store
-from citybrain.cli_common import Output, OutputOpt, console, load_settings, print_json
-from citybrain.runtime import services
-from citybrain.settings import Settings
+from citybrain.kernel import audit, store
+from citybrain.kernel.console import Output, OutputOpt, console, load_settings, print_json
+from citybrain.kernel.runtime import services
+from citybrain.kernel.settings import Settings
 
 incidents_app = typer.Typer(
     help="Incidents and the 30-minute response workflow.\n\n"

@@ -26,9 +26,9 @@ import typer
 from rich.table import Table
 
 from alerts import maintenance
-from citybrain import audit, store
-from citybrain.cli_common import Output, OutputOpt, console, load_settings
-from citybrain.runtime import services
+from citybrain.kernel import audit, store
+from citybrain.kernel.console import Output, OutputOpt, console, load_settings
+from citybrain.kernel.runtime import services
 
 maintenance_app = typer.Typer(help=__doc__, no_args_is_help=True)
 

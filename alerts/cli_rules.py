@@ -23,7 +23,7 @@ import typer
 
 from alerts.cli_maintenance import maintenance_app
 from alerts.rules import check_files, rule_files
-from citybrain.cli_common import Output, console, load_settings
+from citybrain.kernel.console import Output, console, load_settings
 
 rules_app = typer.Typer(help="Alert rules.\n\nExample: citybrain rules check alerts/rules/",
                         no_args_is_help=True)
@@ -59,10 +59,10 @@ def alerter() -> None:
     """Run the detection worker: rules, noise control, incidents and the escalation loop."""
     from alerts.alerter import Alerter, default_sink
     from alerts.clock import PipelineClock, not_before_evidence
-    from citybrain import store
-    from citybrain.dependencies import wait_for_broker, wait_for_database
-    from citybrain.metrics_server import serve_process_metrics
-    from citybrain.runtime import services
+    from citybrain.kernel import store
+    from citybrain.kernel.dependencies import wait_for_broker, wait_for_database
+    from citybrain.kernel.runtime import services
+    from dashboards.metrics_server import serve_process_metrics
     from streams.topics import ensure_topics
 
     settings = load_settings()

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from alerts.model import Alert
-from citybrain import store
+from citybrain.kernel import store
 from schemas.registry import LIVENESS_FEED
 
 T = TypeVar("T")

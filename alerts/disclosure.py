@@ -6,7 +6,7 @@ Feishu ``/hook/<token>``): once stored it is shown to nobody, in any role — th
 the incident's frozen copy of it and the audit log show it redacted
 (``alerts.notifiers.transport.redact_address``: host, path, query names). An e-mail
 address, phone number or IM handle of a person is personal data: shown to whom the
-caller's role allows (``citybrain.api.access.sees_contacts``), masked for the others.
+caller's role allows (``citybrain.kernel.http.access.sees_contacts``), masked for the others.
 
 An admin editing a policy sends back what it read: a group address still redacted is
 taken to mean "keep the stored one" (``keep_stored_addresses``), so a credential is

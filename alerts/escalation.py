@@ -46,9 +46,9 @@ from alerts import ack_link, sla
 from alerts.escalation_policy import Policy, PolicyError, Step
 from alerts.maintenance import silenced
 from alerts.model import Notification, Outcome, Recipient, Severity
-from citybrain import audit
-from citybrain.errors import StoreError
-from citybrain.settings import Settings
+from citybrain.kernel import audit
+from citybrain.kernel.errors import StoreError
+from citybrain.kernel.settings import Settings
 
 Connection = psycopg.Connection[Any]
 log = logging.getLogger(__name__)

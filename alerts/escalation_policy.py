@@ -31,9 +31,9 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alerts import disclosure
-from citybrain import audit
-from citybrain.errors import CitybrainError
-from citybrain.settings import Settings
+from citybrain.kernel import audit
+from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.settings import Settings
 
 Connection = psycopg.Connection[Any]
 Target = Literal["oncall", "lead", "first_responsible", "duty_supervisor", "group"]

@@ -29,9 +29,9 @@ from psycopg.types.json import Jsonb
 from alerts import escalation_policy, lifecycle, sla
 from alerts.lifecycle import OPEN_STATUSES_SQL, IncidentError, IncidentStatus
 from alerts.model import Alert, Severity
-from citybrain import audit
-from citybrain.errors import StoreError
-from citybrain.settings import Settings
+from citybrain.kernel import audit
+from citybrain.kernel.errors import StoreError
+from citybrain.kernel.settings import Settings
 
 Connection = psycopg.Connection[Any]
 

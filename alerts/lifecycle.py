@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from citybrain.errors import CitybrainError
+from citybrain.kernel.errors import CitybrainError
 
 
 class IncidentStatus(StrEnum):

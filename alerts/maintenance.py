@@ -47,8 +47,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 from dateutil.rrule import rrule, rrulestr
 
-from citybrain import audit
-from citybrain.errors import CitybrainError, StoreError
+from citybrain.kernel import audit
+from citybrain.kernel.errors import CitybrainError, StoreError
 
 Connection = psycopg.Connection[Any]
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from alerts.model import Alert
 from alerts.noise import Collapse, Flapping, MaintenanceMute, Stage
 from alerts.rules import Rule
 from alerts.topology import Topology
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 
 
 class Detection:

@@ -55,8 +55,8 @@ from pydantic import (
 from alerts.model import Severity
 from alerts.readings import Match, metrics
 from alerts.topology import AssetInfo
-from citybrain.errors import CitybrainError
-from citybrain.settings import FAMILIES
+from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.settings import FAMILIES
 from schemas.events import MODELS
 from schemas.registry import AssetKind, Key
 

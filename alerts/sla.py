@@ -23,8 +23,8 @@ from typing import Any
 import psycopg
 
 from alerts.model import Severity
-from citybrain.errors import StoreError
-from citybrain.settings import Settings
+from citybrain.kernel.errors import StoreError
+from citybrain.kernel.settings import Settings
 
 
 @dataclass(frozen=True)

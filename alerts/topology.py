@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from citybrain.errors import StoreError
+from citybrain.kernel.errors import StoreError
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,10 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from citybrain import store
-from citybrain.assets import import_registry
-from citybrain.runtime import services
-from citybrain.settings import Settings
+from citybrain.kernel import store
+from citybrain.kernel.runtime import services
+from citybrain.kernel.settings import Settings
+from schemas.assets import import_registry
 from schemas.events import IotEvent
 from schemas.registry import Asset, Contact, Department, Registry
 from streams.topics import ensure_topics

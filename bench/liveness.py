@@ -30,9 +30,9 @@ from typing import Any
 
 import psycopg
 
-from citybrain import store
-from citybrain.runtime import services
-from citybrain.settings import Settings
+from citybrain.kernel import store
+from citybrain.kernel.runtime import services
+from citybrain.kernel.settings import Settings
 from streams.derivation import LivenessDeriver, derive
 
 START = datetime(2026, 3, 2, tzinfo=UTC)

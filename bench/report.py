@@ -57,14 +57,16 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from citybrain import availability, rollups, store
+from citybrain import availability
 from citybrain.indicators.engine import compute, load_catalogue
 from citybrain.indicators.model import Window
+from citybrain.kernel import store
+from citybrain.kernel.runtime import services
+from citybrain.kernel.settings import Settings
 from citybrain.reports.document import build_report
 from citybrain.reports.rows import number_text
 from citybrain.reports.writers import render_json
-from citybrain.runtime import services
-from citybrain.settings import Settings
+from streams import rollups
 
 Row = tuple[Any, ...]
 SECOND = timedelta(seconds=1)

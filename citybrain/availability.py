@@ -23,9 +23,9 @@ from typing import Any
 
 import psycopg
 
-from citybrain import locks, store
-from citybrain.errors import StoreError
-from citybrain.settings import Settings
+from citybrain.kernel import locks, store
+from citybrain.kernel.errors import StoreError
+from citybrain.kernel.settings import Settings
 from schemas.registry import LIVENESS_FEED
 
 # Which days still lack facts, in the rollup zone: the local days wholly inside
@@ -198,7 +198,7 @@ def refresh(conn: psycopg.Connection[Any], start: datetime, end: datetime, *, fo
         try:
             with conn.transaction():
                 # One refresher per schema (a second one skips); refreshes of other schemas
-                # in the database do not wait. The key is the refresher's own (citybrain.locks).
+                # in the database do not wait. The key is the refresher's own (citybrain.kernel.locks).
                 got = conn.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(current_schema())),"
                                    " current_setting('lock_timeout')",
                                    (locks.AVAILABILITY_REFRESH,)).fetchone()

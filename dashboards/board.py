@@ -17,7 +17,7 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 
 # Fixed uids: the provisioning files and `citybrain dashboards push` create the
 # datasources under these, so the dashboards find them on any Grafana.

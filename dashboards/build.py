@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from dashboards import data, incidents, infrastructure, overview, pipeline, security, services
 from dashboards.board import Board, render
 from dashboards.errors import DashboardError

@@ -1,6 +1,7 @@
-"""``citybrain dashboards build|push``.
+"""``citybrain dashboards build|push`` and ``citybrain status`` (what the store holds now).
 
 Examples:
+    citybrain status -o json
     citybrain dashboards build
     citybrain dashboards build --out /tmp/dashboards
     citybrain dashboards push --url https://grafana.example.org --token "$GRAFANA_TOKEN"
@@ -13,11 +14,11 @@ from typing import Annotated
 
 import typer
 
-from citybrain.cli_common import console, err, load_settings
+from citybrain.kernel import store
+from citybrain.kernel.console import Output, OutputOpt, console, err, load_settings, print_json
+from citybrain.kernel.runtime import services
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
-
-
 
 
 @app.command("build")
@@ -58,3 +59,18 @@ def push(
     for what in report.updated:
         console.print(f"updated {what}")
     console.print(f"{len(report.created)} created, {len(report.updated)} updated on {url}")
+
+
+def status(output: OutputOpt = Output.table) -> None:
+    """Stored events per family, dead letters, assets by state and key."""
+    from dashboards.status import read_status
+    from dashboards.status_table import print_status
+
+    settings = load_settings()
+    with (services(settings, need_broker=False) as ep,
+          store.connect(ep.database_url, settings.database_schema) as conn):
+        st = read_status(conn)
+    if output is Output.json:
+        print_json(st.as_dict())
+    else:
+        print_status(console, st)

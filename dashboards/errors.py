@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from citybrain.errors import CitybrainError
+from citybrain.kernel.errors import CitybrainError
 
 
 class DashboardError(CitybrainError):

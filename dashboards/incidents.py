@@ -6,7 +6,7 @@ from grafana_foundation_sdk.builders import barchart
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from dashboards import indicator_sql, panels, sql, variables
 from dashboards.board import Board, SqlQuery
 

@@ -8,7 +8,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import geomap as geomap_model
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from dashboards import indicator_sql, panels, sql, variables
 from dashboards.board import Board, SqlQuery
 

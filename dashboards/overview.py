@@ -7,7 +7,7 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import common
 
 from citybrain.indicators.catalogue import load_catalogue
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from dashboards import indicator_sql, panels, sql, variables
 from dashboards.board import Board, SqlQuery
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import stat
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from dashboards import panels
 from dashboards.board import Board, PromQuery
 

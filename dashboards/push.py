@@ -19,7 +19,7 @@ import yaml
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from dashboards.board import FOLDER_TITLE, FOLDER_UID, Board
 from dashboards.errors import DashboardError
 

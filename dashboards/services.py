@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from dashboards import indicator_sql, panels, variables
 from dashboards.board import Board, SqlQuery
 

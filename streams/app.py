@@ -16,9 +16,9 @@ import faust
 import psycopg
 
 from citybrain import availability
-from citybrain.clock import Clock, utc_now
-from citybrain.errors import StoreError
-from citybrain.settings import FAMILIES, Settings
+from citybrain.kernel.clock import Clock, utc_now
+from citybrain.kernel.errors import StoreError
+from citybrain.kernel.settings import FAMILIES, Settings
 from streams import lag
 from streams.batcher import AckAfterCommit
 from streams.derivation import LivenessDeriver

@@ -44,9 +44,9 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from citybrain import locks, metrics
-from citybrain.errors import StoreError
-from citybrain.settings import Settings
+from citybrain.kernel import locks, metrics
+from citybrain.kernel.errors import StoreError
+from citybrain.kernel.settings import Settings
 from schemas.events import LivenessLevel
 from schemas.registry import LIVENESS_FEED
 from streams.liveness import LivenessTracker, State, TrackedAsset, Transition

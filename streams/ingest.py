@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from citybrain import metrics
-from citybrain.settings import Settings
+from citybrain.kernel import metrics
+from citybrain.kernel.settings import Settings
 from schemas.registry import LIVENESS_FEED
 from streams.decode import Decoder
 from streams.sink import Batch, DeadLetter, EventSink, TopicPartition, WriteResult

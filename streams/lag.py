@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from citybrain import metrics
+from citybrain.kernel import metrics
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,11 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
-from citybrain import metrics, rollups
-from citybrain.store import connect_async
+from citybrain.kernel import metrics
+from citybrain.kernel.store import connect_async
 from schemas.events import MODELS, TABLES
 from schemas.registry import LIVENESS_FEED
+from streams import rollups
 
 log = logging.getLogger(__name__)
 

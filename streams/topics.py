@@ -9,8 +9,8 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from citybrain.errors import BrokerError
-from citybrain.settings import FAMILIES, Settings
+from citybrain.kernel.errors import BrokerError
+from citybrain.kernel.settings import FAMILIES, Settings
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from citybrain import store
-from citybrain.runtime import EmbeddedBroker, EmbeddedDatabase
-from citybrain.settings import Settings
+from citybrain.kernel import store
+from citybrain.kernel.runtime import EmbeddedBroker, EmbeddedDatabase
+from citybrain.kernel.settings import Settings
 from tests.helpers import fresh_schema
 
 # Fixtures that reach the real broker or database: a test using one (directly or through

@@ -20,8 +20,8 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from citybrain import store
-from citybrain.settings import Settings
+from citybrain.kernel import store
+from citybrain.kernel.settings import Settings
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ def fresh_schema(database_url: str) -> Iterator[str]:
 def as_from_a_terminal() -> None:
     """``preexec_fn`` of a process that a test stops with SIGINT: Ctrl-C's default action,
     as a terminal gives it. A suite run in the background (nohup, ``&``, some CI runners)
-    has SIGINT ignored, which children inherit and rightly keep (citybrain/runtime.py)."""
+    has SIGINT ignored, which children inherit and rightly keep (citybrain/kernel/runtime.py)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 

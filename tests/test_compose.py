@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 import yaml
 
 from citybrain.cli import app
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()

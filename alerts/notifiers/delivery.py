@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from alerts.model import Notification, Notifier, Outcome, Recipient
 from alerts.notifiers.outcomes import permanent
 from alerts.notifiers.transport import redact_address
-from citybrain import metrics
+from citybrain.kernel import metrics
 
 if TYPE_CHECKING:
-    from citybrain.settings import Settings
+    from citybrain.kernel.settings import Settings
 
 
 class Rng(Protocol):

@@ -33,7 +33,7 @@ from alerts.notifiers.message import ACK_LINK_LABEL, INCIDENT_LINK_LABEL, Messag
 from alerts.notifiers.outcomes import delivered, permanent, transient
 
 if TYPE_CHECKING:
-    from citybrain.settings import Settings
+    from citybrain.kernel.settings import Settings
 
 SECURITY_MODES = ("none", "starttls", "ssl")
 

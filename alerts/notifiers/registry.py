@@ -28,10 +28,10 @@ from alerts.notifiers.feishu import FeishuNotifier
 from alerts.notifiers.outcomes import permanent
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.notifiers.wecom import WeComNotifier
-from citybrain.errors import CitybrainError
+from citybrain.kernel.errors import CitybrainError
 
 if TYPE_CHECKING:
-    from citybrain.settings import Settings
+    from citybrain.kernel.settings import Settings
 
 USER_AGENT = "citybrain-notifier/1"
 

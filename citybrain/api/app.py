@@ -20,11 +20,13 @@ from psycopg_pool import ConnectionPool
 
 import citybrain
 from alerts import api_incidents, api_maintenance
-from citybrain import store
-from citybrain.api import access, access_log, errors, indicators, reports
-from citybrain.api.limits import RequestGuard
-from citybrain.metrics_server import metrics_router
-from citybrain.settings import Settings
+from citybrain.kernel import store
+from citybrain.kernel.http import access, access_log, errors
+from citybrain.kernel.http.limits import RequestGuard
+from citybrain.kernel.settings import Settings
+from citybrain.reports import api as reports
+from citybrain.reports import api_indicators as indicators
+from dashboards.metrics_server import metrics_router
 
 log = logging.getLogger("citybrain.api")
 

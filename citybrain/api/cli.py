@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from citybrain import audit, store
-from citybrain.api import tokens
-from citybrain.api.tokens import Role
-from citybrain.cli_common import console, load_settings
-from citybrain.runtime import services
+from citybrain.kernel import audit, store
+from citybrain.kernel.console import console, load_settings
+from citybrain.kernel.http import tokens
+from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.runtime import services
 
 tokens_app = typer.Typer(
     help="API tokens (one role each, optionally limited to a department).\n\n"
@@ -100,8 +100,8 @@ def serve(
     import uvicorn
 
     from citybrain.api.app import create_app
-    from citybrain.dependencies import wait_for_database
-    from citybrain.metrics_server import platform_registry, serve_process_metrics
+    from citybrain.kernel.dependencies import wait_for_database
+    from dashboards.metrics_server import platform_registry, serve_process_metrics
 
     settings = load_settings()
     # Before uvicorn configures logging: the wait for the database is logged meanwhile.

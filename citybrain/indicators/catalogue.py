@@ -17,8 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from citybrain.errors import CitybrainError
 from citybrain.indicators.model import Dimension, Direction, Indicator, Key
+from citybrain.kernel.errors import CitybrainError
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
 SQL_DIR = Path(__file__).with_name("sql")

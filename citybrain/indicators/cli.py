@@ -14,9 +14,9 @@ import orjson
 import typer
 from rich.table import Table
 
-from citybrain.cli_common import Output, console
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.indicators.model import Indicator
+from citybrain.kernel.console import Output, console
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 

@@ -29,8 +29,6 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
-from citybrain import store
-from citybrain.errors import StoreError
 from citybrain.indicators.catalogue import CatalogueError, load_catalogue
 from citybrain.indicators.model import (
     DIMENSIONS,
@@ -42,7 +40,9 @@ from citybrain.indicators.model import (
     IndicatorResult,
     Window,
 )
-from citybrain.settings import Settings
+from citybrain.kernel import store
+from citybrain.kernel.errors import StoreError
+from citybrain.kernel.settings import Settings
 from schemas.registry import LIVENESS_FEED
 
 __all__ = ["WorkHours", "compute", "compute_all", "load_catalogue", "read_as_of", "snapshot_connections"]

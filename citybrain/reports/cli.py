@@ -14,17 +14,17 @@ import psycopg
 import typer
 from rich.markup import escape
 
-from citybrain import audit, store
-from citybrain.audit import Actor
-from citybrain.cli_common import console, err, load_settings
-from citybrain.errors import StoreError
 from citybrain.indicators.engine import WorkHours
+from citybrain.kernel import audit, store
+from citybrain.kernel.audit import Actor
+from citybrain.kernel.console import console, err, load_settings
+from citybrain.kernel.errors import StoreError
+from citybrain.kernel.runtime import services
 from citybrain.reports.document import ReportDocument, ReportError, build_report
 from citybrain.reports.scorecard import weights_from_settings
 from citybrain.reports.text import WHOLE_CITY
 from citybrain.reports.window import report_window, zone
 from citybrain.reports.writers import render_scorecard, write_report
-from citybrain.runtime import services
 
 AUDIT_ACTION = "report.export"
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from citybrain.errors import CitybrainError
 from citybrain.indicators.model import KEYS, AsOf, IndicatorResult, Window
+from citybrain.kernel.errors import CitybrainError
 from citybrain.reports.rows import ROW_FORMAT, data_rows, data_sha256, rounded
 from citybrain.reports.scorecard import Scorecard, check_weights, score_keys
 

@@ -37,9 +37,9 @@ from typing import Literal
 
 import yaml
 
-from citybrain.errors import SettingsError
 from citybrain.indicators.model import KEYS, Direction, Indicator, IndicatorResult, Key
-from citybrain.settings import Settings
+from citybrain.kernel.errors import SettingsError
+from citybrain.kernel.settings import Settings
 
 Band = Literal["preparation", "start-up", "growth", "mature"]
 BANDS: tuple[tuple[float, Band], ...] = ((55.0, "preparation"), (70.0, "start-up"), (85.0, "growth"))

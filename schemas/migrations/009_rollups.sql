@@ -4,7 +4,7 @@
 -- Maintained exactly once at ingest: streams/sink.py adds the rows its INSERT ... ON
 -- CONFLICT DO NOTHING actually stored (RETURNING gives them; duplicates are not returned)
 -- into these tables in the same statement, hence the same transaction as the rows and
--- the applied offsets. citybrain/rollups.py rebuilds any range of hours from the raw
+-- the applied offsets. streams/rollups.py rebuilds any range of hours from the raw
 -- tables (back-fills, rows COPYed in directly); this migration back-fills what is stored.
 --
 -- hour is the UTC hour start. The indicator SQL reads whole hours from here and
@@ -61,7 +61,7 @@ CREATE TABLE cloud_hourly (
     PRIMARY KEY (hour, asset_id)
 );
 
--- Back-fill from the rows already stored (the same aggregation as citybrain/rollups.py).
+-- Back-fill from the rows already stored (the same aggregation as streams/rollups.py).
 INSERT INTO probe_hourly (hour, asset_id, target_kind, probes, ok_probes, packets_sent, packets_lost,
                           latency_count, latency_sum, latency_min, latency_max,
                           latency_buckets, latency_counts)

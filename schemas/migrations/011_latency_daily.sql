@@ -17,7 +17,7 @@
 --
 -- Exact like 009: streams/sink.py adds the rows its INSERT ... ON CONFLICT DO NOTHING
 -- actually stored into this table in the same statement (hence the same transaction as
--- the rows and the applied offsets); citybrain/rollups.py `rebuild` recomputes whole
+-- the rows and the applied offsets); streams/rollups.py `rebuild` recomputes whole
 -- local days from probe_events (back-fills, rows COPYed in directly) and `set_zone`
 -- recomputes all of them. This migration back-fills what is stored.
 
@@ -53,7 +53,7 @@ CREATE FUNCTION latency_fine_add(a integer[], b integer[]) RETURNS integer[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN ARRAY(SELECT x + y FROM unnest(a, b) WITH ORDINALITY u(x, y, i) ORDER BY i);
 
--- Back-fill from the rows already stored (the same aggregation as citybrain/rollups.py).
+-- Back-fill from the rows already stored (the same aggregation as streams/rollups.py).
 INSERT INTO probe_latency_daily (day, target_kind, asset_id, coarse, n, lo, hi, fine)
 SELECT day, target_kind, asset_id, (b / 16)::smallint, sum(cnt)::integer, min(lo), max(hi),
        latency_fine(array_agg(b % 16), array_agg(cnt))

@@ -3,7 +3,7 @@
 --
 -- day is the local date in rollup_zone's zone, as in probe_latency_daily (migration 011),
 -- and the rows are kept the same way: streams/sink.py adds the rows its INSERT stored in
--- the same statement; citybrain/rollups.py `rebuild` recomputes whole local days from the
+-- the same statement; streams/rollups.py `rebuild` recomputes whole local days from the
 -- raw rows and `set_zone` all of them. The columns are those of probe_hourly and
 -- cloud_hourly (migration 009) that the indicators read, with the same meaning: the
 -- indicator SQL takes whole days wholly inside an asset's registered life from here and
@@ -33,7 +33,7 @@ CREATE TABLE cloud_daily (
     PRIMARY KEY (day, asset_id)
 );
 
--- Back-fill from the rows already stored (the same aggregations as citybrain/rollups.py).
+-- Back-fill from the rows already stored (the same aggregations as streams/rollups.py).
 INSERT INTO probe_daily (day, target_kind, asset_id, packets_sent, packets_lost)
 SELECT (e.occurred_at AT TIME ZONE z.tz)::date, e.target_kind, e.asset_id,
        coalesce(sum(e.packets_sent) FILTER (WHERE e.packets_sent > 0), 0),

@@ -10,7 +10,7 @@
 -- 0..632, c = b / 16), which is probe_latency_daily's n of that row. Same days (rollup
 -- zone), same samples (successful probes with a latency), kept the same way:
 -- streams/sink.py adds the rows its INSERT stored in the same statement, and
--- citybrain/rollups.py `rebuild` and `set_zone` recompute them from the raw rows.
+-- streams/rollups.py `rebuild` and `set_zone` recompute them from the raw rows.
 --
 -- The p95's second pass then reads the fine counts of only the few coarse buckets some
 -- group's rank falls in, over the window's days: probe_latency_daily's key starts with

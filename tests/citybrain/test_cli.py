@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from tests.helpers import worker_env
 
 

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from citybrain import simulation
-from citybrain.assets import import_registry
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from citybrain.simulator import CityConfig
+from citybrain.simulator import prepared as simulation
+from schemas.assets import import_registry
 from streams.derivation import derive
 from streams.ingest import Ingestor, RawMessage
 from streams.sink import DeadLetter, EventSink

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from citybrain.indicators.catalogue import load_catalogue
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from dashboards import indicator_sql
 from dashboards.board import FOLDER_UID, POSTGRES_TYPE, POSTGRES_UID, PROMETHEUS_TYPE, PROMETHEUS_UID
 from dashboards.build import BUILDERS, JSON_DIR, boards, committed_settings, documents, write

@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from citybrain import metrics
-from citybrain.errors import CitybrainError
-from citybrain.metrics_server import metrics_router, platform_registry, serve_process_metrics
-from citybrain.metrics_store import StoreCollector
-from citybrain.settings import Settings
+from citybrain.kernel import metrics
+from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.settings import Settings
+from dashboards.metrics_server import metrics_router, platform_registry, serve_process_metrics
+from dashboards.metrics_store import StoreCollector
 from streams import lag
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -22,16 +22,16 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from citybrain import store
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.indicators.engine import compute
 from citybrain.indicators.model import Indicator, Window
-from citybrain.settings import Settings
+from citybrain.kernel import store
+from citybrain.kernel.settings import Settings
 from dashboards import indicator_sql
 from dashboards.board import POSTGRES_TYPE, Board
 from dashboards.build import BUILDERS, committed_settings
-from dashboards.macros import ALL, QueryContext, Selection, Variable, expand
 from tests.dashboards import city, reader
+from tests.dashboards.grafana_macros import ALL, QueryContext, Selection, Variable, expand
 
 SETTINGS = committed_settings()
 BOARDS = {b.uid: b for b in (build(SETTINGS) for build in BUILDERS)}

@@ -17,7 +17,7 @@ import orjson
 import pytest
 import yaml
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from dashboards import pipeline
 from dashboards.build import committed_settings
 from streams.topics import ensure_topics

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from dashboards import push
 from dashboards.build import boards, committed_settings
 from dashboards.errors import DashboardError

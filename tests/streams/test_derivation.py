@@ -26,14 +26,15 @@ import orjson
 import psycopg
 import pytest
 
-from citybrain import simulation, store
-from citybrain.assets import import_registry
 from citybrain.indicators.model import Window
+from citybrain.kernel import store
+from citybrain.kernel.settings import Settings
 from citybrain.reports.document import build_report
 from citybrain.reports.writers import render_json
-from citybrain.settings import Settings
 from citybrain.simulator import CityConfig
+from citybrain.simulator import prepared as simulation
 from citybrain.simulator.message import SimMessage
+from schemas.assets import import_registry
 from streams.derivation import LivenessDeriver, TickResult, derive
 from streams.ingest import LIVENESS_FEEDS, Ingestor, RawMessage
 from streams.sink import DeadLetter, EventSink
@@ -257,7 +258,7 @@ def _store_iot(settings: Settings, url: str, values: list[bytes], offset: int) -
 @pytest.mark.integration
 def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
         settings: Settings, database_url: str, db: psycopg.Connection[Any]) -> None:
-    from citybrain import metrics
+    from citybrain.kernel import metrics
 
     live = settings.model_copy(update={"liveness_lateness_seconds": 3600.0,
                                        "liveness_idle_source_seconds": 3600.0})

@@ -19,9 +19,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from citybrain import store
-from citybrain.assets import import_registry
-from citybrain.settings import Settings
+from citybrain.kernel import store
+from citybrain.kernel.settings import Settings
+from schemas.assets import import_registry
 from streams.derivation import FEED_EVIDENCE
 from streams.topics import ensure_topics
 from tests.helpers import CuttableProxy, fresh_schema, produce, stop, wait_for, worker_env

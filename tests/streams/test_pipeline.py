@@ -11,8 +11,8 @@ import orjson
 import psycopg
 import pytest
 
-from citybrain.assets import import_registry
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
+from schemas.assets import import_registry
 from schemas.registry import Asset, Contact, Department, District, Registry
 from streams.topics import ensure_topics
 from tests.helpers import (

@@ -15,9 +15,10 @@ import orjson
 import psycopg
 import pytest
 
-from citybrain import rollups
-from citybrain.settings import Settings
-from tests.citybrain.rollup_reference import (
+from citybrain.kernel.settings import Settings
+from streams import rollups
+from tests.helpers import count, produce, running_worker, wait_for
+from tests.streams.rollup_reference import (
     cloud_reference,
     cloud_rollup,
     latency_daily_reference,
@@ -26,7 +27,6 @@ from tests.citybrain.rollup_reference import (
     probe_rollup,
     same,
 )
-from tests.helpers import count, produce, running_worker, wait_for
 from tests.streams.test_pipeline import _registry, _setup
 
 NOW = datetime.now(UTC).replace(microsecond=0)

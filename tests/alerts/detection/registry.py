@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from citybrain.assets import import_registry
+from schemas.assets import import_registry
 from schemas.registry import Registry
 
 REGISTRY = Registry.model_validate({

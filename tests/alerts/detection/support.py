@@ -10,7 +10,7 @@ from alerts.maintenance_calendar import Calendar
 from alerts.pipeline import Detection
 from alerts.rules import load_rules
 from alerts.topology import AssetInfo, Topology
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from schemas.events import CloudEvent, DataEvent, ProbeEvent, SecurityEvent
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ import orjson
 import psycopg
 import pytest
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from streams.topics import ensure_topics
 from tests.alerts.detection.receiver import receiver
 from tests.alerts.detection.registry import load

@@ -29,8 +29,8 @@ import psycopg
 import pytest
 
 from alerts.alerter import consumer_group
-from citybrain.assets import import_registry
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
+from schemas.assets import import_registry
 from schemas.registry import Registry
 from streams.topics import ensure_topics
 from tests.alerts.detection.receiver import receiver

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from alerts.api_maintenance import router
-from citybrain.api import tokens
-from citybrain.api.tokens import Role
-from citybrain.settings import Settings
+from citybrain.kernel.http import tokens
+from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.settings import Settings
 from tests.alerts.detection.registry import load
 
 NOW = datetime(2026, 3, 26, 12, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ from alerts.maintenance_calendar import calendar_version, load_calendar
 from alerts.pipeline import Detection
 from alerts.rules import load_rules
 from alerts.topology import load_topology
-from citybrain import audit, store
+from citybrain.kernel import audit, store
 from tests.alerts.detection.registry import load
 from tests.alerts.detection.support import settings
 

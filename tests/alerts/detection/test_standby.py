@@ -13,9 +13,10 @@ import psycopg
 import pytest
 
 from alerts.alerter import Alerter
-from citybrain import availability, locks
-from citybrain.errors import CitybrainError
-from citybrain.settings import Settings
+from citybrain import availability
+from citybrain.kernel import locks
+from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.settings import Settings
 from streams.topics import ensure_topics
 from tests.alerts.detection.test_alerter import running_alerter
 from tests.citybrain.indicators.city import SHANGHAI, asset, department, local, states

@@ -23,9 +23,9 @@ from alerts.notifiers.delivery import RetryPolicy
 from alerts.notifiers.email import EmailNotifier, SmtpConfig
 from alerts.notifiers.registry import NotifierRegistry
 from alerts.notifiers.webhook import WebhookNotifier
-from citybrain import store
-from citybrain.assets import import_registry
-from citybrain.settings import Settings
+from citybrain.kernel import store
+from citybrain.kernel.settings import Settings
+from schemas.assets import import_registry
 from schemas.registry import Registry
 from tests.alerts.incidents.loopback import Mail, smtp_server
 

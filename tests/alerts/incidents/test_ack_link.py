@@ -27,8 +27,8 @@ from alerts.api_incidents import router
 from alerts.escalation import run_due
 from alerts.escalation_policy import parse_policy
 from alerts.model import Recipient
-from citybrain import audit
-from citybrain.settings import Settings
+from citybrain.kernel import audit
+from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, ConnFactory, Pager, alert
 from tests.alerts.incidents.loopback import WebhookReceiver
 

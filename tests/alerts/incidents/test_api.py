@@ -16,10 +16,10 @@ from psycopg_pool import ConnectionPool
 from alerts import incidents
 from alerts.api_incidents import ID_CHARS, router
 from alerts.escalation import run_due
-from citybrain import audit
-from citybrain.api import errors, tokens
-from citybrain.api.tokens import Role
-from citybrain.settings import Settings
+from citybrain.kernel import audit
+from citybrain.kernel.http import errors, tokens
+from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, ConnFactory, Pager, alert
 
 M = timedelta(minutes=1)

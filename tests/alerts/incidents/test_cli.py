@@ -12,8 +12,8 @@ import orjson
 import psycopg
 
 from alerts import incidents
-from citybrain import audit
-from citybrain.settings import Settings
+from citybrain.kernel import audit
+from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, alert
 
 

@@ -17,9 +17,9 @@ from alerts import escalation_policy, incidents, maintenance, sla
 from alerts.escalation import StepRun, run_due
 from alerts.escalation_policy import PolicyError, parse_policy
 from alerts.model import Severity
-from citybrain import audit, store
-from citybrain.errors import StoreError
-from citybrain.settings import Settings
+from citybrain.kernel import audit, store
+from citybrain.kernel.errors import StoreError
+from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, ConnFactory, Pager, alert
 from tests.alerts.incidents.loopback import WebhookReceiver
 from tests.helpers import count

@@ -29,9 +29,9 @@ from alerts.escalation import NotifierThread, run_due
 from alerts.escalation_policy import PolicyError, parse_policy
 from alerts.model import Notification, Outcome, Recipient
 from alerts.notifiers.delivery import RetryPolicy
-from citybrain import audit
-from citybrain.assets import import_registry
-from citybrain.settings import Settings
+from citybrain.kernel import audit
+from citybrain.kernel.settings import Settings
+from schemas.assets import import_registry
 from schemas.registry import Registry
 from streams.topics import ensure_topics
 from tests.alerts.detection.receiver import receiver

@@ -13,8 +13,8 @@ from alerts import incidents
 from alerts.incidents import ChangeKind, Filters, IncidentConflict, IncidentInputError, IncidentNotFound
 from alerts.lifecycle import IllegalTransition, IncidentStatus
 from alerts.model import Severity
-from citybrain import audit, store
-from citybrain.settings import Settings
+from citybrain.kernel import audit, store
+from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, alert
 from tests.helpers import count
 

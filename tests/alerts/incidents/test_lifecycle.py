@@ -10,7 +10,7 @@ import pytest
 
 import alerts
 from alerts.lifecycle import OPEN_STATUSES, OPEN_STATUSES_SQL, IllegalTransition, IncidentStatus, check
-from citybrain.errors import CitybrainError
+from citybrain.kernel.errors import CitybrainError
 
 S = IncidentStatus
 # Written out by hand (not read from the table under test).

@@ -10,8 +10,8 @@ import psycopg
 
 from alerts import incidents, sla
 from alerts.model import Severity
-from citybrain import audit, store
-from citybrain.settings import Settings
+from citybrain.kernel import audit, store
+from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, alert
 from tests.helpers import count
 

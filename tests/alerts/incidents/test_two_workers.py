@@ -22,8 +22,8 @@ from alerts.escalation_policy import parse_policy
 from alerts.notifiers.delivery import RetryPolicy
 from alerts.notifiers.registry import NotifierRegistry
 from alerts.notifiers.webhook import WebhookNotifier
-from citybrain import audit
-from citybrain.settings import Settings
+from citybrain.kernel import audit
+from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, ConnFactory, alert
 from tests.alerts.incidents.loopback import WebhookReceiver
 from tests.helpers import count

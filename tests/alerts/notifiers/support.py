@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from alerts.model import Notification, Recipient, Severity
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 
 OPENED_AT = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)       # 18:00 in Shanghai
 NOW = datetime(2026, 3, 1, 10, 5, 30, 250_000, tzinfo=UTC)   # the frozen clock

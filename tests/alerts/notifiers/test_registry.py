@@ -12,7 +12,7 @@ import pytest
 
 from alerts.notifiers import NotifierError, RetryPolicy, build_notifiers
 from alerts.notifiers.delivery import DeliveryAttempt
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from tests.alerts.notifiers.receiver import Recorded, Reply, RobotServiceStandIn
 from tests.alerts.notifiers.support import (
     FakeTime,

@@ -1,6 +1,6 @@
 """The access table, checked against the whole app: every route × role × department scope.
 
-For each row of ``citybrain.api.access.RULES`` and each role, a request on something of
+For each row of ``citybrain.kernel.http.access.RULES`` and each role, a request on something of
 department ``water`` is sent with a token limited to another department (``roads``),
 with an unlimited token and with a ``water`` token — in that order, so a refusal is
 checked before an admitted call changes the thing (a removed window, an acknowledged
@@ -21,14 +21,14 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from alerts import incidents, maintenance
-from citybrain import audit
-from citybrain.api import access, tokens
 from citybrain.api.app import create_app
-from citybrain.api.deps import Reach
-from citybrain.api.tokens import Role
-from citybrain.assets import import_registry
 from citybrain.indicators.catalogue import load_catalogue
-from citybrain.settings import Settings
+from citybrain.kernel import audit
+from citybrain.kernel.http import access, tokens
+from citybrain.kernel.http.deps import Reach
+from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.settings import Settings
+from schemas.assets import import_registry
 from tests.alerts.incidents.conftest import REGISTRY, alert
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from uvicorn.config import LOGGING_CONFIG
 
-from citybrain.api import access_log
 from citybrain.api.app import create_app
-from citybrain.settings import Settings
+from citybrain.kernel.http import access_log
+from citybrain.kernel.settings import Settings
 
 SIG = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
 PATH = f"/api/v1/incidents/7/ack-link?who=Li+Na%7Cemail%7C0123456789abcdef&exp=1772500000&sig={SIG}"

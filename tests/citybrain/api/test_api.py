@@ -16,11 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alerts import incidents
-from citybrain.api import tokens
 from citybrain.api.app import create_app
-from citybrain.api.tokens import Role
 from citybrain.indicators.catalogue import load_catalogue
-from citybrain.settings import Settings
+from citybrain.kernel.http import tokens
+from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import alert
 
 WINDOW = {"from": "2026-03-02", "to": "2026-03-02", "tz": "Asia/Shanghai"}

@@ -15,10 +15,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from citybrain import store
 from citybrain.api.app import create_app
-from citybrain.api.tokens import Role
-from citybrain.settings import Settings
+from citybrain.kernel import store
+from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.settings import Settings
 from tests.citybrain.api.test_api import WINDOW, bearer
 
 FIGURE = "/api/v1/indicators/infra.device_online_rate"

@@ -36,11 +36,11 @@ from pydantic import SecretStr
 
 from alerts import incidents, maintenance
 from alerts.model import Severity
-from citybrain.api import tokens
 from citybrain.api.app import create_app
-from citybrain.api.tokens import Role
-from citybrain.audit import Actor
-from citybrain.settings import Settings
+from citybrain.kernel.audit import Actor
+from citybrain.kernel.http import tokens
+from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import alert
 
 # One worker: hypothesis parses lambda sources with ast, which on CPython 3.11 can fail

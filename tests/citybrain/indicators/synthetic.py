@@ -7,7 +7,7 @@ The shape: 100,000 IoT devices, 2,000 gateways, 10,000 cameras, links, portals, 
 cloud hosts and datasets over 60 departments; every liveness asset has a state history with
 churn on one in ten, a feed-wide ingestion gap, maintenance windows of every scope, and raw
 readings (probes, cloud usage, data, security) and incidents at configurable rates; the
-hourly rollups are rebuilt from the raw rows after loading (``citybrain.rollups.rebuild``).
+hourly rollups are rebuilt from the raw rows after loading (``streams.rollups.rebuild``).
 
 ``python -m tests.citybrain.indicators.synthetic URL [SCHEMA] [--reuse]``: --reuse times the
 indicators on an already loaded schema instead of dropping and reloading it.
@@ -24,9 +24,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from citybrain import rollups, store
 from citybrain.indicators.engine import compute, load_catalogue
 from citybrain.indicators.model import Window
+from citybrain.kernel import store
+from streams import rollups
 
 
 @dataclass(frozen=True)

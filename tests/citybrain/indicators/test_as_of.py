@@ -19,7 +19,7 @@ from citybrain.indicators.model import AsOf, Figure, Indicator, Window
 from citybrain.reports.document import assemble_report
 from tests.citybrain.indicators.city import HOUR, Conn, asset, department, run, states, window
 from tests.citybrain.indicators.test_availability import H
-from tests.citybrain.indicators.test_availability_facts import (
+from tests.citybrain.test_availability import (
     CASES,
     DAYS,
     DEVICE,

@@ -21,10 +21,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts import maintenance as windows
-from citybrain import audit, availability, rollups
+from citybrain import availability
+from citybrain.kernel import audit
 from citybrain.reports.document import build_report
 from citybrain.reports.text import provenance_lines
 from citybrain.reports.writers import as_dict
+from streams import rollups
 from tests.citybrain.indicators.city import (
     BERLIN,
     HOUR,

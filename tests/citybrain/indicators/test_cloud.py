@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from citybrain import rollups
+from streams import rollups
 from tests.citybrain.indicators.city import (
     BERLIN,
     LONG_AGO,

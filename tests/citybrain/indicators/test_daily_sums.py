@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from citybrain import rollups
 from citybrain.indicators.model import IndicatorResult, Window
+from streams import rollups
 from tests.citybrain.indicators.city import (
     LONG_AGO,
     SHANGHAI,

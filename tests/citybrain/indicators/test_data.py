@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from citybrain import simulation
-from citybrain.assets import import_registry
+from citybrain.simulator import prepared as simulation
 from citybrain.simulator.scenario import window as sim_window
 from citybrain.simulator.timeline import lay_out
+from schemas.assets import import_registry
 from tests.citybrain.indicators.city import (
     BERLIN,
     SHANGHAI,

@@ -7,10 +7,10 @@ from datetime import time, timedelta
 
 import pytest
 
-from citybrain.errors import StoreError
 from citybrain.indicators.catalogue import CatalogueError, find, load_catalogue
 from citybrain.indicators.engine import WorkHours, compute, compute_all
-from citybrain.settings import Settings
+from citybrain.kernel.errors import StoreError
+from citybrain.kernel.settings import Settings
 from tests.citybrain.indicators.city import (
     HOUR,
     SHANGHAI,

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from citybrain.errors import StoreError
 from citybrain.indicators.engine import WorkHours, compute_all, load_catalogue, snapshot_connections
+from citybrain.kernel.errors import StoreError
 from citybrain.reports.document import build_report
 from tests.citybrain.indicators.city import Conn, department, incident, local
 from tests.citybrain.indicators.test_availability import W, build_city

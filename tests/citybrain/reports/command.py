@@ -6,7 +6,7 @@ import subprocess
 import sys
 from typing import Any
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from tests.helpers import worker_env
 
 

@@ -17,7 +17,7 @@ import orjson
 import psycopg
 import pytest
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from tests.citybrain.reports.command import citybrain, indicator
 
 HOUR = 3600

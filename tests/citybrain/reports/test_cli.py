@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from openpyxl import load_workbook
 
-from citybrain.settings import Settings
+from citybrain.kernel.settings import Settings
 from tests.citybrain.reports.command import citybrain, indicator
 
 # 2026-03-01 in Shanghai is [2026-02-28T16:00Z, 2026-03-01T16:00Z).

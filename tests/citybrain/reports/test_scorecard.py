@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from citybrain.errors import SettingsError
+from citybrain.kernel.errors import SettingsError
 from citybrain.reports.document import assemble_report
 from citybrain.reports.scorecard import attainment, band_for, load_weights, score_keys
 from citybrain.reports.writers import indicator_dict

@@ -1,0 +1,67 @@
+"""``GET /api/v1/reports``: the evaluators' export, recorded in the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+
+from citybrain.indicators.engine import WorkHours
+from citybrain.kernel import audit
+from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.http.access import Caller, scoped_department
+from citybrain.kernel.http.deps import Conn, commit, settings
+from citybrain.kernel.http.errors import unavailable
+from citybrain.kernel.settings import Settings
+from citybrain.reports.cli import AUDIT_ACTION, report_details
+from citybrain.reports.document import build_report
+from citybrain.reports.query import WindowQuery, window_from_query
+from citybrain.reports.scorecard import load_weights
+from citybrain.reports.writers import render
+
+router = APIRouter(tags=["reports"])
+
+_MEDIA = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@router.get("/reports", summary="The five-key indicator report as a file",
+            response_description="the report file; its data hash is in X-Citybrain-Data-SHA256")
+def report(
+    who: Caller,
+    conn: Conn,
+    cfg: Annotated[Settings, Depends(settings)],
+    window: Annotated[WindowQuery, Depends()],
+    format: Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx")] = "json",
+) -> Response:
+    win = window_from_query(window, cfg)
+    department = scoped_department(who, window.department)
+    if department is not None and conn.execute(
+            "SELECT 1 FROM departments WHERE department_id = %s", (department,)).fetchone() is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no department {department!r} in the registry")
+    weights, source = None, "catalogue"
+    if cfg.score_weights_file is not None:
+        weights, source = load_weights(cfg.score_weights_file), str(cfg.score_weights_file)
+    actor = who.actor
+    # The request is the boundary where the clock is read.
+    stamp = datetime.now(UTC)
+    try:
+        doc = build_report(conn, win, department=department, generated_by=actor.id,
+                           generated_at=stamp, weights=weights, weights_source=source,
+                           workers=cfg.report_workers, work_hours=WorkHours.of(cfg))
+        body = render(doc, format)
+    except CitybrainError as exc:
+        raise unavailable(exc, cfg) from exc
+    name = f"citybrain-report-{win.start:%Y%m%d}-{department or 'city'}.{format}"
+    # Committed here, before the file is handed over: an export that is not audited is
+    # not delivered (a failed commit is a 503 and no body).
+    audit.record(conn, actor, AUDIT_ACTION, name, report_details(doc, format, name, len(body)), at=stamp)
+    commit(conn, f"the export {name}")
+    return Response(body, media_type=_MEDIA[format], headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Citybrain-Data-SHA256": doc.provenance.data_sha256,
+    })

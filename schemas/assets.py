@@ -1,0 +1,348 @@
+"""The asset registry: load it from YAML or CSV, import it into the database, write it back.
+
+Loading reports every problem of a file at once (file, entry, field, reason) so an
+operator fixes a spreadsheet in one pass instead of one error per attempt. Importing
+is one transaction: a registry lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, get_args
+
+import psycopg
+import yaml
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ValidationError
+
+from citybrain.kernel.errors import RegistryError, StoreError
+from schemas.registry import Asset, Department, District, Key, Registry
+
+YAML_SUFFIXES = (".yaml", ".yml")
+SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
+    "departments": (Department, "department_id"),
+    "districts": (District, "district_id"),
+    "assets": (Asset, "asset_id"),
+}
+CSV_LIST_FIELDS = ("shared_with", "tags")
+CSV_REQUIRED = tuple(n for n, f in Asset.model_fields.items() if f.is_required())
+
+
+def _fail(path: Path, errors: list[str]) -> RegistryError:
+    return RegistryError(f"{path}: {len(errors)} error(s) in the registry\n" + "\n".join(errors))
+
+
+def _label(where: str, raw: object, id_field: str) -> str:
+    ident = raw.get(id_field) if isinstance(raw, Mapping) else None
+    return where + (f" ({id_field} {ident})" if ident is not None else "")
+
+
+def _validate(
+    model: type[BaseModel], raw: object, where: str, errors: list[str]
+) -> BaseModel | None:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            # Model-level checks (retired before registered, ...) have no field to name.
+            errors.append(f"{where}: {field}: {err['msg']}" if field else f"{where}: {err['msg']}")
+        return None
+
+
+def _ref(raw: object, field: str) -> str | None:
+    # Only string ids take part in cross-checks; anything else is already a field error.
+    value = raw.get(field) if isinstance(raw, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _ids(raws: Iterable[object], id_field: str) -> set[str]:
+    # Ids from the raw entries, so an entry that failed validation elsewhere does not
+    # also make every asset referring to it look dangling.
+    return {i for i in (_ref(r, id_field) for r in raws) if i is not None}
+
+
+def _load_yaml(path: Path, text: str, errors: list[str]) -> dict[str, list[object]]:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _fail(path, [f"{path}: not valid YAML: {exc}"]) from exc
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise _fail(path, [f"{path}: the top level must be a mapping of {', '.join(SECTIONS)}"])
+    for key in doc:
+        if key not in SECTIONS:
+            errors.append(f"{path}: {key}: unknown top-level key (expected {', '.join(SECTIONS)})")
+    sections: dict[str, list[object]] = {}
+    for name in SECTIONS:
+        value = doc.get(name)
+        if value is not None and not isinstance(value, list):
+            errors.append(f"{path}: {name}: must be a list")
+            value = None
+        sections[name] = list(value or [])
+    return sections
+
+
+def _load_csv(path: Path, text: str, errors: list[str]) -> tuple[list[object], list[str]]:
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return [], []
+    header = [h.strip() for h in rows[0]]
+    unknown = [h for h in header if h not in Asset.model_fields]
+    missing = [f for f in CSV_REQUIRED if f not in header]
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if unknown or missing or twice:
+        # A wrong header would make every row fail the same way: say it once.
+        detail = [f"unknown column(s) {unknown}"] if unknown else []
+        detail += [f"missing column(s) {missing}"] if missing else []
+        detail += [f"repeated column(s) {twice}"] if twice else []
+        raise _fail(path, [f"{path} row 1: header: {'; '.join(detail)}"])
+    raws: list[object] = []
+    labels: list[str] = []
+    # Numbered as a spreadsheet shows them: the header is row 1, blank rows still count.
+    for number, cells in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        raw: dict[str, object] = {}
+        for name, cell in zip(header, cells, strict=False):
+            cell = cell.strip()
+            if not cell:
+                continue  # an empty cell means the field is absent
+            if name in CSV_LIST_FIELDS:
+                raw[name] = [p.strip() for p in cell.split(";") if p.strip()]
+            else:
+                raw[name] = cell
+        label = _label(f"row {number}", raw, "asset_id")
+        if len(cells) > len(header):
+            errors.append(f"{path} {label}: {len(cells)} cells but {len(header)} columns")
+        raws.append(raw)
+        labels.append(label)
+    return raws, labels
+
+
+def load_registry(path: Path) -> Registry:
+    """Read and validate a registry file; raise RegistryError listing every problem."""
+    suffix = path.suffix.lower()
+    if suffix not in (*YAML_SUFFIXES, ".csv"):
+        raise RegistryError(f"{path}: unknown registry format; use .yaml, .yml or .csv")
+    try:
+        # utf-8-sig: spreadsheets save CSV with a byte-order mark the header must not keep.
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"{path}: cannot read the registry file: {exc}") from exc
+    errors: list[str] = []
+    labelled: dict[str, list[tuple[str, object]]] = {}
+    if suffix == ".csv":
+        raws, labels = _load_csv(path, text, errors)
+        pairs = list(zip(labels, raws, strict=True))
+        labelled = {"departments": [], "districts": [], "assets": pairs}
+    else:
+        for name, entries in _load_yaml(path, text, errors).items():
+            id_field = SECTIONS[name][1]
+            labelled[name] = [
+                (_label(f"{name}[{i}]", r, id_field), r) for i, r in enumerate(entries)
+            ]
+    # References are checked only against what this file defines: a file without
+    # departments (a CSV, say) refers to ones already in the database, and a CSV's
+    # parents are left to the import step, which also sees the database.
+    refs: list[tuple[str, str, set[str]]] = [
+        (field, field.removesuffix("_id"), _ids((r for _, r in labelled[section]), field))
+        for section, field in (("departments", "department_id"), ("districts", "district_id"))
+        if labelled[section]
+    ]
+    if suffix != ".csv":
+        asset_ids = _ids((r for _, r in labelled["assets"]), "asset_id")
+        refs.append(("parent_id", "parent asset", asset_ids))
+    parsed: dict[str, list[Any]] = {}
+    # One pass per entry, so its errors come together and in file order.
+    for name, (model, id_field) in SECTIONS.items():
+        parsed[name] = []
+        first: dict[str, str] = {}
+        for label, raw in labelled[name]:
+            where = f"{path} {label}"
+            item = _validate(model, raw, where, errors)
+            if item is not None:
+                parsed[name].append(item)
+            ident = _ref(raw, id_field)
+            if ident is not None and ident in first:
+                errors.append(f"{where}: {id_field}: duplicate of {first[ident]}")
+            elif ident is not None:
+                first[ident] = label
+            for field, what, known in refs if name == "assets" else []:
+                value = _ref(raw, field)
+                if value is not None and value not in known:
+                    errors.append(f"{where}: {field}: unknown {what} {value!r} in this file")
+    if errors:
+        raise _fail(path, errors)
+    # The entries are validated already; model_validate only assembles them.
+    return Registry.model_validate(parsed)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    departments: int
+    districts: int
+    assets: int
+    inserted_assets: int
+    updated_assets: int
+
+
+def _upsert(table: str, key: str, columns: Sequence[str]) -> sql.Composed:
+    return sql.SQL(
+        "INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT ({key}) DO UPDATE SET {sets}"
+    ).format(
+        table=sql.Identifier(table),
+        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        key=sql.Identifier(key),
+        sets=sql.SQL(", ").join(
+            [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c != key]
+            + [sql.SQL("updated_at = now()")]
+        ),
+    )
+
+
+DEPARTMENT_COLUMNS = ("department_id", "name", "name_zh", "first_responsible", "contacts")
+DISTRICT_COLUMNS = ("district_id", "name", "name_zh")
+ASSET_COLUMNS = (
+    "asset_id", "name", "kind", "key", "department_id", "district_id", "parent_id",
+    "expected_interval_s", "latitude", "longitude", "shared_with", "tags",
+    "registered_at", "retired_at",
+)
+
+
+def _existing(conn: psycopg.Connection[Any], table: str, column: str, ids: set[str]) -> set[str]:
+    query = sql.SQL("SELECT {c} FROM {t} WHERE {c} = ANY(%s)").format(
+        c=sql.Identifier(column), t=sql.Identifier(table)
+    )
+    return {row[0] for row in conn.execute(query, (sorted(ids),))}
+
+
+def _check_references(conn: psycopg.Connection[Any], registry: Registry) -> set[str]:
+    """Raise RegistryError for dangling references; return the asset ids already stored."""
+    assets = registry.assets
+    departments = {d.department_id for d in registry.departments} | _existing(
+        conn, "departments", "department_id", {a.department_id for a in assets}
+    )
+    districts = {d.district_id for d in registry.districts} | _existing(
+        conn, "districts", "district_id", {a.district_id for a in assets if a.district_id}
+    )
+    ids = {a.asset_id for a in assets}
+    parents = {a.parent_id for a in assets if a.parent_id}
+    stored = _existing(conn, "assets", "asset_id", ids | parents)
+    errors: list[str] = []
+    for a in assets:
+        for field, value, known in (
+            ("department_id", a.department_id, departments),
+            ("district_id", a.district_id, districts),
+            ("parent_id", a.parent_id, ids | stored),
+        ):
+            if value is not None and value not in known:
+                errors.append(
+                    f"asset {a.asset_id}: {field}: {value!r} is neither in the registry"
+                    " nor in the database"
+                )
+    if len(ids) != len(assets):
+        errors.append("the registry lists some asset_id more than once")
+    if errors:
+        raise RegistryError("cannot import the registry:\n" + "\n".join(errors))
+    return stored & ids
+
+
+def import_registry(conn: psycopg.Connection[Any], registry: Registry) -> ImportReport:
+    """Upsert the registry in one transaction; nothing is written if anything is wrong."""
+    dump: dict[str, Any] = {"mode": "json", "exclude_none": True}
+    try:
+        with conn.transaction():
+            stored = _check_references(conn, registry)
+            with conn.cursor() as cur:
+                if registry.departments:
+                    cur.executemany(
+                        _upsert("departments", "department_id", DEPARTMENT_COLUMNS),
+                        [
+                            (d.department_id, d.name, d.name_zh,
+                             Jsonb(d.first_responsible.model_dump(**dump)),
+                             Jsonb([c.model_dump(**dump) for c in d.contacts]))
+                            for d in registry.departments
+                        ],
+                    )
+                if registry.districts:
+                    cur.executemany(
+                        _upsert("districts", "district_id", DISTRICT_COLUMNS),
+                        [(d.district_id, d.name, d.name_zh) for d in registry.districts],
+                    )
+                if registry.assets:
+                    cur.executemany(
+                        _upsert("assets", "asset_id", ASSET_COLUMNS),
+                        [
+                            (a.asset_id, a.name, a.kind, a.five_key, a.department_id,
+                             a.district_id, a.parent_id, a.expected_interval_s, a.latitude,
+                             a.longitude, list(a.shared_with), list(a.tags), a.registered_at,
+                             a.retired_at)
+                            for a in registry.assets
+                        ],
+                    )
+    except psycopg.Error as exc:
+        raise StoreError(
+            f"cannot import the registry: {exc}; check that the database is reachable"
+            " and migrated (schema on the search_path)"
+        ) from exc
+    return ImportReport(
+        departments=len(registry.departments),
+        districts=len(registry.districts),
+        assets=len(registry.assets),
+        inserted_assets=len(registry.assets) - len(stored),
+        updated_assets=len(stored),
+    )
+
+
+def _plain(value: object) -> object:
+    # safe_dump knows neither tuples nor (by our rule) naive-looking timestamps: datetimes
+    # go out as ISO 8601 strings with their offset, exactly as a person would type them.
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def registry_to_yaml(registry: Registry) -> str:
+    """The YAML text that load_registry reads back as an equal Registry."""
+    doc = _plain(registry.model_dump(exclude_defaults=True))
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+def write_registry(registry: Registry, path: Path) -> None:
+    """Write the registry as YAML, atomically, so a concurrent import never sees half a file."""
+    if path.suffix.lower() not in YAML_SUFFIXES:
+        raise RegistryError(f"{path}: registries are written as YAML; use .yaml or .yml")
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(registry_to_yaml(registry), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot write the registry: {exc}") from exc
+
+
+def registered_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """Assets registered and not retired, per five-key (every key present, zeros too)."""
+    counts = dict.fromkeys(get_args(Key), 0)
+    try:
+        rows = conn.execute(
+            "SELECT key, count(*) FROM assets"
+            " WHERE retired_at IS NULL OR retired_at > now() GROUP BY key"
+        ).fetchall()
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot count registered assets: {exc}; is the schema migrated?") from exc
+    counts.update({str(k): int(n) for k, n in rows})
+    return counts

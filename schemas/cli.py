@@ -1,0 +1,50 @@
+"""``citybrain assets import`` and ``citybrain schemas export``: the registry and the contracts.
+
+Examples:
+    citybrain assets import city.yaml
+    citybrain schemas export schemas/jsonschema
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from citybrain.kernel import store
+from citybrain.kernel.console import Output, OutputOpt, console, load_settings, print_json
+from citybrain.kernel.runtime import services
+
+assets_app = typer.Typer(help="The asset registry.\n\nExample: citybrain assets import city.yaml",
+                         no_args_is_help=True)
+schemas_app = typer.Typer(help="Event contracts.\n\nExample: citybrain schemas export schemas/jsonschema",
+                          no_args_is_help=True)
+
+
+@assets_app.command("import")
+def assets_import(file: Path, output: OutputOpt = Output.table) -> None:
+    """Import departments, districts and assets from a YAML or CSV file (upsert)."""
+    from schemas.assets import import_registry, load_registry
+
+    settings = load_settings()
+    registry = load_registry(file)
+    with services(settings, need_broker=False) as ep:
+        store.migrate(ep.database_url, settings.database_schema, storage=settings.storage)
+        with store.connect(ep.database_url, settings.database_schema) as conn:
+            report = import_registry(conn, registry)
+    if output is Output.json:
+        print_json(report.__dict__)
+    else:
+        console.print(
+            f"imported {report.departments} departments, {report.districts} districts, "
+            f"{report.assets} assets ({report.inserted_assets} new, {report.updated_assets} updated)"
+        )
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Path = Path("schemas/jsonschema")) -> None:
+    """Write one JSON Schema file per family (single event and envelope)."""
+    from schemas.jsonschema_export import export
+
+    for path in export(directory):
+        console.print(str(path))
