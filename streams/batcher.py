@@ -41,6 +41,17 @@ class AckAfterCommit(Generic[P]):
     async def run(self, stream: Any) -> None:
         manual = stream.noack()
         ticker = asyncio.create_task(self._tick(manual))
+        # A timed flush that meets a failed commit ends the ticker with that error. The
+        # loop below may be waiting for a message that never comes: stop it and raise the
+        # error here, so the agent stops the worker (the batch is redelivered) instead of
+        # buffering on with nothing left to flush on time.
+        runner = asyncio.current_task()
+
+        def stop_on_failure(t: asyncio.Task[None]) -> None:
+            if runner is not None and not t.cancelled() and t.exception() is not None:
+                runner.cancel()
+
+        ticker.add_done_callback(stop_on_failure)
         try:
             async for event in manual.events():
                 if not self._events:
@@ -48,6 +59,12 @@ class AckAfterCommit(Generic[P]):
                 self._events.append(event)
                 if len(self._events) >= self.max_messages:
                     await self.flush(manual)
+        except asyncio.CancelledError:
+            failed = ticker.exception() if ticker.done() and not ticker.cancelled() else None
+            if failed is None or runner is None:
+                raise
+            runner.uncancel()
+            raise failed from None
         finally:
             ticker.cancel()
             if self._inflight is not None and not self._inflight.done():
