@@ -1,15 +1,19 @@
-"""The alerter (``citybrain alerter``): topics in, incidents and pages out.
+"""The alerter (``citybrain alerter``): the one process that runs detection and escalation.
 
-It consumes, in a consumer group of its own (ingest is unaffected), the state-change
-topic and the family topics its rules read, and for each batch:
+It sits at the package root because it is neither stage's alone: it feeds
+``alerts.detection`` from the topics, writes what comes out through
+``alerts.incidents.store``, and runs ``alerts.incidents.escalation`` with the
+``alerts.notifiers``. It consumes, in a consumer group of its own (ingest is
+unaffected), the state-change topic and the family topics its rules read, and for each
+batch:
 
     skip records already applied → decode → Detection (rules → flapping → maintenance
     → topology) → ONE transaction: incidents.apply for each alert, detection's state and
     the offsets → kick the escalation loop → commit the offsets to Kafka (monitoring only)
 
-The escalation loop (``alerts.escalation.run_due`` with the notifiers built from
-settings) runs in a thread of its own every ``alerter_tick_seconds`` and at once after
-an incident opened, so a page does not wait for the next tick.
+The escalation loop (``alerts.incidents.escalation.run_due`` with the notifiers built
+from settings) runs in a thread of its own every ``alerter_tick_seconds`` and at once
+after an incident opened, so a page does not wait for the next tick.
 
 * One active alerter: storm collapse needs every child of a parent in one process, so
   instances take a PostgreSQL advisory lock (per schema) and the others wait as hot
@@ -17,18 +21,19 @@ an incident opened, so a page does not wait for the next tick.
 * Exactly once, whenever it is killed: a batch's incidents, everything detection holds
   (pending for-durations and consecutive counts, children held for their siblings,
   storm groups, alerts held by maintenance or flapping) and the offsets of the records
-  applied commit together (alerts/detection_state.py explains why this and not a
+  applied commit together (alerts/detection/state.py explains why this and not a
   rebuild from the stored readings). A restart loads that state, resumes at those
   offsets and skips what the Kafka commit had not caught up with.
 * First start (nothing stored yet): open incidents (their conditions are firing), open
   flapping marks and each watched dataset's last update are read back from the
   database. A consumer group with no committed offsets starts at the earliest retained
   ones, as ingest does: a first start replays what the broker still holds.
-* Time: the detection clock is event time — the latest event time seen, moved on by the
-  wall clock while nothing newer arrives (so holds and absences still expire when a
-  feed goes quiet); processing time (``clock``) stamps incidents.
+* Time: detection runs on event time (``alerts.detection.event_clock.EventClock``: the
+  latest event time seen, moved on by the wall clock while nothing newer arrives, so
+  holds and absences still expire when a feed goes quiet); processing time (``clock``,
+  the wall clock or, in a replay, ``alerts.watermark_clock.WatermarkClock``) stamps
+  incidents and drives escalation.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -45,17 +50,19 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from psycopg import sql
 
-from alerts import escalation_policy, incidents
-from alerts.detection_state import DetectionState
-from alerts.evaluate import AbsenceTracker, StateChange
-from alerts.lifecycle import OPEN_STATUSES
-from alerts.maintenance import extend_horizon
-from alerts.maintenance_calendar import calendar_version, load_calendar
+from alerts.detection.evaluate import AbsenceTracker, StateChange
+from alerts.detection.event_clock import EventClock
+from alerts.detection.flapping import FLAPPING_RULE
+from alerts.detection.pipeline import Detection
+from alerts.detection.rules import Absence, load_rules
+from alerts.detection.state import DetectionState
+from alerts.detection.topology import load_topology, registry_version
+from alerts.incidents import escalation_policy
+from alerts.incidents import store as incidents
+from alerts.incidents.lifecycle import OPEN_STATUSES
+from alerts.maintenance.calendar import calendar_version, load_calendar
+from alerts.maintenance.windows import extend_horizon
 from alerts.model import Alert, Severity
-from alerts.noise import FLAPPING_RULE
-from alerts.pipeline import Detection
-from alerts.rules import Absence, load_rules
-from alerts.topology import load_topology, registry_version
 from citybrain.kernel import locks, store
 from citybrain.kernel.clock import Clock, utc_now
 from citybrain.kernel.errors import BrokerError, CitybrainError, StoreError
@@ -75,47 +82,6 @@ NotifyFn = Callable[..., Any]
 
 def consumer_group(settings: Settings) -> str:
     return settings.alerter_consumer_group or f"{settings.consumer_group}-alerter"
-
-
-class EventClock:
-    """Event time for detection: the latest event time seen (absurd future times are
-    ignored), extrapolated by the wall clock while nothing newer arrives; never goes back."""
-
-    def __init__(self, processing: Callable[[], datetime], wall: Callable[[], float],
-                 max_future_skew: timedelta) -> None:
-        self._processing = processing
-        self._wall = wall
-        self._skew = max_future_skew
-        self._latest: datetime | None = None
-        self._wall_at = 0.0
-        self._last: datetime | None = None
-
-    @property
-    def latest(self) -> datetime | None:
-        return self._latest
-
-    def resume(self, latest: datetime) -> None:
-        """Restart from the latest event time stored before a stop: until the backlog
-        arrives, time goes on from there, so holds do not all lapse at once over the time
-        the alerter was down (their siblings may be waiting in the topics)."""
-        self._latest, self._wall_at = latest, self._wall()
-
-    def observe(self, at: datetime) -> None:
-        if self._latest is not None and at <= self._latest:
-            return
-        if at > self._processing() + self._skew:
-            return
-        self._latest, self._wall_at = at, self._wall()
-
-    def now(self) -> datetime:
-        if self._latest is None:
-            current = self._processing()
-        else:
-            current = self._latest + timedelta(seconds=max(0.0, self._wall() - self._wall_at))
-        if self._last is not None and current < self._last:
-            return self._last
-        self._last = current
-        return current
 
 
 # --- database side ---------------------------------------------------------------------------
@@ -186,7 +152,7 @@ class EscalationLoop:
     """``run_due`` every ``interval`` seconds and whenever kicked, in a thread of its own
     (it is synchronous and notifies with retries)."""
 
-    def __init__(self, settings: Settings, database_url: str, clock: Callable[[], datetime],
+    def __init__(self, settings: Settings, database_url: str, clock: Clock,
                  notify: NotifyFn, interval: float) -> None:
         self._settings = settings
         self._conn = _Connection(database_url, settings.database_schema)
@@ -211,7 +177,7 @@ class EscalationLoop:
         self._conn.close()
 
     def _run(self) -> None:
-        from alerts.escalation import run_due
+        from alerts.incidents.escalation import run_due
 
         while not self._stop.is_set():
             self._kick.wait(self._interval)
@@ -230,9 +196,9 @@ class EscalationLoop:
                 self._stop.wait(1.0)
 
 
-def notifier_thread(settings: Settings, clock: Callable[[], datetime]) -> Any:
+def notifier_thread(settings: Settings, clock: Clock) -> Any:
     """The escalation's NotifyFn over the notifiers built from settings."""
-    from alerts.escalation import NotifierThread
+    from alerts.incidents.escalation import NotifierThread
     from alerts.notifiers import RetryPolicy, build_notifiers
 
     return NotifierThread(lambda: build_notifiers(settings, clock=clock),

@@ -59,7 +59,7 @@ import psycopg
 
 from citybrain import availability
 from citybrain.indicators.engine import compute, load_catalogue
-from citybrain.indicators.model import Window
+from citybrain.indicators.model import ReportWindow
 from citybrain.kernel import store
 from citybrain.kernel.runtime import services
 from citybrain.kernel.settings import Settings
@@ -404,7 +404,7 @@ def load_heartbeats(conn: psycopg.Connection[Any], assets: Sequence[Asset], star
             + copy(conn, "video_events", camera_rows(assets, start, minutes, 30 if half else 0, tag)))
 
 
-def time_report(conn: psycopg.Connection[Any], window: Window, stamp: datetime, repeat: int,
+def time_report(conn: psycopg.Connection[Any], window: ReportWindow, stamp: datetime, repeat: int,
                 keep: Path | None, workers: int) -> tuple[float, list[float], str, int, int]:
     """One untimed-for-the-median first run (its time is returned apart), then ``repeat``
     timed runs of build_report + JSON; also the data hash, JSON size and indicator count."""
@@ -424,7 +424,7 @@ def time_report(conn: psycopg.Connection[Any], window: Window, stamp: datetime, 
     return runs[0], runs[1:], digest, size, indicators
 
 
-def time_indicators(conn: psycopg.Connection[Any], window: Window) -> None:
+def time_indicators(conn: psycopg.Connection[Any], window: ReportWindow) -> None:
     """Each indicator once, slowest first, on stderr: where the report's time goes."""
     times = []
     for ind in load_catalogue():
@@ -485,7 +485,7 @@ def main() -> None:
     today = datetime.now(tz).date()
     hi = datetime.combine(today, dtime(), tzinfo=tz).astimezone(UTC)
     lo = hi - timedelta(days=args.days)
-    window = Window(lo, hi, tz)
+    window = ReportWindow(lo, hi, tz)
     stamp = hi + timedelta(hours=1)
     assets = registry(args.devices)
     base = Settings()

@@ -17,8 +17,10 @@ from typing import Annotated
 
 import typer
 
-from alerts import cli_incidents
-from alerts import cli_rules as detection_cli
+from alerts import cli as alerter_cli
+from alerts.detection import cli as detection_cli
+from alerts.incidents import cli as incidents_cli
+from alerts.maintenance import cli as maintenance_cli
 from citybrain.api import cli as api_cli
 from citybrain.indicators import cli as indicators_cli
 from citybrain.kernel import store
@@ -45,8 +47,10 @@ app.command("status")(dashboards_cli.status)
 app.command("report")(reports_cli.report)
 app.add_typer(api_cli.tokens_app, name="tokens")
 app.command("api")(api_cli.serve)
-app.add_typer(cli_incidents.incidents_app, name="incidents")
-detection_cli.register(app)  # rules, maintenance, alerter
+app.add_typer(incidents_cli.incidents_app, name="incidents")
+app.add_typer(detection_cli.rules_app, name="rules")
+app.add_typer(maintenance_cli.maintenance_app, name="maintenance")
+app.command("alerter")(alerter_cli.alerter)
 app.add_typer(dashboards_cli.app, name="dashboards")
 app.add_typer(indicators_cli.app, name="indicators")
 

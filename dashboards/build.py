@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from citybrain.kernel.settings import Settings
-from dashboards import data, incidents, infrastructure, overview, pipeline, security, services
 from dashboards.board import Board, render
+from dashboards.boards import data, incidents, infrastructure, overview, pipeline, security, services
 from dashboards.errors import DashboardError
 
 JSON_DIR = Path(__file__).with_name("json")

@@ -63,8 +63,7 @@ def push(
 
 def status(output: OutputOpt = Output.table) -> None:
     """Stored events per family, dead letters, assets by state and key."""
-    from dashboards.status import read_status
-    from dashboards.status_table import print_status
+    from dashboards.status import print_status, read_status
 
     settings = load_settings()
     with (services(settings, need_broker=False) as ep,

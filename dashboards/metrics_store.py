@@ -13,29 +13,28 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from alerts.lifecycle import OPEN_STATUSES
+from alerts.incidents.lifecycle import OPEN_STATUSES
+from citybrain.kernel.clock import Clock
 from citybrain.kernel.metrics import STORE_METRICS
+from dashboards.status import KEYS, STATES, UNTRACKED
 
 log = logging.getLogger(__name__)
 
 SEVERITIES = ("I", "II", "III", "IV")
 BREACH_KINDS = ("response", "resolution")
-KEYS = ("infrastructure", "data", "system", "portal", "security")
-STATES = ("online", "degraded", "offline", "unknown", "maintenance", "untracked")
 
 # One round trip. Retired assets are left out; an asset the liveness derivation never saw
-# has no asset_state row and counts as 'untracked'.
+# has no asset_state row and counts as UNTRACKED.
 _QUERIES: dict[str, str] = {
     "assets": """
-        SELECT a.key, coalesce(s.state, 'untracked'), count(*)
+        SELECT a.key, coalesce(s.state, %(untracked)s), count(*)
         FROM assets a LEFT JOIN asset_state s ON s.asset_id = a.asset_id
         WHERE a.retired_at IS NULL OR a.retired_at > %(now)s
         GROUP BY 1, 2""",
@@ -57,7 +56,7 @@ _QUERIES: dict[str, str] = {
 
 class StoreCollector(Collector):
     def __init__(self, database_url: str, schema: str, *, timeout_seconds: float,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Clock) -> None:
         self._url = database_url
         self._schema = schema
         self._timeout = timeout_seconds
@@ -73,7 +72,7 @@ class StoreCollector(Collector):
             options=f"-c search_path={self._schema} -c statement_timeout={ms}"
                     f" -c default_transaction_read_only=on",
         ) as conn:
-            params = {"now": self._clock(), "open": list(OPEN_STATUSES)}
+            params = {"now": self._clock(), "open": list(OPEN_STATUSES), "untracked": UNTRACKED}
             return {name: conn.execute(sql, params).fetchall() for name, sql in _QUERIES.items()}
 
     def collect(self) -> Iterator[Metric]:
@@ -101,7 +100,7 @@ def _families(rows: dict[str, list[tuple[Any, ...]]]) -> Iterator[Metric]:
 
     # Every combination is emitted, zeros included: a series that vanishes when its
     # count drops to nothing would read as "no data" on a dashboard and in an alert.
-    assets = {(k, s): 0.0 for k in KEYS for s in STATES}
+    assets: dict[tuple[str, str], float] = {(k, s): 0.0 for k in KEYS for s in STATES}
     assets.update({(str(k), str(s)): float(n) for k, s, n in rows["assets"]})
     family = gauge("citybrain_assets", ["key", "state"])
     for (key, state), n in sorted(assets.items()):

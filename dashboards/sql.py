@@ -9,7 +9,7 @@ clock, so a range in the past shows the past consistently.
 
 from __future__ import annotations
 
-from alerts.lifecycle import OPEN_STATUSES_SQL as OPEN
+from alerts.incidents.lifecycle import OPEN_STATUSES_SQL as OPEN
 from dashboards.variables import department_filter, district_filter, key_filter
 
 OPEN_INCIDENTS_BY_SEVERITY = f"""SELECT sev.severity AS "Severity", count(i.incident_id) AS "Open"

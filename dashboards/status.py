@@ -1,17 +1,27 @@
-"""What the store holds right now: events per family, dead letters, assets by state."""
+"""What the store holds right now: events per family, dead letters, assets by state;
+read (``read_status``) and printed for a person at a terminal (``print_status``: the
+status command and the demo's summary).
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import psycopg
 from psycopg import sql
+from rich.console import Console
+from rich.table import Table
 
 from schemas.events import TABLES
+from schemas.registry import Key
+from streams.liveness import State
 
-STATES = ("online", "degraded", "offline", "unknown", "maintenance", "untracked")
-KEYS = ("infrastructure", "data", "system", "portal", "security")
+# An asset the liveness derivation never saw has no asset_state row: kinds without a
+# heartbeat (cloud hosts, datasets, security sensors).
+UNTRACKED = "untracked"
+STATES: tuple[str, ...] = (*(s.value for s in State), UNTRACKED)
+KEYS: tuple[Key, ...] = get_args(Key)
 
 
 @dataclass(frozen=True)
@@ -62,10 +72,11 @@ def read_status(conn: psycopg.Connection[Any]) -> Status:
     ).fetchone()
     assets: dict[str, dict[str, int]] = {k: dict.fromkeys(STATES, 0) for k in KEYS}
     for key, state, n in conn.execute(
-        "SELECT a.key, coalesce(s.state, 'untracked'), count(*) FROM assets a"
+        "SELECT a.key, coalesce(s.state, %s), count(*) FROM assets a"
         " LEFT JOIN asset_state s USING (asset_id)"
         " WHERE a.retired_at IS NULL OR a.retired_at > now()"
-        " GROUP BY 1, 2"
+        " GROUP BY 1, 2",
+        (UNTRACKED,),
     ):
         assets[key][state] = int(n)
     changes = {
@@ -88,3 +99,48 @@ def read_status(conn: psycopg.Connection[Any]) -> Status:
         state_changes=changes,
         watermarks=marks,
     )
+
+
+def print_status(console: Console, st: Status) -> None:
+    console.print("[bold]Stored events per family[/bold]")
+    events = Table()
+    events.add_column("family")
+    events.add_column("events", justify="right")
+    for family, n in st.events.items():
+        events.add_row(family, f"{n:,}")
+    events.add_row("[bold]total[/bold]", f"[bold]{sum(st.events.values()):,}[/bold]")
+    console.print(events)
+
+    console.print(
+        f"Dead-lettered: [bold]{st.dead_lettered}[/bold]    "
+        f"from unregistered sources: {st.unregistered_events:,} events "
+        f"({st.unregistered_sources} asset ids, stored and listed for registration)"
+    )
+    if st.dead_letter_reasons:
+        console.print("[bold]Dead letters by reason[/bold]")
+        dl = Table()
+        dl.add_column("reason")
+        dl.add_column("count", justify="right")
+        for reason, n in st.dead_letter_reasons.items():
+            dl.add_row(reason, str(n))
+        console.print(dl)
+
+    console.print("[bold]Registered assets by key and current liveness state[/bold]")
+    assets = Table()
+    assets.add_column("key")
+    for state in STATES:
+        assets.add_column(state, justify="right")
+    for key in KEYS:
+        row = st.assets.get(key, {})
+        if sum(row.values()):
+            assets.add_row(key, *(str(row.get(s, 0)) for s in STATES))
+    console.print(assets)
+    console.print(
+        f"[dim]{UNTRACKED}: kinds without a heartbeat (cloud hosts, datasets, security sensors)[/dim]"
+    )
+    if st.state_changes:
+        changes = ", ".join(f"{state} {n:,}" for state, n in st.state_changes.items())
+        console.print(f"State changes entered: {changes}")
+    if st.watermarks:
+        console.print("Feed watermarks (event time): " + ", ".join(
+            f"{f} {w}" for f, w in st.watermarks.items()))

@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards.board import POSTGRES
+from schemas.registry import Key
 
-KEYS = ("infrastructure", "data", "system", "portal", "security")
+KEYS: tuple[Key, ...] = get_args(Key)
 
 ALL_OPTION = model.VariableOption(text="All", value="$__all", selected=True)
 # A multi-value variable's current selection is a list.

@@ -12,9 +12,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from citybrain.kernel import metrics
+from citybrain.kernel.clock import Clock
 from citybrain.kernel.settings import Settings
 from schemas.registry import LIVENESS_FEED
 from streams.decode import Decoder
@@ -49,7 +50,7 @@ class Ingestor:
         sink: EventSink,
         *,
         dead_letter: Callable[[Sequence[DeadLetter]], Awaitable[None]],
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self.family = family
         self.sink = sink

@@ -3,6 +3,14 @@
 Pure domain code: no I/O and no clock of its own; every instant is an aware datetime
 passed in (event time), naive ones raise ValueError. *window* = interval_s × tolerance.
 
+What an event does to an asset's state is data: ``TRANSITIONS`` maps (state, event) to
+the next state, None standing for "no state yet" (registered, never reported). The
+tracker decides which event happened (a report, a lapsed deadline, a deadline inside
+an ingestion gap, a stall) and asks the table where it leads (``next_state``); a pair
+the table lacks raises IllegalLivenessTransition. Moving to the state one is already
+in is no transition (nothing is emitted). Retirement is not an event of the table:
+the asset leaves the tracker.
+
 * One tracker per *feed* (the family whose events prove liveness: "iot", "video",
   "probe"), copied onto every Transition. The *watermark* is the feed's event-time
   clock and only moves forward: advance() with an older ``now`` does nothing.
@@ -39,8 +47,6 @@ passed in (event time), naive ones raise ValueError. *window* = interval_s × to
 * restore_watermark() + register(asset, current) restore state after a restart without
   emitting; a restored UNKNOWN waits for the resume, and a long downtime shows up as a
   gap at the next advance.
-* MAINTENANCE is never entered here and such assets are left alone (only last_seen
-  is kept, for whoever ends the maintenance).
 * No transition starts before the state it ends (an out-of-order event takes effect at
   that state's start), so stored intervals never overlap; zero-length ones may occur.
 
@@ -55,6 +61,7 @@ from __future__ import annotations
 
 import heapq
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -62,6 +69,7 @@ from operator import attrgetter
 
 import orjson
 
+from citybrain.kernel.errors import CitybrainError
 from schemas.events import LivenessLevel
 
 _RETIRE, _DUE = 0, 1  # at equal instants retirement wins: nothing happens at retired_at
@@ -70,18 +78,96 @@ _Context = tuple[datetime, datetime | None, datetime | None]  # now, gap_from, q
 
 
 class State(StrEnum):
+    """An asset's liveness state, as stored in state_intervals and asset_state. Planned
+    maintenance is not a state: it comes from maintenance windows."""
+
     ONLINE = "online"
     DEGRADED = "degraded"  # reports (up) but says it is unhealthy
     OFFLINE = "offline"
-    UNKNOWN = "unknown"
-    MAINTENANCE = "maintenance"
+    UNKNOWN = "unknown"  # the platform had no data
 
 
-# The state an observed level leads to, indexed by the level's value. Module constants:
-# an enum member read through its class costs more than a global (per run, per batch).
-_TARGET = (State.OFFLINE, State.ONLINE, State.DEGRADED)
-_OFFLINE = State.OFFLINE
+class Event(StrEnum):
+    """What happens to an asset, as the tracker sees it."""
+
+    REPORTED_UP = "reported up"  # a heartbeat, a camera online and intact, a probe ok
+    REPORTED_DEGRADED = "reported degraded"  # up but unhealthy: a camera's picture faults
+    REPORTED_DOWN = "reported down"  # a camera online=false, a failed probe
+    FIRST_WINDOW_LAPSED = "first window lapsed"  # never reported within a window of its start
+    DEADLINE_PASSED = "deadline passed"  # silent for a window (UNKNOWN: from its start or resume)
+    # The deadline fell where the platform had no data: inside an ingestion gap of the whole
+    # feed (for an UNKNOWN asset, also after a stall the feed has not yet resumed from).
+    INGESTION_GAP = "ingestion gap"
+    STALL = "stall"  # the processing-time watchdog saw nothing for too long
+
+
+# (state, event) → next state; None: no state yet. A pair not listed cannot happen (an
+# OFFLINE asset has no deadline; only a never-seen asset has a first window) and raises.
+TRANSITIONS: Mapping[tuple[State | None, Event], State | None] = {
+    # A report names the state, from any state; repeating the current one only moves
+    # the deadline out.
+    (None, Event.REPORTED_UP): State.ONLINE,
+    (State.ONLINE, Event.REPORTED_UP): State.ONLINE,
+    (State.DEGRADED, Event.REPORTED_UP): State.ONLINE,  # reason "recovered"
+    (State.OFFLINE, Event.REPORTED_UP): State.ONLINE,
+    (State.UNKNOWN, Event.REPORTED_UP): State.ONLINE,
+    (None, Event.REPORTED_DEGRADED): State.DEGRADED,
+    (State.ONLINE, Event.REPORTED_DEGRADED): State.DEGRADED,
+    (State.DEGRADED, Event.REPORTED_DEGRADED): State.DEGRADED,
+    (State.OFFLINE, Event.REPORTED_DEGRADED): State.DEGRADED,
+    (State.UNKNOWN, Event.REPORTED_DEGRADED): State.DEGRADED,
+    (None, Event.REPORTED_DOWN): State.OFFLINE,
+    (State.ONLINE, Event.REPORTED_DOWN): State.OFFLINE,
+    (State.DEGRADED, Event.REPORTED_DOWN): State.OFFLINE,
+    (State.OFFLINE, Event.REPORTED_DOWN): State.OFFLINE,
+    (State.UNKNOWN, Event.REPORTED_DOWN): State.OFFLINE,
+    # Silent for its whole first window: unknown from its start (then as any UNKNOWN).
+    (None, Event.FIRST_WINDOW_LAPSED): State.UNKNOWN,
+    # Silent past the deadline: offline from the deadline.
+    (State.ONLINE, Event.DEADLINE_PASSED): State.OFFLINE,
+    (State.DEGRADED, Event.DEADLINE_PASSED): State.OFFLINE,
+    (State.UNKNOWN, Event.DEADLINE_PASSED): State.OFFLINE,
+    # The platform's fault, not the asset's: unknown, and a grace window after the resume.
+    (State.ONLINE, Event.INGESTION_GAP): State.UNKNOWN,
+    (State.DEGRADED, Event.INGESTION_GAP): State.UNKNOWN,
+    (State.UNKNOWN, Event.INGESTION_GAP): State.UNKNOWN,
+    # The watchdog: nothing is known any more (a never-seen asset keeps its first window).
+    (None, Event.STALL): None,
+    (State.ONLINE, Event.STALL): State.UNKNOWN,
+    (State.DEGRADED, Event.STALL): State.UNKNOWN,
+    (State.OFFLINE, Event.STALL): State.UNKNOWN,
+    (State.UNKNOWN, Event.STALL): State.UNKNOWN,
+}
+
+
+class IllegalLivenessTransition(CitybrainError):
+    """An event the transition table has no row for, from the asset's state: a bug."""
+
+    def __init__(self, state: State | None, event: Event) -> None:
+        self.state = state
+        self.event = event
+        allowed = sorted(str(e) for s, e in TRANSITIONS if s is state)
+        name = "no state yet" if state is None else state.value
+        super().__init__(f"liveness: no transition from {name} on {event.value!r}; the table"
+                         f" (streams.liveness.TRANSITIONS) allows from {name}: {', '.join(allowed)}")
+
+
+def next_state(state: State | None, event: Event) -> State | None:
+    """The state ``event`` leads to from ``state``, from the table; raises
+    IllegalLivenessTransition for a pair the table lacks."""
+    try:
+        return TRANSITIONS[state, event]
+    except KeyError:
+        raise IllegalLivenessTransition(state, event) from None
+
+
+# The report an observed level is, indexed by the level's value. Module constants: an enum
+# member read through its class costs more than a global (per run, per batch).
+_REPORT = (Event.REPORTED_DOWN, Event.REPORTED_UP, Event.REPORTED_DEGRADED)
+_DOWN = Event.REPORTED_DOWN
 _UP = frozenset((State.ONLINE, State.DEGRADED))  # states with a deadline from last_seen
+# States with a deadline: those the table says what happens to when it passes.
+_TIMED = frozenset(s for s, e in TRANSITIONS if e in (Event.DEADLINE_PASSED, Event.FIRST_WINDOW_LAPSED))
 # Why an asset became DEGRADED, per feed: the reason travels with the transition to
 # alerting, which opens an incident from it. For cameras, DEGRADED means picture faults
 # or an undecodable stream.
@@ -226,16 +312,14 @@ class LivenessTracker:
         if at < asset.registered_at or (asset.retired_at is not None and at >= asset.retired_at):
             return []
         late = slot.last_event is not None and at < slot.last_event
-        target = _TARGET[level]
-        up = target is not _OFFLINE
+        event = _REPORT[level]
+        up = event is not _DOWN
         if up and (slot.last_seen is None or at > slot.last_seen):
             slot.last_seen = at
         if late:
             return []
         slot.last_event = at
-        if slot.state is State.MAINTENANCE:
-            return []
-        if up and slot.state is target and slot.due is not None and at <= slot.due:
+        if up and slot.due is not None and at <= slot.due and next_state(slot.state, event) is slot.state:
             # The common case, a heartbeat that repeats the level of an asset that is up
             # and not yet due: only the deadline moves (the heap entry fires first and
             # re-pushes).
@@ -247,8 +331,7 @@ class LivenessTracker:
                 self._rearm(slot)
             return []
         out = self._catch_up(slot, at)
-        if slot.state is not target:
-            out.append(self._move(slot, target, at, self._reason(slot.state, target)))
+        out += self._step(slot, event, at)
         self._awaiting.discard(asset_id)
         slot.anchor = slot.last_seen if up else None
         self._rearm(slot)
@@ -266,9 +349,10 @@ class LivenessTracker:
         if last <= first:
             return out
         slot = self._assets.get(asset_id)
-        target = _TARGET[level]
-        if (target is not _OFFLINE and slot is not None and slot.state is target
-                and slot.due is not None and slot.last_event == first and slot.last_seen is not None):
+        event = _REPORT[level]
+        if (event is not _DOWN and slot is not None and slot.due is not None
+                and slot.last_event == first and slot.last_seen is not None
+                and next_state(slot.state, event) is slot.state):
             asset = slot.asset
             if asset.retired_at is not None and last >= asset.retired_at:
                 return out + self.observe(asset_id, last, level)
@@ -322,12 +406,13 @@ class LivenessTracker:
         out: list[Transition] = []
         for aid, slot in self._assets.items():
             retired = slot.asset.retired_at
-            if slot.state in (None, State.MAINTENANCE) or (retired is not None and retired <= at):
+            if retired is not None and retired <= at:
                 continue
-            if slot.state is not State.UNKNOWN:
-                out.append(self._move(slot, State.UNKNOWN, at, "no data from the platform"))
-            elif aid in self._awaiting:
-                continue
+            before = slot.state
+            moved = self._step(slot, Event.STALL, at, "no data from the platform")
+            if before is None or (not moved and aid in self._awaiting):
+                continue  # a first window keeps running; already waiting for the resume
+            out += moved
             self._suspend(slot)
         if self._stalled_at is None:
             self._stalled_at = at
@@ -370,6 +455,14 @@ class LivenessTracker:
 
     def assets(self) -> dict[str, TrackedAsset]:
         return {aid: s.asset for aid, s in self._assets.items()}
+
+    def _step(self, slot: _Slot, event: Event, at: datetime, reason: str | None = None) -> list[Transition]:
+        """Apply ``event`` as the table says: the transition, or [] when the asset stays in
+        its state. ``reason``: default, the report's (see _reason)."""
+        target = next_state(slot.state, event)
+        if target is slot.state or target is None:
+            return []
+        return [self._move(slot, target, at, self._reason(slot.state, target) if reason is None else reason)]
 
     def _reason(self, current: State | None, target: State) -> str:
         if target is State.OFFLINE:
@@ -419,26 +512,25 @@ class LivenessTracker:
             # asset that reports within its first window gets no unknown interval at all
             # (time before its first report has no interval, which reads as unknown).
             start = due - self._window(slot)
-            out = [self._move(slot, State.UNKNOWN, start, "registered, no report yet")]
+            out = self._step(slot, Event.FIRST_WINDOW_LAPSED, start, "registered, no report yet")
             slot.anchor = start
             return out + self._expire(slot, due, ctx)
-        if slot.state in _UP and gap_from is not None and due > gap_from:
-            silent = (now - gap_from).total_seconds()
-            reason = f"ingestion gap: no {self._feed} events for {silent:g}s after {gap_from}"
-            out = [self._move(slot, State.UNKNOWN, due, reason)]
+        up = slot.state in _UP
+        # Where the platform's silence began, as far as this state is concerned: an up
+        # asset's deadline in a gap; an unknown one's in a gap or after a stall.
+        silent_from = gap_from if up else quiet_from
+        if silent_from is not None and due > silent_from:
+            silent = (now - silent_from).total_seconds()
+            reason = f"ingestion gap: no {self._feed} events for {silent:g}s after {silent_from}"
+            out = self._step(slot, Event.INGESTION_GAP, due, reason)
             self._suspend(slot)
             return out
-        if slot.state is State.UNKNOWN and quiet_from is not None and due > quiet_from:
-            self._suspend(slot)
-            return []
-        if slot.state not in _UP and slot.state is not State.UNKNOWN:
-            return []
-        since = "" if slot.state in _UP else f" of {slot.anchor}"
+        since = "" if up else f" of {slot.anchor}"
         reason = (
             f"no heartbeat within {self._window(slot).total_seconds():g}s{since}"
             f" (interval {slot.asset.interval_s:g}s × {self._tolerance:g})"
         )
-        out = [self._move(slot, State.OFFLINE, due, reason)]
+        out = self._step(slot, Event.DEADLINE_PASSED, due, reason)
         slot.anchor = None
         self._rearm(slot)
         return out
@@ -462,7 +554,7 @@ class LivenessTracker:
         return window
 
     def _deadline(self, slot: _Slot) -> datetime | None:
-        if slot.anchor is None or slot.state in (State.OFFLINE, State.MAINTENANCE):
+        if slot.anchor is None or slot.state not in _TIMED:
             return None
         if slot.state is None:  # not started: one window after its start
             return max(slot.asset.registered_at, slot.anchor) + self._window(slot)

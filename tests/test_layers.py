@@ -8,6 +8,7 @@ real tree is never touched.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,9 @@ def test_every_module_is_in_a_layer() -> None:
     # A cycle inside a domain: the XLSX export back into the format dispatch.
     ("citybrain/reports/workbook.py", "import citybrain.reports.writers",
      "No cycles are allowed in citybrain.reports"),
+    # A cycle between a domain's sub-packages: the maintenance calendar back into detection.
+    ("alerts/maintenance/calendar.py", "import alerts.detection.topology",
+     "No cycles are allowed in alerts.\n"),
 ])
 def test_a_wrong_way_import_breaks_a_contract(tmp_path: Path, module: str, line: str, broken: str) -> None:
     root = _copy(tmp_path)
@@ -89,3 +93,27 @@ def test_a_wrong_way_import_breaks_a_contract(tmp_path: Path, module: str, line:
     result = _lint(root)
     assert result.returncode != 0, result.stdout
     assert broken in result.stdout
+
+
+def _where_things_live() -> tuple[set[str], set[str]]:
+    """The folders and files the README's "Where things live" table names."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Where things live", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    named = {m for row in rows for m in re.findall(r"`([\w./]+)`", row.split("|")[2])}
+    return {n.rstrip("/") for n in named if n.endswith("/")}, {n for n in named if not n.endswith("/")}
+
+
+def test_where_things_live_names_every_package_and_only_what_exists() -> None:
+    folders, files = _where_things_live()
+    missing = sorted(p for p in folders | files if not (ROOT / p).exists())
+    assert missing == [], f"the README's 'Where things live' names what is not in the tree: {missing}"
+    # Every root package and every package directly below `citybrain` has a row (its
+    # sub-packages are described in that row).
+    packages = {*_config()["root_packages"]} - {"citybrain"}
+    packages |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "citybrain").iterdir()
+                 if (p / "__init__.py").exists()}
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "citybrain").glob("*.py")
+               if p.name != "__init__.py"}
+    unnamed = sorted((packages - folders) | (modules - files))
+    assert unnamed == [], f"add these to the README's 'Where things live': {unnamed}"

@@ -30,7 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,6 +50,7 @@ from alerts.notifiers.message import (
 from alerts.notifiers.outcomes import permanent
 from alerts.notifiers.robot import robot_outcome
 from alerts.notifiers.transport import post_json
+from citybrain.kernel.clock import Clock
 
 # DingTalk's message APIs cap markdown at 5 000 characters (error 34016 of its global codes);
 # 5 000 UTF-8 bytes is never more characters than that.
@@ -95,7 +96,7 @@ def dingtalk_body(message: Message) -> dict[str, Any]:
 class DingTalkNotifier:
     channel: str = "dingtalk"
 
-    def __init__(self, client: httpx.AsyncClient, tz: ZoneInfo, clock: Callable[[], datetime],
+    def __init__(self, client: httpx.AsyncClient, tz: ZoneInfo, clock: Clock,
                  secrets: Mapping[str, str] | None = None) -> None:
         self._client = client
         self._tz = tz

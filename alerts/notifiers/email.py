@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -31,6 +30,7 @@ from zoneinfo import ZoneInfo
 from alerts.model import Notification, Outcome, Recipient
 from alerts.notifiers.message import ACK_LINK_LABEL, INCIDENT_LINK_LABEL, Message, render
 from alerts.notifiers.outcomes import delivered, permanent, transient
+from citybrain.kernel.clock import Clock
 
 if TYPE_CHECKING:
     from citybrain.kernel.settings import Settings
@@ -117,7 +117,7 @@ def email_message(message: Message, *, sender: str, to: str, now: datetime, doma
 class EmailNotifier:
     channel: str = "email"
 
-    def __init__(self, config: SmtpConfig, tz: ZoneInfo, clock: Callable[[], datetime]) -> None:
+    def __init__(self, config: SmtpConfig, tz: ZoneInfo, clock: Clock) -> None:
         self._config = config
         self._tz = tz
         self._clock = clock

@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,6 +46,7 @@ from alerts.notifiers.message import (
 )
 from alerts.notifiers.robot import robot_outcome
 from alerts.notifiers.transport import post_json
+from citybrain.kernel.clock import Clock
 
 # The whole request may be 20 KB; the card's frame and facts take well under 4 KB.
 MAX_TEXT_BYTES = 14_000
@@ -106,7 +107,7 @@ def feishu_body(message: Message, *, secret: str | None = None,
 class FeishuNotifier:
     channel: str = "feishu"
 
-    def __init__(self, client: httpx.AsyncClient, tz: ZoneInfo, clock: Callable[[], datetime],
+    def __init__(self, client: httpx.AsyncClient, tz: ZoneInfo, clock: Clock,
                  secrets: Mapping[str, str] | None = None) -> None:
         self._client = client
         self._tz = tz

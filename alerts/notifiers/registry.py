@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,7 @@ from alerts.notifiers.feishu import FeishuNotifier
 from alerts.notifiers.outcomes import permanent
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.notifiers.wecom import WeComNotifier
+from citybrain.kernel.clock import Clock
 from citybrain.kernel.errors import CitybrainError
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
-def build_notifiers(settings: Settings, *, clock: Callable[[], datetime],
+def build_notifiers(settings: Settings, *, clock: Clock,
                     client: httpx.AsyncClient | None = None) -> NotifierRegistry:
     """Every configured channel. Pass ``client`` to share one the caller owns (it is then not closed)."""
     owned = client is None

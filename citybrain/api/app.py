@@ -9,9 +9,8 @@ its token — can hold a connection or fill the server's disk for long.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -19,8 +18,10 @@ from fastapi import Depends, FastAPI
 from psycopg_pool import ConnectionPool
 
 import citybrain
-from alerts import api_incidents, api_maintenance
+from alerts.incidents import api as incidents
+from alerts.maintenance import api as maintenance
 from citybrain.kernel import store
+from citybrain.kernel.clock import Clock
 from citybrain.kernel.http import access, access_log, errors
 from citybrain.kernel.http.limits import RequestGuard
 from citybrain.kernel.settings import Settings
@@ -55,7 +56,7 @@ def session_options(settings: Settings, database_url: str) -> str:
 
 
 def create_app(settings: Settings, database_url: str,
-               clock: Callable[[], datetime] | None = None) -> FastAPI:
+               clock: Clock | None = None) -> FastAPI:
     """The API over ``database_url``; ``clock`` replaces the wall clock (tests freeze it)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,7 +89,7 @@ def create_app(settings: Settings, database_url: str,
         app.state.clock = clock
     errors.install(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.api_max_body_bytes)
-    for router in (indicators.router, reports.router, api_incidents.router, api_maintenance.router):
+    for router in (indicators.router, reports.router, incidents.router, maintenance.router):
         app.include_router(router, prefix="/api/v1", responses=errors.ERROR_RESPONSES)
     # The API's port is published: /metrics there needs a city-wide operator or admin
     # token; Prometheus scrapes the same figures on the internal metrics port

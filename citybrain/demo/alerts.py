@@ -2,7 +2,7 @@
 team answering pages, and stand-ins for the mail server and the group robot.
 
 A simulated day runs at 1,440×, so the 30-minute response clock, the 10/20/30-minute
-escalation steps and the on-call answers all run on ``alerts.clock.PipelineClock`` — the
+escalation steps and the on-call answers all run on ``alerts.watermark_clock.WatermarkClock`` — the
 simulation's event time as far as the pipeline has processed it — instead of the wall
 clock (the alerter runs with ``CITYBRAIN_ALERTER_CLOCK=pipeline``).
 Everything else (detection, incidents, escalation, notifiers, SLA breaches) is the
@@ -15,8 +15,7 @@ import json
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,11 @@ import psycopg
 import yaml
 from aiosmtpd.controller import Controller
 
-from alerts import incidents
-from alerts.lifecycle import OPEN_STATUSES, IllegalTransition
+from alerts.incidents import store as incidents
+from alerts.incidents.lifecycle import OPEN_STATUSES, IllegalTransition
 from citybrain.kernel import store
 from citybrain.kernel.audit import Actor
+from citybrain.kernel.clock import Clock
 from citybrain.kernel.runtime import free_port
 
 
@@ -119,7 +119,7 @@ class OnCallTeam:
     # generator.
     PATTERN = ("in time", "in time", "late", "in time", "in time", "late", "in time", "never")
 
-    def __init__(self, database_url: str, schema: str, clock: Callable[[], datetime], seed: int = 7,
+    def __init__(self, database_url: str, schema: str, clock: Clock, seed: int = 7,
                  poll_seconds: float = 0.05) -> None:
         self._url, self._schema, self._clock = database_url, schema, clock
         self._rng = random.Random(seed)

@@ -27,8 +27,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from alerts.noise import FLAPPING_RULE
-from alerts.rules import Absence, Consecutive, Rule, StateIs, Threshold
+from alerts.detection.flapping import FLAPPING_RULE
+from alerts.detection.rules import Absence, Consecutive, Rule, StateIs, Threshold
 from citybrain.simulator import InjectedFailure, Scenario
 
 SLACK = timedelta(minutes=15)

@@ -18,6 +18,7 @@ from rich.table import Table
 from citybrain.kernel.settings import Settings
 from citybrain.simulator import InjectedFailure
 from citybrain.simulator.prepared import City
+from streams.liveness import State
 
 Conn = psycopg.Connection[Any]
 SLACK = timedelta(minutes=15)  # offline is detected after interval × tolerance
@@ -56,7 +57,7 @@ def _pictures(conn: Conn, f: InjectedFailure, city: City, tz: ZoneInfo) -> str:
     faults, offline = row if row else (0, 0)
     # A camera that reports online with a bad picture is degraded (up, not intact);
     # the "offline" variant of the fault is the VMS reporting online=false.
-    state = "offline" if f.param("fault") == "offline" else "degraded"
+    state = State.OFFLINE if f.param("fault") == "offline" else State.DEGRADED
     row = conn.execute(
         "SELECT count(*), min(started_at), max(ended_at), bool_or(ended_at IS NULL) FROM state_intervals"
         " WHERE asset_id = ANY(%s) AND state = %s"

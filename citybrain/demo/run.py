@@ -34,9 +34,9 @@ from psycopg import sql
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from alerts.clock import PipelineClock
-from alerts.lifecycle import OPEN_STATUSES
-from alerts.rules import load_rules
+from alerts.detection.rules import load_rules
+from alerts.incidents.lifecycle import OPEN_STATUSES
+from alerts.watermark_clock import WatermarkClock
 from citybrain.demo.alerts import (
     GroupRobotStandIn,
     MailStandIn,
@@ -48,15 +48,14 @@ from citybrain.demo.check import expectations, judge, print_self_check, read_inc
 from citybrain.demo.evidence import print_evidence
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.indicators.engine import WorkHours
-from citybrain.indicators.model import Window
+from citybrain.indicators.model import ReportWindow
 from citybrain.kernel import store
 from citybrain.kernel.errors import CitybrainError
 from citybrain.kernel.runtime import Endpoints, services
 from citybrain.kernel.settings import FAMILIES, Settings
 from citybrain.reports import build_report, render_scorecard, write_report
 from citybrain.simulator import prepared as simulation
-from dashboards.status import read_status
-from dashboards.status_table import print_status
+from dashboards.status import print_status, read_status
 from schemas.assets import import_registry, load_registry, write_registry
 from streams.derivation import FEED_EVIDENCE
 from streams.ingest import LIVENESS_FEEDS
@@ -122,7 +121,7 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
         mail, robot = MailStandIn(), GroupRobotStandIn()
         mail.start()
         robot.start()
-        # The incident workflow runs on the replayed city's clock (alerts/clock.py); pages
+        # The incident workflow runs on the replayed city's clock (alerts/watermark_clock.py); pages
         # go to stand-ins for the mail server and the operations centre's group robot.
         alerter_env = {
             "CITYBRAIN_ALERTER_CLOCK": "pipeline",
@@ -134,7 +133,7 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             # replayed events are all in the wall clock's past, so ingest's check is unchanged.
             "CITYBRAIN_MAX_FUTURE_SKEW_SECONDS": str(int(ALERTER_SKEW.total_seconds())),
         }
-        clock = PipelineClock(ep.database_url, demo.database_schema, start)
+        clock = WatermarkClock(ep.database_url, demo.database_schema, start)
         team = OnCallTeam(ep.database_url, demo.database_schema, clock)
         procs = _start_workers(demo, ep, workers, out)
         procs.append(_start(["alerter"], {**_worker_env(demo, ep, 0), **alerter_env}, out / "alerter.log"))
@@ -165,7 +164,7 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             print_status(console, status)
             console.rule("Injected failures and what the pipeline recorded")
             print_evidence(console, conn, city, demo)
-            window = Window(start, city.end, demo.tz)
+            window = ReportWindow(start, city.end, demo.tz)
             console.rule("Incidents and the 30-minute response")
             print_incidents(console, conn, window, mail=mail, robot=robot, team=team)
             console.rule("Self-check")
@@ -322,7 +321,7 @@ def _bar(console: Console, name: str, total: float, unit: str) -> Iterator[_Step
         bars.update(task, completed=bars.tasks[task].total)
 
 
-def _clock_text(clock: PipelineClock, tz: Any) -> str:
+def _clock_text(clock: WatermarkClock, tz: Any) -> str:
     if not clock.marks:
         return "no liveness feed has a watermark yet"
     return ", ".join(f"{feed} {'not started' if m is None else format(m.astimezone(tz), '%m-%d %H:%M:%S')}"
@@ -372,7 +371,7 @@ class _AlerterFrontier:
 
 async def _produce(city: simulation.City, demo: Settings, ep: Endpoints, speed: float,
                    tally: simulation.Tally, console: Console, procs: Workers,
-                   clock: PipelineClock) -> int:
+                   clock: WatermarkClock) -> int:
     minutes = (city.end - city.start).total_seconds() / 60
     alerter = _AlerterFrontier(demo, ep, tally, city.start)
 
@@ -499,7 +498,7 @@ async def _alerter_position(demo: Settings, ep: Endpoints, families: Sequence[st
 
 
 def _wait_for_alerter(demo: Settings, ep: Endpoints, tally: simulation.Tally, procs: Workers,
-                      console: Console, clock: PipelineClock, team: OnCallTeam) -> None:
+                      console: Console, clock: WatermarkClock, team: OnCallTeam) -> None:
     """Wait until the alerter has read every produced message of the families its rules
     read and every published state change, every escalation step due on the pipeline clock
     has run, and its timeline has stopped changing: the summary shows its complete work."""

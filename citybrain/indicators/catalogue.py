@@ -1,15 +1,19 @@
 """The indicator catalogue: ``catalogue.yaml`` next to this module, one SQL file per entry.
 
-Loading validates everything at once and reports every problem with the entry and field
-it concerns: unknown or missing fields, duplicate ids, an id whose prefix does not name its
-key, a missing SQL file, or SQL using placeholders other than the four every indicator
-takes (``start``, ``end``, ``tz``, ``department``) — the same text has to run unchanged
-under a Grafana panel, where only those four are substituted.
+Each entry also names the family template its SQL file is rendered from and that
+template's parameters (``template``, ``params``; ``families.py``, ``render.py``); at run
+time only the committed SQL file is read. Loading validates everything at once and
+reports every problem with the entry and field it concerns: unknown or missing fields,
+duplicate ids, an id whose prefix does not name its key, an unknown template or wrong
+parameters, a missing SQL file, or SQL using placeholders other than the four every
+indicator takes (``start``, ``end``, ``tz``, ``department``) — the same text has to run
+unchanged under a Grafana panel, where only those four are substituted.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from citybrain.indicators.families import FAMILIES, Params
 from citybrain.indicators.model import Dimension, Direction, Indicator, Key
 from citybrain.kernel.errors import CitybrainError
 
@@ -39,7 +44,9 @@ class CatalogueError(CitybrainError):
     """The indicator catalogue or one of its SQL files is malformed."""
 
 
-class _Entry(BaseModel):
+class Entry(BaseModel):
+    """One entry of the catalogue as written (``params`` is checked by its family)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^[a-z]+\.[a-z0-9_]+$")
@@ -56,6 +63,16 @@ class _Entry(BaseModel):
     breakdowns: tuple[Dimension, ...] = ()
     weight: float = Field(default=1.0, ge=0)
     heavy: bool = False
+    template: str = Field(pattern=r"^[a-z0-9_]+$")
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A valid entry with its family's parameters: what its SQL file is rendered from."""
+
+    entry: Entry
+    params: Params
 
 
 def sql_problems(text: str) -> list[str]:
@@ -74,8 +91,8 @@ def sql_problems(text: str) -> list[str]:
     return problems
 
 
-def parse_catalogue(text: str, sql_dir: Path, source: str) -> tuple[Indicator, ...]:
-    """Validate a catalogue document; raise CatalogueError listing every problem."""
+def _definitions(text: str, source: str) -> tuple[list[Definition], list[str]]:
+    """The valid entries of a catalogue document, and the problems of the others."""
     try:
         document: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -84,17 +101,15 @@ def parse_catalogue(text: str, sql_dir: Path, source: str) -> tuple[Indicator, .
     if not isinstance(entries, list) or not entries:
         raise CatalogueError(f"{source}: expected a mapping with a non-empty 'indicators' list")
     problems: list[str] = []
-    found: list[Indicator] = []
+    found: list[Definition] = []
     seen: set[str] = set()
     for n, raw in enumerate(entries, 1):
         name = raw.get("id", f"#{n}") if isinstance(raw, dict) else f"#{n}"
         where = f"{source} indicator {name}"
         try:
-            entry = _Entry.model_validate(raw)
+            entry = Entry.model_validate(raw)
         except ValidationError as exc:
-            for error in exc.errors():
-                field = ".".join(str(p) for p in error["loc"]) or "(entry)"
-                problems.append(f"{where}: {field}: {error['msg']}")
+            problems += _errors(where, exc)
             continue
         if entry.id in seen:
             problems.append(f"{where}: id: duplicate id {entry.id!r}")
@@ -104,9 +119,52 @@ def parse_catalogue(text: str, sql_dir: Path, source: str) -> tuple[Indicator, .
             problems.append(f"{where}: id: prefix {prefix!r} does not name key {entry.key!r}")
         if len(set(entry.breakdowns)) != len(entry.breakdowns):
             problems.append(f"{where}: breakdowns: listed twice")
+        family = FAMILIES.get(entry.template)
+        if family is None:
+            problems.append(f"{where}: template: no family {entry.template!r} (one of {sorted(FAMILIES)})")
+            continue
+        try:
+            params = family.model_validate(entry.params)
+        except ValidationError as exc:
+            problems += _errors(where, exc, "params")
+            continue
+        problems += [f"{where}: {p}" for p in params.problems(entry.breakdowns)]
+        if entry.availability != (entry.template == "availability"):
+            # (the engine and the exports read adjusted_value and unknown_share by the flag)
+            problems.append(f"{where}: availability: true exactly for the template 'availability'")
+        found.append(Definition(entry, params))
+    return found, problems
+
+
+def _errors(where: str, exc: ValidationError, prefix: str | None = None) -> list[str]:
+    found = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in ((prefix,) if prefix else ()) + error["loc"]) or "(entry)"
+        found.append(f"{where}: {field}: {error['msg']}")
+    return found
+
+
+def parse_definitions(text: str, source: str) -> tuple[Definition, ...]:
+    """Validate a catalogue document without its SQL files (what rendering them needs);
+    raise CatalogueError listing every problem."""
+    found, problems = _definitions(text, source)
+    if problems:
+        raise CatalogueError("invalid indicator catalogue:\n  " + "\n  ".join(problems))
+    return tuple(found)
+
+
+def parse_catalogue(text: str, sql_dir: Path, source: str) -> tuple[Indicator, ...]:
+    """Validate a catalogue document and read its SQL files; raise CatalogueError listing
+    every problem."""
+    definitions, problems = _definitions(text, source)
+    found: list[Indicator] = []
+    for definition in definitions:
+        entry = definition.entry
+        where = f"{source} indicator {entry.id}"
         path = sql_dir / entry.sql
         if not path.is_file():
-            problems.append(f"{where}: sql: file {path} does not exist")
+            problems.append(f"{where}: sql: file {path} does not exist; `citybrain indicators render` "
+                            "writes it from its template")
             continue
         sql_text = path.read_text(encoding="utf-8")
         problems += [f"{where}: sql {entry.sql}: {p}" for p in sql_problems(sql_text)]
@@ -122,12 +180,19 @@ def parse_catalogue(text: str, sql_dir: Path, source: str) -> tuple[Indicator, .
     return tuple(found)
 
 
-def read_catalogue(path: Path = CATALOGUE_PATH, sql_dir: Path | None = None) -> tuple[Indicator, ...]:
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogueError(f"cannot read the indicator catalogue {path}: {exc}") from exc
-    return parse_catalogue(text, sql_dir or path.parent / "sql", str(path))
+
+
+def read_definitions(path: Path = CATALOGUE_PATH) -> tuple[Definition, ...]:
+    return parse_definitions(_read(path), str(path))
+
+
+def read_catalogue(path: Path = CATALOGUE_PATH, sql_dir: Path | None = None) -> tuple[Indicator, ...]:
+    return parse_catalogue(_read(path), sql_dir or path.parent / "sql", str(path))
 
 
 @cache

@@ -1,8 +1,10 @@
-"""``citybrain indicators``: the indicator catalogue.
+"""``citybrain indicators``: the indicator catalogue and its SQL files.
 
 Examples:
     citybrain indicators list
     citybrain indicators list -o json
+    citybrain indicators render            # write sql/*.sql from templates/ and the catalogue
+    citybrain indicators render --check    # exit 1 naming the files that are out of date
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import orjson
 import typer
 from rich.table import Table
 
-from citybrain.indicators.catalogue import load_catalogue
+from citybrain.indicators import render
+from citybrain.indicators.catalogue import SQL_DIR, load_catalogue
 from citybrain.indicators.model import Indicator
-from citybrain.kernel.console import Output, console
+from citybrain.kernel.console import Output, console, err
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 
@@ -51,3 +54,24 @@ def list_indicators(
                       "—" if i.target is None else f"{i.target:g}", f"{i.weight:g}",
                       ", ".join(i.breakdowns))
     console.print(table)
+
+
+@app.command("render")
+def render_sql(
+    check: Annotated[bool, typer.Option("--check", help="write nothing; exit 1 if a file is out of date")]
+    = False,
+) -> None:
+    """Write each indicator's SQL file (sql/) from its family template (templates/) and the
+    catalogue's params; remove files no entry renders. Edit the templates or the catalogue,
+    never the SQL files: a test fails when they differ from their rendering."""
+    if check:
+        stale = render.stale_files()
+        if stale:
+            err.print(f"out of date in {SQL_DIR}: {', '.join(stale)}; run `{render.COMMAND}`")
+            raise typer.Exit(1)
+        console.print(f"every SQL file in {SQL_DIR} is its rendering")
+        return
+    changed = render.write()
+    for path in changed:
+        console.print(f"{'wrote' if path.exists() else 'removed'} {path}")
+    console.print(f"{len(changed)} file(s) changed" if changed else "every SQL file was up to date")

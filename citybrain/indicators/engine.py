@@ -38,7 +38,7 @@ from citybrain.indicators.model import (
     Figure,
     Indicator,
     IndicatorResult,
-    Window,
+    ReportWindow,
 )
 from citybrain.kernel import store
 from citybrain.kernel.errors import StoreError
@@ -79,7 +79,7 @@ def _figure(row: dict[str, Any]) -> Figure:
                   adjusted_value=row["adjusted_value"], unknown_share=row["unknown_share"])
 
 
-def read_as_of(conn: psycopg.Connection[Any], window: Window, now: datetime | None) -> AsOf:
+def read_as_of(conn: psycopg.Connection[Any], window: ReportWindow, now: datetime | None) -> AsOf:
     """What a computation over ``window`` at ``now`` covers: ``at = min(window end, now)``
     (the window's end when ``now`` is None) and each liveness feed's time, the earlier of
     ``at`` and its watermark, read on ``conn`` (so on the figures' snapshot when that is
@@ -95,7 +95,7 @@ def read_as_of(conn: psycopg.Connection[Any], window: Window, now: datetime | No
     return AsOf(at, tuple((f, at if marks.get(f) is None else min(at, marks[f])) for f in LIVENESS_FEEDS))
 
 
-def _result(indicator: Indicator, window: Window, department: str | None,
+def _result(indicator: Indicator, window: ReportWindow, department: str | None,
             rows: Sequence[dict[str, Any]], as_of: AsOf) -> IndicatorResult:
     total: Figure | None = None
     breakdowns: list[Breakdown] = []
@@ -126,7 +126,7 @@ def _dimension(name: str) -> Dimension:
     raise CatalogueError(f"unknown dimension {name!r}")
 
 
-def compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window, *,
+def compute(conn: psycopg.Connection[Any], indicator: Indicator, window: ReportWindow, *,
             department: str | None = None, work_hours: WorkHours | None = None,
             now: datetime | None = None) -> IndicatorResult:
     """One indicator over ``window`` for the whole city or one department, as of ``now``
@@ -139,7 +139,7 @@ def compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window,
     return _compute(conn, indicator, window, department=department, work_hours=work_hours, now=now)
 
 
-def _compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window, *,
+def _compute(conn: psycopg.Connection[Any], indicator: Indicator, window: ReportWindow, *,
              department: str | None, work_hours: WorkHours | None, now: datetime | None = None,
              as_of: AsOf | None = None) -> IndicatorResult:
     hours = work_hours or WorkHours()
@@ -170,7 +170,7 @@ def _compute(conn: psycopg.Connection[Any], indicator: Indicator, window: Window
     return _result(indicator, window, department, rows, as_of)
 
 
-def compute_all(conn: psycopg.Connection[Any], window: Window, *, department: str | None = None,
+def compute_all(conn: psycopg.Connection[Any], window: ReportWindow, *, department: str | None = None,
                 work_hours: WorkHours | None = None,
                 indicators: Iterable[Indicator] | None = None, workers: int = 1,
                 then: Callable[[IndicatorResult], object] | None = None,

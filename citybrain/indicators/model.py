@@ -49,7 +49,7 @@ class Indicator:
 
 
 @dataclass(frozen=True)
-class Window:
+class ReportWindow:
     """A reporting window [start, end) in UTC, with the time zone its days are cut in."""
 
     start: datetime
@@ -106,7 +106,7 @@ class Breakdown:
 @dataclass(frozen=True)
 class IndicatorResult:
     indicator: Indicator
-    window: Window
+    window: ReportWindow
     department: str | None      # scope of the request; None = whole city
     figure: Figure
     breakdowns: tuple[Breakdown, ...] = field(default_factory=tuple)

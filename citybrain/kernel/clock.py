@@ -7,7 +7,7 @@ kinds of time are named apart everywhere:
   ``event_at``, a liveness feed's watermark, the alerter's ``EventClock``);
 * **processing time**: when the platform handles it (an incident's ``opened_at``, an
   offset's ``updated_at``): the wall clock, ``utc_now``, in production, or
-  ``alerts.clock.PipelineClock`` when recorded or simulated events are replayed.
+  ``alerts.watermark_clock.WatermarkClock`` when recorded or simulated events are replayed.
 
 Both kinds are a ``Clock``: a call with no argument that returns an aware UTC datetime.
 Entry points pick the clock; everything below them takes one as a parameter.

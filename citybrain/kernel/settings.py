@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     api_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     api_max_body_bytes: int = Field(default=65_536, ge=1024)
 
-    # Acknowledge links (alerts/ack_link.py): the HMAC key of the signed, expiring,
+    # Acknowledge links (alerts/incidents/ack_link.py): the HMAC key of the signed, expiring,
     # per-recipient links in notifications, which acknowledge with a click (a confirmation
     # page, then a POST) where no Bearer token can be sent. At least 32 characters, one
     # per deployment. Unset: no signed links; messages carry the incident link only.
@@ -144,15 +144,15 @@ class Settings(BaseSettings):
     smtp_security: str = Field(default="none", pattern=r"^(none|starttls|ssl)$")
     smtp_ca_file: Path | None = None
 
-    # Alert detection (alerts/rules.py, alerts/noise.py, `citybrain alerter`): the rule
-    # files (a folder of *.yaml or one file; unset: the packaged alerts/rules/); the
-    # alerter's consumer group (unset: "<consumer_group>-alerter") and how often it runs
-    # its clock-driven checks and the escalation loop. Flapping: an asset changing state
-    # more than flap_changes times within flap_window_seconds is marked flapping (one
-    # alert); its state alerts are held until it was stable for flap_stable_seconds.
-    # Storms: alert_storm_min_children children of one parent going down within
-    # alert_storm_window_seconds become one parent incident; a child's outage alert
-    # waits alert_storm_hold_seconds (event time) for its siblings before it goes out
+    # Alert detection (alerts/detection: rules.py, flapping.py, collapse.py; `citybrain
+    # alerter`): the rule files (a folder of *.yaml or one file; unset: the packaged
+    # alerts/rules/); the alerter's consumer group (unset: "<consumer_group>-alerter") and
+    # how often it runs its clock-driven checks and the escalation loop. Flapping: an asset
+    # changing state more than flap_changes times within flap_window_seconds is marked
+    # flapping (one alert); its state alerts are held until it was stable for
+    # flap_stable_seconds. Storms: alert_storm_min_children children of one parent going
+    # down within alert_storm_window_seconds become one parent incident; a child's outage
+    # alert waits alert_storm_hold_seconds (event time) for its siblings before it goes out
     # alone. Recurring maintenance windows are expanded maintenance_horizon_days ahead.
     alert_rules_path: Path | None = None
     alerter_consumer_group: str | None = None

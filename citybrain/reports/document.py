@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from citybrain.indicators.model import KEYS, AsOf, IndicatorResult, Window
+from citybrain.indicators.model import KEYS, AsOf, IndicatorResult, ReportWindow
 from citybrain.kernel.errors import CitybrainError
 from citybrain.reports.rows import ROW_FORMAT, data_rows, data_sha256, rounded
 from citybrain.reports.scorecard import Scorecard, check_weights, score_keys
@@ -80,7 +80,7 @@ class Provenance:
 
 @dataclass(frozen=True)
 class ReportDocument:
-    window: Window
+    window: ReportWindow
     department: str | None
     results: tuple[IndicatorResult, ...]     # canonical order: key (KEYS order), then id
     rows: tuple[tuple[str, ...], ...]        # canonical data rows (citybrain.reports.rows)
@@ -118,7 +118,7 @@ def completeness(results: Sequence[IndicatorResult]) -> Completeness:
     )
 
 
-def report_as_of(results: Sequence[IndicatorResult], window: Window, generated_at: datetime) -> AsOf:
+def report_as_of(results: Sequence[IndicatorResult], window: ReportWindow, generated_at: datetime) -> AsOf:
     """The report's as-of: the earlier of the window's end and ``generated_at``, with the
     feeds' times the results were computed with (results built by hand carry none)."""
     at = min(window.end, generated_at)
@@ -132,7 +132,7 @@ def report_as_of(results: Sequence[IndicatorResult], window: Window, generated_a
     return as_of
 
 
-def assemble_report(results: Sequence[IndicatorResult], window: Window, *, department: str | None,
+def assemble_report(results: Sequence[IndicatorResult], window: ReportWindow, *, department: str | None,
                     generated_by: str, generated_at: datetime,
                     weights: Mapping[str, float] | None = None, weights_source: str = "catalogue",
                     version: str | None = None,
@@ -179,7 +179,7 @@ def assemble_report(results: Sequence[IndicatorResult], window: Window, *, depar
                           score_keys(ordered, weights=weights, weights_source=weights_source), provenance)
 
 
-def build_report(conn: psycopg.Connection[Any], window: Window, *, department: str | None,
+def build_report(conn: psycopg.Connection[Any], window: ReportWindow, *, department: str | None,
                  generated_by: str, generated_at: datetime,
                  weights: Mapping[str, float] | None = None,
                  weights_source: str = "catalogue", workers: int = 1,
@@ -192,7 +192,7 @@ def build_report(conn: psycopg.Connection[Any], window: Window, *, department: s
     one snapshot (committed data only; see compute_all). ``on_result`` is called with each
     indicator's result as it is computed (from the thread that computed it), e.g. to show
     progress."""
-    from alerts.maintenance import retroactive_in
+    from alerts.maintenance.windows import retroactive_in
     from citybrain.indicators.engine import compute_all
     from streams.derivation import late_evidence_in
 

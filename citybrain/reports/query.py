@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import HTTPException, Query, status
 
-from citybrain.indicators.model import Window
+from citybrain.indicators.model import ReportWindow
 from citybrain.kernel.settings import Settings
 from citybrain.reports.document import ReportError
 from citybrain.reports.window import report_window, zone
@@ -34,7 +34,7 @@ class WindowQuery:
     department: Annotated[str | None, Query(max_length=200, description="one department's scope")] = None
 
 
-def window_from_query(q: WindowQuery, settings: Settings) -> Window:
+def window_from_query(q: WindowQuery, settings: Settings) -> ReportWindow:
     """The window asked for, or a 422 saying why it cannot be computed."""
     try:
         win = report_window(q.from_, q.to, zone(q.tz or settings.timezone))

@@ -19,7 +19,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from citybrain.indicators.model import Window
+from citybrain.indicators.model import ReportWindow
 from citybrain.reports.document import ReportError
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -58,9 +58,9 @@ def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
     return moment
 
 
-def report_window(start: str, end: str, tz: ZoneInfo) -> Window:
+def report_window(start: str, end: str, tz: ZoneInfo) -> ReportWindow:
     lo, hi = parse_bound(start, tz, end=False), parse_bound(end, tz, end=True)
     if hi <= lo:
         raise ReportError(f"the window is empty: --to {end!r} is not after --from {start!r} "
                           "(a --to date includes that whole day)")
-    return Window(lo, hi, tz)
+    return ReportWindow(lo, hi, tz)

@@ -13,13 +13,13 @@ from schemas.registry import Registry
 from .city import CityConfig, stable_fraction, tag_value
 from .clock import Stamps, epoch_of, iso
 from .message import Outbox
-from .scenario import Scenario, Window
+from .scenario import Scenario, TickGrid
 
 
 class CloudMeter:
     """Usage of every host each cloud interval; load follows the working day."""
 
-    def __init__(self, registry: Registry, cfg: CityConfig, win: Window, scenario: Scenario,
+    def __init__(self, registry: Registry, cfg: CityConfig, win: TickGrid, scenario: Scenario,
                  rng: random.Random, stamps: Stamps) -> None:
         self.win, self.rng, self.stamps = win, rng, stamps
         interval = cfg.cloud_interval_s

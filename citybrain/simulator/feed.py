@@ -21,7 +21,7 @@ from .cloud import CloudMeter
 from .fleet import CameraFleet, Intervals, IotFleet
 from .message import Outbox, SimMessage
 from .probes import Prober
-from .scenario import Scenario, Window, window
+from .scenario import Scenario, TickGrid, tick_grid
 from .timeline import lay_out
 
 __all__ = ["SimMessage", "generate", "silences"]
@@ -34,7 +34,7 @@ def _flaps(start: int, end: int, period: int) -> Intervals:
     return [(s, min(s + period, end)) for s in range(start, end, 2 * period)]
 
 
-def silences(registry: Registry, scenario: Scenario, win: Window) -> dict[str, Intervals]:
+def silences(registry: Registry, scenario: Scenario, win: TickGrid) -> dict[str, Intervals]:
     """When each asset sends nothing at all: outages, flapping, life outside the register."""
     found: dict[str, Intervals] = {}
     for f in scenario.of_kind("district_outage"):
@@ -54,7 +54,7 @@ def silences(registry: Registry, scenario: Scenario, win: Window) -> dict[str, I
     return found
 
 
-def _camera_faults(scenario: Scenario, win: Window) -> dict[str, list[tuple[int, int, str]]]:
+def _camera_faults(scenario: Scenario, win: TickGrid) -> dict[str, list[tuple[int, int, str]]]:
     found: dict[str, list[tuple[int, int, str]]] = {}
     for f in scenario.of_kind("camera_picture_fault"):
         end = epoch_of(f.end) if f.end else win.end
@@ -66,7 +66,7 @@ def _camera_faults(scenario: Scenario, win: Window) -> dict[str, list[tuple[int,
 def generate(registry: Registry, scenario: Scenario, cfg: CityConfig, start: datetime,
              days: float) -> Iterator[SimMessage]:
     """Every message of the window [start, start + days), in non-decreasing event time."""
-    win = window(cfg, start, days)
+    win = tick_grid(cfg, start, days)
     stamps = Stamps()
     quiet = silences(registry, scenario, win)
     # One random stream per producer, so that adding noise to one leaves the others alone.

@@ -21,7 +21,7 @@ from schemas.registry import Registry
 from .city import CityConfig, stable_fraction
 from .clock import Stamps
 from .message import Outbox
-from .scenario import Window
+from .scenario import TickGrid
 
 Intervals = list[tuple[int, int]]
 Event = dict[str, Any]
@@ -57,7 +57,7 @@ def _groups(registry: Registry) -> dict[str, _Group]:
 class _Fleet:
     family = ""
 
-    def __init__(self, cfg: CityConfig, win: Window, interval: int,
+    def __init__(self, cfg: CityConfig, win: TickGrid, interval: int,
                  silences: dict[str, Intervals], rng: random.Random, stamps: Stamps) -> None:
         self.cfg, self.win, self.interval = cfg, win, interval
         self.silences, self.rng, self.stamps = silences, rng, stamps
@@ -89,7 +89,7 @@ class _Fleet:
 class IotFleet(_Fleet):
     family = "iot"
 
-    def __init__(self, registry: Registry, cfg: CityConfig, win: Window,
+    def __init__(self, registry: Registry, cfg: CityConfig, win: TickGrid,
                  silences: dict[str, Intervals], rng: random.Random, stamps: Stamps) -> None:
         super().__init__(cfg, win, cfg.iot_interval_s, silences, rng, stamps)
         self.groups = _groups(registry)
@@ -199,7 +199,7 @@ class IotFleet(_Fleet):
 class CameraFleet(_Fleet):
     family = "video"
 
-    def __init__(self, registry: Registry, cfg: CityConfig, win: Window,
+    def __init__(self, registry: Registry, cfg: CityConfig, win: TickGrid,
                  silences: dict[str, Intervals], faults: dict[str, list[tuple[int, int, str]]],
                  rng: random.Random, stamps: Stamps) -> None:
         super().__init__(cfg, win, cfg.camera_interval_s, silences, rng, stamps)

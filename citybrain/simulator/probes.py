@@ -18,7 +18,7 @@ from .city import CityConfig, stable_fraction
 from .clock import Stamps, epoch_of
 from .fleet import Intervals, silent
 from .message import Outbox
-from .scenario import Scenario, Window
+from .scenario import Scenario, TickGrid
 
 LOCATIONS = {"portal": "probe-internet-telecom", "system": "probe-dc-core",
              "link": "probe-link-endpoint"}
@@ -27,7 +27,7 @@ TIMEOUT_MS = 10_000.0
 
 
 class Prober:
-    def __init__(self, registry: Registry, cfg: CityConfig, win: Window, scenario: Scenario,
+    def __init__(self, registry: Registry, cfg: CityConfig, win: TickGrid, scenario: Scenario,
                  silences: dict[str, Intervals], rng: random.Random, stamps: Stamps) -> None:
         self.win, self.rng, self.stamps, self.silences = win, rng, stamps, silences
         interval = cfg.probe_interval_s

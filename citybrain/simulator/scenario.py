@@ -82,8 +82,8 @@ class Scenario:
 
 
 @dataclass(frozen=True)
-class Window:
-    """The simulated window on the feed's tick grid, in epoch seconds."""
+class TickGrid:
+    """The simulated period on the feeds' tick grid (the gcd of their intervals), in epoch seconds."""
 
     start: int
     end: int
@@ -94,17 +94,17 @@ class Window:
         return (self.end - self.start) // self.tick
 
 
-def window(cfg: CityConfig, start: datetime, days: float) -> Window:
+def tick_grid(cfg: CityConfig, start: datetime, days: float) -> TickGrid:
     if days <= 0:
         raise ValueError("days must be positive")
     tick = math.gcd(cfg.iot_interval_s, cfg.camera_interval_s, cfg.probe_interval_s,
                     cfg.cloud_interval_s)
     s0 = epoch_of(start)
-    return Window(s0, s0 + int(days * 86400) // tick * tick, tick)
+    return TickGrid(s0, s0 + int(days * 86400) // tick * tick, tick)
 
 
 class _Planner:
-    def __init__(self, registry: Registry, cfg: CityConfig, win: Window) -> None:
+    def __init__(self, registry: Registry, cfg: CityConfig, win: TickGrid) -> None:
         self.rng = random.Random(f"{cfg.seed}:scenario")
         self.cfg = cfg
         self.win = win
@@ -296,7 +296,7 @@ class _Planner:
 
 def plan_scenario(registry: Registry, cfg: CityConfig, start: datetime, days: float
                   ) -> Scenario:
-    planner = _Planner(registry, cfg, window(cfg, start, days))
+    planner = _Planner(registry, cfg, tick_grid(cfg, start, days))
     planner.network()
     planner.cameras()
     planner.cloud()

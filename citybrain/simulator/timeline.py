@@ -19,7 +19,7 @@ from .city import dataset_updates, stable_fraction
 from .clock import epoch_of, iso
 from .cloud import request_events
 from .defects import malformed_value
-from .scenario import Scenario, Window
+from .scenario import Scenario, TickGrid
 
 # (time, family, key, value, why malformed)
 Entry = tuple[int, str, str | None, bytes, str | None]
@@ -35,7 +35,7 @@ ROUTINE_SECURITY: tuple[tuple[str, str, str, str], ...] = (
 
 
 class _Timeline:
-    def __init__(self, registry: Registry, scenario: Scenario, win: Window,
+    def __init__(self, registry: Registry, scenario: Scenario, win: TickGrid,
                  rng: random.Random) -> None:
         self.registry, self.scenario, self.win, self.rng = registry, scenario, win, rng
         self.entries: list[Entry] = []
@@ -152,7 +152,7 @@ class _Timeline:
             self.add(t, family, asset_id, event)
 
 
-def lay_out(registry: Registry, scenario: Scenario, win: Window, seed: int
+def lay_out(registry: Registry, scenario: Scenario, win: TickGrid, seed: int
             ) -> dict[int, list[Entry]]:
     """The sparse entries of the window, by tick index."""
     timeline = _Timeline(registry, scenario, win, random.Random(f"{seed}:timeline"))

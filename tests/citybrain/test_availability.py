@@ -13,6 +13,7 @@ facts cover the four Shanghai days 03-09 … 03-12, i.e. H-24 … H72.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,8 +22,9 @@ import pytest
 from psycopg import sql
 
 from citybrain import availability
-from citybrain.indicators.model import Breakdown, Figure, Window
-from citybrain.kernel import locks
+from citybrain.indicators.families import KNOWN_STATES
+from citybrain.indicators.model import Breakdown, Figure, ReportWindow
+from citybrain.kernel import locks, store
 from citybrain.kernel.settings import Settings
 from streams import rollups
 from tests.citybrain.indicators.city import (
@@ -46,7 +48,7 @@ ALIGNED = window(START, END)
 CUT = window(START + timedelta(hours=5, minutes=17), H(48) + timedelta(hours=13, minutes=45))
 BERLIN_W = window(local(BERLIN, 2026, 3, 9), local(BERLIN, 2026, 3, 12), BERLIN)
 # Every window kind the brief names, with and without a department filter.
-CASES: list[tuple[Window, str | None]] = [
+CASES: list[tuple[ReportWindow, str | None]] = [
     (ALIGNED, None), (CUT, None), (BERLIN_W, None), (ALIGNED, "water"), (CUT, "traffic"), (BERLIN_W, "water")]
 INDICATORS = [("infra.device_online_rate", "iot_device"), ("infra.camera_intact_rate", "camera")]
 DEVICE = "infra.device_online_rate"
@@ -54,12 +56,12 @@ DEVICE = "infra.device_online_rate"
 Figures = tuple[Figure, tuple[Breakdown, ...]]
 
 
-def figures(db: Conn, indicator: str, win: Window, dept: str | None = None) -> Figures:
+def figures(db: Conn, indicator: str, win: ReportWindow, dept: str | None = None) -> Figures:
     result = run(db, indicator, win, department=dept)
     return result.figure, result.breakdowns
 
 
-def live(db: Conn, indicator: str, win: Window, dept: str | None = None) -> Figures:
+def live(db: Conn, indicator: str, win: ReportWindow, dept: str | None = None) -> Figures:
     """The figures with every fact ignored (rolled back afterwards): the reference."""
     with db.transaction(force_rollback=True):
         db.execute("DELETE FROM availability_days")
@@ -87,8 +89,9 @@ def rich_city(db: Conn) -> None:
     """The golden city of test_availability.py (iot_device A, B, C, gateway G; maintenance
     of scopes asset, department, tag, district; a silence; a removed window; a mid-window
     registration and a retirement; an unknown gap and an unrecorded one) plus cameras and
-    what it lacks: degraded and 'maintenance' state intervals, city-wide maintenance, an
-    asset without a district, a window removed in mid-period, odd microseconds."""
+    what it lacks: degraded intervals, offline and unknown ones under maintenance, city-wide
+    maintenance, an asset without a district, a window removed in mid-period, odd
+    microseconds."""
     build_city(db, "iot_device", "gateway")
     asset(db, "K1", "camera", "water", district="d1", tags=["solar"])
     asset(db, "K2", "camera", "traffic", registered=H(-20), retired=H(60))
@@ -97,10 +100,10 @@ def rich_city(db: Conn) -> None:
     odd = H(9.5) + timedelta(microseconds=123_457)
     states(db, "K1", ("online", H(-100), H(3)), ("degraded", H(3), odd), ("offline", odd, H(11)),
            ("online", H(11), None))
-    states(db, "K2", ("online", H(-20), H(-2)), ("maintenance", H(-2), H(7)), ("unknown", H(7), H(8)),
+    states(db, "K2", ("online", H(-20), H(-2)), ("offline", H(-2), H(7)), ("unknown", H(7), H(8)),
            ("online", H(8), H(50)), ("degraded", H(50), None))
     states(db, "K3", ("degraded", H(-30), H(26.25)), ("offline", H(26.25), H(41)), ("online", H(41), H(60)))
-    states(db, "D", ("online", H(-40), H(-12)), ("degraded", H(-12), H(-3)), ("maintenance", H(-3), H(2)),
+    states(db, "D", ("online", H(-40), H(-12)), ("degraded", H(-12), H(-3)), ("unknown", H(-3), H(2)),
            ("offline", H(2), odd), ("online", odd, None))
     maintenance(db, "all", None, (H(-4), H(1)), (H(60), H(61)))
     maintenance(db, "department", "water", (H(9), H(27)), removed_at=H(20))
@@ -134,12 +137,12 @@ def test_whole_days_in_the_facts_zone_are_read_from_the_facts(db: Conn, indicato
         return db.execute("UPDATE availability_daily SET online_us = online_us + 1000000"
                           " WHERE day = %s AND kind = %s", (day, kind)).rowcount
 
-    def numerator(win: Window) -> float:
+    def numerator(win: ReportWindow) -> float:
         value = run(db, indicator, win).figure.numerator
         assert value is not None
         return value
 
-    def plus(win: Window, seconds: int) -> Any:
+    def plus(win: ReportWindow, seconds: int) -> Any:
         value = base[win].numerator
         assert value is not None
         return pytest.approx(value + seconds, abs=1e-3, rel=0)
@@ -352,3 +355,53 @@ def test_the_workers_periodic_refresh_takes_the_newest_settled_days(db: Conn, da
     assert availability.refresh_recent(database_url, schema, settings, now).days == ()
     later = availability.refresh_recent(database_url, schema, settings, now + timedelta(minutes=10))
     assert later.days == (date(2026, 3, 12),)
+
+
+# --- migration 022: no liveness state 'maintenance' ------------------------------------
+
+def state_checks(db: Conn) -> dict[str, str]:
+    return dict(db.execute(
+        "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conname IN ('asset_state_state_check', 'state_intervals_state_check')"
+        " AND connamespace = current_schema()::regnamespace").fetchall())
+
+
+def test_the_state_columns_admit_the_known_states_and_unknown_only(db: Conn) -> None:
+    """The facts keep a column per known state (families.KNOWN_STATES): a state the columns
+    admitted beyond those and 'unknown' would be time no figure counts."""
+    checks = state_checks(db)
+    assert set(checks) == {"asset_state", "state_intervals"}
+    for definition in checks.values():
+        admitted = set(re.findall(r"'(\w+)'::text", definition))
+        assert admitted == {*KNOWN_STATES, "unknown"}, definition
+    columns = {r[0] for r in db.execute("SELECT column_name FROM information_schema.columns"
+                                        " WHERE table_schema = current_schema()"
+                                        " AND table_name = 'availability_daily'")}
+    assert {f"{s}{m}_us" for s in KNOWN_STATES for m in ("", "_m")} <= columns and "held_us" not in columns
+    department(db, "water")
+    asset(db, "A", "iot_device", "water")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        states(db, "A", ("maintenance", H(0), H(1)))
+
+
+def test_migration_022_names_a_leftover_maintenance_interval_and_what_to_do(db: Conn) -> None:
+    """Run against a schema as 021 left it (the old constraint, held_us): a stored
+    'maintenance' interval stops it with the rows named and a hint; without one it applies."""
+    (text,) = [m.sql for m in store.migrations() if m.version == 22]
+    department(db, "water")
+    asset(db, "A", "iot_device", "water")
+    with db.transaction(force_rollback=True):
+        db.execute("ALTER TABLE state_intervals DROP CONSTRAINT state_intervals_state_check,"
+                   " ADD CONSTRAINT state_intervals_state_check CHECK (state IN"
+                   " ('online', 'degraded', 'offline', 'unknown', 'maintenance'))")
+        db.execute("ALTER TABLE availability_daily ADD COLUMN held_us bigint NOT NULL DEFAULT 0")
+        states(db, "A", ("maintenance", H(0), H(1)))
+        with pytest.raises(psycopg.errors.RaiseException) as caught, db.transaction():
+            db.execute(text.encode())
+        assert "liveness state 'maintenance' is gone" in str(caught.value)
+        assert "citybrain maintenance add" in (caught.value.diag.message_hint or "")
+        db.execute("UPDATE state_intervals SET state = 'offline' WHERE state = 'maintenance'")
+        db.execute(text.encode())
+        assert all("maintenance" not in d for d in state_checks(db).values())
+        described = db.execute("SELECT * FROM availability_daily").description or ()
+        assert "held_us" not in {c.name for c in described}

@@ -24,7 +24,7 @@ import pytest
 
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.indicators.engine import compute
-from citybrain.indicators.model import Indicator, Window
+from citybrain.indicators.model import Indicator, ReportWindow
 from citybrain.kernel import store
 from citybrain.kernel.settings import Settings
 from dashboards import indicator_sql
@@ -175,7 +175,7 @@ def test_indicator_panels_show_what_the_reports_compute(
         grafana_conn: psycopg.Connection[Any], database_url: str) -> None:
     schema, loaded_city = loaded
     tz = SETTINGS.timezone
-    window = Window(city.START, city.END, ZoneInfo(tz))
+    window = ReportWindow(city.START, city.END, ZoneInfo(tz))
     dept_var = Variable("department", include_all=True, all_value="NULL",
                         options=loaded_city.departments)
     with store.connect(database_url, schema) as engine_conn:
@@ -219,7 +219,7 @@ def test_online_rate_series_panels_split_the_engine_rows(
              for t, metric, value in grafana_conn.execute(expand(query.sql, ctx).encode()).fetchall()}
     indicator = indicator_sql.indicator("infra.device_online_rate")
     with store.connect(database_url, schema) as engine_conn:
-        result = compute(engine_conn, indicator, Window(city.START, city.END, tz))
+        result = compute(engine_conn, indicator, ReportWindow(city.START, city.END, tz))
     engine = {(b.member[:-11], b.member[-10:]): b.figure.value
               for b in result.breakdowns if b.dimension == dimension}
     assert engine and panel.keys() == engine.keys()

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from citybrain.kernel.settings import Settings
-from dashboards import pipeline
+from dashboards.boards import pipeline
 from dashboards.build import committed_settings
 from streams.topics import ensure_topics
 from tests.helpers import produce, running_worker, wait_for

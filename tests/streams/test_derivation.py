@@ -26,7 +26,7 @@ import orjson
 import psycopg
 import pytest
 
-from citybrain.indicators.model import Window
+from citybrain.indicators.model import ReportWindow
 from citybrain.kernel import store
 from citybrain.kernel.settings import Settings
 from citybrain.reports.document import build_report
@@ -177,7 +177,7 @@ def outcome(url: str, schema: str) -> dict[str, Any]:
         gaps = conn.execute("SELECT feed, after_at, until_at FROM feed_gaps ORDER BY 1, 2").fetchall()
         states = conn.execute("SELECT asset_id, state, since FROM asset_state ORDER BY 1").fetchall()
         marks = conn.execute("SELECT feed, watermark FROM feed_watermarks ORDER BY 1").fetchall()
-        window = Window(START, START + timedelta(hours=HOURS), ZoneInfo("Asia/Shanghai"))
+        window = ReportWindow(START, START + timedelta(hours=HOURS), ZoneInfo("Asia/Shanghai"))
         doc = build_report(conn, window, department=None, generated_by="test",
                            generated_at=START + timedelta(days=1))
         report = render_json(doc)
@@ -287,11 +287,11 @@ def test_evidence_beyond_the_lateness_bound_is_counted_and_never_folded(
     assert late == [("iot", h(1 + 40 / 60), 16)]
     assert db.execute("SELECT count(*) FROM iot_events WHERE asset_id = 'd2'").fetchone() == (180,)
     # ...and reported: a report over the window states them in its provenance.
-    doc = build_report(db, Window(h(0), h(3), ZoneInfo("Asia/Shanghai")), department=None,
+    doc = build_report(db, ReportWindow(h(0), h(3), ZoneInfo("Asia/Shanghai")), department=None,
                        generated_by="test", generated_at=h(24))
     assert doc.provenance.late_evidence == (("iot", 16),)
     assert b'"late_evidence": {\n      "iot": 16\n    }' in render_json(doc)
-    later = build_report(db, Window(h(2), h(3), ZoneInfo("Asia/Shanghai")), department=None,
+    later = build_report(db, ReportWindow(h(2), h(3), ZoneInfo("Asia/Shanghai")), department=None,
                          generated_by="test", generated_at=h(24))
     assert later.provenance.late_evidence == ()
     # A later correction folds again from a checkpoint before the frozen point: the late

@@ -8,11 +8,15 @@ import pytest
 
 from schemas.events import LivenessLevel
 from streams.liveness import (
+    TRANSITIONS,
     AssetLiveness,
+    Event,
+    IllegalLivenessTransition,
     LivenessTracker,
     State,
     TrackedAsset,
     Transition,
+    next_state,
 )
 
 UP, DEGRADED, DOWN = LivenessLevel.ONLINE, LivenessLevel.DEGRADED, LivenessLevel.DOWN
@@ -517,20 +521,6 @@ def test_invalid_configuration_is_rejected() -> None:
         TrackedAsset("a", 60, t(10), t(5))
 
 
-def test_maintenance_is_left_alone() -> None:
-    tr = tracker()
-    tr.register(asset("m"), AssetLiveness(State.MAINTENANCE, t(0), t(0)))
-    tr.register(asset("x"))
-    tr.advance(t(10))
-    tr.observe("x", t(10), level=UP)
-    assert tr.observe("m", t(20), level=DOWN) == []
-    assert tr.observe("m", t(30), level=UP) == []
-    assert [x.asset_id for x in tr.stall(t(40))] == ["x"]
-    later = tr.advance(t(5000)) + tr.advance(t(5200))  # resume, then x's grace runs out
-    assert brief(later) == [("x", State.OFFLINE, State.UNKNOWN, t(5150))]
-    assert tr.state_of("m") == AssetLiveness(State.MAINTENANCE, t(0), t(30))
-
-
 def test_watermark_never_moves_back() -> None:
     tr = tracker()
     tr.register(asset())
@@ -718,3 +708,91 @@ def test_degraded_reason_on_other_feeds_is_generic() -> None:
     tr.register(asset("portal"))
     tr.advance(t(0))
     assert [x.reason for x in tr.observe("portal", t(1), level=DEGRADED)] == ["reported degraded"]
+
+
+# The transition table: each row driven through the tracker's public calls. `reach` puts
+# asset "a" in a state and returns the watermark; `fire` makes the event happen after it.
+def reach(state: State | None) -> tuple[LivenessTracker, datetime]:
+    tr = tracker()
+    tr.register(asset("a"))
+    tr.advance(t(0))  # never seen: its first window ends at 150
+    if state is None:
+        return tr, t(0)
+    level = {State.ONLINE: UP, State.DEGRADED: DEGRADED, State.OFFLINE: DOWN, State.UNKNOWN: UP}
+    tr.observe("a", t(10), level=level[state])
+    tr.advance(t(10))
+    if state is State.UNKNOWN:  # a stall, then the resume: a grace deadline at 30 + 150
+        tr.stall(t(20))
+        tr.advance(t(30))
+        return tr, t(30)
+    return tr, t(10)
+
+
+FIRE: dict[Event, Callable[[LivenessTracker, datetime], list[Transition]]] = {
+    Event.REPORTED_UP: lambda tr, now: tr.observe("a", now + timedelta(seconds=5), level=UP),
+    Event.REPORTED_DEGRADED: lambda tr, now: tr.observe("a", now + timedelta(seconds=5), level=DEGRADED),
+    Event.REPORTED_DOWN: lambda tr, now: tr.observe("a", now + timedelta(seconds=5), level=DOWN),
+    # 200 s on: past every deadline, not a gap; 400 s on: a gap (> 300 s) holding them.
+    Event.DEADLINE_PASSED: lambda tr, now: tr.advance(now + timedelta(seconds=200)),
+    Event.FIRST_WINDOW_LAPSED: lambda tr, now: tr.advance(now + timedelta(seconds=400)),
+    Event.INGESTION_GAP: lambda tr, now: tr.advance(now + timedelta(seconds=400)),
+    Event.STALL: lambda tr, now: tr.stall(now + timedelta(seconds=5)),
+}
+
+
+@pytest.mark.parametrize(("state", "event", "target"),
+                         [(s, e, n) for (s, e), n in TRANSITIONS.items()],
+                         ids=[f"{s}-{e}" for s, e in TRANSITIONS])
+def test_each_row_of_the_table_is_what_the_tracker_does(
+    state: State | None, event: Event, target: State | None
+) -> None:
+    tr, now = reach(state)
+    current = tr.state_of("a")
+    assert (current.state if current else None) is state
+    emitted = FIRE[event](tr, now)
+    after = tr.state_of("a")
+    assert (after.state if after else None) is target
+    if target is state:  # staying is no transition
+        assert emitted == []
+    else:
+        assert brief(emitted)[-1][1:3] == (target, state)
+        assert len(emitted) == 1
+
+
+def test_the_table_covers_every_state_and_event_and_reports_lead_anywhere() -> None:
+    assert {s for s, _ in TRANSITIONS} == {None, *State}
+    assert {e for _, e in TRANSITIONS} == set(Event)
+    for state in (None, *State):  # a report names the state, whatever the state was
+        assert next_state(state, Event.REPORTED_UP) is State.ONLINE
+        assert next_state(state, Event.REPORTED_DEGRADED) is State.DEGRADED
+        assert next_state(state, Event.REPORTED_DOWN) is State.OFFLINE
+    # Only a never-seen asset stays without a state.
+    assert [k for k, n in TRANSITIONS.items() if n is None] == [(None, Event.STALL)]
+
+
+ILLEGAL = [(s, e) for s in (None, *State) for e in Event if (s, e) not in TRANSITIONS]
+
+
+def test_the_illegal_pairs_are_the_ones_that_cannot_happen() -> None:
+    assert set(ILLEGAL) == {
+        (None, Event.DEADLINE_PASSED), (None, Event.INGESTION_GAP),  # the first window runs first
+        (State.OFFLINE, Event.DEADLINE_PASSED), (State.OFFLINE, Event.INGESTION_GAP),  # no deadline
+        *((s, Event.FIRST_WINDOW_LAPSED) for s in State),  # only before a first state
+    }
+
+
+@pytest.mark.parametrize(("state", "event"), ILLEGAL, ids=[f"{s}-{e}" for s, e in ILLEGAL])
+def test_an_illegal_transition_raises(state: State | None, event: Event) -> None:
+    with pytest.raises(IllegalLivenessTransition, match="no transition from") as raised:
+        next_state(state, event)
+    assert (raised.value.state, raised.value.event) == (state, event)
+
+
+def test_the_tracker_consults_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    tr, now = reach(State.ONLINE)
+    monkeypatch.delitem(TRANSITIONS, (State.ONLINE, Event.DEADLINE_PASSED))
+    with pytest.raises(IllegalLivenessTransition, match="from online on 'deadline passed'"):
+        tr.advance(now + timedelta(seconds=200))
+    monkeypatch.setitem(TRANSITIONS, (State.ONLINE, Event.REPORTED_DOWN), State.DEGRADED)
+    tr, now = reach(State.ONLINE)
+    assert brief(tr.observe("a", now, level=DOWN)) == [("a", State.DEGRADED, State.ONLINE, now)]

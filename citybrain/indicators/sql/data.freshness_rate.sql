@@ -82,7 +82,8 @@ judged AS MATERIALIZED (
     LEFT JOIN stale s ON s.asset_id = ds.asset_id
 ),
 by_group AS (
-    SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department' ELSE 'total' END AS dimension,
+    SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
+                ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id END AS member,
            count(*) FILTER (WHERE isempty(stale)) AS fresh, count(*) AS catalogued
     FROM judged

@@ -32,7 +32,8 @@ per_dataset AS (
     SELECT asset_id, department_id, bool_and(passed) AS passed FROM checks GROUP BY asset_id, department_id
 ),
 by_group AS (
-    SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department' ELSE 'total' END AS dimension,
+    SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
+                ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id END AS member,
            count(*) FILTER (WHERE passed) AS passing, count(*) AS checked
     FROM per_dataset

@@ -7,8 +7,8 @@
 -- Parameters: start, end (the window W = [start, end), timestamptz), tz (IANA zone),
 -- department (a department id, or NULL for the whole city).
 -- Returns rows (dimension: 'total', 'department', 'day'; member; value in percent;
--- numerator = datasets shared with another department; denominator = datasets in the register; adjusted_value
--- and unknown_share NULL). No dataset in scope: value NULL.
+-- numerator = datasets shared with another department; denominator = datasets in the
+-- register; adjusted_value and unknown_share NULL). No dataset in scope: value NULL.
 WITH days AS MATERIALIZED (
     SELECT d::date AS day,
            greatest(%(start)s::timestamptz, local_midnight(d::date, %(tz)s::text)) AS lo,
@@ -23,7 +23,7 @@ datasets AS MATERIALIZED (
            greatest(a.registered_at, %(start)s::timestamptz) AS lo,
            least(a.retired_at, %(end)s::timestamptz) AS hi
     FROM assets a
-    WHERE a.kind = 'dataset'
+    WHERE a.kind IN ('dataset')
       AND a.registered_at < %(end)s::timestamptz
       AND (a.retired_at IS NULL OR a.retired_at > greatest(a.registered_at, %(start)s::timestamptz))
       AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
@@ -38,7 +38,8 @@ hits AS (
       AND e.occurred_at >= ds.lo AND e.occurred_at < ds.hi
 ),
 by_group AS (
-    SELECT CASE WHEN GROUPING(ds.department_id) = 0 THEN 'department' ELSE 'total' END AS dimension,
+    SELECT CASE WHEN GROUPING(ds.department_id) = 0 THEN 'department'
+                ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(ds.department_id) = 0 THEN ds.department_id END AS member,
            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM hits h WHERE h.asset_id = ds.asset_id)) AS yes,
            count(*) AS catalogued

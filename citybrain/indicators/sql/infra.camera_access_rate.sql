@@ -38,7 +38,7 @@ scoped AS NOT MATERIALIZED (
            greatest(a.registered_at, %(start)s::timestamptz) AS lo,
            least(a.retired_at, (SELECT until FROM evidence)) AS hi
     FROM assets a
-    WHERE a.kind = 'camera'
+    WHERE a.kind IN ('camera')
       AND a.registered_at < %(end)s::timestamptz
       AND (a.retired_at IS NULL OR a.retired_at > greatest(a.registered_at, %(start)s::timestamptz))
       AND (SELECT until FROM evidence) > greatest(a.registered_at, %(start)s::timestamptz)

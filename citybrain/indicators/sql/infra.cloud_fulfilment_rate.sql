@@ -14,8 +14,8 @@
 -- Parameters: start, end (the window W = [start, end), timestamptz), tz (IANA zone),
 -- department (a department id, or NULL for the whole city).
 -- Returns rows (dimension: 'total', 'department', 'day'; member; value in percent;
--- numerator = met; denominator = met + missed; adjusted_value and unknown_share NULL).
--- No request judged: value NULL.
+-- numerator = met; denominator = met + missed; adjusted_value and unknown_share NULL). No
+-- request judged: value NULL.
 WITH requests AS (
     SELECT e.asset_id, e.request_id,
            min(coalesce(e.requested_at, e.occurred_at)) AS requested_at,

@@ -100,7 +100,8 @@ partial_days AS MATERIALIZED (
       AND t.at <> local_midnight(x.day, %(tz)s::text)
 ),
 per_asset_day AS (
-    SELECT asset_id, k, sum(cpu_used) AS cpu_used, sum(cpu_alloc) AS cpu_alloc,
+    SELECT asset_id, k,
+           sum(cpu_used) AS cpu_used, sum(cpu_alloc) AS cpu_alloc,
            sum(mem_used) AS mem_used, sum(mem_alloc) AS mem_alloc,
            sum(disk_used) AS disk_used, sum(disk_alloc) AS disk_alloc
     FROM (-- Whole days from the daily rollup, only days inside the host's registered life.

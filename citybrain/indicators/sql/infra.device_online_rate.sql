@@ -27,8 +27,7 @@
 -- * adjusted_value = up outside maintenance / known outside maintenance. Maintenance =
 --   the union of the asset's applicable maintenance periods (windows of kind
 --   'maintenance' whose scope is all, the asset, its department, its district or one of
---   its tags; a removed window's periods count only before its removed_at) and any
---   'maintenance' state interval (known, never up).
+--   its tags; a removed window's periods count only before its removed_at).
 -- * Nothing known: value NULL ("no data"), never 0 or 100.
 -- * An asset's intervals never overlap (the liveness tracker closes one before it opens
 --   the next), so seconds are summed interval by interval, as whole microseconds
@@ -77,9 +76,9 @@ live AS MATERIALIZED (
 facts AS MATERIALIZED (
     SELECT f.day::text AS day, f.kind, f.department_id, f.district_id,
            f.scope_us AS scope, f.online_us + f.degraded_us AS up,
-           f.online_us + f.degraded_us + f.offline_us + f.held_us AS known,
+           f.online_us + f.degraded_us + f.offline_us AS known,
            f.online_m_us + f.degraded_m_us AS up_m,
-           f.held_us + f.online_m_us + f.degraded_m_us + f.offline_m_us AS known_m
+           f.online_m_us + f.degraded_m_us + f.offline_m_us AS known_m
     FROM fact_days fd JOIN availability_daily f ON f.day = fd.day
     WHERE f.kind IN ('iot_device', 'gateway')
       AND (%(department)s::text IS NULL OR f.department_id = %(department)s::text)
@@ -181,14 +180,13 @@ live_intervals AS (
                         WHERE o.started_at < l.hi) si
 ),
 cells AS MATERIALIZED (
-    -- Seconds per group, class, state ('up', 'down', 'held', 'unknown'; 'scope' for the
-    -- assets' scopes) and pair (segment of the start ka, segment of the end kb), with
-    -- the count and sum (seconds since W's start) of starts and ends for the day formula.
+    -- Seconds per group, class, state ('up', 'down', 'unknown'; 'scope' for the assets'
+    -- scopes) and pair (segment of the start ka, segment of the end kb), with the count
+    -- and sum (seconds since W's start) of starts and ends for the day formula.
     SELECT department_id, district_id, kind, class_id, state, ka, kb,
            sum(len) AS len, sum(mlen) AS mlen, count(*) AS n, sum(a) AS a, sum(b) AS b
     FROM (SELECT i.department_id, i.district_id, i.kind, i.class_id,
                  CASE WHEN i.state IN ('online', 'degraded') THEN 'up'
-                      WHEN i.state = 'maintenance' THEN 'held'
                       WHEN i.state = 'unknown' THEN 'unknown'
                       ELSE 'down' END AS state,
                  width_bucket(i.lo, cuts.at) AS ka, width_bucket(i.hi, cuts.at) AS kb,
@@ -234,10 +232,9 @@ by_group AS (
     FROM (SELECT department_id, district_id, kind,
                  sum(len) FILTER (WHERE state = 'scope') AS scope,
                  sum(len) FILTER (WHERE state = 'up') AS up,
-                 sum(len) FILTER (WHERE state IN ('up', 'down', 'held')) AS known,
+                 sum(len) FILTER (WHERE state IN ('up', 'down')) AS known,
                  sum(mlen) FILTER (WHERE state = 'up') AS up_m,
-                 sum(CASE WHEN state = 'held' THEN len ELSE mlen END)
-                     FILTER (WHERE state IN ('up', 'down', 'held')) AS known_m
+                 sum(mlen) FILTER (WHERE state IN ('up', 'down')) AS known_m
           FROM cells
           GROUP BY department_id, district_id, kind
           UNION ALL
@@ -289,15 +286,13 @@ seconds AS (
     WINDOW w AS (PARTITION BY g.dimension, g.series, g.class_id, g.state ORDER BY s.k)
 ),
 live_days AS (
-    -- A segment is under its class's maintenance when its start is inside M. Known =
-    -- up + down + held; outside maintenance, held time is all maintenance.
+    -- A segment is under its class's maintenance when its start is inside M.
     SELECT s.dimension, s.series, d.day,
            coalesce(sum(s.f) FILTER (WHERE s.state = 'scope'), 0) AS scope,
            coalesce(sum(s.f) FILTER (WHERE s.state = 'up'), 0) AS up,
-           coalesce(sum(s.f) FILTER (WHERE s.state IN ('up', 'down', 'held')), 0) AS known,
+           coalesce(sum(s.f) FILTER (WHERE s.state IN ('up', 'down')), 0) AS known,
            coalesce(sum(s.f) FILTER (WHERE s.state = 'up' AND m.inside), 0) AS up_m,
-           coalesce(sum(s.f) FILTER (WHERE s.state = 'held' OR (s.state IN ('up', 'down') AND m.inside)), 0)
-               AS known_m
+           coalesce(sum(s.f) FILTER (WHERE s.state IN ('up', 'down') AND m.inside), 0) AS known_m
     FROM seconds s
     CROSS JOIN LATERAL (SELECT (s.lo AT TIME ZONE %(tz)s::text)::date::text AS day) d
     LEFT JOIN classes c ON c.class_id = s.class_id

@@ -7,8 +7,8 @@
 -- Parameters: start, end (the window W = [start, end), timestamptz), tz (IANA zone),
 -- department (a department id, or NULL for the whole city).
 -- Returns rows (dimension: 'total', 'department', 'district', 'asset', 'day'; member;
--- value in percent; numerator = packets lost; denominator = packets sent;
--- adjusted_value and unknown_share NULL). No packets sent: value NULL.
+-- value in percent; numerator = packets lost; denominator = packets sent; adjusted_value
+-- and unknown_share NULL). No packets sent: value NULL.
 --
 -- Where the packets come from (every probe counted once, on its own local day):
 -- * Whole local days of W, in the zone of the daily rollups (rollup_zone) and wholly

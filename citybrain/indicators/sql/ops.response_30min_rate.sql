@@ -15,7 +15,8 @@
 -- department (a department id, or NULL for the whole city). The working hours come from
 -- the session settings citybrain.work_start / citybrain.work_end (default 08:30, 17:30).
 -- Returns rows (dimension: 'total', 'department', 'level', 'key', 'day'; member; value in
--- percent; numerator = met; denominator = met + missed; adjusted_value, unknown_share NULL).
+-- percent; numerator = met; denominator = met + missed; adjusted_value and unknown_share
+-- NULL).
 WITH hours AS (
     -- Working hours, Monday–Friday in tz: the engine sets them from the settings; a
     -- panel without them gets the defaults 08:30–17:30.

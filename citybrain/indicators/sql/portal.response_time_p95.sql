@@ -245,7 +245,8 @@ daily_groups AS (
                 WHEN GROUPING(k) = 0 THEN 'day'
                 ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id
-                WHEN GROUPING(k) = 0 THEN k::text ELSE '' END AS member,
+                WHEN GROUPING(k) = 0 THEN k::text
+                ELSE '' END AS member,
            min(lo) AS lo, max(hi) AS hi,
            ARRAY[sum(c0), sum(c1), sum(c2), sum(c3), sum(c4), sum(c5), sum(c6), sum(c7), sum(c8), sum(c9), sum(c10), sum(c11), sum(c12), sum(c13), sum(c14), sum(c15), sum(c16), sum(c17), sum(c18), sum(c19), sum(c20), sum(c21), sum(c22), sum(c23), sum(c24), sum(c25), sum(c26), sum(c27), sum(c28), sum(c29), sum(c30), sum(c31), sum(c32), sum(c33), sum(c34), sum(c35), sum(c36), sum(c37), sum(c38), sum(c39)] AS cs
     FROM daily_sums WHERE asset_id IS NULL
@@ -274,7 +275,8 @@ coarse AS (
                       WHEN GROUPING(k) = 0 THEN 'day'
                       ELSE 'total' END,
                  CASE WHEN GROUPING(department_id) = 0 THEN department_id
-                      WHEN GROUPING(k) = 0 THEN k::text ELSE '' END,
+                      WHEN GROUPING(k) = 0 THEN k::text
+                      ELSE '' END,
                  c, sum(n), min(lo), max(hi)
           FROM edge_sums WHERE asset_id IS NULL
           GROUP BY GROUPING SETS ((c), (department_id, c), (k, c))
@@ -350,7 +352,8 @@ fine_groups AS (
                 WHEN GROUPING(k) = 0 THEN 'day'
                 ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id
-                WHEN GROUPING(k) = 0 THEN k::text ELSE '' END AS member,
+                WHEN GROUPING(k) = 0 THEN k::text
+                ELSE '' END AS member,
            c, ARRAY[sum(n1), sum(n2), sum(n3), sum(n4), sum(n5), sum(n6), sum(n7), sum(n8), sum(n9), sum(n10), sum(n11), sum(n12), sum(n13), sum(n14), sum(n15), sum(n16)] AS ns
     FROM fine_sums WHERE asset_id IS NULL
     GROUP BY GROUPING SETS ((c), (department_id, c), (k, c))

@@ -32,21 +32,22 @@ has_data AS (
     SELECT EXISTS (SELECT 1 FROM in_scope) AS yes
 ),
 by_group AS (
-    SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department' ELSE 'total' END AS dimension,
+    SELECT CASE WHEN GROUPING(department_id) = 0 THEN 'department'
+                ELSE 'total' END AS dimension,
            CASE WHEN GROUPING(department_id) = 0 THEN department_id END AS member,
-           count(*) FILTER (WHERE kind = 'portal') AS portals
+           count(*) FILTER (WHERE kind = 'portal') AS registered
     FROM in_scope
     GROUP BY GROUPING SETS ((), (department_id))
 ),
 by_day AS (
-    SELECT 'day' AS dimension, d.day::text AS member, count(p.asset_id) AS portals
+    SELECT 'day' AS dimension, d.day::text AS member, count(p.asset_id) AS registered
     FROM days d
     LEFT JOIN in_scope p ON p.kind = 'portal' AND p.lo < d.hi AND p.hi > d.lo
     GROUP BY d.day
 )
 SELECT f.dimension, f.member,
-       CASE WHEN h.yes THEN f.portals END::float8 AS value,
-       CASE WHEN h.yes THEN f.portals END::float8 AS numerator,
+       CASE WHEN h.yes THEN f.registered END::float8 AS value,
+       CASE WHEN h.yes THEN f.registered END::float8 AS numerator,
        NULL::float8 AS denominator,
        NULL::float8 AS adjusted_value,
        NULL::float8 AS unknown_share

@@ -8,8 +8,8 @@
 --
 -- Parameters: start, end (the window W = [start, end), timestamptz), tz (IANA zone),
 -- department (a department id, or NULL for the whole city).
--- Returns rows (dimension: 'total', 'department', 'level', 'day'; member; value =
--- events; numerator = events; denominator, adjusted_value and unknown_share NULL).
+-- Returns rows (dimension: 'total', 'department', 'level', 'day'; member; value = events;
+-- numerator = events; denominator, adjusted_value and unknown_share NULL).
 WITH days AS (
     SELECT d::date AS day
     FROM generate_series(
@@ -41,6 +41,7 @@ events AS MATERIALIZED (
       AND (%(department)s::text IS NULL OR a.department_id = %(department)s::text)
 ),
 members AS (
+    -- Every member listed, with 0 when nothing happened.
     SELECT 'total' AS dimension, NULL::text AS member
     UNION ALL SELECT 'level', l FROM unnest(ARRAY['I', 'II', 'III', 'IV']) AS l
     UNION SELECT 'level', level FROM events

@@ -10,7 +10,8 @@
 -- Parameters: start, end (the window W = [start, end), timestamptz), tz (IANA zone),
 -- department (a department id, or NULL for the whole city).
 -- Returns rows (dimension: 'total', 'department', 'level', 'category', 'day'; member;
--- value = events; numerator = events; denominator, adjusted_value and unknown_share NULL).
+-- value = events; numerator = events; denominator, adjusted_value and unknown_share
+-- NULL).
 WITH days AS (
     SELECT d::date AS day
     FROM generate_series(

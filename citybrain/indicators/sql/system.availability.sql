@@ -6,9 +6,9 @@
 --   start, end   the window W = [start, end), timestamptz
 --   tz           IANA zone the day breakdown is cut in (local midnights, DST-safe)
 --   department   a department id, or NULL for the whole city
--- Returns one row per figure: dimension ('total', 'department', 'asset', 'day'),
--- member (NULL for the total), value (percent), numerator (up seconds),
--- denominator (known seconds), adjusted_value (percent), unknown_share (0..1).
+-- Returns one row per figure: dimension ('total', 'department', 'asset', 'day'), member
+-- (NULL for the total), value (percent), numerator (up seconds), denominator (known
+-- seconds), adjusted_value (percent), unknown_share (0..1).
 --
 -- Availability accounting (the same in every availability indicator), from
 -- state_intervals only: its cost grows with state changes, never with heartbeats.
@@ -21,8 +21,7 @@
 -- * adjusted_value = up outside maintenance / known outside maintenance. Maintenance =
 --   the union of the asset's applicable maintenance periods (windows of kind
 --   'maintenance' whose scope is all, the asset, its department, its district or one of
---   its tags; a removed window's periods count only before its removed_at) and any
---   'maintenance' state interval (known, never up).
+--   its tags; a removed window's periods count only before its removed_at).
 -- * Nothing known: value NULL ("no data"), never 0 or 100.
 -- * An asset's intervals never overlap (the liveness tracker closes one before it opens
 --   the next), so seconds are summed interval by interval, as whole microseconds
@@ -120,14 +119,13 @@ classes AS MATERIALIZED (
     ) m ON m.class = cl.class
 ),
 cells AS MATERIALIZED (
-    -- Seconds per group, class, state ('up', 'down', 'held', 'unknown'; 'scope' for the
-    -- assets' scopes) and pair (segment of the start ka, segment of the end kb), with
-    -- the count and sum (seconds since W's start) of starts and ends for the day formula.
+    -- Seconds per group, class, state ('up', 'down', 'unknown'; 'scope' for the assets'
+    -- scopes) and pair (segment of the start ka, segment of the end kb), with the count
+    -- and sum (seconds since W's start) of starts and ends for the day formula.
     SELECT department_id, asset_id, class_id, state, ka, kb,
            sum(len) AS len, sum(mlen) AS mlen, count(*) AS n, sum(a) AS a, sum(b) AS b
     FROM (SELECT i.department_id, i.asset_id, i.class_id,
                  CASE WHEN i.state IN ('online', 'degraded') THEN 'up'
-                      WHEN i.state = 'maintenance' THEN 'held'
                       WHEN i.state = 'unknown' THEN 'unknown'
                       ELSE 'down' END AS state,
                  width_bucket(i.lo, cuts.at) AS ka, width_bucket(i.hi, cuts.at) AS kb,
@@ -168,10 +166,9 @@ by_group AS (
                 WHEN GROUPING(asset_id) = 0 THEN asset_id END AS member,
            coalesce(sum(len) FILTER (WHERE state = 'scope'), 0) AS scope,
            coalesce(sum(len) FILTER (WHERE state = 'up'), 0) AS up,
-           coalesce(sum(len) FILTER (WHERE state IN ('up', 'down', 'held')), 0) AS known,
+           coalesce(sum(len) FILTER (WHERE state IN ('up', 'down')), 0) AS known,
            coalesce(sum(mlen) FILTER (WHERE state = 'up'), 0) AS up_m,
-           coalesce(sum(CASE WHEN state = 'held' THEN len ELSE mlen END)
-                    FILTER (WHERE state IN ('up', 'down', 'held')), 0) AS known_m
+           coalesce(sum(mlen) FILTER (WHERE state IN ('up', 'down')), 0) AS known_m
     FROM cells
     GROUP BY GROUPING SETS ((), (department_id), (asset_id))
 ),
@@ -182,8 +179,8 @@ edges AS (
     FROM (SELECT class_id, state, ka AS k, n, a AS x FROM cells
           UNION ALL
           SELECT class_id, state, kb, -n, -b FROM cells) e
-    JOIN (VALUES ('scope', 'scope'), ('up', 'up'), ('known', 'up'), ('known', 'down'),
-                 ('known', 'held'), ('held', 'held')) AS m(measure, state) ON m.state = e.state
+    JOIN (VALUES ('scope', 'scope'), ('up', 'up'), ('known', 'up'), ('known', 'down'))
+         AS m(measure, state) ON m.state = e.state
     GROUP BY e.class_id, m.measure, e.k
 ),
 segments AS (
@@ -213,8 +210,7 @@ by_day AS (
            coalesce(sum(s.f) FILTER (WHERE s.measure = 'up'), 0) AS up,
            coalesce(sum(s.f) FILTER (WHERE s.measure = 'known'), 0) AS known,
            coalesce(sum(s.f) FILTER (WHERE s.measure = 'up' AND m.inside), 0) AS up_m,
-           coalesce(sum(s.f) FILTER (WHERE s.measure = 'held' OR (s.measure = 'known' AND m.inside)), 0)
-         - coalesce(sum(s.f) FILTER (WHERE s.measure = 'held' AND m.inside), 0) AS known_m
+           coalesce(sum(s.f) FILTER (WHERE s.measure = 'known' AND m.inside), 0) AS known_m
     FROM segments g
     LEFT JOIN seconds s ON s.k = g.k
     LEFT JOIN classes c ON c.class_id = s.class_id

@@ -17,7 +17,7 @@ Personal contacts (e-mail addresses and other contact fields of the people paged
 shown by ``sees_contacts`` to those who page or administer that department: admins and
 operators within their reach, on-call staff of that department; evaluators never.
 Credentials (robot webhook keys) are shown to nobody, whatever the role
-(``alerts.disclosure``).
+(``alerts.incidents.disclosure``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Request-scoped dependencies: the settings, a database connection, the caller.
 
-Routers (here and in ``alerts.api``) declare what they need:
+Routers (here, ``alerts.incidents.api``, ``alerts.maintenance.api``) declare what they need:
 
     @router.post("/incidents/{incident_id}/ack")
     def ack(incident_id: int, who: Caller, conn: Conn) -> ...
@@ -14,9 +14,9 @@ commit that fails is an error answer, never a delivered body.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -26,6 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 
 from citybrain.kernel.audit import Actor
+from citybrain.kernel.clock import Clock, utc_now
 from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
@@ -43,8 +44,8 @@ def settings(request: Request) -> Settings:
 def now(request: Request) -> datetime:
     """Processing time of a request: the app's clock when one is set (tests freeze it),
     else the wall clock — the boundary where the clock is read."""
-    frozen: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
-    return frozen() if frozen is not None else datetime.now(UTC)
+    frozen: Clock | None = getattr(request.app.state, "clock", None)
+    return frozen() if frozen is not None else utc_now()
 
 
 Now = Annotated[datetime, Depends(now)]

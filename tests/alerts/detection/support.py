@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from alerts.evaluate import StateChange
-from alerts.maintenance_calendar import Calendar
-from alerts.pipeline import Detection
-from alerts.rules import load_rules
-from alerts.topology import AssetInfo, Topology
+from alerts.detection.evaluate import StateChange
+from alerts.detection.pipeline import Detection
+from alerts.detection.rules import load_rules
+from alerts.detection.topology import AssetInfo, Topology
+from alerts.maintenance.calendar import Calendar
+from alerts.model import Alert
 from citybrain.kernel.settings import Settings
 from schemas.events import CloudEvent, DataEvent, ProbeEvent, SecurityEvent
 
@@ -87,3 +88,8 @@ def security(asset_id: str, seconds: float, level: SecurityLevel,
              category: SecurityCategory = "intrusion") -> SecurityEvent:
     return SecurityEvent(event_id=f"s{next(_n)}", asset_id=asset_id, occurred_at=at(seconds), source="ids",
                          category=category, level=level, title=f"{category} attempt")
+
+
+def fired(alerts: list[Alert]) -> list[tuple[str, bool]]:
+    """What came out, as (fingerprint, firing)."""
+    return [(a.fingerprint, a.firing) for a in alerts]

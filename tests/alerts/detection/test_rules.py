@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import get_args
 
 import orjson
 import pytest
 from typer.testing import CliRunner
 
-from alerts.rules import RuleError, check_files, load_rules, packaged_rules_dir, rule_files
+from alerts.detection.rules import (
+    RuleError,
+    StateName,
+    check_files,
+    load_rules,
+    packaged_rules_dir,
+    rule_files,
+)
 from citybrain.cli import app
+from streams.liveness import State
 
 BROKEN = """\
 rules:
@@ -115,3 +124,8 @@ def test_load_rules_raises_with_every_problem(tmp_path: Path) -> None:
     with pytest.raises(RuleError) as caught:
         load_rules(tmp_path)
     assert len(caught.value.problems) >= 10 and "citybrain rules check" in str(caught.value)
+
+
+def test_state_rules_name_liveness_states() -> None:
+    assert set(get_args(StateName)) <= {s.value for s in State}
+    assert State.ONLINE.value not in get_args(StateName)   # being up is what clears them

@@ -17,7 +17,7 @@ import httpx
 import psycopg
 import pytest
 
-from alerts.escalation import NotifierThread
+from alerts.incidents.escalation import NotifierThread
 from alerts.model import Alert, Severity
 from alerts.notifiers.delivery import RetryPolicy
 from alerts.notifiers.email import EmailNotifier, SmtpConfig

@@ -21,11 +21,12 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 from pydantic import SecretStr, ValidationError
 
-from alerts import ack_link, escalation_policy, incidents
-from alerts.ack_link import LinkExpired, LinkInvalid
-from alerts.api_incidents import router
-from alerts.escalation import run_due
-from alerts.escalation_policy import parse_policy
+from alerts.incidents import ack_link, escalation_policy
+from alerts.incidents import store as incidents
+from alerts.incidents.ack_link import LinkExpired, LinkInvalid
+from alerts.incidents.api import router
+from alerts.incidents.escalation import run_due
+from alerts.incidents.escalation_policy import parse_policy
 from alerts.model import Recipient
 from citybrain.kernel import audit
 from citybrain.kernel.settings import Settings

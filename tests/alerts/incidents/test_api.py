@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from alerts import incidents
-from alerts.api_incidents import ID_CHARS, router
-from alerts.escalation import run_due
+from alerts.incidents import store as incidents
+from alerts.incidents.api import ID_CHARS, router
+from alerts.incidents.escalation import run_due
 from citybrain.kernel import audit
 from citybrain.kernel.http import errors, tokens
 from citybrain.kernel.http.tokens import Role

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from alerts import incidents
+from alerts.incidents import store as incidents
 from citybrain.kernel import audit
 from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, alert

@@ -13,9 +13,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from alerts import escalation_policy, incidents, maintenance, sla
-from alerts.escalation import StepRun, run_due
-from alerts.escalation_policy import PolicyError, parse_policy
+from alerts.incidents import escalation_policy, sla
+from alerts.incidents import store as incidents
+from alerts.incidents.escalation import StepRun, run_due
+from alerts.incidents.escalation_policy import PolicyError, parse_policy
+from alerts.maintenance import windows as maintenance
 from alerts.model import Severity
 from citybrain.kernel import audit, store
 from citybrain.kernel.errors import StoreError

@@ -24,9 +24,10 @@ import orjson
 import psycopg
 import pytest
 
-from alerts import escalation_policy, incidents
-from alerts.escalation import NotifierThread, run_due
-from alerts.escalation_policy import PolicyError, parse_policy
+from alerts.incidents import escalation_policy
+from alerts.incidents import store as incidents
+from alerts.incidents.escalation import NotifierThread, run_due
+from alerts.incidents.escalation_policy import PolicyError, parse_policy
 from alerts.model import Notification, Outcome, Recipient
 from alerts.notifiers.delivery import RetryPolicy
 from citybrain.kernel import audit
@@ -34,11 +35,11 @@ from citybrain.kernel.settings import Settings
 from schemas.assets import import_registry
 from schemas.registry import Registry
 from streams.topics import ensure_topics
-from tests.alerts.detection.receiver import receiver
-from tests.alerts.detection.test_alerter import running_alerter
 from tests.alerts.incidents.conftest import T0, ConnFactory, Pager, alert
 from tests.alerts.incidents.loopback import WebhookReceiver
 from tests.alerts.incidents.test_two_workers import _webhook_only
+from tests.alerts.receiver import receiver
+from tests.alerts.test_alerter import running_alerter
 from tests.helpers import count, produce, wait_for
 
 ADMIN = audit.Actor(id="token:ad00", role="admin")
@@ -56,7 +57,7 @@ def test_a_step_that_raises_stops_only_its_own_incident(
     bad = incidents.apply(city, alert("cam-9"), now=T0, settings=inc_settings).incident_id
     good = incidents.apply(city, alert("pump-1"), now=T0, settings=inc_settings).incident_id
     assert bad is not None and good is not None and bad < good     # the bad one is first in line
-    with caplog.at_level(logging.ERROR, logger="alerts.escalation"):
+    with caplog.at_level(logging.ERROR, logger="alerts.incidents.escalation"):
         runs = run_due(connect, T0, pager.notify, settings=inc_settings)
     assert [(r.incident_id, r.error is None) for r in runs] == [(bad, False), (good, True)]
     assert pager.recipients() == [("lina@water.example",)]         # water was paged

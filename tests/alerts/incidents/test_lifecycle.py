@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 import alerts
-from alerts.lifecycle import OPEN_STATUSES, OPEN_STATUSES_SQL, IllegalTransition, IncidentStatus, check
+from alerts.incidents.lifecycle import (
+    OPEN_STATUSES,
+    OPEN_STATUSES_SQL,
+    IllegalTransition,
+    IncidentStatus,
+    check,
+)
 from citybrain.kernel.errors import CitybrainError
 
 S = IncidentStatus

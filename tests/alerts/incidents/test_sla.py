@@ -8,7 +8,8 @@ from typing import Any
 
 import psycopg
 
-from alerts import incidents, sla
+from alerts.incidents import sla
+from alerts.incidents import store as incidents
 from alerts.model import Severity
 from citybrain.kernel import audit, store
 from citybrain.kernel.settings import Settings

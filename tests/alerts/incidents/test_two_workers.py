@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 
-from alerts import escalation_policy, incidents
-from alerts.escalation import NotifierThread, StepRun, run_due
-from alerts.escalation_policy import parse_policy
+from alerts.incidents import escalation_policy
+from alerts.incidents import store as incidents
+from alerts.incidents.escalation import NotifierThread, StepRun, run_due
+from alerts.incidents.escalation_policy import parse_policy
 from alerts.notifiers.delivery import RetryPolicy
 from alerts.notifiers.registry import NotifierRegistry
 from alerts.notifiers.webhook import WebhookNotifier

@@ -20,7 +20,8 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from alerts import incidents, maintenance
+from alerts.incidents import store as incidents
+from alerts.maintenance import windows as maintenance
 from citybrain.api.app import create_app
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.kernel import audit

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from alerts import incidents
+from alerts.incidents import store as incidents
 from citybrain.api.app import create_app
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.kernel.http import tokens

@@ -34,7 +34,8 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
-from alerts import incidents, maintenance
+from alerts.incidents import store as incidents
+from alerts.maintenance import windows as maintenance
 from alerts.model import Severity
 from citybrain.api.app import create_app
 from citybrain.kernel.audit import Actor

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.rules import load_rules
+from alerts.detection.rules import load_rules
 from citybrain.demo.check import (
     SLACK,
     StoredIncident,

@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 
 from citybrain.indicators.catalogue import find
 from citybrain.indicators.engine import compute
-from citybrain.indicators.model import Figure, IndicatorResult, Window
+from citybrain.indicators.model import Figure, IndicatorResult, ReportWindow
 
 Conn = psycopg.Connection[Any]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -42,8 +42,8 @@ def local(tz: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: 
     return datetime(year, month, day, hour, minute, tzinfo=tz).astimezone(UTC)
 
 
-def window(start: datetime, end: datetime, tz: ZoneInfo = SHANGHAI) -> Window:
-    return Window(start, end, tz)
+def window(start: datetime, end: datetime, tz: ZoneInfo = SHANGHAI) -> ReportWindow:
+    return ReportWindow(start, end, tz)
 
 
 def department(db: Conn, *ids: str) -> None:
@@ -146,7 +146,7 @@ def incident(db: Conn, dept: str | None, opened: datetime, *, severity: str = "I
     )
 
 
-def run(db: Conn, indicator_id: str, win: Window, department: str | None = None) -> IndicatorResult:
+def run(db: Conn, indicator_id: str, win: ReportWindow, department: str | None = None) -> IndicatorResult:
     return compute(db, find(indicator_id), win, department=department)
 
 

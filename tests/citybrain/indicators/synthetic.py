@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from citybrain.indicators.engine import compute, load_catalogue
-from citybrain.indicators.model import Window
+from citybrain.indicators.model import ReportWindow
 from citybrain.kernel import store
 from streams import rollups
 
@@ -228,7 +228,7 @@ def main(url: str, schema: str = "ind_synthetic", *flags: str) -> None:
             began = time.perf_counter()
             load(conn, shape)
             print(f"loaded in {time.perf_counter() - began:.1f} s")
-        window = Window(START, START + timedelta(days=shape.days), ZoneInfo("Asia/Shanghai"))
+        window = ReportWindow(START, START + timedelta(days=shape.days), ZoneInfo("Asia/Shanghai"))
         total = 0.0
         for indicator in load_catalogue():
             best = float("inf")

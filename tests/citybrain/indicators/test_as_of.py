@@ -15,7 +15,7 @@ import pytest
 from citybrain import availability
 from citybrain.indicators.catalogue import find, load_catalogue
 from citybrain.indicators.engine import compute, compute_all
-from citybrain.indicators.model import AsOf, Figure, Indicator, Window
+from citybrain.indicators.model import AsOf, Figure, Indicator, ReportWindow
 from citybrain.reports.document import assemble_report
 from tests.citybrain.indicators.city import HOUR, Conn, asset, department, run, states, window
 from tests.citybrain.indicators.test_availability import H
@@ -192,7 +192,7 @@ def test_a_window_of_whole_fact_days_after_the_watermark_has_no_data(db: Conn) -
     watermark(db, "iot", H(-24))  # the start of 03-09: no evidence for the days after it
     availability.refresh(db, START, END)
     assert fact_days(db) == set(DAYS)
-    later: Window = window(H(0), H(48))
+    later: ReportWindow = window(H(0), H(48))
     result = run(db, DEVICE, later)
     assert (result.figure.value, result.figure.unknown_share) == (None, None)
     assert {b.member: b.figure.value for b in result.breakdowns if b.dimension == "day"} == {

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerts import maintenance as windows
+from alerts.maintenance import windows
 from citybrain import availability
 from citybrain.kernel import audit
 from citybrain.reports.document import build_report
@@ -252,29 +252,29 @@ def test_degraded_is_up_except_for_camera_intact(db: Conn, indicator: str, kind:
     assert (f.numerator, f.denominator) == (expected * HOUR, 48 * HOUR)
 
 
-def test_overlapping_windows_count_once_and_maintenance_state_is_known_not_up(db: Conn) -> None:
+def test_overlapping_windows_count_once(db: Conn) -> None:
     department(db, "water")
     asset(db, "A", "iot_device", "water", tags=["pole"])
     asset(db, "B", "iot_device", "water")
     states(db, "A", ("online", H(-1), H(11)), ("offline", H(11), H(13)), ("online", H(13), H(20)),
            ("offline", H(20), H(22)), ("online", H(22), None))
-    states(db, "B", ("online", H(-1), H(20)), ("maintenance", H(20), H(24)), ("online", H(24), None))
+    states(db, "B", ("online", H(-1), H(20)), ("offline", H(20), H(24)), ("online", H(24), None))
     maintenance(db, "all", None, (H(10), H(14)))
     maintenance(db, "tag", "pole", (H(12), H(16)), (H(30), H(31)))
     result = run(db, "infra.device_online_rate", W)
     f = result.figure
-    # A: up 48 − 2 − 2 = 44; B: the maintenance state H20–24 is known but not up → 44
+    # A: up 48 − 2 − 2 = 44; B: offline H20–24 → 44
     assert (f.numerator, f.denominator) == (88 * HOUR, 96 * HOUR)
     # A's maintenance = H10–14 ∪ H12–16 ∪ H30–31 = 7 h (not 4 + 4 + 1 = 9), 5 of them up
     # (offline H11–13) → A adjusted up 44 − 5 = 39, known 48 − 7 = 41.
-    # B: city-wide H10–14 (4 h, up) and its held H20–24 (4 h) → up 44 − 4 = 40, known 48 − 8 = 40.
-    assert f.adjusted_value == pytest.approx(100 * (39 + 40) / (41 + 40))
+    # B: city-wide H10–14 only (4 h, up); its offline H20–24 is outside → up 44 − 4 = 40, known 48 − 4 = 44.
+    assert f.adjusted_value == pytest.approx(100 * (39 + 40) / (41 + 44))
     day = member(result, "day", "2026-03-10")
     assert day is not None
     # Day 1 (H0–H24): up A 24 − 4 = 20, B 24 − 4 = 20 → 40 of 48 known. Maintenance
-    # that day: A H10–16 (6 h, 4 up), B H10–14 (4 up) + held H20–24 (4) → up 8, known 14.
+    # that day: A H10–16 (6 h, 4 up), B H10–14 (4 up) → up 8, known 10.
     assert (day.numerator, day.denominator) == (40 * HOUR, 48 * HOUR)
-    assert day.adjusted_value == pytest.approx(100 * (40 - 8) / (48 - 14))
+    assert day.adjusted_value == pytest.approx(100 * (40 - 8) / (48 - 10))
 
 
 def test_a_window_inside_one_day(db: Conn) -> None:
@@ -296,9 +296,10 @@ OPERATOR = audit.Actor(id="token:op", role="operator")
 ADMIN = audit.Actor(id="token:admin", role="admin")
 
 
-def build_maintenance_city(db: Conn, kind: str) -> tuple[windows.Window, windows.Window]:
+def build_maintenance_city(db: Conn, kind: str
+                           ) -> tuple[windows.MaintenanceWindow, windows.MaintenanceWindow]:
     """A offline H10–H14, B always online, C offline H30–H34. The windows are stored as
-    the CLI and the API store them (alerts.maintenance.create), late:
+    the CLI and the API store them (alerts.maintenance.windows.create), late:
     * A's, declared H8–H16, is added by an operator at H12: it counts H12–H16;
     * C's, declared H28–H36, is added at H32 by an operator too (counts H32–H36) and
       approved as retroactive by an admin at H40: then it counts H28–H36."""
@@ -310,7 +311,7 @@ def build_maintenance_city(db: Conn, kind: str) -> tuple[windows.Window, windows
     states(db, "B", ("online", H(-10), None))
     states(db, "C", ("online", H(-10), H(30)), ("offline", H(30), H(34)), ("online", H(34), None))
 
-    def add(target: str, lo: float, hi: float, at: float) -> windows.Window:
+    def add(target: str, lo: float, hi: float, at: float) -> windows.MaintenanceWindow:
         spec = windows.make_spec(kind="maintenance", scope="asset", target=target, starts_at=H(lo),
                                  ends_at=H(hi), timezone="Asia/Shanghai", reason="crew on site")
         return windows.create(db, spec, OPERATOR, now=H(at), horizon_days=30)

@@ -66,8 +66,23 @@ ENTRY = """
     formula: seconds up over seconds known, as documented
     version: 1
     sql: {sql}
-    breakdowns: [day]
+    availability: {availability}
+    breakdowns: {breakdowns}
+    template: {template}
+    params:
+{params}
 """
+
+
+def entry(indicator_id: str, key: str, sql: str = "a.sql", *, template: str = "dataset_quality",
+          params: str = "about: a rate, as documented", breakdowns: str = "[day]",
+          availability: bool | None = None) -> str:
+    """One catalogue entry, rendered from the family `template` with `params` (YAML lines);
+    `availability` follows the family unless given."""
+    flag = template == "availability" if availability is None else availability
+    return ENTRY.format(id=indicator_id, key=key, sql=sql, availability=str(flag).lower(),
+                        breakdowns=breakdowns, template=template,
+                        params="\n".join(f"      {line}" for line in params.strip().split("\n")))
 
 
 def write_sql(folder: Path, name: str, text: str) -> None:
@@ -79,11 +94,11 @@ def test_every_problem_is_reported_with_entry_and_field(tmp_path: Path) -> None:
     write_sql(tmp_path, "a.sql", good)
     write_sql(tmp_path, "b.sql", good + " AND %(site)s = 1 AND 7 % 2 = 1")
     text = "indicators:" + "".join([
-        ENTRY.format(id="infra.a", key="infrastructure", sql="a.sql"),
-        ENTRY.format(id="infra.a", key="infrastructure", sql="a.sql"),           # duplicate
-        ENTRY.format(id="data.b", key="portal", sql="b.sql"),                     # prefix, SQL
-        ENTRY.format(id="system.c", key="system", sql="missing.sql"),             # no file
-        ENTRY.format(id="ops.d", key="ops", sql="a.sql") + "    colour: red\n",   # unknown field
+        entry("infra.a", "infrastructure", "a.sql"),
+        entry("infra.a", "infrastructure", "a.sql"),           # duplicate
+        entry("data.b", "portal", "b.sql"),                     # prefix, SQL
+        entry("system.c", "system", "missing.sql"),             # no file
+        entry("ops.d", "ops", "a.sql") + "    colour: red\n",   # unknown field
     ])
     with pytest.raises(CatalogueError) as caught:
         parse_catalogue(text, tmp_path, "test.yaml")
@@ -103,7 +118,7 @@ def test_malformed_documents_are_refused(tmp_path: Path) -> None:
         parse_catalogue("indicators: []", tmp_path, "x.yaml")
     with pytest.raises(CatalogueError, match=r"indicator infra\.a: unit"):
         write_sql(tmp_path, "a.sql", "SELECT %(start)s, %(end)s")
-        parse_catalogue("indicators:" + ENTRY.format(id="infra.a", key="infrastructure", sql="a.sql")
+        parse_catalogue("indicators:" + entry("infra.a", "infrastructure", "a.sql")
                         .replace('unit: "%"', "unit: furlongs"), tmp_path, "x.yaml")
 
 

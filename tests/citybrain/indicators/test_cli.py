@@ -1,4 +1,4 @@
-"""``citybrain indicators list`` as a person runs it: a real process."""
+"""``citybrain indicators list`` and ``render`` as a person runs them: a real process."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import orjson
 
-from citybrain.indicators.catalogue import load_catalogue
+from citybrain.indicators.catalogue import SQL_DIR, load_catalogue
 from citybrain.indicators.cli import describe
 
 
@@ -36,3 +36,11 @@ def test_list_table_names_every_indicator() -> None:
     for indicator in load_catalogue():
         assert indicator.id in out.stdout  # long names may wrap inside their cell; ids do not
     assert "视频监控设备完好率" in out.stdout
+
+
+def test_render_check_passes_on_the_committed_files_and_writes_nothing() -> None:
+    before = {p.name: p.stat().st_mtime_ns for p in SQL_DIR.glob("*.sql")}
+    out = citybrain("indicators", "render", "--check")
+    assert out.returncode == 0, out.stderr
+    assert "is its rendering" in out.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in SQL_DIR.glob("*.sql")} == before

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from citybrain.indicators.model import IndicatorResult, Window
+from citybrain.indicators.model import IndicatorResult, ReportWindow
 from streams import rollups
 from tests.citybrain.indicators.city import (
     LONG_AGO,
@@ -37,7 +37,7 @@ KOLKATA = ZoneInfo("Asia/Kolkata")  # +05:30: its midnights cut UTC hours
 H = Clock(local(SHANGHAI, 2026, 3, 10))  # Shanghai days 03-10 .. 03-13 are H(0) .. H(96)
 REGISTERED, RETIRED = H(30.5), H(70.25)  # 03-11 06:30 and 03-12 22:15 Shanghai (not on UTC hours)
 CUT = (local(SHANGHAI, 2026, 3, 10, 5, 17), local(SHANGHAI, 2026, 3, 13, 13, 45))
-WINDOWS: dict[str, tuple[Window, str | None]] = {
+WINDOWS: dict[str, tuple[ReportWindow, str | None]] = {
     "whole-days": (window(H(0), H(96)), None),
     "cut": (window(*CUT), None),
     "kolkata": (window(local(KOLKATA, 2026, 3, 10), local(KOLKATA, 2026, 3, 13), KOLKATA), None),
@@ -100,11 +100,11 @@ def samples(db: Conn, rng: random.Random) -> None:
     request(db, "vm-1", "r1", H(40), 4.0, fulfilled=H(41))  # requests are not usage samples
 
 
-def live(at: datetime, win: Window, registered: datetime, retired: datetime | None) -> bool:
+def live(at: datetime, win: ReportWindow, registered: datetime, retired: datetime | None) -> bool:
     return win.start <= at < win.end and registered <= at and (retired is None or at < retired)
 
 
-def packet_reference(db: Conn, win: Window, dept: str | None) -> Figures:
+def packet_reference(db: Conn, win: ReportWindow, dept: str | None) -> Figures:
     acc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for at, asset_id, sent, lost, d, dist, reg, ret in db.execute(
             "SELECT e.occurred_at, e.asset_id, e.packets_sent, e.packets_lost, a.department_id,"
@@ -118,7 +118,7 @@ def packet_reference(db: Conn, win: Window, dept: str | None) -> Figures:
     return {k: (100 * lost / sent, float(lost), float(sent)) for k, (lost, sent) in acc.items()}
 
 
-def cloud_reference(db: Conn, win: Window, dept: str | None) -> Figures:
+def cloud_reference(db: Conn, win: ReportWindow, dept: str | None) -> Figures:
     acc: dict[tuple[str, str], list[float | None]] = defaultdict(lambda: [None] * 6)
     for at, asset_id, d, reg, ret, *values in db.execute(
             "SELECT e.occurred_at, e.asset_id, a.department_id, a.registered_at, a.retired_at,"
@@ -170,7 +170,7 @@ def agree(got: Figures, want: Figures, rel: float, what: str) -> None:
 class Case:
     indicator: str
     readings: Callable[[Conn, random.Random], None]
-    reference: Callable[[Conn, Window, str | None], Figures]
+    reference: Callable[[Conn, ReportWindow, str | None], Figures]
     rel: float  # daily vs hourly path: 0 (exact) for integer packets, 1e-12 for float sums
     corrupt: str  # adds 1000 to the numerator of one daily row wholly inside its asset's life
     moved: tuple[str, str]  # the figure whose numerator that moves

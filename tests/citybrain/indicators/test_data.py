@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from citybrain.simulator import prepared as simulation
-from citybrain.simulator.scenario import window as sim_window
+from citybrain.simulator.scenario import tick_grid
 from citybrain.simulator.timeline import lay_out
 from schemas.assets import import_registry
 from tests.citybrain.indicators.city import (
@@ -231,7 +231,7 @@ def test_the_simulated_citys_first_day_reads_its_one_stale_dataset(db: Conn) -> 
     start = datetime(2026, 5, 19, 9, tzinfo=UTC)
     city = simulation.prepare(seed=7, scale=1.0, start=start, days=1)
     import_registry(db, city.registry)
-    sim = sim_window(city.config, start, 1)
+    sim = tick_grid(city.config, start, 1)
     for entries in lay_out(city.registry, city.scenario, sim, city.config.seed).values():
         for _, family, _, value, malformed in entries:
             if family == "data" and malformed is None:

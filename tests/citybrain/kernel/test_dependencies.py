@@ -37,7 +37,7 @@ from citybrain.kernel.runtime import EmbeddedBroker, free_port
 from citybrain.kernel.settings import Settings
 from schemas.events import TABLES
 from streams.topics import ensure_topics
-from tests.alerts.detection.registry import load
+from tests.alerts.registry import load
 from tests.helpers import CuttableProxy, as_from_a_terminal, count, produce, stop, wait_for, worker_env
 
 

@@ -27,7 +27,7 @@ from psycopg.conninfo import make_conninfo
 
 from citybrain import availability
 from citybrain.indicators.engine import compute_all
-from citybrain.indicators.model import Window
+from citybrain.indicators.model import ReportWindow
 from citybrain.kernel import store
 from citybrain.kernel.errors import StoreError
 from citybrain.kernel.settings import Settings
@@ -299,7 +299,7 @@ def _load(database: str, schema: str, storage: store.Storage) -> None:
         load(conn, SMALL)
 
 
-def _snapshot(database: str, schema: str, window: Window) -> dict[str, Any]:
+def _snapshot(database: str, schema: str, window: ReportWindow) -> dict[str, Any]:
     with store.connect(database, schema, autocommit=True) as conn:
         rollups.rebuild(conn, window.start - timedelta(days=1), window.end + timedelta(days=1))
         facts = availability.refresh(conn, window.start, window.end, force=True)
@@ -315,7 +315,7 @@ def _snapshot(database: str, schema: str, window: Window) -> dict[str, Any]:
 
 
 def test_rollups_availability_and_every_indicator_agree_with_plain_postgresql(database: str) -> None:
-    window = Window(START, START + timedelta(days=SMALL.days), ZoneInfo("Asia/Shanghai"))
+    window = ReportWindow(START, START + timedelta(days=SMALL.days), ZoneInfo("Asia/Shanghai"))
     _load(database, SCHEMA, "auto")
     _load(database, "plain", "postgresql")
     with store.connect(database, SCHEMA, autocommit=True) as db:

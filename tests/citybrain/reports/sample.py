@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from citybrain.indicators.model import Breakdown, Figure, Indicator, IndicatorResult, Window
+from citybrain.indicators.model import Breakdown, Figure, Indicator, IndicatorResult, ReportWindow
 
 TZ = ZoneInfo("Asia/Shanghai")
 # March 2026 in the report's zone: [03-01 00:00+08:00, 04-01 00:00+08:00).
-WINDOW = Window(datetime(2026, 2, 28, 16, tzinfo=UTC), datetime(2026, 3, 31, 16, tzinfo=UTC), TZ)
+WINDOW = ReportWindow(datetime(2026, 2, 28, 16, tzinfo=UTC), datetime(2026, 3, 31, 16, tzinfo=UTC), TZ)
 GENERATED_AT = datetime(2026, 4, 1, 1, 30, tzinfo=UTC)
 
 
@@ -28,7 +28,7 @@ def indicator(ident: str, key: str = "infrastructure", *, target: float | None =
 def result(ind: Indicator, value: float | None, *, numerator: float | None = None,
            denominator: float | None = None, adjusted: float | None = None,
            unknown: float | None = None, breakdowns: tuple[Breakdown, ...] = (),
-           window: Window = WINDOW, department: str | None = None) -> IndicatorResult:
+           window: ReportWindow = WINDOW, department: str | None = None) -> IndicatorResult:
     return IndicatorResult(ind, window, department,
                            Figure(value, numerator, denominator, adjusted, unknown), breakdowns)
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from rich.console import Console
 
-from citybrain.indicators.model import IndicatorResult, Window
+from citybrain.indicators.model import IndicatorResult, ReportWindow
 from citybrain.reports.document import ReportDocument, assemble_report
 from citybrain.reports.rows import COLUMNS, number_text
 from citybrain.reports.writers import render_csv, render_json, render_scorecard, write_report
@@ -142,7 +142,7 @@ def test_json_content_and_provenance() -> None:
 
 
 def test_department_scope_and_window_must_match_the_results() -> None:
-    other = Window(WINDOW.start, WINDOW.end + timedelta(days=1), TZ)
+    other = ReportWindow(WINDOW.start, WINDOW.end + timedelta(days=1), TZ)
     with pytest.raises(ValueError, match="another window"):
         assemble_report([result(indicator("infra.x"), 1.0, window=other)], WINDOW, department=None,
                         generated_by="t", generated_at=GENERATED_AT)
