@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # "postgresql" never uses the extension.
     storage: Literal["auto", "timescaledb", "postgresql"] = "auto"
     timezone: str = "Asia/Shanghai"
+    # The language of everything a person reads (CLI output, reports, notifications,
+    # pages, dashboards): message catalogues in citybrain/kernel/i18n.py. Ids, JSON keys,
+    # API fields and metric names stay English whatever this says.
+    language: Literal["zh-CN", "en"] = "zh-CN"
     data_dir: Path = Path(".citybrain")
 
     topic_prefix: str = Field(default="citybrain", pattern=r"^[A-Za-z0-9._-]+$")
