@@ -213,7 +213,7 @@ def _upsert(table: str, key: str, columns: Sequence[str]) -> sql.Composed:
 DEPARTMENT_COLUMNS = ("department_id", "name", "name_zh", "first_responsible", "contacts")
 DISTRICT_COLUMNS = ("district_id", "name", "name_zh")
 ASSET_COLUMNS = (
-    "asset_id", "name", "kind", "key", "department_id", "district_id", "parent_id",
+    "asset_id", "name", "name_zh", "kind", "key", "department_id", "district_id", "parent_id",
     "expected_interval_s", "latitude", "longitude", "shared_with", "tags",
     "registered_at", "retired_at",
 )
@@ -283,7 +283,7 @@ def import_registry(conn: psycopg.Connection[Any], registry: Registry) -> Import
                     cur.executemany(
                         _upsert("assets", "asset_id", ASSET_COLUMNS),
                         [
-                            (a.asset_id, a.name, a.kind, a.five_key, a.department_id,
+                            (a.asset_id, a.name, a.name_zh, a.kind, a.five_key, a.department_id,
                              a.district_id, a.parent_id, a.expected_interval_s, a.latitude,
                              a.longitude, list(a.shared_with), list(a.tags), a.registered_at,
                              a.retired_at)

@@ -78,6 +78,7 @@ class Asset(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     asset_id: str = Ident
     name: str | None = None
+    name_zh: str | None = None
     kind: AssetKind
     key: Key | None = None  # defaults from kind
     department_id: str = Ident
