@@ -67,16 +67,28 @@ class Recipient:
 
 @dataclass(frozen=True)
 class Notification:
+    """One escalation step's page about one incident, before it is put into words.
+
+    The notifiers render it in ``Settings.language`` (``alerts.notifiers.message``); the
+    names (department, assets) are the registry's display names in that language, read
+    when the step runs, and the ids stay beside them for the operators who act on them.
+    """
+
     incident_id: int
-    title: str
+    title: str                       # what happened, one line (the rule's title as detection wrote it)
     severity: Severity
     status: str
     department_id: str | None
-    opened_at: datetime
-    text: str                        # the body, plain text, already in the recipient's time zone
-    incident_url: str
-    ack_url: str
+    opened_at: datetime              # the 30-minute clock starts here
+    text: str                        # more on what happened (a storm's assets…), plain text; may be empty
+    incident_url: str                # the incident page (alerts.incidents.urls.incident_url)
+    ack_url: str | None              # this recipient's signed acknowledge link; None: links not enabled
     step: int                        # escalation step that sent it (0 = at opening)
+    department_name: str | None = None
+    assets: tuple[tuple[str, str], ...] = ()   # (asset id, display name), the incident's own asset first
+    asset_count: int = 0             # all assets of the incident (a storm names only the first few)
+    response_due_at: datetime | None = None    # opened_at + the severity's response minutes
+    targets: tuple[str, ...] = ()    # the roles the step pages (oncall, lead, …, group)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,13 @@
 A ``Board`` wraps the foundation SDK's dashboard builder and remembers each SQL query
 with the columns its panel reads, so the tests can run exactly the SQL that goes into
 the JSON (expanded the way Grafana expands it) and check the panel gets its columns.
+
+Every board is built once per language (``citybrain.kernel.i18n.LANGUAGES``), and the two
+copies live side by side in one Grafana: the Chinese board is the operations centre's
+wall and keeps the plain uid (``citybrain-overview``, in the folder ``citybrain``, Grafana's
+home dashboard in compose); the English copy gets the uid suffix ``-en`` and its own
+folder (``citybrain-en``). Each board's "Citybrain" menu lists the boards of its own
+language only (the dashboards carry the language as a tag).
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 
+from citybrain.kernel.i18n import N_, Language, Translator
 from citybrain.kernel.settings import Settings
+from dashboards.texts import translator
 
 # Fixed uids: the provisioning files and `citybrain dashboards push` create the
 # datasources under these, so the dashboards find them on any Grafana.
@@ -26,10 +35,28 @@ POSTGRES_TYPE = "grafana-postgresql-datasource"
 PROMETHEUS_UID = "citybrain-prometheus"
 PROMETHEUS_TYPE = "prometheus"
 FOLDER_UID = "citybrain"
-FOLDER_TITLE = "Citybrain"
+# The folder's title per language: the English catalogue says "Citybrain (English)", so
+# the two folders read apart in Grafana's list.
+FOLDER_TITLE = N_("Citybrain dashboards")
+# The Chinese wall keeps the plain uids; the other languages' copies a suffix.
+PRIMARY_LANGUAGE: Language = "zh-CN"
 
 POSTGRES = model.DataSourceRef(type_val=POSTGRES_TYPE, uid=POSTGRES_UID)
 PROMETHEUS = model.DataSourceRef(type_val=PROMETHEUS_TYPE, uid=PROMETHEUS_UID)
+
+
+def uid_in(base: str, language: Language) -> str:
+    """The uid of a dashboard (or the folder) in a language: ``citybrain-overview``,
+    ``citybrain-overview-en``."""
+    return base if language == PRIMARY_LANGUAGE else f"{base}-{language.lower()}"
+
+
+def folder_uid(language: Language) -> str:
+    return uid_in(FOLDER_UID, language)
+
+
+def folder_title(language: Language) -> str:
+    return translator(language).gettext(FOLDER_TITLE)
 
 
 @dataclass(frozen=True)
@@ -118,9 +145,14 @@ class PanelSql:
 
 @dataclass
 class Board:
-    uid: str
+    """A dashboard in one language. ``base_uid`` is the language-neutral uid (the module's
+    ``UID``); ``title`` the board's own name, already translated (the product name is
+    prefixed here)."""
+
+    base_uid: str
     title: str
     settings: Settings
+    language: Language
     description: str
     tags: tuple[str, ...] = ()
     time_from: str = "now-24h"
@@ -128,22 +160,28 @@ class Board:
     prom_panels: list[tuple[int, PromQuery]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.uid = uid_in(self.base_uid, self.language)
+        self.t: Translator = translator(self.language)
+        full_title = self.t.gettext("Citybrain · {board}").format(board=self.title)
         self.dashboard = (
-            dash.Dashboard(self.title).uid(self.uid).description(self.description)
-            .tags(["citybrain", *self.tags])
+            dash.Dashboard(full_title).uid(self.uid).description(self.description)
+            .tags(["citybrain", self.language, *self.tags])
             # Per-day figures are cut at local midnight in the report's zone; the
             # dashboard shows times in the same zone so a day's bar sits on its day.
             .timezone(self.settings.timezone)
             .time(self.time_from, "now").refresh("1m").editable()
             .tooltip(model.DashboardCursorSync.CROSSHAIR)
-            # A menu of the other Citybrain dashboards, keeping the range and the variables.
-            .link(dash.DashboardLink("Citybrain").type(model.DashboardLinkType.DASHBOARDS)
-                  .tags(["citybrain"]).as_dropdown(True).include_vars(True).keep_time(True))
+            # A menu of the other Citybrain dashboards in the same language (Grafana lists
+            # the dashboards with all the tags), keeping the range and the variables.
+            .link(dash.DashboardLink(self.t.gettext("Citybrain"))
+                  .type(model.DashboardLinkType.DASHBOARDS).tags(["citybrain", self.language])
+                  .as_dropdown(True).include_vars(True).keep_time(True))
         )
         self._next_id = 1
 
-    def variable(self, variable: cogbuilder.Builder[model.VariableModel]) -> Board:
-        self.dashboard.with_variable(variable)
+    def variable(self, *variables: cogbuilder.Builder[model.VariableModel]) -> Board:
+        for variable in variables:
+            self.dashboard.with_variable(variable)
         return self
 
     def link(self, link: dash.DashboardLink) -> Board:

@@ -3,8 +3,12 @@
 Examples:
     citybrain status -o json
     citybrain dashboards build
-    citybrain dashboards build --out /tmp/dashboards
+    citybrain dashboards build --out /tmp/dashboards --language en
     citybrain dashboards push --url https://grafana.example.org --token "$GRAFANA_TOKEN"
+    citybrain dashboards push --language zh-CN     # the Chinese wall only
+
+Every board is built in Chinese (the wall: uids citybrain-*, folder citybrain) and in
+English (uids citybrain-*-en, folder citybrain-en), side by side.
 """
 
 from __future__ import annotations
@@ -16,32 +20,56 @@ import typer
 
 from citybrain.kernel import store
 from citybrain.kernel.console import Output, OutputOpt, console, err, load_settings, print_json
+from citybrain.kernel.i18n import LANGUAGES, N_, Language, language_of
 from citybrain.kernel.runtime import services
 
-app = typer.Typer(help=__doc__, no_args_is_help=True)
+app = typer.Typer(help=N_("""Grafana dashboards as code: build them, push them to Grafana.
+
+Every board is built in Chinese (the wall: uids citybrain-*, folder citybrain) and in
+English (uids citybrain-*-en, folder citybrain-en), side by side.
+
+Examples:
+    citybrain dashboards build
+    citybrain dashboards build --out /tmp/dashboards --language en
+    citybrain dashboards push --url https://grafana.example.org --token "$GRAFANA_TOKEN"
+    citybrain dashboards push --language zh-CN     # the Chinese wall only"""), no_args_is_help=True)
+
+LanguageOpt = Annotated[str | None, typer.Option(
+    "--language", help=N_("only this language's boards: zh-CN or en (default: both)"))]
 
 
-@app.command("build")
+def _languages(option: str | None) -> tuple[Language, ...]:
+    if option is None:
+        return LANGUAGES
+    try:
+        return (language_of(option),)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--language") from exc
+
+
+@app.command("build", help=N_(
+    "Build every dashboard from its builder and write <language>/<uid>.json files."))
 def build(
-    out: Annotated[Path | None, typer.Option(help="folder for the JSON (default: dashboards/json)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help=N_("folder for the JSON (default: dashboards/json)"))] = None,
+    language: LanguageOpt = None,
 ) -> None:
-    """Build every dashboard from its builder and write <uid>.json files."""
     from dashboards.build import JSON_DIR, write
 
-    for path in write(load_settings(), out or JSON_DIR):
+    for path in write(load_settings(), out or JSON_DIR, _languages(language)):
         console.print(str(path))
 
 
-@app.command("push")
+@app.command("push", help=N_("Create or update the Citybrain folder, datasources and dashboards in Grafana."))
 def push(
     url: Annotated[str | None, typer.Option(
-        help="Grafana's address (default: CITYBRAIN_GRAFANA_URL)")] = None,
+        help=N_("Grafana's address (default: CITYBRAIN_GRAFANA_URL)"))] = None,
     token: Annotated[str | None, typer.Option(
-        help="service account token, Editor or Admin (default: CITYBRAIN_GRAFANA_TOKEN)")] = None,
+        help=N_("service account token, Editor or Admin (default: CITYBRAIN_GRAFANA_TOKEN)"))] = None,
     skip_datasources: Annotated[bool, typer.Option(
-        help="leave the datasources alone (e.g. they are file-provisioned)")] = False,
+        help=N_("leave the datasources alone (e.g. they are file-provisioned)"))] = False,
+    language: LanguageOpt = None,
 ) -> None:
-    """Create or update the Citybrain folder, datasources and dashboards in Grafana."""
     from dashboards import push as pushing
     from dashboards.build import boards
 
@@ -53,7 +81,7 @@ def push(
                   "CITYBRAIN_GRAFANA_TOKEN)")
         raise typer.Exit(2)
     sources = [] if skip_datasources else pushing.datasources(pushing.datasource_variables(settings))
-    report = pushing.push(pushing.connect(url, token), boards(settings), sources)
+    report = pushing.push(pushing.connect(url, token), boards(settings, _languages(language)), sources)
     for what in report.created:
         console.print(f"created {what}")
     for what in report.updated:

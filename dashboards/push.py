@@ -1,7 +1,8 @@
 """Install the dashboards on a running Grafana through its HTTP API, idempotently.
 
 Every object has a fixed uid, so a push finds what an earlier push (or the file
-provisioning) created and updates it in place: the folder (``PUT /api/folders/<uid>``),
+provisioning) created and updates it in place: the folder of each language's boards
+(``citybrain``, ``citybrain-en``; ``PUT /api/folders/<uid>``),
 the datasources (``PUT /api/datasources/uid/<uid>``), the dashboards (``POST
 /api/dashboards/db`` with ``overwrite``). Only what does not exist yet is created. A second
 push therefore creates nothing.
@@ -19,8 +20,9 @@ import yaml
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
+from citybrain.kernel.i18n import Language
 from citybrain.kernel.settings import Settings
-from dashboards.board import FOLDER_TITLE, FOLDER_UID, Board
+from dashboards.board import Board, folder_title, folder_uid
 from dashboards.errors import DashboardError
 
 DATASOURCES_FILE = Path(__file__).with_name("provisioning") / "datasources" / "citybrain.yaml"
@@ -94,7 +96,8 @@ def push(api: GrafanaApi, boards: list[Board], sources: list[dict[str, Any]]) ->
     client: Any = api
     report = PushReport()
     try:
-        _folder(client, report)
+        for language in dict.fromkeys(board.language for board in boards):
+            _folder(client, language, report)
         for source in sources:
             _datasource(client, source, report)
         for board in boards:
@@ -116,13 +119,14 @@ def _exists(call: Any, *args: Any) -> bool:
     return True
 
 
-def _folder(api: Any, report: PushReport) -> None:
-    what = f"folder {FOLDER_UID}"
-    if _exists(api.folder.get_folder, FOLDER_UID):
-        api.folder.update_folder(FOLDER_UID, title=FOLDER_TITLE, overwrite=True)
+def _folder(api: Any, language: Language, report: PushReport) -> None:
+    uid, title = folder_uid(language), folder_title(language)
+    what = f"folder {uid}"
+    if _exists(api.folder.get_folder, uid):
+        api.folder.update_folder(uid, title=title, overwrite=True)
         report.updated.append(what)
     else:
-        api.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID)
+        api.folder.create_folder(title, uid=uid)
         report.created.append(what)
 
 
@@ -142,7 +146,7 @@ def _dashboard(api: Any, board: Board, report: PushReport) -> None:
     existed = _exists(api.dashboard.get_dashboard, board.uid)
     api.dashboard.update_dashboard({
         "dashboard": {**board.to_json(), "id": None},  # matched by uid, never by numeric id
-        "folderUid": FOLDER_UID,
+        "folderUid": folder_uid(board.language),
         "overwrite": True,
         "message": "citybrain dashboards push",
     })

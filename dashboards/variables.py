@@ -7,6 +7,9 @@
 - ``$district`` and ``$key`` are multi-valued; "All" expands to every option, quoted and
   comma-separated, for ``IN (...)`` filters in the panels that carry their own SQL.
   Assets without a district are the option ``(none)``.
+
+A person picks by name in the board's language (the options' text: registry names, the
+keys' labels); the values are the ids the SQL filters on.
 """
 
 from __future__ import annotations
@@ -14,22 +17,40 @@ from __future__ import annotations
 from typing import get_args
 
 from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as model
 
+from citybrain.kernel.i18n import Translator
+from dashboards import texts
 from dashboards.board import POSTGRES
+from schemas.names import name_sql
 from schemas.registry import Key
 
 KEYS: tuple[Key, ...] = get_args(Key)
 
-ALL_OPTION = model.VariableOption(text="All", value="$__all", selected=True)
-# A multi-value variable's current selection is a list.
-ALL_OPTIONS = model.VariableOption(text=["All"], value=["$__all"], selected=True)
 
-DEPARTMENT_QUERY = "SELECT department_id AS __value, name AS __text FROM departments ORDER BY name"
-DISTRICT_QUERY = (
-    "SELECT district_id AS __value, name AS __text FROM districts\n"
-    "UNION ALL SELECT '(none)', '(no district)'\nORDER BY 2"
-)
+def _all_option(t: Translator) -> model.VariableOption:
+    return model.VariableOption(text=t.gettext("All"), value="$__all", selected=True)
+
+
+def _all_options(t: Translator) -> model.VariableOption:
+    # A multi-value variable's current selection is a list.
+    return model.VariableOption(text=[t.gettext("All")], value=["$__all"], selected=True)
+
+
+def department_query(t: Translator) -> str:
+    name = name_sql("d", t.language).as_string(None)
+    return f"SELECT d.department_id AS __value, {name} AS __text FROM departments d ORDER BY 2"
+
+
+def district_query(t: Translator) -> str:
+    name = name_sql("di", t.language).as_string(None)
+    no_district = texts.quote_literal(t.gettext("(no district)"))
+    return (
+        f"SELECT di.district_id AS __value, {name} AS __text FROM districts di\n"
+        f"UNION ALL SELECT '(none)', {no_district}\nORDER BY 2"
+    )
+
 
 # Predicates for the panels that carry their own SQL; ``column`` is a qualified column name.
 def department_filter(column: str) -> str:
@@ -44,32 +65,36 @@ def key_filter(column: str) -> str:
     return f"{column} IN ($key)"
 
 
-def department() -> dash.QueryVariable:
+def department(t: Translator) -> dash.QueryVariable:
     return (
-        dash.QueryVariable("department").label("Department").datasource(POSTGRES)
-        .query(DEPARTMENT_QUERY).include_all(True).all_value("NULL").multi(False)
-        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD).current(ALL_OPTION)
-        .description("Scopes every panel; All = the whole city")
+        dash.QueryVariable("department").label(t.gettext("Department")).datasource(POSTGRES)
+        .query(department_query(t)).include_all(True).all_value("NULL").multi(False)
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD).current(_all_option(t))
+        .description(t.gettext("Scopes every panel; All = the whole city"))
     )
 
 
-def district() -> dash.QueryVariable:
+def district(t: Translator) -> dash.QueryVariable:
     return (
-        dash.QueryVariable("district").label("District").datasource(POSTGRES)
-        .query(DISTRICT_QUERY).include_all(True).multi(True)
-        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD).current(ALL_OPTIONS)
-        .description("Filters panels over assets and incidents (indicator panels are per department)")
+        dash.QueryVariable("district").label(t.gettext("District")).datasource(POSTGRES)
+        .query(district_query(t)).include_all(True).multi(True)
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD).current(_all_options(t))
+        .description(t.gettext("Filters panels over assets and incidents "
+                               "(indicator panels are per department)"))
     )
 
 
-def key() -> dash.CustomVariable:
+def key(t: Translator) -> dash.CustomVariable:
+    # Grafana's custom variable takes "text : value" pairs: the key's name shows, its id
+    # goes into the SQL.
+    options = ",".join(f"{texts.text(t, texts.KEYS, k)} : {k}" for k in KEYS)
     return (
-        dash.CustomVariable("key").label("Key").values(",".join(KEYS))
-        .include_all(True).multi(True).current(ALL_OPTIONS)
-        .description("The five keys (五大重点)")
+        dash.CustomVariable("key").label(t.gettext("Key")).values(options)
+        .include_all(True).multi(True).current(_all_options(t))
+        .description(t.gettext("The five keys"))
     )
 
 
-def api_url(public_url: str) -> dash.ConstantVariable:
-    """Where links to incidents point (Settings.public_url when the JSON was built)."""
-    return dash.ConstantVariable("api_url").value(public_url.rstrip("/"))
+def standard(t: Translator) -> list[cogbuilder.Builder[model.VariableModel]]:
+    """The variables of every board over the store: department, district, key."""
+    return [department(t), district(t), key(t)]

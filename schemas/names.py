@@ -69,3 +69,18 @@ def load_names(conn: psycopg.Connection[Any], language: Language,
                         (sorted(set(asset_ids)),))
         names.assets = {i: localized(n, z, language, i) for i, n, z in cur.fetchall()}
     return names
+
+
+def names_for(conn: psycopg.Connection[Any], language: Language, *,
+              department_ids: Iterable[str] = (), asset_ids: Iterable[str] = ()) -> Names:
+    """The names of the given departments and assets only (one notification's, one page's)."""
+    names = Names(language)
+    with conn.cursor() as cur:
+        if departments := sorted(set(department_ids)):
+            cur.execute("SELECT department_id, name, name_zh FROM departments WHERE department_id = ANY(%s)",
+                        (departments,))
+            names.departments = {i: localized(n, z, language, i) for i, n, z in cur.fetchall()}
+        if assets := sorted(set(asset_ids)):
+            cur.execute("SELECT asset_id, name, name_zh FROM assets WHERE asset_id = ANY(%s)", (assets,))
+            names.assets = {i: localized(n, z, language, i) for i, n, z in cur.fetchall()}
+    return names

@@ -97,11 +97,13 @@ def test_mounted_files_exist_and_grafana_gets_every_datasource_variable() -> Non
         SERVICES["migrate"]["environment"]["CITYBRAIN_DATABASE_SCHEMA"]
     mounts = [v.split(":")[1] for v in SERVICES["grafana"]["volumes"]]
     providers = yaml.safe_load((ROOT / "dashboards/provisioning/dashboards/citybrain.yaml").read_text())
-    assert providers["providers"][0]["options"]["path"] in mounts
-    assert env("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"].startswith(
-        providers["providers"][0]["options"]["path"] + "/")
-    home = env("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"].rsplit("/", 1)[1]
-    assert (ROOT / "dashboards" / "json" / home).is_file()
+    # One provider per dashboard language, each reading its own mounted folder.
+    assert all(p["options"]["path"] in mounts for p in providers["providers"])
+    home = env("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home.startswith(providers["providers"][0]["options"]["path"] + "/")
+    source, target = max((v.split(":")[:2] for v in SERVICES["grafana"]["volumes"]
+                          if home.startswith(v.split(":")[1] + "/")), key=lambda st: len(st[1]))
+    assert (ROOT / source / home.removeprefix(target + "/")).is_file()
 
 
 def test_ports_and_scrape_targets_agree() -> None:

@@ -15,19 +15,20 @@ import orjson
 import typer
 
 from alerts.detection.rules import check_files, rule_files
-from citybrain.kernel.console import Output, console, load_settings
+from citybrain.kernel.console import Output, OutputOpt, console, load_settings
+from citybrain.kernel.i18n import N_
 
-rules_app = typer.Typer(help="Alert rules.\n\nExample: citybrain rules check alerts/rules/",
+rules_app = typer.Typer(help=N_("Alert rules.\n\nExample: citybrain rules check alerts/rules/"),
                         no_args_is_help=True)
 
 
-@rules_app.command("check")
+@rules_app.command("check", help=N_(
+    "Validate rule files offline: every problem, naming file, rule and field; exit 1 on any."))
 def check(
-    files: Annotated[list[Path] | None, typer.Argument(
-        help="rule files or folders (default: CITYBRAIN_ALERT_RULES_PATH, else the packaged rules)")] = None,
-    output: Annotated[Output, typer.Option("-o", "--output", help="table or json")] = Output.table,
+    files: Annotated[list[Path] | None, typer.Argument(help=N_(
+        "rule files or folders (default: CITYBRAIN_ALERT_RULES_PATH, else the packaged rules)"))] = None,
+    output: OutputOpt = Output.table,
 ) -> None:
-    """Validate rule files offline: every problem, naming file, rule and field; exit 1 on any."""
     if files:
         paths = [p for f in files for p in (rule_files(f) if f.is_dir() else [f])]
     else:

@@ -13,6 +13,9 @@ show (actor ``link:<name>``); the tag is a keyed digest of the address, so a lin
 the address it was sent to without putting it in the URL — a robot's webhook address
 carries its credential, and URLs end up in proxy logs and browser histories.
 
+The exceptions' messages are for logs and tests; the pages a person sees say the same in
+``Settings.language`` (``alerts.incidents.api``), and none names a shell command.
+
 Only ``incident id`` is signed, not the database schema or the public URL, so a link
 survives a change of either; the flip side is that deployments must not share a secret.
 Everything here is pure: the clock is passed in.
@@ -51,7 +54,11 @@ class LinkExpired(LinkError):
 
 
 class LinkInvalid(LinkError):
-    """Tampered, truncated, signed with another key, or issued for another incident."""
+    """Tampered, signed with another key, or issued for another incident."""
+
+
+class LinkMalformed(LinkInvalid):
+    """Truncated or garbled on the way (a field missing, a character changed by a mail client)."""
 
 
 @dataclass(frozen=True)
@@ -118,16 +125,16 @@ def verify(secret: str, incident_id: int, who: str, exp: str | int, sig: str, *,
     exp_text = str(exp)
     parsed = _WHO.fullmatch(who) if len(who) <= MAX_WHO_CHARS else None
     if parsed is None or not _EXP.fullmatch(exp_text) or not _SIG.fullmatch(sig):
-        raise LinkInvalid("this acknowledge link is incomplete or malformed; "
-                          "open the link from the notification as it was sent")
+        raise LinkMalformed("this acknowledge link is incomplete or malformed; "
+                            "open the link from the notification as it was sent")
     expires_at = int(exp_text)
     expected = _mac(secret, incident_id, who, expires_at)
     if not hmac.compare_digest(expected.encode("ascii"), sig.encode("ascii")):
         raise LinkInvalid(f"this acknowledge link is not valid for incident {incident_id}: it was altered, "
                           "belongs to another incident or was signed with another key")
     if now.timestamp() >= expires_at:
-        raise LinkExpired("this acknowledge link has expired; acknowledge with a newer notification, "
-                          "the API or `citybrain incidents ack`")
+        raise LinkExpired("this acknowledge link has expired; acknowledge with the link of a newer "
+                          "notification or on the incident page")
     return Signer(name=parsed["name"], channel=parsed["channel"], address_tag=parsed["tag"],
                   expires_at=expires_at)
 

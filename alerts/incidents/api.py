@@ -15,8 +15,10 @@ Acknowledging from a notification (``/incidents/{id}/ack-link``, no token): the 
 page carries is signed for its recipient and expires (``alerts.incidents.ack_link``). Its GET only
 shows a confirmation page — chat apps and mail scanners fetch links by themselves — and
 the page's form POSTs the same signed fields, which acknowledges as ``link:<name>``.
-Answers are HTML pages: 403 for an expired or altered link, 404 for an unknown incident,
-200 (saying by whom and when) for an incident acknowledged already.
+Answers are HTML pages in ``Settings.language`` (the ``alerts`` catalogue): 403 for an
+expired or altered link, 404 for an unknown incident, 200 (saying by whom and when) for
+an incident acknowledged already. No page names a shell command: whoever opens one is
+on a phone or in a mail client.
 """
 
 from __future__ import annotations
@@ -36,14 +38,24 @@ from alerts.incidents import store as incidents
 from alerts.incidents.lifecycle import IllegalTransition, IncidentError, IncidentStatus
 from alerts.incidents.store import IncidentConflict, IncidentInputError, IncidentNotFound
 from alerts.model import Severity
-from alerts.notifiers.message import SEVERITY_LABELS, STATUS_LABELS, local_time_text
+from alerts.notifiers.message import (
+    MESSAGES,
+    channel_label,
+    join,
+    local_time_text,
+    named,
+    severity_label,
+    status_label,
+)
 from citybrain.kernel import audit
 from citybrain.kernel.http.access import Caller, scoped_department, sees_contacts, within
 from citybrain.kernel.http.deps import Conn, Connection, Now, Principal
 from citybrain.kernel.http.deps import settings as settings_dep
 from citybrain.kernel.http.errors import page_responses
 from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.i18n import Translator
 from citybrain.kernel.settings import Settings
+from schemas.names import names_for
 
 router = APIRouter(tags=["incidents"])
 
@@ -251,61 +263,90 @@ _STYLE = ("body{font-family:sans-serif;max-width:36em;margin:2em auto;padding:0 
           "button{font-size:1.1em;padding:.4em 1.2em}")
 
 
-def _page(heading: str, body: str, code: int = status.HTTP_200_OK) -> HTMLResponse:
-    html = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+def _page(t: Translator, heading: str, body: str, code: int = status.HTTP_200_OK) -> HTMLResponse:
+    html = (f"<!DOCTYPE html>\n<html lang=\"{t.language}\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{escape(heading)}</title><style>{_STYLE}</style></head>\n"
             f"<body>\n<h1>{escape(heading)}</h1>\n{body}\n</body></html>\n")
     return HTMLResponse(html, status_code=code, headers=_PAGE_HEADERS)
 
 
-def _facts(found: incidents.Incident, settings: Settings) -> str:
+def _say(translated: str, **values: str) -> str:
+    """A paragraph of a translated text, its fields filled with HTML that is already escaped."""
+    return "<p>" + escape(translated).format(**values) + "</p>"
+
+
+def _facts(conn: Connection, t: Translator, found: incidents.Incident, settings: Settings) -> str:
+    """The incident as the notification showed it: names, not only ids; times in the zone."""
+    names = names_for(conn, t.language, department_ids=[found.department_id] if found.department_id else [],
+                      asset_ids=found.assets[:3])
     rows = [
-        ("Incident", f"#{found.incident_id}"),
-        ("Title", found.title),
-        ("Severity", SEVERITY_LABELS.get(found.severity, found.severity.value)),
-        ("Status", f"{found.status.value} ({STATUS_LABELS.get(found.status.value, '')})"),
-        ("Department", found.department_id or "-"),
-        ("Opened at", local_time_text(found.opened_at, settings.tz)),
+        (t.gettext("Incident"), f"#{found.incident_id}"),
+        (t.gettext("Title"), found.title),
+        (t.gettext("Severity"), severity_label(t, found.severity)),
+        (t.gettext("Status"), status_label(t, found.status.value)),
+    ]
+    if found.assets:
+        shown = join(t, [named(names.asset(a), a) for a in found.assets[:3]])
+        if len(found.assets) > 3:
+            shown = t.gettext("{names} and {count} more").format(names=shown, count=len(found.assets) - 3)
+        rows.append((t.ngettext("Asset", "Assets", len(found.assets)), shown))
+    rows += [
+        (t.gettext("Department"), named(names.department(found.department_id), found.department_id)
+         if found.department_id else t.gettext("unassigned")),
+        (t.gettext("Since"), local_time_text(found.opened_at, settings.tz, t.language)),
+        (t.gettext("Respond by"), local_time_text(found.response_due_at, settings.tz, t.language)),
     ]
     cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
     return f"<table>{cells}</table>"
 
 
-def _state_page(found: incidents.Incident, settings: Settings) -> HTMLResponse:
+def _state_page(conn: Connection, t: Translator, found: incidents.Incident,
+                settings: Settings) -> HTMLResponse:
     """An incident the link can no longer acknowledge: say who did, or why not."""
+    number = str(found.incident_id)
     if found.acknowledged_at is not None:
-        when = local_time_text(found.acknowledged_at, settings.tz)
-        return _page(f"Incident #{found.incident_id} was already acknowledged",
-                     f"<p>Acknowledged by <b>{escape(found.acknowledged_by or 'unknown')}</b> at "
-                     f"{escape(when)}. Nothing more to do here.</p>\n{_facts(found, settings)}")
+        when = local_time_text(found.acknowledged_at, settings.tz, t.language)
+        return _page(t, t.gettext("Incident #{number} was already acknowledged").format(number=number),
+                     _say(t.gettext("Acknowledged by {who} at {time}. Nothing more to do here."),
+                          who=f"<b>{escape(found.acknowledged_by or '?')}</b>", time=escape(when))
+                     + f"\n{_facts(conn, t, found, settings)}")
     # Resolved or closed without anyone acknowledging (e.g. auto-resolved): not an ack to repeat.
-    return _page(f"Incident #{found.incident_id} cannot be acknowledged",
-                 f"<p>It is {escape(found.status.value)} and was never acknowledged.</p>\n"
-                 f"{_facts(found, settings)}", status.HTTP_409_CONFLICT)
+    return _page(t, t.gettext("Incident #{number} cannot be acknowledged").format(number=number),
+                 _say(t.gettext("It is {status} and was never acknowledged."),
+                      status=escape(status_label(t, found.status.value)))
+                 + f"\n{_facts(conn, t, found, settings)}", status.HTTP_409_CONFLICT)
 
 
-def _signer(settings: Settings, incident_id: int, fields: Mapping[str, str],
+def _signer(t: Translator, settings: Settings, incident_id: int, fields: Mapping[str, str],
             now: datetime) -> ack_link.Signer | HTMLResponse:
+    refused = status.HTTP_403_FORBIDDEN
     if settings.ack_link_secret is None:
-        return _page("Acknowledge links are not enabled",
-                     "<p>This server issues no acknowledge links. Acknowledge with "
-                     f"<code>citybrain incidents ack {incident_id}</code> or the API.</p>",
-                     status.HTTP_403_FORBIDDEN)
+        return _page(t, t.gettext("Acknowledge links are not enabled"), _say(t.gettext(
+            "This server issues no acknowledge links: acknowledge on the incident page, "
+            "or ask the operations centre's duty staff to.")), refused)
     try:
         return ack_link.verify(settings.ack_link_secret.get_secret_value(), incident_id,
                                fields.get("who", ""), fields.get("exp", ""), fields.get("sig", ""), now=now)
-    except ack_link.LinkExpired as exc:
-        return _page("This link has expired", f"<p>{escape(str(exc))}.</p>", status.HTTP_403_FORBIDDEN)
-    except ack_link.LinkInvalid as exc:
-        return _page("This link is not valid", f"<p>{escape(str(exc))}.</p>", status.HTTP_403_FORBIDDEN)
+    except ack_link.LinkExpired:
+        return _page(t, t.gettext("This link has expired"), _say(t.gettext(
+            "This acknowledge link has expired. Acknowledge with the link of a newer notification, "
+            "or on the incident page.")), refused)
+    except ack_link.LinkMalformed:
+        return _page(t, t.gettext("This link is not valid"), _say(t.gettext(
+            "This acknowledge link is incomplete or garbled. Open it from the notification as it was "
+            "sent (a mail program may cut a long link).")), refused)
+    except ack_link.LinkInvalid:
+        return _page(t, t.gettext("This link is not valid"), _say(t.gettext(
+            "This acknowledge link is not valid for incident #{number}: it was altered, belongs to "
+            "another incident or was signed with another key."), number=str(incident_id)), refused)
 
 
 class _LinkUsed(Exception):
     """Another request acknowledged with this link first."""
 
 
-def _used_page(conn: Connection, found: incidents.Incident, sig: str,
+def _used_page(conn: Connection, t: Translator, found: incidents.Incident, sig: str,
                settings: Settings) -> HTMLResponse | None:
     """The page of a link that acknowledged once already, or None. A link acts once: after
     a reopening the incident's escalation sends fresh links, and an old one (forwarded,
@@ -314,20 +355,25 @@ def _used_page(conn: Connection, found: incidents.Incident, sig: str,
                        (sig, found.incident_id)).fetchone()
     if row is None:
         return None
-    when = local_time_text(row[0], settings.tz)
-    return _page("This link was used already",
-                 f"<p>It acknowledged incident #{found.incident_id} as <b>{escape(str(row[1]))}</b> at "
-                 f"{escape(when)}. A link acknowledges once; use the link of the latest notification, "
-                 f"the API or <code>citybrain incidents ack {found.incident_id}</code>.</p>\n"
-                 f"{_facts(found, settings)}", status.HTTP_409_CONFLICT)
+    when = local_time_text(row[0], settings.tz, t.language)
+    return _page(t, t.gettext("This link was used already"), _say(t.gettext(
+        "It acknowledged incident #{number} as {who} at {time}. A link acknowledges once: use the "
+        "link of the latest notification, or the incident page."),
+        number=str(found.incident_id), who=f"<b>{escape(str(row[1]))}</b>", time=escape(when))
+        + f"\n{_facts(conn, t, found, settings)}", status.HTTP_409_CONFLICT)
 
 
-def _incident(conn: Connection, incident_id: int) -> incidents.Incident | HTMLResponse:
+def _incident(conn: Connection, t: Translator, incident_id: int) -> incidents.Incident | HTMLResponse:
     try:
         return incidents.show(conn, incident_id)
     except IncidentNotFound:
-        return _page("No such incident", f"<p>There is no incident {incident_id}.</p>",
-                     status.HTTP_404_NOT_FOUND)
+        return _no_incident(t, incident_id)
+
+
+def _no_incident(t: Translator, incident_id: int) -> HTMLResponse:
+    return _page(t, t.gettext("No such incident"),
+                 _say(t.gettext("There is no incident #{number}."), number=str(incident_id)),
+                 status.HTTP_404_NOT_FOUND)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -360,53 +406,58 @@ _LINK_FORM = page_responses({**_PAGES, 422: "the note is too long"})
             summary="Confirmation page of a signed acknowledge link (does not acknowledge)")
 def ack_link_page(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
                   who: LinkField = "", exp: LinkField = "", sig: LinkField = "") -> HTMLResponse:
+    t = MESSAGES.translator(settings.language)
     # Verified before the incident is read, so an unsigned request learns nothing about it.
-    signer = _signer(settings, incident_id, {"who": who, "exp": exp, "sig": sig}, now)
+    signer = _signer(t, settings, incident_id, {"who": who, "exp": exp, "sig": sig}, now)
     if isinstance(signer, HTMLResponse):
         return signer
-    found = _incident(conn, incident_id)
+    found = _incident(conn, t, incident_id)
     if isinstance(found, HTMLResponse):
         return found
     if found.status is not IncidentStatus.triggered:
-        return _state_page(found, settings)
-    used = _used_page(conn, found, sig, settings)
+        return _state_page(conn, t, found, settings)
+    used = _used_page(conn, t, found, sig, settings)
     if used is not None:
         return used
     hidden = "".join(f'<input type="hidden" name="{name}" value="{escape(value)}">'
                      for name, value in (("who", who), ("exp", exp), ("sig", sig)))
+    note, button = escape(t.gettext("Note (optional)")), escape(t.gettext("Acknowledge"))
     return _page(
-        f"Acknowledge incident #{incident_id}?",
-        f"{_facts(found, settings)}\n"
-        f"<p>You are acknowledging as <b>{escape(signer.name)}</b> ({escape(signer.channel)}). "
-        "This stops the escalation.</p>\n"
-        f'<form method="post" action="ack-link">{hidden}'
-        f'<p><label>Note (optional)<br><textarea name="note" rows="3" maxlength="{MAX_NOTE_CHARS}">'
-        "</textarea></label></p>"
-        '<p><button type="submit">Acknowledge 确认接单</button></p></form>')
+        t, t.gettext("Acknowledge incident #{number}?").format(number=incident_id),
+        f"{_facts(conn, t, found, settings)}\n"
+        + _say(t.gettext("You are acknowledging as {who} ({channel}). This stops the escalation."),
+               who=f"<b>{escape(signer.name)}</b>", channel=escape(channel_label(t, signer.channel)))
+        + f'\n<form method="post" action="ack-link">{hidden}'
+        f'<p><label>{note}<br>'
+        f'<textarea name="note" rows="3" maxlength="{MAX_NOTE_CHARS}"></textarea></label></p>'
+        f'<p><button type="submit">{button}</button></p></form>')
 
 
 @router.post("/incidents/{incident_id}/ack-link", response_class=HTMLResponse, responses=_LINK_FORM,
              summary="Acknowledge with a signed link's form (no token)")
 def ack_by_link(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
                 form: Annotated[dict[str, str], Depends(_form)]) -> HTMLResponse:
-    signer = _signer(settings, incident_id, form, now)
+    t = MESSAGES.translator(settings.language)
+    signer = _signer(t, settings, incident_id, form, now)
     if isinstance(signer, HTMLResponse):
         return signer
-    found = _incident(conn, incident_id)
+    found = _incident(conn, t, incident_id)
     if isinstance(found, HTMLResponse):
         return found
     sig = form.get("sig", "")
     if found.status is not IncidentStatus.triggered:
-        return _state_page(found, settings)
-    used = _used_page(conn, found, sig, settings)
+        return _state_page(conn, t, found, settings)
+    used = _used_page(conn, t, found, sig, settings)
     if used is not None:
         return used
     typed = form.get("note", "").strip()
     if len(typed) > MAX_NOTE_CHARS:
-        return _page("Note too long", f"<p>Keep the note under {MAX_NOTE_CHARS} characters.</p>",
+        return _page(t, t.gettext("Note too long"),
+                     _say(t.gettext("Keep the note under {count} characters."), count=str(MAX_NOTE_CHARS)),
                      status.HTTP_422_UNPROCESSABLE_CONTENT)
     # The link stands for the person it was sent to, acting for the incident's department.
     actor = audit.Actor(id=f"link:{signer.name}", role=Role.oncall.value, department=found.department_id)
+    # The timeline's note is stored, not shown here: it is written as every other timeline entry is.
     note = f"acknowledged with the link sent to {signer.name} by {signer.channel}" + (
         f": {typed}" if typed else "")
     try:
@@ -422,15 +473,15 @@ def ack_by_link(incident_id: int, conn: Conn, now: Now, settings: SettingsDep,
                 raise _LinkUsed
             done = incidents.ack(conn, incident_id, actor, now=now, note=note)
     except _LinkUsed:
-        return _used_page(conn, found, sig, settings) or _state_page(found, settings)
+        return _used_page(conn, t, found, sig, settings) or _state_page(conn, t, found, settings)
     except IllegalTransition:
         # Someone acknowledged between the read and the row lock: report theirs.
-        current = _incident(conn, incident_id)
-        return current if isinstance(current, HTMLResponse) else _state_page(current, settings)
+        current = _incident(conn, t, incident_id)
+        return current if isinstance(current, HTMLResponse) else _state_page(conn, t, current, settings)
     except IncidentNotFound:
-        return _page("No such incident", f"<p>There is no incident {incident_id}.</p>",
-                     status.HTTP_404_NOT_FOUND)
-    return _page(f"Incident #{incident_id} acknowledged",
-                 f"<p>Acknowledged by <b>{escape(signer.name)}</b> at "
-                 f"{escape(local_time_text(now, settings.tz))}. The escalation has stopped.</p>\n"
-                 f"{_facts(done, settings)}")
+        return _no_incident(t, incident_id)
+    return _page(t, t.gettext("Incident #{number} acknowledged").format(number=incident_id),
+                 _say(t.gettext("Acknowledged by {who} at {time}. The escalation has stopped."),
+                      who=f"<b>{escape(signer.name)}</b>",
+                      time=escape(local_time_text(now, settings.tz, t.language)))
+                 + f"\n{_facts(conn, t, done, settings)}")

@@ -23,16 +23,17 @@ from alerts.model import Severity
 from citybrain.kernel import audit, store
 from citybrain.kernel.clock import utc_now
 from citybrain.kernel.console import Output, OutputOpt, console, load_settings, print_json
+from citybrain.kernel.i18n import N_
 from citybrain.kernel.runtime import services
 from citybrain.kernel.settings import Settings
 
 incidents_app = typer.Typer(
-    help="Incidents and the 30-minute response workflow.\n\n"
-         "Examples:\n\n"
-         "  citybrain incidents list --status triggered\n\n"
-         "  citybrain incidents show 42 -o json\n\n"
-         "  citybrain incidents ack 42 --note 'on my way'\n\n"
-         "  citybrain incidents resolve 42 --note 'replaced the switch'",
+    help=N_("Incidents and the 30-minute response workflow.\n\n"
+            "Examples:\n\n"
+            "  citybrain incidents list --status triggered\n\n"
+            "  citybrain incidents show 42 -o json\n\n"
+            "  citybrain incidents ack 42 --note 'on my way'\n\n"
+            "  citybrain incidents resolve 42 --note 'replaced the switch'"),
     no_args_is_help=True,
 )
 
@@ -63,19 +64,19 @@ def _aware(value: datetime | None, settings: Settings) -> datetime | None:
     return value.replace(tzinfo=settings.tz)
 
 
-@incidents_app.command("list")
+@incidents_app.command("list", help=N_("Incidents, newest first."))
 def list_command(
-    status: Annotated[IncidentStatus | None, typer.Option(help="triggered, acknowledged, resolved, closed")]
+    status: Annotated[IncidentStatus | None, typer.Option(
+        help=N_("triggered, acknowledged, resolved, closed"))] = None,
+    severity: Annotated[Severity | None, typer.Option(help=N_("I, II, III or IV"))] = None,
+    department: Annotated[str | None, typer.Option(help=N_("owning department id"))] = None,
+    asset: Annotated[str | None, typer.Option(help=N_("the incident's or an affected asset"))] = None,
+    since: Annotated[datetime | None, typer.Option("--from", help=N_("opened at or after (ISO 8601)"))]
     = None,
-    severity: Annotated[Severity | None, typer.Option(help="I, II, III or IV")] = None,
-    department: Annotated[str | None, typer.Option(help="owning department id")] = None,
-    asset: Annotated[str | None, typer.Option(help="the incident's or an affected asset")] = None,
-    since: Annotated[datetime | None, typer.Option("--from", help="opened at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, typer.Option("--to", help="opened before (ISO 8601)")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+    until: Annotated[datetime | None, typer.Option("--to", help=N_("opened before (ISO 8601)"))] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help=N_("at most this many"))] = 100,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Incidents, newest first."""
     settings = load_settings()
     filters = incidents.Filters(status=status, severity=severity, department_id=department, asset_id=asset,
                                 opened_from=_aware(since, settings), opened_to=_aware(until, settings),
@@ -124,9 +125,8 @@ def _show(found: incidents.Incident, settings: Settings, output: Output) -> None
     _print(timeline)
 
 
-@incidents_app.command("show")
+@incidents_app.command("show", help=N_("One incident with its affected assets and timeline."))
 def show_command(incident_id: int, output: OutputOpt = Output.table) -> None:
-    """One incident with its affected assets and timeline."""
     settings = load_settings()
     with _connection(settings) as conn:
         found = incidents.show(conn, incident_id)
@@ -143,30 +143,26 @@ def _act(incident_id: int, output: Output,
     _show(found, settings, output)
 
 
-@incidents_app.command("ack")
-def ack_command(incident_id: int, note: Annotated[str | None, typer.Option(help="optional note")] = None,
+@incidents_app.command("ack", help=N_("Acknowledge an incident: the first response; stops its escalation."))
+def ack_command(incident_id: int, note: Annotated[str | None, typer.Option(help=N_("optional note"))] = None,
                 output: OutputOpt = Output.table) -> None:
-    """Acknowledge an incident: the first response; stops its escalation."""
     _act(incident_id, output,
          lambda conn, who, now: incidents.ack(conn, incident_id, who, now=now, note=note))
 
 
-@incidents_app.command("resolve")
+@incidents_app.command("resolve", help=N_("Resolve an incident with a note."))
 def resolve_command(incident_id: int,
-                    note: Annotated[str, typer.Option(help="what was done (required)")],
+                    note: Annotated[str, typer.Option(help=N_("what was done (required)"))],
                     output: OutputOpt = Output.table) -> None:
-    """Resolve an incident with a note."""
     _act(incident_id, output, lambda conn, who, now: incidents.resolve(conn, incident_id, who, note, now=now))
 
 
-@incidents_app.command("assign")
+@incidents_app.command("assign", help=N_("Assign an open incident to a person."))
 def assign_command(incident_id: int, assignee: str, output: OutputOpt = Output.table) -> None:
-    """Assign an open incident to a person."""
     _act(incident_id, output,
          lambda conn, who, now: incidents.assign(conn, incident_id, who, assignee, now=now))
 
 
-@incidents_app.command("comment")
+@incidents_app.command("comment", help=N_("Add a comment to an incident's timeline."))
 def comment_command(incident_id: int, text: str, output: OutputOpt = Output.table) -> None:
-    """Add a comment to an incident's timeline."""
     _act(incident_id, output, lambda conn, who, now: incidents.comment(conn, incident_id, who, text, now=now))

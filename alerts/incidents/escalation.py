@@ -42,13 +42,16 @@ import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
-from alerts.incidents import ack_link, sla
+from alerts.incidents import ack_link, sla, urls
 from alerts.incidents.escalation_policy import Policy, PolicyError, Step
 from alerts.maintenance.muter import HOLDS_PAGES, SqlMuter
 from alerts.model import Notification, Outcome, Recipient, Severity
+from alerts.notifiers.message import MESSAGES, join, named
 from citybrain.kernel import audit
 from citybrain.kernel.errors import StoreError
+from citybrain.kernel.i18n import Language
 from citybrain.kernel.settings import Settings
+from schemas.names import names_for
 
 Connection = psycopg.Connection[Any]
 log = logging.getLogger(__name__)
@@ -189,23 +192,35 @@ SELECT {_COLUMNS}
 """
 
 
-def _text(row: tuple[Any, ...], step: Step, index: int, settings: Settings) -> str:
-    incident_id, _, _, _, department_id, asset_id, title, severity, _, opened_at, due = row[:11]
-    tz = settings.tz
-    lines = [
-        f"[{severity}] {title}",
-        f"Incident #{incident_id}, department {department_id or '-'}, asset {asset_id or '-'}",
-        f"Opened {opened_at.astimezone(tz):%Y-%m-%d %H:%M} ({settings.timezone}); "
-        f"respond by {due.astimezone(tz):%H:%M}",
-        f"Escalation step {index} (after {step.after_minutes:g} min): {', '.join(step.notify)}",
-        f"Acknowledge: citybrain incidents ack {incident_id}",
-    ]
-    if settings.ack_link_secret is None:
-        # Without a key there is no link that acknowledges from a click; the message says
-        # so instead of carrying one that would only answer 401.
-        lines.append("No one-click acknowledge link: signed links are not enabled on this server "
-                     "(ack_link_secret unset); the link below opens the incident")
-    return "\n".join(lines)
+# A storm's assets named in a notification's text; the others are counted.
+NAMED_IN_TEXT = 20
+
+
+def _assets(conn: Connection, incident_id: int, asset_id: str | None) -> tuple[list[str], int]:
+    """The incident's asset ids (its own asset first, at most NAMED_IN_TEXT) and how many it has."""
+    rows = conn.execute(
+        "SELECT asset_id, count(*) OVER () FROM incident_assets WHERE incident_id = %s"
+        " ORDER BY asset_id = %s DESC, asset_id LIMIT %s", (incident_id, asset_id, NAMED_IN_TEXT)).fetchall()
+    ids = [str(r[0]) for r in rows]
+    total = int(rows[0][1]) if rows else 0
+    if asset_id is not None and asset_id not in ids:
+        ids, total = [asset_id, *ids[:NAMED_IN_TEXT - 1]], total + 1
+    return ids, total
+
+
+def _text(assets: tuple[tuple[str, str], ...], total: int, language: Language) -> str:
+    """What happened beyond the title, in the settings' language: a storm's assets by name.
+
+    The facts (severity, names, times, the step, the links) are the notifiers' to render
+    (``alerts.notifiers.message``); nothing here tells anyone to run a command.
+    """
+    if total <= 1:
+        return ""
+    t = MESSAGES.translator(language)
+    listed = join(t, [named(name, ident) for ident, name in assets])
+    if total > len(assets):
+        listed = t.gettext("{names} and {count} more").format(names=listed, count=total - len(assets))
+    return t.gettext("Affected assets ({count}): {names}").format(count=total, names=listed)
 
 
 def _next_due(conn: Connection, now: datetime) -> tuple[Any, ...] | None:
@@ -228,16 +243,27 @@ def _frozen_policy(frozen: Any) -> Policy:
         raise PolicyError(f"the incident's frozen escalation policy is missing or invalid: {exc}") from exc
 
 
-def _notification(row: tuple[Any, ...], step: Step, index: int, settings: Settings) -> Notification:
-    incident_id = int(row[0])
-    incident_url = f"{settings.public_url.rstrip('/')}/api/v1/incidents/{incident_id}"
+def _notification(conn: Connection, row: tuple[Any, ...], step: Step, index: int,
+                  settings: Settings) -> Notification:
+    """The step's notification, with the registry's names as they are now, in the settings' language."""
+    incident_id, department_id, asset_id = int(row[0]), row[4], row[5]
+    ids, total = _assets(conn, incident_id, asset_id)
+    names = names_for(conn, settings.language, department_ids=[department_id] if department_id else [],
+                      asset_ids=ids)
+    assets = tuple((i, names.asset(i) or i) for i in ids)
     return Notification(
         incident_id=incident_id, title=row[6], severity=Severity(row[7]), status=row[8],
-        department_id=row[4], opened_at=row[9], text=_text(row, step, index, settings),
-        # Each recipient's signed link replaces this in ``for_recipient``; with no key the
-        # incident link stands in, so no message carries a link that cannot work.
-        incident_url=incident_url, ack_url=incident_url,
+        department_id=department_id, opened_at=row[9], text=_text(assets, total, settings.language),
+        # The one address of an incident page (issue #17's console will move it there).
+        incident_url=urls.incident_url(settings.public_url, incident_id),
+        # Each recipient's signed link is added in ``for_recipient``; with no key there is
+        # none, and the message says where to acknowledge instead.
+        ack_url=None,
         step=index,
+        department_name=names.department(department_id),
+        assets=assets, asset_count=total,
+        response_due_at=row[10],
+        targets=tuple(step.notify),
     )
 
 
@@ -281,7 +307,7 @@ def _claim(conn: Connection, row: tuple[Any, ...], now: datetime, settings: Sett
                   quiet, breach)
     if quiet or not found.recipients:
         return _Claimed(run, None)
-    notification = _notification(row, step, index, settings)
+    notification = _notification(conn, row, step, index, settings)
     sends = []
     for r in found.recipients:
         sent = conn.execute(
@@ -391,8 +417,9 @@ def _resume(conn: Connection, now: datetime, notify: NotifyFn, settings: Setting
         try:
             step = _frozen_policy(incident[3]).steps[index]
             recipient = Recipient(*(str(who[k]) for k in ("name", "role", "channel", "address")))
-            delivery = _send(conn, send_id, _notification(tuple(incident), step, index, settings), recipient,
-                             notify, now, settings)
+            with conn.transaction():
+                notification = _notification(conn, tuple(incident), step, index, settings)
+            delivery = _send(conn, send_id, notification, recipient, notify, now, settings)
         except _DATABASE_DOWN:
             raise
         except Exception as exc:

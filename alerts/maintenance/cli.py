@@ -28,9 +28,25 @@ from alerts.maintenance import windows as maintenance
 from citybrain.kernel import audit, store
 from citybrain.kernel.clock import utc_now
 from citybrain.kernel.console import Output, OutputOpt, console, load_settings
+from citybrain.kernel.i18n import N_
 from citybrain.kernel.runtime import services
 
-maintenance_app = typer.Typer(help=__doc__, no_args_is_help=True)
+maintenance_app = typer.Typer(help=N_("""Maintenance windows and silences.
+
+A window's time counts from the moment it is added; with --retroactive REASON (the CLI
+acts as admin) or `citybrain maintenance retroactive ID --reason ...` later, its declared
+time before that counts too (audited; reports list such windows).
+
+Examples:
+    citybrain maintenance add --scope asset --target cam-0001 \\
+        --start 2026-03-28T02:00 --end 2026-03-28T04:00 --tz Europe/Berlin --reason "firmware"
+    citybrain maintenance add --scope district --target d-east --start 2026-04-05T01:00 \\
+        --end 2026-04-05T03:00 --rrule "FREQ=WEEKLY;BYDAY=SU" --reason "weekly patching"
+    citybrain maintenance add --silence --scope department --target water --start ... --end ...
+    citybrain maintenance list -o json
+    citybrain maintenance retroactive 13 --reason "crew started at 10:00, filed at 11:59"
+    citybrain maintenance rm 12"""),
+                              no_args_is_help=True)
 
 
 def _print(windows: list[maintenance.MaintenanceWindow], output: Output) -> None:
@@ -58,25 +74,26 @@ def _print(windows: list[maintenance.MaintenanceWindow], output: Output) -> None
     console.print(table)
 
 
-@maintenance_app.command("add")
+@maintenance_app.command("add", help=N_(
+    "Add a maintenance window (no alerts in scope) or, with --silence, a silence. Its time counts"
+    " from now; with --retroactive REASON from its declared start."))
 def add(
-    scope: Annotated[str, typer.Option(help="all, asset, department, district or tag")],
-    start: Annotated[str, typer.Option(help="first start, ISO 8601 (local time in --tz without an offset)")],
-    end: Annotated[str, typer.Option(help="end of the first occurrence")],
-    reason: Annotated[str, typer.Option(help="why; shown to operators and audited")],
-    target: Annotated[str | None, typer.Option(help="asset / department / district id, or tag")] = None,
-    rrule: Annotated[str | None, typer.Option(help="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=SU")] = None,
-    until: Annotated[str | None, typer.Option(help="last start of a recurring window")] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone (default CITYBRAIN_TIMEZONE)")] = None,
-    silence: Annotated[bool, typer.Option("--silence", help="suppress notifications only "
-                                          "(incidents still open)")] = False,
+    scope: Annotated[str, typer.Option(help=N_("all, asset, department, district or tag"))],
+    start: Annotated[str, typer.Option(
+        help=N_("first start, ISO 8601 (local time in --tz without an offset)"))],
+    end: Annotated[str, typer.Option(help=N_("end of the first occurrence"))],
+    reason: Annotated[str, typer.Option(help=N_("why; shown to operators and audited"))],
+    target: Annotated[str | None, typer.Option(help=N_("asset / department / district id, or tag"))] = None,
+    rrule: Annotated[str | None, typer.Option(help=N_("RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=SU"))] = None,
+    until: Annotated[str | None, typer.Option(help=N_("last start of a recurring window"))] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help=N_("IANA zone (default CITYBRAIN_TIMEZONE)"))] = None,
+    silence: Annotated[bool, typer.Option("--silence", help=N_(
+        "suppress notifications only (incidents still open)"))] = False,
     retroactive: Annotated[str | None, typer.Option(
-        "--retroactive", metavar="REASON", help="also count the declared time before now, and why "
-        "(admin; audited, listed in reports)")] = None,
+        "--retroactive", metavar="REASON", help=N_("also count the declared time before now, and why "
+                                                   "(admin; audited, listed in reports)"))] = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Add a maintenance window (no alerts in scope) or, with --silence, a silence. Its
-    time counts from now; with --retroactive REASON from its declared start."""
     settings = load_settings()
     spec = maintenance.make_spec(
         kind="silence" if silence else "maintenance", scope=scope, target=target, starts_at=start,
@@ -94,13 +111,12 @@ def add(
                       f"{window.window_id} --reason ...")
 
 
-@maintenance_app.command("list")
+@maintenance_app.command("list", help=N_("List windows with their next (or current) period."))
 def list_(
-    all_: Annotated[bool, typer.Option("--all", help="include removed windows")] = False,
-    kind: Annotated[str | None, typer.Option(help="maintenance or silence")] = None,
+    all_: Annotated[bool, typer.Option("--all", help=N_("include removed windows"))] = False,
+    kind: Annotated[str | None, typer.Option(help=N_("maintenance or silence"))] = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """List windows with their next (or current) period."""
     settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
@@ -108,9 +124,9 @@ def list_(
     _print(windows, output)
 
 
-@maintenance_app.command("rm")
+@maintenance_app.command("rm", help=N_(
+    "Remove a window: past periods stay on record, future ones are dropped."))
 def rm(window_id: int, output: OutputOpt = Output.table) -> None:
-    """Remove a window: past periods stay on record, future ones are dropped."""
     settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
@@ -118,13 +134,13 @@ def rm(window_id: int, output: OutputOpt = Output.table) -> None:
     _print([window], output)
 
 
-@maintenance_app.command("retroactive")
+@maintenance_app.command("retroactive", help=N_(
+    "Count a window's declared time before it was added (admin; audited, listed in reports)."))
 def retroactive(
     window_id: int,
-    reason: Annotated[str, typer.Option(help="why its time before it was added should count; audited")],
+    reason: Annotated[str, typer.Option(help=N_("why its time before it was added should count; audited"))],
     output: OutputOpt = Output.table,
 ) -> None:
-    """Count a window's declared time before it was added (admin; audited, listed in reports)."""
     settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
@@ -133,9 +149,9 @@ def retroactive(
     _print([window], output)
 
 
-@maintenance_app.command("extend")
+@maintenance_app.command("extend", help=N_(
+    "Expand open-ended recurring windows up to the horizon (the alerter does it hourly)."))
 def extend() -> None:
-    """Expand open-ended recurring windows up to the horizon (the alerter does it hourly)."""
     settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):

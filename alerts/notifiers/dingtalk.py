@@ -38,19 +38,12 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from alerts.model import Notification, Outcome, Recipient
-from alerts.notifiers.message import (
-    ACK_LINK_LABEL,
-    INCIDENT_LINK_LABEL,
-    Message,
-    fit,
-    markdown_escape,
-    markdown_text,
-    render,
-)
+from alerts.notifiers.message import Message, clip, fit, markdown_escape, markdown_text, render
 from alerts.notifiers.outcomes import permanent
 from alerts.notifiers.robot import robot_outcome
 from alerts.notifiers.transport import post_json
 from citybrain.kernel.clock import Clock
+from citybrain.kernel.i18n import DEFAULT_LANGUAGE, Language
 
 # DingTalk's message APIs cap markdown at 5 000 characters (error 34016 of its global codes);
 # 5 000 UTF-8 bytes is never more characters than that.
@@ -77,13 +70,17 @@ def signed_url(address: str, secret: str, now: datetime) -> httpx.URL:
 
 
 def dingtalk_markdown(message: Message) -> str:
-    facts = [f"- **{label}**: {markdown_escape(value)}" for label, value in message.facts]
-    links = f"[{INCIDENT_LINK_LABEL}]({message.incident_url})  |  [{ACK_LINK_LABEL}]({message.ack_url})"
+    links = "  |  ".join(f"[{link.label}]({link.url})" for link in message.links)
 
-    def build(text: str) -> str:
-        # One list for the facts, then the text with its lines as paragraphs.
+    def build(text: str, cut: int | None) -> str:
+        # The facts as one list, then the text with its lines as paragraphs (a single
+        # newline is not a reliable break in DingTalk's markdown).
+        facts = "\n".join("- " + message.line(f"**{f.label}**", markdown_escape(clip(f.value, cut)))
+                          for f in message.facts)
         paragraphs = [p for p in text.split("\n") if p.strip()]
-        return "\n\n".join([f"### {markdown_escape(message.headline)}", "\n".join(facts), *paragraphs, links])
+        return "\n\n".join([f"### {markdown_escape(clip(message.headline, cut))}",
+                             f"**{markdown_escape(clip(message.title, cut))}**", facts, *paragraphs,
+                             *([markdown_escape(message.note)] if message.note else []), links])
 
     return fit(build, markdown_text(message.text), MAX_TEXT_BYTES)
 
@@ -97,14 +94,15 @@ class DingTalkNotifier:
     channel: str = "dingtalk"
 
     def __init__(self, client: httpx.AsyncClient, tz: ZoneInfo, clock: Clock,
-                 secrets: Mapping[str, str] | None = None) -> None:
+                 secrets: Mapping[str, str] | None = None, language: Language = DEFAULT_LANGUAGE) -> None:
         self._client = client
         self._tz = tz
         self._clock = clock
         self._secrets = dict(secrets or {})
+        self._language = language
 
     async def send(self, notification: Notification, recipient: Recipient) -> Outcome:
-        body = dingtalk_body(render(notification, recipient, self._tz))
+        body = dingtalk_body(render(notification, recipient, self._tz, self._language))
         secret = self._secrets.get(recipient.address)
         try:
             # Signed afresh on every attempt: a retry minutes later needs a fresh timestamp.

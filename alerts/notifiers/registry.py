@@ -111,14 +111,14 @@ def build_notifiers(settings: Settings, *, clock: Clock,
     owned = client is None
     http = client if client is not None else http_client(settings)
     secrets = {address: value.get_secret_value() for address, value in settings.notify_robot_secrets.items()}
-    tz = settings.tz
+    tz, language = settings.tz, settings.language
     notifiers: list[Notifier] = [
-        WebhookNotifier(http, tz),
-        WeComNotifier(http, tz),
-        DingTalkNotifier(http, tz, clock, secrets),
-        FeishuNotifier(http, tz, clock, secrets),
+        WebhookNotifier(http, tz, language),
+        WeComNotifier(http, tz, language),
+        DingTalkNotifier(http, tz, clock, secrets, language),
+        FeishuNotifier(http, tz, clock, secrets, language),
     ]
     smtp = SmtpConfig.from_settings(settings)
     if smtp is not None:
-        notifiers.append(EmailNotifier(smtp, tz, clock))
+        notifiers.append(EmailNotifier(smtp, tz, clock, language))
     return NotifierRegistry(notifiers, client=http if owned else None)

@@ -7,7 +7,8 @@ Format followed — WeCom developer documentation "群机器人配置说明"
   credential; no signing exists for WeCom robots);
 - body: ``{"msgtype": "markdown", "markdown": {"content": "..."}}``, content UTF-8, at
   most 4096 bytes; the markdown subset has headings, bold, links ``[text](url)``,
-  quotes ``>`` and ``<font color="info|comment|warning">``;
+  inline code, quotes ``>`` and ``<font color="info|comment|warning">``; a single line
+  break is a line break;
 - answer: HTTP 200 with ``{"errcode": 0, "errmsg": "ok"}`` on success; a failure is an
   HTTP 200 with a non-zero ``errcode``. A robot takes at most 20 messages a minute.
 
@@ -26,17 +27,10 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from alerts.model import Notification, Outcome, Recipient, Severity
-from alerts.notifiers.message import (
-    ACK_LINK_LABEL,
-    INCIDENT_LINK_LABEL,
-    Message,
-    fit,
-    markdown_escape,
-    markdown_text,
-    render,
-)
+from alerts.notifiers.message import Fact, Message, clip, fit, markdown_escape, markdown_text, render
 from alerts.notifiers.robot import robot_outcome
 from alerts.notifiers.transport import post_json
+from citybrain.kernel.i18n import DEFAULT_LANGUAGE, Language
 
 MAX_CONTENT_BYTES = 4096
 RETRYABLE_CODES: dict[int, str] = {
@@ -53,16 +47,23 @@ def _colour(message: Message) -> str:
 
 
 def wecom_markdown(message: Message) -> str:
+    """The heading, what happened in bold, the facts as a quote, the text, the links."""
     colour = _colour(message)
-    facts = [
-        f'> {label}: <font color="{colour}">{markdown_escape(value)}</font>' if label == "级别"
-        else f"> {label}: {markdown_escape(value)}"
-        for label, value in message.facts
-    ]
-    links = f"[{INCIDENT_LINK_LABEL}]({message.incident_url})　[{ACK_LINK_LABEL}]({message.ack_url})"
 
-    def build(text: str) -> str:
-        return "\n".join([f"## {markdown_escape(message.headline)}", *facts, "", text, "", links])
+    def fact(f: Fact, cut: int | None) -> str:
+        value = markdown_escape(clip(f.value, cut))
+        if f.key == "severity":
+            value = f'<font color="{colour}">{value}</font>'
+        return "> " + message.line(f.label, value)
+
+    links = "\u3000".join(f"[{link.label}]({link.url})" for link in message.links)
+    note = [f'<font color="comment">{markdown_escape(message.note)}</font>'] if message.note else []
+
+    def build(text: str, cut: int | None) -> str:
+        head = [f"## {markdown_escape(clip(message.headline, cut))}",
+                f"**{markdown_escape(clip(message.title, cut))}**",
+                *(fact(f, cut) for f in message.facts)]
+        return "\n".join([*head, *(["", text] if text else []), "", *note, links])
 
     return fit(build, markdown_text(message.text), MAX_CONTENT_BYTES)
 
@@ -74,12 +75,14 @@ def wecom_body(message: Message) -> dict[str, Any]:
 class WeComNotifier:
     channel: str = "wecom"
 
-    def __init__(self, client: httpx.AsyncClient, tz: ZoneInfo) -> None:
+    def __init__(self, client: httpx.AsyncClient, tz: ZoneInfo,
+                 language: Language = DEFAULT_LANGUAGE) -> None:
         self._client = client
         self._tz = tz
+        self._language = language
 
     async def send(self, notification: Notification, recipient: Recipient) -> Outcome:
-        body = wecom_body(render(notification, recipient, self._tz))
+        body = wecom_body(render(notification, recipient, self._tz, self._language))
         reply = await post_json(self._client, recipient.address, body)
         if isinstance(reply, Outcome):
             return reply

@@ -57,6 +57,7 @@ class Entry(BaseModel):
     direction: Direction
     target: float | None
     formula: str = Field(min_length=20)
+    formula_zh: str = Field(min_length=8)
     version: int = Field(ge=1)
     sql: str = Field(pattern=r"^[a-z0-9_.]+\.sql$")
     availability: bool = False
@@ -173,7 +174,7 @@ def parse_catalogue(text: str, sql_dir: Path, source: str) -> tuple[Indicator, .
             unit=entry.unit, direction=entry.direction, target=entry.target,
             formula=" ".join(entry.formula.split()), version=entry.version, sql_file=entry.sql,
             sql=sql_text, availability=entry.availability, breakdowns=entry.breakdowns,
-            weight=entry.weight, heavy=entry.heavy,
+            weight=entry.weight, heavy=entry.heavy, formula_zh=" ".join(entry.formula_zh.split()),
         ))
     if problems:
         raise CatalogueError("invalid indicator catalogue:\n  " + "\n  ".join(problems))

@@ -19,9 +19,17 @@ from rich.table import Table
 from citybrain.indicators import render
 from citybrain.indicators.catalogue import SQL_DIR, load_catalogue
 from citybrain.indicators.model import Indicator
-from citybrain.kernel.console import Output, console, err
+from citybrain.kernel.console import Output, OutputOpt, console, err
+from citybrain.kernel.i18n import N_
 
-app = typer.Typer(help=__doc__, no_args_is_help=True)
+app = typer.Typer(help=N_("""The indicator catalogue and its SQL files.
+
+Examples:
+    citybrain indicators list
+    citybrain indicators list -o json
+    citybrain indicators render            # write sql/*.sql from templates/ and the catalogue
+    citybrain indicators render --check    # exit 1 naming the files that are out of date"""),
+                  no_args_is_help=True)
 
 
 def describe(indicator: Indicator) -> dict[str, Any]:
@@ -35,11 +43,9 @@ def describe(indicator: Indicator) -> dict[str, Any]:
     }
 
 
-@app.command("list")
-def list_indicators(
-    output: Annotated[Output, typer.Option("-o", "--output", help="table or json")] = Output.table,
-) -> None:
-    """Every indicator of the catalogue: key, names, unit, target, weight, breakdowns."""
+@app.command("list", help=N_(
+    "Every indicator of the catalogue: key, names, unit, target, weight, breakdowns."))
+def list_indicators(output: OutputOpt = Output.table) -> None:
     catalogue = load_catalogue()
     if output is Output.json:
         sys.stdout.write(orjson.dumps([describe(i) for i in catalogue],
@@ -56,14 +62,14 @@ def list_indicators(
     console.print(table)
 
 
-@app.command("render")
+@app.command("render", help=N_(
+    "Write each indicator's SQL file (sql/) from its family template (templates/) and the catalogue's"
+    " params; remove files no entry renders. Edit the templates or the catalogue, never the SQL files:"
+    " a test fails when they differ from their rendering."))
 def render_sql(
-    check: Annotated[bool, typer.Option("--check", help="write nothing; exit 1 if a file is out of date")]
+    check: Annotated[bool, typer.Option("--check", help=N_("write nothing; exit 1 if a file is out of date"))]
     = False,
 ) -> None:
-    """Write each indicator's SQL file (sql/) from its family template (templates/) and the
-    catalogue's params; remove files no entry renders. Edit the templates or the catalogue,
-    never the SQL files: a test fails when they differ from their rendering."""
     if check:
         stale = render.stale_files()
         if stale:

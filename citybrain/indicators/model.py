@@ -46,6 +46,9 @@ class Indicator:
     breakdowns: tuple[Dimension, ...] = ()
     weight: float = 1.0         # weight in its key's composite score (0: shown, not scored)
     heavy: bool = False         # scheduling hint: a report starts it before the others
+    # The formula in Chinese, as the zh-CN exports print it (the catalogue requires one;
+    # empty only for an Indicator built by hand, which then prints ``formula``).
+    formula_zh: str = ""
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,11 @@ class Settings(BaseSettings):
     # compute the indicators side by side, all reading one snapshot (1 = the caller's
     # connection only). Each indicator's SQL runs on one core, so about the server's cores.
     report_workers: int = Field(default=2, ge=1, le=16)
+    # The PDF report's font (`--format pdf`): a TrueType CJK font file (.ttf, or a .ttc whose
+    # first face is TrueType), embedded as a subset. Unset: the first usable one of a short
+    # list of known paths (citybrain/reports/pdf.py), WenQuanYi Micro Hei first (Debian
+    # fonts-wqy-microhei). CFF-outline fonts such as Noto CJK cannot be embedded.
+    report_font: Path | None = None
     # Availability facts per local day (citybrain/availability.py): the worker computes
     # them for the days that ended at least availability_settle_seconds ago, within the
     # last availability_days days, at most availability_batch_days per run, every

@@ -1,10 +1,12 @@
 """Evaluators' reports: the five-key scorecard, the report document with its provenance and
-data hash, and the JSON / CSV / XLSX writers.
+data hash, and the JSON / CSV / XLSX writers (``presentation``: what a person reads, per
+language).
 
     weights, source = weights_from_settings(settings)
     doc = build_report(conn, window, department=None, generated_by="cli:alice", generated_at=now,
                        weights=weights, weights_source=source)
-    write_report(doc, "xlsx", "report.xlsx")      # or render(doc, "json") -> bytes, as_dict(doc)
+    view = Presentation.load(conn, "zh-CN")       # the reader's language and the registry's names
+    write_report(doc, "xlsx", "report.xlsx", view=view)   # or render(doc, "json") -> bytes, as_dict(doc)
 
 Everything below ``build_report`` is a pure function of the indicator results, the
 weights and the stamps passed in, so the same inputs give the same bytes.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
@@ -14,11 +14,12 @@ from citybrain.kernel.http.access import Caller, scoped_department
 from citybrain.kernel.http.deps import Conn, commit, settings
 from citybrain.kernel.http.errors import unavailable
 from citybrain.kernel.settings import Settings
-from citybrain.reports.cli import AUDIT_ACTION, report_details
-from citybrain.reports.document import build_report
+from citybrain.reports.cli import AUDIT_ACTION, report_details, report_language
+from citybrain.reports.document import ReportError, build_report
+from citybrain.reports.presentation import Presentation, file_name
 from citybrain.reports.query import WindowQuery, window_from_query
 from citybrain.reports.scorecard import load_weights
-from citybrain.reports.writers import render
+from citybrain.reports.writers import Format, render
 
 router = APIRouter(tags=["reports"])
 
@@ -26,6 +27,7 @@ _MEDIA = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
 }
 
 
@@ -36,13 +38,30 @@ def report(
     conn: Conn,
     cfg: Annotated[Settings, Depends(settings)],
     window: Annotated[WindowQuery, Depends()],
-    format: Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx")] = "json",
+    format: Annotated[Format, Query(description="json, csv, xlsx or pdf")] = "json",
+    lang: Annotated[str | None, Query(max_length=32, description=(
+        "the report's language, zh-CN or en (default: the server's CITYBRAIN_LANGUAGE): the XLSX, "
+        "CSV and PDF are written in it; the JSON is the same in every language"))] = None,
 ) -> Response:
+    try:
+        language = report_language(lang, cfg)
+    except ReportError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     win = window_from_query(window, cfg)
     department = scoped_department(who, window.department)
     if department is not None and conn.execute(
             "SELECT 1 FROM departments WHERE department_id = %s", (department,)).fetchone() is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no department {department!r} in the registry")
+    font = None
+    if format == "pdf":
+        # Refused before any work: without a CJK font on the server no PDF can be made (422,
+        # naming what to install or set), whatever the window.
+        from citybrain.reports.pdf import find_font
+
+        try:
+            font = find_font(cfg.report_font)
+        except CitybrainError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     weights, source = None, "catalogue"
     if cfg.score_weights_file is not None:
         weights, source = load_weights(cfg.score_weights_file), str(cfg.score_weights_file)
@@ -53,10 +72,10 @@ def report(
         doc = build_report(conn, win, department=department, generated_by=actor.id,
                            generated_at=stamp, weights=weights, weights_source=source,
                            workers=cfg.report_workers, work_hours=WorkHours.of(cfg))
-        body = render(doc, format)
+        body = render(doc, format, view=Presentation.load(conn, language), font=font)
     except CitybrainError as exc:
         raise unavailable(exc, cfg) from exc
-    name = f"citybrain-report-{win.start:%Y%m%d}-{department or 'city'}.{format}"
+    name = file_name(win, department, format)
     # Committed here, before the file is handed over: an export that is not audited is
     # not delivered (a failed commit is a 503 and no body).
     audit.record(conn, actor, AUDIT_ACTION, name, report_details(doc, format, name, len(body)), at=stamp)

@@ -31,7 +31,8 @@ def _definition(ind: Indicator) -> dict[str, Any]:
     return {
         "id": ind.id, "key": ind.key, "name_en": ind.name_en, "name_zh": ind.name_zh,
         "unit": ind.unit, "direction": ind.direction, "target": ind.target,
-        "formula": ind.formula, "version": ind.version, "sql_file": ind.sql_file,
+        "formula": ind.formula, "formula_zh": ind.formula_zh, "version": ind.version,
+        "sql_file": ind.sql_file,
         "availability": ind.availability, "breakdowns": list(ind.breakdowns), "weight": ind.weight,
     }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import psycopg
 import typer
@@ -19,12 +19,18 @@ from citybrain.kernel import audit, store
 from citybrain.kernel.audit import Actor
 from citybrain.kernel.console import console, err, load_settings
 from citybrain.kernel.errors import StoreError
+from citybrain.kernel.i18n import N_, Language, language_of
 from citybrain.kernel.runtime import services
+from citybrain.kernel.settings import Settings
 from citybrain.reports.document import ReportDocument, ReportError, build_report
+from citybrain.reports.presentation import Presentation
 from citybrain.reports.scorecard import weights_from_settings
 from citybrain.reports.text import WHOLE_CITY
 from citybrain.reports.window import report_window, zone
 from citybrain.reports.writers import render_scorecard, write_report
+
+if TYPE_CHECKING:
+    from citybrain.reports.pdf import ReportFont
 
 AUDIT_ACTION = "report.export"
 
@@ -33,6 +39,7 @@ class ReportFormat(StrEnum):
     xlsx = "xlsx"
     csv = "csv"
     json = "json"
+    pdf = "pdf"
 
 
 def report_details(doc: ReportDocument, fmt: str, file: str | Path, size: int) -> dict[str, Any]:
@@ -90,20 +97,23 @@ def _check_department(conn: psycopg.Connection[Any], department: str) -> None:
 
 
 def report(
-    from_: Annotated[str, typer.Option("--from", help="start: local date YYYY-MM-DD or ISO date-time")],
-    to: Annotated[str, typer.Option("--to", help="end: a date includes that whole day; a date-time is "
-                                                 "exclusive")],
-    fmt: Annotated[ReportFormat, typer.Option("--format", help="xlsx, csv or json")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="file to write")],
-    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone the days are cut in "
-                                                        "(default CITYBRAIN_TIMEZONE)")] = None,
+    from_: Annotated[str, typer.Option("--from", help=N_("start: local date YYYY-MM-DD or ISO date-time"))],
+    to: Annotated[str, typer.Option("--to", help=N_("end: a date includes that whole day; a date-time is "
+                                                    "exclusive"))],
+    fmt: Annotated[ReportFormat, typer.Option("--format", help=N_("xlsx, csv, json or pdf"))],
+    output: Annotated[Path, typer.Option("-o", "--output", help=N_("file to write"))],
+    tz: Annotated[str | None, typer.Option("--tz", help=N_("IANA zone the days are cut in "
+                                                           "(default CITYBRAIN_TIMEZONE)"))] = None,
     department: Annotated[str | None, typer.Option(
-        help="one department's scope (default: whole city)")] = None,
+        help=N_("one department's scope (default: whole city)"))] = None,
     generated_at: Annotated[str | None, typer.Option(
-        "--generated-at", help="stamp the report with this time (ISO 8601 with offset) instead of now; "
-        "the stamp of an earlier export reproduces its bytes")] = None,
+        "--generated-at", help=N_("stamp the report with this time (ISO 8601 with offset) instead of now; "
+                                  "the stamp of an earlier export reproduces its bytes"))] = None,
+    language: Annotated[str | None, typer.Option(
+        "--language", help=N_("zh-CN or en: the language of the XLSX, CSV and PDF (default "
+                              "CITYBRAIN_LANGUAGE); the JSON is the same in every language"))] = None,
 ) -> None:
-    """Export the five-key indicator report (XLSX, CSV or JSON) with its provenance.
+    """Export the five-key indicator report (XLSX, CSV, JSON or PDF) with its provenance.
 
     Dates are local dates in --tz and a --to date includes that whole day.
     Date-times without an offset are local; a --to date-time is exclusive.
@@ -118,11 +128,14 @@ def report(
         citybrain report --from 2026-03-01T08:00 --to 2026-03-02T08:00 --tz UTC --format csv -o d.csv
     """
     settings = load_settings()
+    lang = report_language(language, settings)
     window = report_window(from_, to, zone(tz or settings.timezone))
     # The command line is the boundary where the clock is read; everything below takes it.
     stamp = datetime.now(UTC) if generated_at is None else _stamp(generated_at)
     weights, source = weights_from_settings(settings)
     path = output.resolve()
+    # A PDF needs a CJK font: refused before any work when there is none (ReportError).
+    font = _pdf_font(settings.report_font) if fmt is ReportFormat.pdf else None
     actor = Actor.cli()
     with services(settings, need_broker=False) as ep, store.connect(ep.database_url,
                                                                     settings.database_schema) as conn:
@@ -135,7 +148,8 @@ def report(
             # The file and its audit row go together: the row is committed only after the
             # file is in place, and a failed insert or commit removes the file again, so no
             # export goes unrecorded.
-            size = write_report(doc, fmt.value, path)
+            view = Presentation.load(conn, lang)
+            size = write_report(doc, fmt.value, path, view=view, font=font)
             try:
                 write_audit(conn, actor, doc, fmt.value, path, size)
                 conn.commit()
@@ -148,9 +162,26 @@ def report(
     console.print(f"report written to {path} ({fmt.value}, {size:,} bytes, {doc.department or WHOLE_CITY})",
                   soft_wrap=True)
     console.print(f"data SHA-256 {doc.provenance.data_sha256}", soft_wrap=True)
-    console.print(render_scorecard(doc))
+    console.print(render_scorecard(doc, view))
     for text in as_of_warnings(doc):
         err.print(f"[yellow]warning:[/yellow] {escape(text)}")
+
+
+def report_language(tag: str | None, settings: Settings) -> Language:
+    """The report's language: ``tag`` (--language, ?lang=) read by ``language_of``, else
+    the settings'; a tag naming no language is a ReportError saying which there are."""
+    if tag is None:
+        return settings.language
+    try:
+        return language_of(tag)
+    except ValueError as exc:
+        raise ReportError(f"{exc} (the report's language)") from exc
+
+
+def _pdf_font(configured: Path | None) -> ReportFont:
+    from citybrain.reports.pdf import find_font  # reportlab is loaded for PDF exports only
+
+    return find_font(configured)
 
 
 def _stamp(text: str) -> datetime:

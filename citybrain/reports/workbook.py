@@ -1,10 +1,18 @@
-"""The XLSX export (openpyxl): a summary sheet (scorecard and every indicator's value,
-target and met), one sheet per indicator with its breakdowns, a definitions sheet and a
-provenance sheet.
+"""The XLSX export (openpyxl), in the report's language (``Presentation``):
 
-Cells hold the same numbers as the JSON export (the canonical 6-decimal values). The
+1. a summary for people, printable on one or two landscape A4 pages: title, window in
+   local dates and its zone, as-of time, scope, the keys' scores with their stages
+   (准备期 … 成熟期), and one row per indicator with its name, its value rounded for its
+   unit, its target, met or missed in colour and its unknown share;
+2. the detail: the scorecard and every indicator's exact value, target and met;
+3. one sheet per indicator (named by its id) with its breakdowns, departments and
+   districts by their registered names beside their ids;
+4. the definitions (the formula in the report's language) and 5. the provenance.
+
+Sheet names, headers and labels come from the reports' catalogue; ids, units and the
+detail's numbers stay as in the JSON export (the canonical 6-decimal values). The
 workbook's document properties and the zip entries' timestamps are set to
-``generated_at``, so the same document also gives the same XLSX bytes.
+``generated_at``, so the same document and language also give the same XLSX bytes.
 """
 
 from __future__ import annotations
@@ -12,37 +20,105 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.xml.constants import ARC_CORE
 from openpyxl.xml.functions import tostring
 
-from citybrain.indicators.model import Figure
+from citybrain.indicators.model import Figure, IndicatorResult
+from citybrain.kernel.i18n import DEFAULT_LANGUAGE, N_, Translator
 from citybrain.reports.document import ReportDocument
+from citybrain.reports.presentation import (
+    Presentation,
+    band_label,
+    display_value,
+    indicator_formula,
+    indicator_name,
+    key_label,
+    moment_text,
+    unit_decimals,
+    unit_label,
+    window_text,
+)
 from citybrain.reports.rows import rounded, sorted_breakdowns
-from citybrain.reports.text import WHOLE_CITY, provenance_lines, score_text
+from citybrain.reports.scorecard import Band
+from citybrain.reports.text import provenance_label, provenance_lines, score_text
 
-SUMMARY, DEFINITIONS, PROVENANCE = "Summary", "Definitions", "Provenance"
-SCORECARD_HEADER = ("key", "score", "band", "scored", "no data", "no target")
-SUMMARY_HEADER = ("key", "indicator", "name", "unit", "value", "target", "met", "direction", "weight",
-                  "sheet")
-BREAKDOWN_HEADER = ("dimension", "member", "value", "numerator", "denominator", "adjusted_value",
-                    "unknown_share")
-DEFINITIONS_HEADER = ("indicator", "key", "name_en", "name_zh", "formula", "version", "unit", "target",
-                      "direction", "weight", "availability", "breakdowns", "sql_file")
+# Sheet names (translated; ≤ 31 characters in every language).
+SUMMARY, DETAIL, DEFINITIONS, PROVENANCE = N_("Summary"), N_("Detail"), N_("Definitions"), N_("Provenance")
+# The summary's tables.
+KEYS_HEADER = (N_("Key"), N_("Score"), N_("Stage"), N_("Indicators scored"), N_("Without data"),
+               N_("Without target"))
+INDICATORS_HEADER = (N_("Key"), N_("Indicator"), N_("Value"), N_("Unit"), N_("Target"), N_("Target met"),
+                     N_("Unknown share"), N_("Indicator id"))
+# The detail's, the indicator sheets', the definitions' and the provenance's tables.
+SCORECARD_HEADER = (N_("key"), N_("score"), N_("band"), N_("scored"), N_("no data"), N_("no target"))
+SUMMARY_HEADER = (N_("key"), N_("indicator"), N_("name"), N_("unit"), N_("value"), N_("target"), N_("met"),
+                  N_("direction"), N_("weight"), N_("sheet"))
+BREAKDOWN_HEADER = (N_("dimension"), N_("member"), N_("member name"), N_("value"), N_("numerator"),
+                    N_("denominator"), N_("adjusted_value"), N_("unknown_share"))
+DEFINITIONS_HEADER = (N_("indicator"), N_("key"), N_("name_en"), N_("name_zh"), N_("formula"), N_("version"),
+                      N_("unit"), N_("target"), N_("direction"), N_("weight"), N_("availability"),
+                      N_("breakdowns"), N_("sql_file"))
+PROVENANCE_HEADER = (N_("item"), N_("field"), N_("value"))
+INDICATOR_LABELS = (N_("Indicator id"), N_("Name (English)"), N_("Name (Chinese)"), N_("Unit"), N_("Target"),
+                    N_("Direction"), N_("Target met"), N_("Formula"))
+DIMENSIONS: Mapping[str, str] = {
+    "total": N_("total"), "key": N_("key"), "department": N_("department"), "district": N_("district"),
+    "kind": N_("kind"), "asset": N_("asset"), "day": N_("day"), "level": N_("level"),
+    "category": N_("category"), "hours": N_("hours"), "department_day": N_("department_day"),
+    "district_day": N_("district_day"),
+}
+DIRECTIONS: Mapping[str, str] = {"higher": N_("higher is better"), "lower": N_("lower is better")}
+TITLE = N_("Citybrain operation indicator report")
+STAGES_NOTE = N_("Stages as the national evaluation names them: [0, 55) preparation, [55, 70) start-up, "
+                 "[70, 85) growth, [85, 100] mature. A key's score weighs the attainment of its indicators "
+                 "that have a target and data; an indicator without data is left out, never counted as 0.")
+ROUNDING_NOTE = N_("Unknown share: the share of in-scope time whose state was unknown (availability "
+                   "indicators only). Values here are rounded for reading; the detail sheets hold the exact "
+                   "figures.")
+SHA_COVERS = N_("the data table of the CSV export of this report (header and rows, row_format above); "
+                "export CSV and run: grep -v '^#' report.csv | sha256sum")
+
 CORE_PROPERTIES: str = ARC_CORE  # "docProps/core.xml"
 MAX_SHEET_NAME = 31
 _INVALID = re.compile(r"[\[\]:*?/\\]")
-BOLD = Font(bold=True)
+# Every font names the workbook's default face: a font without a name is drawn in the
+# viewer's fallback face (a serif one in LibreOffice).
+FACE = "Calibri"
+BOLD = Font(name=FACE, bold=True)
+TITLE_FONT = Font(name=FACE, bold=True, size=16)
+SECTION_FONT = Font(name=FACE, bold=True, size=12)
+NOTE_FONT = Font(name=FACE, size=9, color="595959")
+ID_FONT = Font(name=FACE, size=9, color="595959")
+HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+_THIN = Side(style="thin", color="A6A6A6")
+GRID = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+WRAP = Alignment(vertical="center", wrap_text=True)
+# Excel's own "Good", "Bad" and "Neutral" cell styles, which readers know: met, missed, no verdict.
+MET_FILL, MET_FONT = PatternFill("solid", fgColor="C6EFCE"), Font(name=FACE, color="006100")
+MISSED_FILL, MISSED_FONT = PatternFill("solid", fgColor="FFC7CE"), Font(name=FACE, color="9C0006")
+NONE_FILL, NONE_FONT = PatternFill("solid", fgColor="EDEDED"), Font(name=FACE, color="595959")
+BAND_STYLES: Mapping[Band, tuple[PatternFill, Font]] = {
+    "mature": (MET_FILL, MET_FONT),
+    "growth": (PatternFill("solid", fgColor="E2EFDA"), Font(name=FACE, color="375623")),
+    "start-up": (PatternFill("solid", fgColor="FFEB9C"), Font(name=FACE, color="9C5700")),
+    "preparation": (MISSED_FILL, MISSED_FONT),
+}
+SUMMARY_WIDTHS = (20, 40, 12, 12, 13, 15, 13, 30)  # columns A–H
+HEADER_HEIGHT = 30  # points: room for a header wrapped on two lines
+NOTE_HEIGHT = 24  # points: a note of two lines in the 9-point note font
 
 
 def sheet_names(ids: Iterable[str],
-                reserved: Iterable[str] = (SUMMARY, DEFINITIONS, PROVENANCE)) -> dict[str, str]:
+                reserved: Iterable[str] = (SUMMARY, DETAIL, DEFINITIONS, PROVENANCE)) -> dict[str, str]:
     """A sheet name per indicator id: Excel's forbidden characters replaced, at most 31
     characters, unique without regard to case (as Excel compares them)."""
     taken = {r.lower() for r in reserved} | {"history"}  # Excel reserves "History"
@@ -58,8 +134,8 @@ def sheet_names(ids: Iterable[str],
     return names
 
 
-def _append_header(ws: Worksheet, header: Sequence[str]) -> None:
-    ws.append(list(header))
+def _append_header(ws: Worksheet, header: Sequence[str], t: Translator) -> None:
+    ws.append([t.gettext(h) for h in header])
     for cell in ws[ws.max_row]:
         cell.font = BOLD
 
@@ -70,68 +146,202 @@ def _figure_cells(fig: Figure, availability: bool) -> list[Any]:
             rounded(fig.unknown_share) if availability else None]
 
 
-def _summary(ws: Worksheet, doc: ReportDocument, names: dict[str, str]) -> None:
-    p = doc.provenance
-    ws.append(["Citybrain indicator report"])
-    ws["A1"].font = Font(bold=True, size=14)
-    cut = "" if p.as_of_local == p.window_to_local else f"; figures as of {p.as_of_local}"
-    ws.append(["window", f"{p.window_from_local} – {p.window_to_local} (exclusive), {p.timezone}{cut}"])
-    ws.append(["department", p.department or WHOLE_CITY])
-    ws.append(["data SHA-256", p.data_sha256])
-    ws.append([])
-    _append_header(ws, SCORECARD_HEADER)
+def _number_format(unit: str, prefix: str = "") -> str:
+    places = unit_decimals(unit)
+    return f'"{prefix}"' * bool(prefix) + ("0" if places == 0 else "0." + "0" * places)
+
+
+def met_label(result: IndicatorResult, t: Translator) -> str:
+    """达标 / 未达标; 仅监测 (monitored only) without a target; 无数据 without data."""
+    if result.indicator.target is None:
+        return t.gettext("monitored only")
+    if result.met is None:
+        return t.gettext("no data")
+    return t.gettext("met") if result.met else t.gettext("missed")
+
+
+def _styled(cell: Any, fill: PatternFill, font: Font) -> None:
+    cell.fill, cell.font = fill, font
+
+
+def _table_header(ws: Worksheet, row: int, header: Sequence[str], t: Translator) -> None:
+    for col, text in enumerate(header, 1):
+        cell = ws.cell(row, col, t.gettext(text))
+        cell.font, cell.fill, cell.border, cell.alignment = BOLD, HEADER_FILL, GRID, CENTER
+    ws.row_dimensions[row].height = HEADER_HEIGHT
+
+
+def _summary(ws: Worksheet, doc: ReportDocument, view: Presentation) -> None:
+    """The sheet an evaluator prints and hands on (see the module docstring)."""
+    t, lang, p = view.t, view.language, doc.provenance
+    last = len(SUMMARY_WIDTHS)
+    ws.cell(1, 1, t.gettext(TITLE)).font = TITLE_FONT
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=last)
+    c = p.completeness
+    facts = [
+        (t.gettext("Window"), window_text(doc.window, lang)),
+        (t.gettext("Data as of"), f"{moment_text(p.as_of_local)} ({p.timezone})"),
+        (t.gettext("Scope"), view.department(doc.department)),
+        (t.gettext("Generated at"),
+         f"{moment_text(p.generated_at_local)} ({p.timezone}), {p.generated_by}"),
+        (t.gettext("Data completeness"),
+         t.ngettext("{with_data} of {total} indicator has data",
+                    "{with_data} of {total} indicators have data",
+                    c.indicators).format(with_data=c.with_data, total=c.indicators)),
+    ]
+    ws.row_dimensions[1].height = 28
+    row = 2
+    for label, value in facts:
+        ws.cell(row, 1, label).font = BOLD
+        ws.cell(row, 2, value)
+        ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=last)
+        row += 1
+
+    row += 1
+    ws.cell(row, 1, t.gettext("Scores by key")).font = SECTION_FONT
+    row += 1
+    _table_header(ws, row, KEYS_HEADER, t)
     for ks in doc.scorecard.keys:
-        ws.append([ks.key, ks.score, ks.band, len(ks.scored), ", ".join(ks.no_data), len(ks.no_target)])
+        row += 1
+        values = [key_label(ks.key, lang), ks.score, band_label(ks.band, lang), len(ks.scored),
+                  len(ks.no_data), len(ks.no_target)]
+        for col, content in enumerate(values, 1):
+            cell = ws.cell(row, col, content)
+            cell.border, cell.alignment = GRID, (WRAP if col == 1 else CENTER)
+        ws.cell(row, 2).number_format = "0.00"
+        band = ws.cell(row, 3)
+        _styled(band, *(BAND_STYLES[ks.band] if ks.band else (NONE_FILL, NONE_FONT)))
+
+    row += 2
+    ws.cell(row, 1, t.gettext("Indicators")).font = SECTION_FONT
+    row += 1
+    _table_header(ws, row, INDICATORS_HEADER, t)
+    for r in doc.results:
+        row += 1
+        _indicator_row(ws, row, r, view)
+
+    row += 2
+    for note in (STAGES_NOTE, ROUNDING_NOTE):
+        cell = ws.cell(row, 1, t.gettext(note))
+        cell.font, cell.alignment = NOTE_FONT, Alignment(wrap_text=True, vertical="top")
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=last)
+        ws.row_dimensions[row].height = NOTE_HEIGHT
+        row += 1
+    ws.cell(row, 1, f"{t.gettext('Data SHA-256')}: {p.data_sha256}").font = NOTE_FONT
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=last)
+
+    for col, width in enumerate(SUMMARY_WIDTHS, 1):
+        ws.column_dimensions[chr(ord("A") + col - 1)].width = width
+    _print_setup(ws)
+
+
+def _indicator_row(ws: Worksheet, row: int, r: IndicatorResult, view: Presentation) -> None:
+    ind, t, lang = r.indicator, view.t, view.language
+    value = display_value(r.figure.value, ind.unit)
+    target = display_value(ind.target, ind.unit)
+    share = rounded(r.figure.unknown_share) if ind.availability else None
+    cells = [key_label(ind.key, lang), indicator_name(ind, lang),
+             t.gettext("no data") if value is None else float(value), unit_label(ind.unit, lang),
+             None if target is None else float(target), met_label(r, t), share, ind.id]
+    for col, content in enumerate(cells, 1):
+        cell = ws.cell(row, col, content)
+        cell.border, cell.alignment = GRID, (WRAP if col in (1, 2, 8) else CENTER)
+    if value is None:
+        _styled(ws.cell(row, 3), NONE_FILL, NONE_FONT)
+    else:
+        ws.cell(row, 3).number_format = _number_format(ind.unit)
+    if target is not None:
+        ws.cell(row, 5).number_format = _number_format(ind.unit, "≥ " if ind.direction == "higher" else "≤ ")
+    verdict = ws.cell(row, 6)
+    if r.met is None:
+        _styled(verdict, NONE_FILL, NONE_FONT)
+    else:
+        _styled(verdict, *((MET_FILL, MET_FONT) if r.met else (MISSED_FILL, MISSED_FONT)))
+    ws.cell(row, 7).number_format = "0.00%"
+    ws.cell(row, 8).font = ID_FONT
+
+
+def _print_setup(ws: Worksheet) -> None:
+    """A4 landscape, as wide as one page and as many pages tall as it takes (the summary:
+    one or two), centred, with the page number in the footer."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    footer = ws.oddFooter
+    assert footer is not None  # openpyxl creates the header and footer with the sheet
+    footer.center.text = "&P / &N"
+
+
+def _detail(ws: Worksheet, doc: ReportDocument, view: Presentation, names: dict[str, str]) -> None:
+    t, lang = view.t, view.language
+    _append_header(ws, SCORECARD_HEADER, t)
+    for ks in doc.scorecard.keys:
+        ws.append([ks.key, ks.score, band_label(ks.band, lang) if ks.band else None, len(ks.scored),
+                   ", ".join(ks.no_data), len(ks.no_target)])
     ws.append([])
-    _append_header(ws, SUMMARY_HEADER)
+    _append_header(ws, SUMMARY_HEADER, t)
     weights = dict(doc.scorecard.weights)
     for r in doc.results:
         ind = r.indicator
-        ws.append([ind.key, ind.id, ind.name_en, ind.unit, rounded(r.figure.value), rounded(ind.target),
-                   r.met, ind.direction, rounded(weights.get(ind.id)), names[ind.id]])
+        ws.append([ind.key, ind.id, indicator_name(ind, lang), ind.unit, rounded(r.figure.value),
+                   rounded(ind.target), r.met, ind.direction, rounded(weights.get(ind.id)), names[ind.id]])
     for col, width in zip("ABCDEFGHIJ", (16, 34, 40, 10, 14, 10, 8, 10, 8, 32), strict=True):
+        ws.column_dimensions[col].width = width
+    _print_setup(ws)
+
+
+def _indicator_sheet(ws: Worksheet, doc: ReportDocument, index: int, view: Presentation) -> None:
+    r = doc.results[index]
+    ind, t = r.indicator, view.t
+    values = (ind.id, ind.name_en, ind.name_zh, ind.unit, rounded(ind.target),
+              t.gettext(DIRECTIONS[ind.direction]), met_label(r, t), indicator_formula(ind, view.language))
+    for label, value in zip(INDICATOR_LABELS, values, strict=True):
+        ws.append([t.gettext(label), value])
+        ws.cell(ws.max_row, 1).font = BOLD
+    ws.cell(ws.max_row, 2).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.append([])
+    _append_header(ws, BREAKDOWN_HEADER, t)
+    ws.append([t.gettext(DIMENSIONS["total"]), "", "", *_figure_cells(r.figure, ind.availability)])
+    for b in sorted_breakdowns(r):
+        name = view.member(b.dimension, b.member)
+        dimension = DIMENSIONS.get(b.dimension)
+        ws.append([b.dimension if dimension is None else t.gettext(dimension), b.member,
+                   "" if name == b.member else name, *_figure_cells(b.figure, ind.availability)])
+    for col, width in zip("ABC", (16, 40, 28), strict=True):
         ws.column_dimensions[col].width = width
 
 
-def _indicator_sheet(ws: Worksheet, doc: ReportDocument, index: int) -> None:
-    r = doc.results[index]
-    ind = r.indicator
-    for label, value in (("indicator", ind.id), ("name", ind.name_en), ("name_zh", ind.name_zh),
-                         ("unit", ind.unit), ("target", rounded(ind.target)), ("direction", ind.direction),
-                         ("met", r.met), ("formula", ind.formula)):
-        ws.append([label, value])
-        ws.cell(ws.max_row, 1).font = BOLD
-    ws.append([])
-    _append_header(ws, BREAKDOWN_HEADER)
-    ws.append(["total", "", *_figure_cells(r.figure, ind.availability)])
-    for b in sorted_breakdowns(r):
-        ws.append([b.dimension, b.member, *_figure_cells(b.figure, ind.availability)])
-    ws.column_dimensions["A"].width = 14
-    ws.column_dimensions["B"].width = 28
-
-
-def _definitions(ws: Worksheet, doc: ReportDocument) -> None:
-    _append_header(ws, DEFINITIONS_HEADER)
+def _definitions(ws: Worksheet, doc: ReportDocument, view: Presentation) -> None:
+    _append_header(ws, DEFINITIONS_HEADER, view.t)
     weights = dict(doc.scorecard.weights)
     for r in doc.results:
         ind = r.indicator
-        ws.append([ind.id, ind.key, ind.name_en, ind.name_zh, ind.formula, ind.version, ind.unit,
-                   rounded(ind.target), ind.direction, rounded(weights.get(ind.id)), ind.availability,
-                   ", ".join(ind.breakdowns), ind.sql_file])
+        ws.append([ind.id, ind.key, ind.name_en, ind.name_zh, indicator_formula(ind, view.language),
+                   ind.version, ind.unit, rounded(ind.target), ind.direction, rounded(weights.get(ind.id)),
+                   ind.availability, ", ".join(ind.breakdowns), ind.sql_file])
+        ws.cell(ws.max_row, 5).alignment = Alignment(wrap_text=True, vertical="top")
     ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["C"].width = 28
+    ws.column_dimensions["D"].width = 24
     ws.column_dimensions["E"].width = 80
 
 
-def _provenance(ws: Worksheet, doc: ReportDocument) -> None:
-    _append_header(ws, ("field", "value"))
-    for name, value in provenance_lines(doc):
-        ws.append([name, value])
+def _provenance(ws: Worksheet, doc: ReportDocument, view: Presentation) -> None:
+    t, lang = view.t, view.language
+    _append_header(ws, PROVENANCE_HEADER, t)
+    for name, value in provenance_lines(doc, view):
+        ws.append([provenance_label(name, lang), name, value])
     for ks in doc.scorecard.keys:
-        ws.append([f"score.{ks.key}", score_text(ks)])
-    ws.append(["data_sha256 covers", "the data table of the CSV export of this report (header and rows, "
-               "row_format above); export CSV and run: grep -v '^#' report.csv | sha256sum"])
-    ws.column_dimensions["A"].width = 24
-    ws.column_dimensions["B"].width = 90
+        name = f"score.{ks.key}"
+        ws.append([provenance_label(name, lang), name, score_text(ks, lang)])
+    ws.append([t.gettext("What data_sha256 covers"), "data_sha256_covers", t.gettext(SHA_COVERS)])
+    for col, width in zip("ABC", (24, 24, 90), strict=True):
+        ws.column_dimensions[col].width = width
 
 
 def _fixed_timestamps(data: bytes, stamp: tuple[int, int, int, int, int, int], core: bytes) -> bytes:
@@ -158,23 +368,29 @@ def _text_stays_text(wb: Workbook) -> None:
                     cell.data_type = "s"
 
 
-def render_xlsx(doc: ReportDocument) -> bytes:
+def render_xlsx(doc: ReportDocument, view: Presentation | None = None) -> bytes:
+    """The workbook for ``view``'s reader (default: zh-CN, departments by id)."""
+    shown = view or Presentation(DEFAULT_LANGUAGE)
+    t = shown.t
     generated = datetime.fromisoformat(doc.provenance.generated_at_utc).astimezone(UTC)
     wb = Workbook()
     summary = wb.active
     assert summary is not None  # a new workbook has one sheet
-    summary.title = SUMMARY
-    names = sheet_names(r.indicator.id for r in doc.results)
-    _summary(summary, doc, names)
+    summary.title = t.gettext(SUMMARY)
+    fixed = [t.gettext(n) for n in (SUMMARY, DETAIL, DEFINITIONS, PROVENANCE)]
+    names = sheet_names((r.indicator.id for r in doc.results), reserved=fixed)
+    _summary(summary, doc, shown)
+    _detail(wb.create_sheet(fixed[1]), doc, shown, names)
     for i, r in enumerate(doc.results):
-        _indicator_sheet(wb.create_sheet(names[r.indicator.id]), doc, i)
-    _definitions(wb.create_sheet(DEFINITIONS), doc)
-    _provenance(wb.create_sheet(PROVENANCE), doc)
+        _indicator_sheet(wb.create_sheet(names[r.indicator.id]), doc, i, shown)
+    _definitions(wb.create_sheet(fixed[2]), doc, shown)
+    _provenance(wb.create_sheet(fixed[3]), doc, shown)
     _text_stays_text(wb)
     naive = generated.replace(tzinfo=None)  # openpyxl writes core properties as UTC
     wb.properties.created = naive
     wb.properties.modified = naive
     wb.properties.creator = doc.provenance.generated_by
+    wb.properties.title = t.gettext(TITLE)
     buf = io.BytesIO()
     wb.save(buf)
     wb.properties.modified = naive

@@ -6,9 +6,11 @@ the document's canonical order, and the only times in the output are ``generated
 which the caller passes in, and the as-of times derived from it and the data. JSON is
 UTF-8, indented by 2 spaces, ending with a newline.
 
-CSV layout: ``# name: value`` lines with the provenance and the scorecard, then the data
-table whose bytes ``data_sha256`` hashes (so ``grep -v '^#' report.csv | sha256sum``
-checks it).
+CSV layout: ``# name: value`` lines with the provenance, the scorecard and the names
+(indicators in the report's language, departments and districts as the registry names
+them), then the data table whose bytes ``data_sha256`` hashes (so ``grep -v '^#'
+report.csv | sha256sum`` checks it). The table keeps its ids in every language: names in
+it would make the hash depend on the reader.
 """
 
 from __future__ import annotations
@@ -17,19 +19,24 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import orjson
 from rich.table import Table
 
 from citybrain.indicators.model import Figure, IndicatorResult
+from citybrain.kernel.i18n import DEFAULT_LANGUAGE, N_
 from citybrain.reports.document import REPORT_FORMAT, ReportDocument, ReportError
+from citybrain.reports.presentation import Presentation, band_label, indicator_name, key_label, window_text
 from citybrain.reports.rows import rounded, sorted_breakdowns, table_bytes
 from citybrain.reports.scorecard import KeyScore
 from citybrain.reports.text import WHOLE_CITY, provenance_lines, score_text
 
-Format = Literal["json", "csv", "xlsx"]
-FORMATS: tuple[Format, ...] = ("json", "csv", "xlsx")
+if TYPE_CHECKING:
+    from citybrain.reports.pdf import ReportFont
+
+Format = Literal["json", "csv", "xlsx", "pdf"]
+FORMATS: tuple[Format, ...] = ("json", "csv", "xlsx", "pdf")
 
 
 def _figure(fig: Figure, availability: bool) -> dict[str, Any]:
@@ -58,6 +65,7 @@ def indicator_dict(r: IndicatorResult, weights: Mapping[str, float] | None = Non
         "target": rounded(ind.target),
         "weight": rounded(weights.get(ind.id, ind.weight) if weights is not None else ind.weight),
         "formula": ind.formula,
+        "formula_zh": ind.formula_zh,
         "availability": ind.availability,
         **_figure(r.figure, ind.availability),
         "met": r.met,
@@ -120,29 +128,65 @@ def render_json(doc: ReportDocument) -> bytes:
     return orjson.dumps(as_dict(doc), option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def render_csv(doc: ReportDocument) -> bytes:
-    head = [f"# {name}: {value}" for name, value in provenance_lines(doc)]
-    head += [f"# score.{ks.key}: {score_text(ks)}" for ks in doc.scorecard.keys]
+def name_lines(doc: ReportDocument, view: Presentation) -> list[tuple[str, str]]:
+    """The CSV's legend: each indicator's name in the report's language
+    (``name.<indicator id>``), then the registry's names of the departments and districts
+    its breakdowns list (``department.<id>``, ``district.<id>``; only those with a name).
+    The data table keeps its ids, so its bytes and data_sha256 are the same in every
+    language."""
+    lines = [(f"name.{r.indicator.id}", indicator_name(r.indicator, view.language)) for r in doc.results]
+    members: set[tuple[str, str]] = set()
+    for r in doc.results:
+        for b in r.breakdowns:
+            if b.dimension in ("department", "district"):
+                members.add((b.dimension, b.member))
+            elif b.dimension in ("department_day", "district_day"):
+                members.add((b.dimension.removesuffix("_day"), b.member[:-11]))
+    for dimension, ident in sorted(members):
+        name = view.member(dimension, ident)
+        if name != ident:
+            lines.append((f"{dimension}.{ident}", name))
+    return lines
+
+
+def render_csv(doc: ReportDocument, view: Presentation | None = None) -> bytes:
+    """Comment lines (provenance, scores, names) then the data table (see the module docstring)."""
+    shown = view or Presentation(DEFAULT_LANGUAGE)
+    head = [f"# {name}: {value}" for name, value in provenance_lines(doc, shown)]
+    head += [f"# score.{ks.key}: {score_text(ks, shown.language)}" for ks in doc.scorecard.keys]
+    head += [f"# {name}: {value}" for name, value in name_lines(doc, shown)]
     head.append("# the data table below is what data_sha256 hashes")
     text = "\n".join(line.replace("\n", " ") for line in head) + "\n"
     return text.encode("utf-8") + table_bytes(doc.rows)
 
 
-def render(doc: ReportDocument, fmt: Format) -> bytes:
-    renderers: dict[str, Callable[[ReportDocument], bytes]] = {"json": render_json, "csv": render_csv}
+def render(doc: ReportDocument, fmt: Format, *, view: Presentation | None = None,
+           font: ReportFont | None = None) -> bytes:
+    """``doc`` in ``fmt``. The XLSX, CSV and PDF are in ``view``'s language with its names
+    (default: zh-CN, departments by id; the JSON is the same in every language); the PDF
+    is set in ``font`` (default: ``find_font(None)``, the first known TrueType CJK font;
+    callers with settings pass ``find_font(settings.report_font)``)."""
+    shown = view or Presentation(DEFAULT_LANGUAGE)
+    renderers: dict[str, Callable[[ReportDocument, Presentation], bytes]] = {
+        "json": lambda d, _: render_json(d), "csv": render_csv}
+    if fmt == "pdf":
+        from citybrain.reports.pdf import find_font, render_pdf
+
+        return render_pdf(doc, shown, font or find_font(None))
     if fmt == "xlsx":
         from citybrain.reports.workbook import render_xlsx
 
-        return render_xlsx(doc)
+        return render_xlsx(doc, shown)
     if fmt not in renderers:
         raise ReportError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
-    return renderers[fmt](doc)
+    return renderers[fmt](doc, shown)
 
 
-def write_report(doc: ReportDocument, fmt: Format, target: str | os.PathLike[str] | BinaryIO) -> int:
+def write_report(doc: ReportDocument, fmt: Format, target: str | os.PathLike[str] | BinaryIO, *,
+                 view: Presentation | None = None, font: ReportFont | None = None) -> int:
     """Write the report in ``fmt`` to a path (atomically: a temporary file renamed into
     place, so a failed export leaves no half file) or to a binary stream. Returns bytes written."""
-    data = render(doc, fmt)
+    data = render(doc, fmt, view=view, font=font)
     if not isinstance(target, str | os.PathLike):
         target.write(data)
         return len(data)
@@ -162,21 +206,38 @@ def write_report(doc: ReportDocument, fmt: Format, target: str | os.PathLike[str
     return len(data)
 
 
-def render_scorecard(doc: ReportDocument) -> Table:
-    """The scorecard as a rich table (the demo prints it)."""
+# The terminal scorecard's columns in a reader's language.
+SCORECARD_COLUMNS = (N_("Key"), N_("Score"), N_("Stage"), N_("Indicators scored"),
+                     N_("Indicators without data"), N_("Without target"))
+
+
+def render_scorecard(doc: ReportDocument, view: Presentation | None = None) -> Table:
+    """The scorecard as a rich table (``citybrain report`` and the demo print it): in
+    ``view``'s language with the keys' and stages' names; without one, in ids."""
     p = doc.provenance
-    table = Table(title=f"Scorecard {p.window_from_local} – {p.window_to_local} ({p.timezone}), "
-                        f"{p.department or WHOLE_CITY}",
-                  caption=f"data SHA-256 {p.data_sha256[:16]}…; bands: <55 preparation, <70 start-up, "
-                          "<85 growth, ≥85 mature")
-    table.add_column("key")
-    table.add_column("score", justify="right")
-    table.add_column("band")
-    table.add_column("scored", justify="right")
-    table.add_column("no data")
-    table.add_column("no target", justify="right")
+    if view is None:
+        title = (f"Scorecard {p.window_from_local} – {p.window_to_local} ({p.timezone}), "
+                 f"{p.department or WHOLE_CITY}")
+        caption = (f"data SHA-256 {p.data_sha256[:16]}…; bands: <55 preparation, <70 start-up, "
+                   "<85 growth, ≥85 mature")
+        headers: tuple[str, ...] = ("key", "score", "band", "scored", "no data", "no target")
+    else:
+        t, lang = view.t, view.language
+        title = t.gettext("Scorecard {window}, {scope}").format(window=window_text(doc.window, lang),
+                                                                scope=view.department(doc.department))
+        caption = t.gettext("data SHA-256 {digest}…; stages: <55 {preparation}, <70 {startup}, <85 {growth}, "
+                            "≥85 {mature}").format(
+            digest=p.data_sha256[:16], preparation=band_label("preparation", lang),
+            startup=band_label("start-up", lang), growth=band_label("growth", lang),
+            mature=band_label("mature", lang))
+        headers = tuple(t.gettext(h) for h in SCORECARD_COLUMNS)
+    table = Table(title=title, caption=caption)
+    for n, head in enumerate(headers):
+        table.add_column(head, justify="left" if n in (0, 2, 4) else "right")
     for ks in doc.scorecard.keys:
-        table.add_row(ks.key, "–" if ks.score is None else f"{ks.score:.2f}", ks.band or "–",
+        key = ks.key if view is None else key_label(ks.key, view.language)
+        band = (ks.band or "–") if view is None else band_label(ks.band, view.language)
+        table.add_row(key, "–" if ks.score is None else f"{ks.score:.2f}", band,
                       str(len(ks.scored)), ", ".join(ks.no_data) or "–", str(len(ks.no_target)))
     return table
 

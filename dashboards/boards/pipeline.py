@@ -10,117 +10,130 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import stat
 
+from citybrain.kernel.i18n import Language
 from citybrain.kernel.settings import Settings
-from dashboards import panels
+from dashboards import panels, texts
 from dashboards.board import Board, PromQuery
 
 UID = "citybrain-pipeline"
 
 
-def build(settings: Settings) -> Board:
-    board = Board(UID, "Citybrain · Pipeline health", settings, tags=("pipeline", "prometheus"),
-                  description="The platform's own health: ingestion, storage, lag, alerting",
+def build(settings: Settings, language: Language) -> Board:
+    t = texts.translator(language)
+    board = Board(UID, t.gettext("Pipeline health"), settings, language, tags=("pipeline", "prometheus"),
+                  description=t.gettext("The platform's own health: ingestion, storage, lag, alerting"),
                   time_from="now-6h")
     rate = "$__rate_interval"
 
-    board.row("Platform alerts")
+    board.row(t.gettext("Platform alerts"))
     board.panel(
-        panels.listing("Firing platform alerts", "Rules of alerts/prometheus-rules.yml that fire now",
+        panels.listing(t.gettext("Firing platform alerts"),
+                       t.gettext("Rules of alerts/prometheus-rules.yml that fire now"),
                        height=6),
         PromQuery('sum by (alertname, severity) (ALERTS{alertstate="firing", alertname=~"Citybrain.*"})',
                   instant=True),
     )
 
-    board.row("Ingestion")
+    board.row(t.gettext("Ingestion"))
     board.panel(
-        panels.trend("Events stored per second, by family",
-                     "First deliveries stored (duplicates excluded), summed over workers",
+        panels.trend(t.gettext("Events stored per second, by family"),
+                     t.gettext("First deliveries stored (duplicates excluded), summed over workers"),
                      unit="ops", span=12),
         PromQuery(f"sum by (family) (rate(citybrain_events_ingested_total[{rate}]))", "{{family}}"),
     )
     board.panel(
-        panels.trend("Dead letters per second, by family",
-                     "Messages or envelope items sent to the dead-letter topic (bad input)",
+        panels.trend(t.gettext("Dead letters per second, by family"),
+                     t.gettext("Messages or envelope items sent to the dead-letter topic (bad input)"),
                      unit="ops", span=12),
         PromQuery(f"sum by (family) (rate(citybrain_dead_lettered_total[{rate}]))", "{{family}}"),
     )
     board.panel(
-        panels.trend("Batch write latency p95", "Time to commit one batch to the database",
+        panels.trend(t.gettext("Batch write latency p95"),
+                     t.gettext("Time to commit one batch to the database"),
                      unit="s", span=8),
         PromQuery("histogram_quantile(0.95, sum by (le, family) "
                   f"(rate(citybrain_batch_write_seconds_bucket[{rate}])))", "{{family}}"),
     )
     board.panel(
-        panels.trend("Consumer lag, by topic", "Messages not yet fetched (highwater − position), "
-                     "summed over partitions and workers", unit="none", span=8),
+        panels.trend(t.gettext("Consumer lag, by topic"),
+                     t.gettext("Messages not yet fetched (highwater − position), "
+                               "summed over partitions and workers"), unit="none", span=8),
         PromQuery("sum by (topic) (citybrain_consumer_lag_messages)", "{{topic}}"),
     )
     board.panel(
-        panels.trend("Database retries per second", "Batch writes retried because the database "
-                     "was unreachable", unit="ops", span=8),
+        panels.trend(t.gettext("Database retries per second"),
+                     t.gettext("Batch writes retried because the database "
+                               "was unreachable"), unit="ops", span=8),
         PromQuery(f"sum by (family) (rate(citybrain_db_retries_total[{rate}]))", "{{family}}"),
     )
 
-    board.row("What the database says")
+    board.row(t.gettext("What the database says"))
     board.panel(
-        panels.trend("Seconds since the last committed batch, by topic",
-                     "From ingest_offsets: a topic whose age keeps growing is not being ingested",
+        panels.trend(t.gettext("Seconds since the last committed batch, by topic"),
+                     t.gettext("From ingest_offsets: a topic whose age keeps growing is not being ingested"),
                      unit="s", span=12),
         PromQuery("time() - citybrain_ingest_last_commit_timestamp_seconds", "{{topic}}"),
     )
     board.panel(
-        panels.trend("Event-time lag of each liveness feed",
-                     "Now minus the last event time the liveness derivation folded", unit="s", span=12),
+        panels.trend(t.gettext("Event-time lag of each liveness feed"),
+                     t.gettext("Now minus the last event time the liveness derivation folded"),
+                     unit="s", span=12),
         PromQuery("time() - citybrain_feed_watermark_timestamp_seconds", "{{feed}}"),
     )
     board.panel(
-        panels.trend("Liveness state changes per second", "Asset transitions, by new state",
+        panels.trend(t.gettext("Liveness state changes per second"),
+                     t.gettext("Asset transitions, by new state"),
                      unit="ops", span=12, stacked=True),
         PromQuery(f"sum by (state) (rate(citybrain_state_changes_total[{rate}]))", "{{state}}"),
     )
     board.panel(
-        panels.trend("Assets by liveness state", "Registered assets by current state",
+        panels.trend(t.gettext("Assets by liveness state"), t.gettext("Registered assets by current state"),
                      unit="none", span=12, stacked=True),
         PromQuery("sum by (state) (citybrain_assets)", "{{state}}"),
     )
 
-    board.row("Alerting")
+    board.row(t.gettext("Alerting"))
     board.panel(
-        panels.trend("Open incidents, by severity", "Triggered or acknowledged", unit="none",
+        panels.trend(t.gettext("Open incidents, by severity"),
+                     t.gettext("Triggered or acknowledged"), unit="none",
                      span=8, stacked=True),
         PromQuery("sum by (severity) (citybrain_open_incidents)", "{{severity}}"),
     )
     board.panel(
-        stat.Panel().title("Most overdue escalation step").unit("s").span(4).height(8)
-        .description("How late the escalation loop is on a triggered incident (0 = on time)"),
+        stat.Panel().title(t.gettext("Most overdue escalation step")).unit("s").span(4).height(8)
+        .description(t.gettext("How late the escalation loop is on a triggered incident (0 = on time)")),
         PromQuery("max(citybrain_escalation_overdue_seconds)", instant=True),
     )
     board.panel(
-        stat.Panel().title("Past the response deadline").unit("none").span(4).height(8)
-        .description("Triggered incidents not acknowledged within their response time"),
+        stat.Panel().title(t.gettext("Past the response deadline")).unit("none").span(4).height(8)
+        .description(t.gettext("Triggered incidents not acknowledged within their response time")),
         PromQuery("sum(citybrain_incidents_response_overdue)", instant=True),
     )
     board.panel(
-        panels.trend("SLA breaches recorded", "Per kind, over the selected range", unit="none", span=8,
+        panels.trend(t.gettext("SLA breaches recorded"),
+                     t.gettext("Per kind, over the selected range"), unit="none", span=8,
                      bars=True),
         PromQuery("sum by (kind) (increase(citybrain_sla_breaches_total[$__interval]))", "{{kind}}"),
     )
     board.panel(
-        panels.trend("Notifications per second, by channel", "Delivered, and failed (rejected or "
-                     "retries exhausted)", unit="ops", span=12),
+        panels.trend(t.gettext("Notifications per second, by channel"),
+                     t.gettext("Delivered, and failed (rejected or "
+                               "retries exhausted)"), unit="ops", span=12),
         PromQuery(f"sum by (channel) (rate(citybrain_notifications_sent_total[{rate}]))",
-                  "sent {{channel}}", ref_id="A"),
+                  t.gettext("sent {{channel}}"), ref_id="A"),
         PromQuery(f"sum by (channel, outcome) (rate(citybrain_notifications_failed_total[{rate}]))",
-                  "failed {{channel}} ({{outcome}})", ref_id="B"),
+                  t.gettext("failed {{channel}} ({{outcome}})"), ref_id="B"),
     )
     board.panel(
-        panels.trend("Scrape targets up", "1 per process Prometheus reaches (workers, API, alerter)",
+        panels.trend(t.gettext("Scrape targets up"),
+                     t.gettext("1 per process Prometheus reaches (workers, API, alerter)"),
                      unit="none", span=6),
         PromQuery('sum by (job) (up{job=~"citybrain.*"})', "{{job}}"),
     )
     board.panel(
-        panels.trend("Database read errors at scrape", "1 when the API could not read the database "
-                     "for the gauges above", unit="none", span=6),
+        panels.trend(t.gettext("Database read errors at scrape"),
+                     t.gettext("1 when the API could not read the database "
+                               "for the gauges above"), unit="none", span=6),
         PromQuery("max(citybrain_store_scrape_error)", "error"),
     )
     return board

@@ -4,7 +4,8 @@ The simulator's registry is imported, and its six event families go through the 
 ``Ingestor`` (decode → dead letters → COPY) and liveness derivation (state intervals,
 asset states, watermarks) the workers run — only the broker is left out, since the
 dashboards read the database, not Kafka. Incidents, SLA breaches and a maintenance window
-are inserted as representative rows: the alerter that writes them is another process.
+are inserted as representative rows: the alerter that writes them is another process (the
+incidents' titles are Chinese, as the alerter of a Chinese centre writes them).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ INCIDENTS_SQL = """
 INSERT INTO incidents (fingerprint, rule_id, title, severity, status, key, department_id, asset_id,
                        opened_at, acknowledged_at, resolved_at, last_seen_at, response_due_at,
                        resolution_due_at, next_escalation_at)
-SELECT 'fp-' || n, 'device_offline', 'Device offline ' || a.asset_id,
+SELECT 'fp-' || n, 'device_offline', '设备离线：' || coalesce(a.name_zh, a.name, a.asset_id),
        (ARRAY['I', 'II', 'III', 'IV'])[1 + mod(n, 4)],
        (ARRAY['triggered', 'acknowledged', 'resolved', 'closed'])[1 + mod(n, 4)],
        a.key, a.department_id, a.asset_id,
@@ -98,7 +99,7 @@ SELECT 'fp-' || n, 'device_offline', 'Device offline ' || a.asset_id,
        %(start)s + n * interval '13 minutes' + interval '4 hours',
        CASE WHEN mod(n, 4) = 0 THEN %(start)s + n * interval '13 minutes' + interval '10 minutes' END
 FROM generate_series(1, 24) n
-JOIN LATERAL (SELECT asset_id, key, department_id FROM assets ORDER BY asset_id
+JOIN LATERAL (SELECT asset_id, name, name_zh, key, department_id FROM assets ORDER BY asset_id
               OFFSET n LIMIT 1) a ON true;
 
 INSERT INTO sla_breaches (incident_id, kind, department_id, severity, opened_at, due_at, breached_at)

@@ -6,12 +6,15 @@ and run as the read-only role Grafana's datasource logs in as (made by
 dashboards/provisioning/postgres/10-grafana-reader.sh, which grants only what is read);
 each query must return the columns its panel reads. Indicator panels must also give the
 figures the indicator engine (and so every report) gives for the same window: they run the
-same SQL file.
+same SQL file, and so must the new overview panels: the five keys' scores (the reports'
+scorecard) and today's 30-minute response (the indicator over today). Both languages'
+boards run: their SQL differs in the names and labels it selects.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -26,15 +29,18 @@ from citybrain.indicators.catalogue import load_catalogue
 from citybrain.indicators.engine import compute
 from citybrain.indicators.model import Indicator, ReportWindow
 from citybrain.kernel import store
+from citybrain.kernel.i18n import LANGUAGES
 from citybrain.kernel.settings import Settings
-from dashboards import indicator_sql
+from citybrain.reports.scorecard import band_for, score_keys
+from dashboards import indicator_sql, texts
 from dashboards.board import POSTGRES_TYPE, Board
-from dashboards.build import BUILDERS, committed_settings
+from dashboards.build import boards, committed_settings
+from schemas.names import load_names
 from tests.dashboards import city, reader
 from tests.dashboards.grafana_macros import ALL, QueryContext, Selection, Variable, expand
 
 SETTINGS = committed_settings()
-BOARDS = {b.uid: b for b in (build(SETTINGS) for build in BUILDERS)}
+BOARDS = {b.uid: b for b in boards(SETTINGS)}
 INTERVAL = timedelta(minutes=5)
 
 
@@ -80,7 +86,8 @@ def variables(document: dict[str, Any], conn: psycopg.Connection[Any]) -> dict[s
             assert names[:2] == ["__value", "__text"], (v["name"], names)
             options = tuple(str(r[0]) for r in cur.fetchall())
         elif v["type"] == "custom":
-            options = tuple(o.strip() for o in v["query"].split(","))
+            # "text : value" pairs; the value goes into the SQL.
+            options = tuple(o.split(" : ")[-1].strip() for o in v["query"].split(","))
         else:
             continue  # constants (links only) are not used in SQL
         found[v["name"]] = Variable(v["name"], multi=bool(v.get("multi")),
@@ -108,10 +115,9 @@ def sql_targets(document: dict[str, Any]) -> dict[tuple[int, str], tuple[str, st
     return found
 
 
-# Panels allowed to be empty on the simulated city, and why.
-MAY_BE_EMPTY = {
-    "Data-leak events": "one data-leak event exists; a filtered scenario may exclude it",
-}
+# Panels allowed to be empty on the simulated city (their titles in every language): one
+# data-leak event exists, and a filtered scenario may exclude it.
+MAY_BE_EMPTY = {texts.translator(language).gettext("Data-leak events") for language in LANGUAGES}
 
 
 @pytest.mark.parametrize("uid", sorted(u for u, b in BOARDS.items() if b.sql_panels))
@@ -201,26 +207,143 @@ def test_indicator_panels_show_what_the_reports_compute(
         assert len(engine_days) == 2
 
 
-@pytest.mark.parametrize(("title", "dimension"), [("Device online rate by district", "district_day"),
-                                                  ("Device online rate by department", "department_day")])
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("dimension", ["district", "department"])
 def test_online_rate_series_panels_split_the_engine_rows(
-        title: str, dimension: str, loaded: tuple[str, city.LoadedCity],
+        dimension: str, language: str, loaded: tuple[str, city.LoadedCity],
         grafana_conn: psycopg.Connection[Any], database_url: str) -> None:
     """The trend per district (department) is the engine's '<id>|<day>' rows, split into a
-    series name and the day's local midnight."""
+    series named by the registry's name of the id and the day's local midnight."""
     schema, _ = loaded
     tz = ZoneInfo(SETTINGS.timezone)
-    board = BOARDS["citybrain-infrastructure"]
+    board = BOARDS["citybrain-infrastructure" + ("" if language == "zh-CN" else "-en")]
+    indicator = indicator_sql.indicator("infra.device_online_rate")
+    name = indicator_sql.name_in(indicator, board.language)
+    title = board.t.gettext(f"{{name}} by {dimension}").format(name=name)
     [query] = [p.query for p in board.sql_panels if p.panel_title == title]
     dept_var = Variable("department", include_all=True, all_value="NULL", options=())
     ctx = QueryContext(time_from=city.START, time_to=city.END, interval=INTERVAL,
                        selections={"department": Selection(dept_var, ALL)})
     panel = {(metric, t.astimezone(tz).date().isoformat()): value
              for t, metric, value in grafana_conn.execute(expand(query.sql, ctx).encode()).fetchall()}
-    indicator = indicator_sql.indicator("infra.device_online_rate")
     with store.connect(database_url, schema) as engine_conn:
         result = compute(engine_conn, indicator, ReportWindow(city.START, city.END, tz))
-    engine = {(b.member[:-11], b.member[-10:]): b.figure.value
-              for b in result.breakdowns if b.dimension == dimension}
+        names = load_names(engine_conn, board.language, asset_ids=())
+    name_of = names.district if dimension == "district" else names.department
+    engine = {(name_of(b.member[:-11]), b.member[-10:]): b.figure.value
+              for b in result.breakdowns if b.dimension == f"{dimension}_day"}
     assert engine and panel.keys() == engine.keys()
     assert all(_same(panel[k], engine[k]) for k in engine), (panel, engine)
+    if language == "zh-CN":  # the simulated registry names every department and district in Chinese
+        assert all(re.search(r"[\u4e00-\u9fff]", metric) for metric, _ in panel)
+
+
+def _overview(language: str) -> Board:
+    return BOARDS["citybrain-overview" if language == "zh-CN" else "citybrain-overview-en"]
+
+
+def _context(department: str | None, loaded_city: city.LoadedCity) -> QueryContext:
+    """The whole city (or one department), every district and key, over the city's window."""
+    dept_var = Variable("department", include_all=True, all_value="NULL", options=loaded_city.departments)
+    district_var = Variable("district", multi=True, include_all=True,
+                            options=(*loaded_city.districts, "(none)"))
+    key_var = Variable("key", multi=True, include_all=True,
+                       options=("infrastructure", "data", "system", "portal", "security"))
+    return QueryContext(time_from=city.START, time_to=city.END, interval=INTERVAL, selections={
+        "department": Selection(dept_var, ALL if department is None else department),
+        "district": Selection(district_var, ALL), "key": Selection(key_var, ALL)})
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_scores_panel_shows_the_reports_scorecard(
+        language: str, loaded: tuple[str, city.LoadedCity],
+        grafana_conn: psycopg.Connection[Any], database_url: str) -> None:
+    """Each key's score and band on the overview are those of the report's scorecard for
+    the same window and department; a key with nothing to score has no score."""
+    schema, loaded_city = loaded
+    board = _overview(language)
+    t = board.t
+    title = t.gettext("Scores of the five keys and operations")
+    [query] = [p.query for p in board.sql_panels if p.panel_title == title]
+    window = ReportWindow(city.START, city.END, ZoneInfo(SETTINGS.timezone))
+    for department in (None, loaded_city.departments[0]):
+        rows = grafana_conn.execute(expand(query.sql, _context(department, loaded_city)).encode()
+                                    ).fetchall()
+        with store.connect(database_url, schema) as engine_conn:
+            card = score_keys([compute(engine_conn, ind, window, department=department)
+                               for ind in load_catalogue()])
+        assert len(rows) == len(card.keys) == 6
+        for (label, score), key_score in zip(rows, card.keys, strict=True):
+            key_text = texts.text(t, texts.KEYS, key_score.key)
+            band_text = (t.gettext("no data") if key_score.band is None
+                         else texts.text(t, texts.BANDS, key_score.band))
+            assert label == f"{key_text} · {band_text}", (label, key_score)
+            if key_score.score is None:
+                assert score is None
+            else:
+                assert score is not None and math.isclose(score, key_score.score, abs_tol=0.005), \
+                    (key_score.key, score, key_score.score)
+                assert band_for(score) == key_score.band
+        scored = [ks for ks in card.keys if ks.score is not None]
+        assert len(scored) >= 4, card  # the simulated city gives most keys a score
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_todays_30_minute_response_is_the_indicator_over_today(
+        language: str, loaded: tuple[str, city.LoadedCity],
+        grafana_conn: psycopg.Connection[Any], database_url: str) -> None:
+    """'Today' is the local day (report zone) of the range's end, from its midnight to that
+    end: the figure a report over today so far gives, whatever the range's start."""
+    schema, loaded_city = loaded
+    board = _overview(language)
+    title = board.t.gettext("Today: responded within 30 minutes")
+    [query] = [p.query for p in board.sql_panels if p.panel_title == title]
+    tz = ZoneInfo(SETTINGS.timezone)
+    indicator = indicator_sql.indicator("ops.response_30min_rate")
+    # The window ends at 02:00 local on 2 March: today is 00:00–02:00 on 2 March.
+    midnight = city.END.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert midnight > city.START
+    with store.connect(database_url, schema) as engine_conn:
+        expected = compute(engine_conn, indicator, ReportWindow(midnight, city.END, tz)).figure
+        whole = compute(engine_conn, indicator, ReportWindow(city.START, city.END, tz)).figure
+    [(value,)] = grafana_conn.execute(expand(query.sql, _context(None, loaded_city)).encode()
+                                      ).fetchall()
+    assert expected.denominator and expected.denominator > 0  # incidents opened today were judged
+    assert _same(value, expected.value)
+    assert whole.denominator is not None and whole.denominator > expected.denominator
+
+
+def test_open_incidents_show_names_and_the_link_goes_to_the_incident(
+        loaded: tuple[str, city.LoadedCity], grafana_conn: psycopg.Connection[Any]) -> None:
+    board = _overview("zh-CN")
+    [query] = [p.query for p in board.sql_panels if p.panel_title == "待处置事件"]
+    rows = grafana_conn.execute(expand(query.sql, _context(None, loaded[1])).encode()).fetchall()
+    columns = dict(zip(query.columns, zip(*rows, strict=True), strict=True))
+    registry = dict(grafana_conn.execute("SELECT department_id, name_zh FROM departments").fetchall())
+    assert rows and set(columns["department"]) <= set(registry.values())
+    assert set(columns["status"]) <= {"triggered", "acknowledged"}
+    # Most severe first: the severities come in the order I, II, III, IV.
+    order = ["I", "II", "III", "IV"]
+    positions = [order.index(s) for s in columns["severity"]]
+    assert positions == sorted(positions)
+    document = board.to_json()
+    [panel] = [p for p in document["panels"] if p["title"] == "待处置事件"]
+    links = [prop["value"][0]["url"] for o in panel["fieldConfig"]["overrides"] for prop in o["properties"]
+             if prop["id"] == "links"]
+    assert links and all(u == f"{SETTINGS.public_url}/api/v1/incidents/${{__data.fields.incident_id}}"
+                         for u in links)
+
+
+def test_a_key_with_nothing_to_score_has_no_score(loaded: tuple[str, city.LoadedCity],
+                                                  grafana_conn: psycopg.Connection[Any]) -> None:
+    """Unknown stays unknown: a key whose indicators have no target or no data gets no
+    score and reads "no data", never 0 or 100."""
+    t = texts.translator("zh-CN")
+    indicators = [indicator_sql.indicator(i) for i in ("portal.service_count", "security.data_leak_count")]
+    sql = indicator_sql.key_scores(indicators, timezone=SETTINGS.timezone, language="zh-CN", t=t,
+                                   weights={}, bands=((55.0, "preparation"), (70.0, "start-up"),
+                                                      (85.0, "growth")), top_band="mature")
+    rows = dict(grafana_conn.execute(expand(sql, _context(None, loaded[1])).encode()).fetchall())
+    assert rows["服务门户 · 无数据"] is None  # the service count is a count to watch, no target
+    assert rows["基础设施 · 无数据"] is None  # no infrastructure indicator in this card
+    assert rows["安全保障 · 准备期"] == 0.0   # one data leak against a target of none

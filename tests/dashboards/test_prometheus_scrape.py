@@ -124,7 +124,7 @@ def test_pipeline_panels_are_valid_promql(prometheus: tuple[str, int]) -> None:
     """Prometheus itself parses every query of the pipeline dashboard (Grafana's interval
     variables replaced as Grafana would, by a duration)."""
     url, _ = prometheus
-    board = pipeline.build(committed_settings())
+    board = pipeline.build(committed_settings(), "zh-CN")  # the queries are the same in both languages
     assert board.prom_panels
     for _, q in board.prom_panels:
         expr = q.expr.replace("$__rate_interval", "1m").replace("$__interval", "1m")

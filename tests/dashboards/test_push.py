@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from citybrain.kernel.settings import Settings
 from dashboards import push
+from dashboards.board import folder_uid
 from dashboards.build import boards, committed_settings
 from dashboards.errors import DashboardError
 from tests.dashboards.grafana_standin import GrafanaStandIn
@@ -31,26 +32,31 @@ def grafana() -> Iterator[GrafanaStandIn]:
         standin.close()
 
 
-def run_push(url: str, token: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run_push(url: str, token: str, tmp_path: Path, *more: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITYBRAIN_")}
     env.update(CITYBRAIN_GRAFANA_DATABASE_URL=DB_URL, CITYBRAIN_GRAFANA_PROMETHEUS_URL="http://prom:9090",
                CITYBRAIN_DATA_DIR=str(tmp_path))
     return subprocess.run([sys.executable, "-m", "citybrain", "dashboards", "push", "--url", url,
-                           "--token", token], capture_output=True, text=True, env=env, timeout=120)
+                           "--token", token, *more], capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_push_creates_then_only_updates(grafana: GrafanaStandIn, tmp_path: Path) -> None:
-    expected = {b.uid: b.to_json() for b in boards(committed_settings())}
+    built = boards(committed_settings())
+    expected = {b.uid: b.to_json() for b in built}
+    folder_of = {b.uid: folder_uid(b.language) for b in built}
+    folders = {"citybrain", "citybrain-en"}  # one per language: the Chinese wall, the English copy
 
     first = run_push(grafana.url, TOKEN, tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
     state = grafana.state
     assert all(r.authorization == f"Bearer {TOKEN}" for r in state.requests)
-    assert set(state.folders) == {"citybrain"}
+    assert set(state.folders) == folders
+    assert (state.folders["citybrain"]["title"], state.folders["citybrain-en"]["title"]) == \
+        ("城市大脑", "Citybrain (English)")
     assert set(state.datasources) == {"citybrain-postgres", "citybrain-prometheus"}
     assert set(state.dashboards) == set(expected)
     for uid, stored in state.dashboards.items():
-        assert stored["meta"]["folderUid"] == "citybrain"
+        assert stored["meta"]["folderUid"] == folder_of[uid]
         sent = {k: v for k, v in stored["dashboard"].items() if k not in ("id", "version")}
         assert sent == {k: v for k, v in expected[uid].items() if k != "id"}, uid
     postgres = state.datasources["citybrain-postgres"]
@@ -61,7 +67,7 @@ def test_push_creates_then_only_updates(grafana: GrafanaStandIn, tmp_path: Path)
     assert postgres["secureJsonData"] == {"password": "s3cr@t"}
     assert "editable" not in postgres
     assert state.datasources["citybrain-prometheus"]["url"] == "http://prom:9090"
-    assert f"{1 + 2 + len(expected)} created, 0 updated" in first.stdout
+    assert f"{2 + 2 + len(expected)} created, 0 updated" in first.stdout
 
     seen = len(state.requests)
     second = run_push(grafana.url, TOKEN, tmp_path)
@@ -71,12 +77,20 @@ def test_push_creates_then_only_updates(grafana: GrafanaStandIn, tmp_path: Path)
     assert not [r for r in again if r.method == "POST" and r.path.rstrip("/") in
                 ("/api/folders", "/api/datasources")]
     assert all(r.body["overwrite"] is True for r in again if r.path == "/api/dashboards/db")
-    assert set(state.folders) == {"citybrain"} and len(state.datasources) == 2
+    assert set(state.folders) == folders and len(state.datasources) == 2
     assert set(state.dashboards) == set(expected)
-    assert state.folders["citybrain"]["version"] == 2
+    assert {f["version"] for f in state.folders.values()} == {2}
     assert {d["version"] for d in state.datasources.values()} == {2}
     assert {d["meta"]["version"] for d in state.dashboards.values()} == {2}
-    assert f"0 created, {1 + 2 + len(expected)} updated" in second.stdout
+    assert f"0 created, {2 + 2 + len(expected)} updated" in second.stdout
+
+
+def test_push_one_language(grafana: GrafanaStandIn, tmp_path: Path) -> None:
+    result = run_push(grafana.url, TOKEN, tmp_path, "--language", "zh-CN", "--skip-datasources")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(grafana.state.folders) == {"citybrain"}
+    assert set(grafana.state.dashboards) == {b.uid for b in boards(committed_settings(), ("zh-CN",))}
+    assert all(not uid.endswith("-en") for uid in grafana.state.dashboards)
 
 
 def test_a_rejected_token_is_an_error_with_a_hint(grafana: GrafanaStandIn, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Fixtures of the incident tests: a small registry, settings on a frozen clock, the pager.
 
-The registry: department ``water`` has an on-call contact with an e-mail, one reachable
-by IM only, a lead and a first responsible person; ``roads`` has nobody with an e-mail
+The registry: department ``water`` (with a Chinese name, as its pump-1) has an on-call
+contact with an e-mail, one reachable by IM only, a lead and a first responsible person;
+``roads`` has nobody with an e-mail
 (every step there reaches nobody); ``ops-centre`` holds the duty supervisor.
 """
 
@@ -33,7 +34,7 @@ T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)   # 09:00 in Asia/Shanghai, a Monday
 
 REGISTRY = Registry.model_validate({
     "departments": [
-        {"department_id": "water", "name": "Water Authority",
+        {"department_id": "water", "name": "Water Authority", "name_zh": "市水务局",
          "first_responsible": {"name": "Chen Jie", "role": "first_responsible",
                                "email": "chen@water.example"},
          "contacts": [
@@ -50,7 +51,8 @@ REGISTRY = Registry.model_validate({
     ],
     "districts": [{"district_id": "xihu", "name": "Xihu"}],
     "assets": [
-        {"asset_id": "pump-1", "kind": "iot_device", "department_id": "water", "district_id": "xihu",
+        {"asset_id": "pump-1", "name": "Pump 1", "name_zh": "1号水泵", "kind": "iot_device",
+         "department_id": "water", "district_id": "xihu",
          "expected_interval_s": 60, "registered_at": "2025-01-01T00:00:00+08:00"},
         {"asset_id": "pump-2", "kind": "iot_device", "department_id": "water", "district_id": "xihu",
          "expected_interval_s": 60, "registered_at": "2025-01-01T00:00:00+08:00"},

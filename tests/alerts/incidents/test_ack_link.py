@@ -156,15 +156,15 @@ def _plain(content: str) -> str:
     return str(body.get_content())
 
 
-def _mailed_links(pager: Pager) -> dict[str, tuple[str, str]]:
-    """Per addressee: (incident link, acknowledge link) from the plain-text part of the mail."""
+def _mailed_links(pager: Pager) -> dict[str, tuple[str, str | None]]:
+    """Per addressee: (incident link, acknowledge link or None) from the plain-text part of the mail."""
     found = {}
     for mail in pager.mails:
         text = _plain(mail.content)
-        incident = re.search(r"^查看事件: (\S+)$", text, re.MULTILINE)
-        ack = re.search(r"^确认接单: (\S+)$", text, re.MULTILINE)
-        assert incident and ack, text
-        found[mail.to[0]] = (incident[1], ack[1])
+        incident = re.search(r"^查看事件：(\S+)$", text, re.MULTILINE)
+        ack = re.search(r"^确认接单：(\S+)$", text, re.MULTILINE)
+        assert incident, text
+        found[mail.to[0]] = (incident[1], ack[1] if ack else None)
     return found
 
 
@@ -204,14 +204,14 @@ def test_each_recipient_gets_its_own_signed_link(city: psycopg.Connection[Any], 
     hook = robot.requests[0].body
     incident_link, mailed = _mailed_links(pager)["lina@water.example"]
     assert incident_link == hook["incident_url"] == f"https://citybrain.test/api/v1/incidents/{iid}"
-    assert mailed.startswith(f"https://citybrain.test/api/v1/incidents/{iid}/ack-link?who=")
+    assert mailed is not None and mailed.startswith(f"https://citybrain.test/api/v1/incidents/{iid}/ack-link?who=")
     assert hook["ack_url"].startswith(f"https://citybrain.test/api/v1/incidents/{iid}/ack-link?who=")
     assert robot.url not in hook["ack_url"] and "lina@water.example" not in mailed
     signers = {ack_link.verify(SECRET, iid, f["who"], f["exp"], f["sig"], now=T0).name: f["exp"]
                for f in (_form(mailed), _form(hook["ack_url"]))}
     expiry = str(int((T0 + ack_link.LIFETIME).timestamp()))
     assert signers == {"Li Na": expiry, "water-hook": expiry}
-    assert "No one-click acknowledge link" not in hook["text"]
+    assert "一键确认" not in hook["message"] and "citybrain " not in hook["message"]
 
 
 def test_without_a_secret_the_page_carries_no_ack_link(city: psycopg.Connection[Any], inc_settings: Settings,
@@ -221,11 +221,11 @@ def test_without_a_secret_the_page_carries_no_ack_link(city: psycopg.Connection[
     (run,) = run_due(connect, T0, pager.notify, settings=inc_settings)
     assert [d.outcome.delivered for d in run.deliveries] == [True]
     incident_link, ack = _mailed_links(pager)["lina@water.example"]
-    # The acknowledge slot holds the plain incident link, and the text says why.
-    assert ack == incident_link == f"https://citybrain.test/api/v1/incidents/{iid}"
+    # No acknowledge link that could not work: the incident link, and where to acknowledge.
+    assert ack is None and incident_link == f"https://citybrain.test/api/v1/incidents/{iid}"
     text = _plain(pager.mails[0].content)
-    assert "No one-click acknowledge link: signed links are not enabled on this server" in text
-    assert "ack-link" not in text and f"citybrain incidents ack {iid}" in text
+    assert "本服务器未启用一键确认链接：请在事件页面确认接单，或请运行中心值班人员代为确认。" in text
+    assert "ack-link" not in text and "citybrain incidents" not in text and "`" not in text
 
 
 def test_without_a_secret_the_routes_refuse(database_url: str, inc_settings: Settings,
@@ -235,7 +235,8 @@ def test_without_a_secret_the_routes_refuse(database_url: str, inc_settings: Set
     signed = _link(iid)     # signed with a key this server does not have
     with TestClient(_app(database_url, inc_settings, clock)) as c:
         page = c.get(_local(signed))
-        assert page.status_code == 403 and "not enabled" in page.text
+        assert page.status_code == 403 and "未启用确认链接" in page.text
+        assert "请在事件页面确认接单" in page.text and "citybrain incidents" not in page.text
         posted = c.post(f"/api/v1/incidents/{iid}/ack-link", data=_form(signed))
         assert posted.status_code == 403
     assert incidents.show(city, iid).status.value == "triggered"
@@ -252,12 +253,16 @@ def test_get_shows_the_page_and_does_not_acknowledge(client: TestClient, city: p
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
     html = page.text
-    assert f"Acknowledge incident #{water_incident}?" in html and "pump-1 offline" in html
-    assert "III级(较大)" in html and "triggered" in html
-    assert "2026-03-02 09:00:00 (Asia/Shanghai, UTC+08:00)" in html      # T0 in the settings' zone
+    assert '<html lang="zh-CN">' in html
+    assert f"确认接单：事件 #{water_incident}？" in html and "pump-1 offline" in html
+    assert "III级(较大)" in html and "待响应" in html
+    assert "市水务局 (water)" in html and "1号水泵 (pump-1)" in html
+    assert "2026-03-02 09:00:00 中国标准时间 (Asia/Shanghai, UTC+08:00)" in html   # T0 in the settings' zone
+    assert "2026-03-02 09:30:00 中国标准时间" in html                              # the response due time
     assert '<form method="post" action="ack-link">' in html
+    assert '<button type="submit">确认接单</button>' in html
     fields = _form(link)
-    assert f'name="sig" value="{fields["sig"]}"' in html and "Li Na" in html
+    assert f'name="sig" value="{fields["sig"]}"' in html and "<b>Li Na</b>（电子邮件）" in html
     found = incidents.show(city, water_incident)
     assert found.status.value == "triggered" and found.acknowledged_at is None
     assert [e.kind for e in found.timeline] == ["opened"]
@@ -269,13 +274,13 @@ def test_post_acknowledges_once_with_the_link_actor(client: TestClient, city: ps
                                                     pager: Pager, clock: Clock, water_incident: int) -> None:
     run_due(connect, T0, pager.notify, settings=link_settings)          # the page to Li Na
     _, mailed = _mailed_links(pager)["lina@water.example"]
-    assert client.get(_local(mailed)).status_code == 200
+    assert mailed is not None and client.get(_local(mailed)).status_code == 200
     clock.now = T0 + 6 * M
     done = client.post(f"/api/v1/incidents/{water_incident}/ack-link",
                        data={**_form(mailed), "note": "on my way"})
     assert done.status_code == 200, done.text
-    assert f"Incident #{water_incident} acknowledged" in done.text
-    assert "2026-03-02 09:06:00 (Asia/Shanghai" in done.text
+    assert f"事件 #{water_incident} 已确认" in done.text and "升级通知已停止" in done.text
+    assert "2026-03-02 09:06:00 中国标准时间 (Asia/Shanghai" in done.text
     found = incidents.show(city, water_incident)
     assert (found.status.value, found.acknowledged_by, found.acknowledged_at) == (
         "acknowledged", "link:Li Na", T0 + 6 * M)
@@ -292,10 +297,10 @@ def test_post_acknowledges_once_with_the_link_actor(client: TestClient, city: ps
     lead_link = _form(_link(water_incident, ZHAO))
     again = client.post(f"/api/v1/incidents/{water_incident}/ack-link", data=lead_link)
     assert again.status_code == 200
-    assert "already acknowledged" in again.text and "link:Li Na" in again.text
-    assert "2026-03-02 09:06:00 (Asia/Shanghai" in again.text
+    assert f"事件 #{water_incident} 已被确认" in again.text and "link:Li Na" in again.text
+    assert "2026-03-02 09:06:00 中国标准时间 (Asia/Shanghai" in again.text
     shown = client.get(_local(mailed))
-    assert shown.status_code == 200 and "already acknowledged" in shown.text and "<form" not in shown.text
+    assert shown.status_code == 200 and "已被确认" in shown.text and "<form" not in shown.text
     assert len(_acks(city, water_incident)) == 1
     assert [e.kind for e in incidents.show(city, water_incident).timeline].count("acknowledged") == 1
 
@@ -313,15 +318,16 @@ def test_expired_and_tampered_links_are_403(client: TestClient, city: psycopg.Co
     ]
     for fields in tampered:
         page = client.get(base, params=fields)
-        assert page.status_code == 403 and "not valid" in page.text, fields
+        assert page.status_code == 403 and "链接无效" in page.text, fields
         posted = client.post(base, data=fields)
-        assert posted.status_code == 403 and "not valid" in posted.text, fields
+        assert posted.status_code == 403 and "链接无效" in posted.text, fields
         assert "pump-1" not in page.text                        # nothing about the incident leaks
     clock.now = T0 + H
     expired_page = client.get(base, params=good)
-    assert expired_page.status_code == 403 and "has expired" in expired_page.text
+    assert expired_page.status_code == 403 and "该确认链接已过期" in expired_page.text
+    assert "citybrain incidents" not in expired_page.text
     expired_post = client.post(base, data=good)
-    assert expired_post.status_code == 403 and "has expired" in expired_post.text
+    assert expired_post.status_code == 403 and "该确认链接已过期" in expired_post.text
     assert incidents.show(city, water_incident).status.value == "triggered"
     assert _acks(city, water_incident) == []
 
@@ -329,7 +335,7 @@ def test_expired_and_tampered_links_are_403(client: TestClient, city: psycopg.Co
 def test_unknown_incident_is_404(client: TestClient, water_incident: int) -> None:
     fields = _form(_link(987654))
     page = client.get("/api/v1/incidents/987654/ack-link", params=fields)
-    assert page.status_code == 404 and "no incident 987654" in page.text
+    assert page.status_code == 404 and "不存在事件 #987654" in page.text
     assert client.post("/api/v1/incidents/987654/ack-link", data=fields).status_code == 404
 
 
@@ -338,7 +344,7 @@ def test_an_incident_resolved_without_ack_is_409(client: TestClient, city: psyco
     incidents.apply(city, alert("pump-1", firing=False, at=T0 + M), now=T0 + M, settings=link_settings)
     assert incidents.show(city, water_incident).status.value == "resolved"
     posted = client.post(f"/api/v1/incidents/{water_incident}/ack-link", data=_form(_link(water_incident)))
-    assert posted.status_code == 409 and "never acknowledged" in posted.text
+    assert posted.status_code == 409 and "从未被确认" in posted.text and "已恢复" in posted.text
     assert _acks(city, water_incident) == []
 
 
@@ -352,9 +358,10 @@ def test_a_link_acts_once_even_after_the_incident_is_reopened(
     assert incidents.show(city, water_incident).status.value == "triggered"
     clock.now = T0 + 25 * M                   # the link has not expired, the incident is open again
     page = client.get(_local(link))
-    assert page.status_code == 409 and "was used already" in page.text and "<form" not in page.text
+    assert page.status_code == 409 and "链接已使用过" in page.text and "<form" not in page.text
+    assert "citybrain incidents" not in page.text
     again = client.post(f"/api/v1/incidents/{water_incident}/ack-link", data=_form(link))
-    assert again.status_code == 409 and "was used already" in again.text
+    assert again.status_code == 409 and "链接已使用过" in again.text
     assert "2026-03-02 09:05:00" in again.text and "link:Li Na" in again.text
     assert incidents.show(city, water_incident).status.value == "triggered"
     assert len(_acks(city, water_incident)) == 1
@@ -362,3 +369,30 @@ def test_a_link_acts_once_even_after_the_incident_is_reopened(
     fresh = _form(_link(water_incident, ZHAO, expires_at=T0 + 48 * H))
     done = client.post(f"/api/v1/incidents/{water_incident}/ack-link", data=fresh)
     assert done.status_code == 200 and incidents.show(city, water_incident).status.value == "acknowledged"
+
+
+def test_the_pages_speak_the_settings_language(database_url: str, link_settings: Settings,
+                                               city: psycopg.Connection[Any], clock: Clock,
+                                               water_incident: int) -> None:
+    english = link_settings.model_copy(update={"language": "en"})
+    base = f"/api/v1/incidents/{water_incident}/ack-link"
+    good = _form(_link(water_incident, expires_at=T0 + H))
+    with TestClient(_app(database_url, english, clock)) as c:
+        page = c.get(base, params=good)
+        assert page.status_code == 200 and '<html lang="en">' in page.text
+        for text in (f"Acknowledge incident #{water_incident}?", "Level III (major)", "awaiting response",
+                     "Water Authority (water)", "Pump 1 (pump-1)",
+                     "2026-03-02 09:00:00 China Standard Time (Asia/Shanghai, UTC+08:00)",
+                     "You are acknowledging as <b>Li Na</b> (e-mail). This stops the escalation.",
+                     '<button type="submit">Acknowledge</button>'):
+            assert text in page.text, text
+        garbled = c.get(base, params={k: v for k, v in good.items() if k != "sig"})
+        assert garbled.status_code == 403 and "incomplete or garbled" in garbled.text
+        clock.now = T0 + H
+        expired = c.get(base, params=good)
+        assert expired.status_code == 403 and "has expired" in expired.text
+        assert "citybrain " not in expired.text
+    with TestClient(_app(database_url, english.model_copy(update={"ack_link_secret": None}), clock)) as c:
+        refused = c.get(base, params=good)
+        assert refused.status_code == 403 and "Acknowledge links are not enabled" in refused.text
+        assert "acknowledge on the incident page" in refused.text and "citybrain " not in refused.text

@@ -15,10 +15,11 @@ import pytest
 
 from alerts.incidents import escalation_policy, sla
 from alerts.incidents import store as incidents
-from alerts.incidents.escalation import StepRun, run_due
+from alerts.incidents.escalation import NotifierThread, StepRun, run_due
 from alerts.incidents.escalation_policy import PolicyError, parse_policy
 from alerts.maintenance import windows as maintenance
 from alerts.model import Severity
+from alerts.notifiers import RetryPolicy, build_notifiers
 from citybrain.kernel import audit, store
 from citybrain.kernel.errors import StoreError
 from citybrain.kernel.settings import Settings
@@ -212,3 +213,53 @@ def test_run_due_refuses_a_connection_inside_a_transaction(
         with pytest.raises(StoreError, match="outside any transaction"):
             run_due(borrowed, T0, pager.notify, settings=inc_settings)
     assert pager.mails == []
+
+
+def _group_page(city: psycopg.Connection[Any], settings: Settings, connect: ConnFactory,
+                **alert_changes: Any) -> dict[str, Any]:
+    """The first step's page to the water department's group webhook, through the notifiers
+    the settings build (their language included), as the receiver got it."""
+    with WebhookReceiver() as robot:
+        policy = parse_policy({
+            "name": "group", "steps": [{"after_minutes": 0, "notify": ["oncall", "group"]}],
+            "groups": [{"name": "water-hook", "channel": "webhook", "address": robot.url}]})
+        escalation_policy.replace_policy(city, "water", policy, ADMIN, now=T0)
+        incidents.apply(city, alert(**alert_changes), now=T0, settings=settings)
+        with NotifierThread(lambda: build_notifiers(settings, clock=lambda: T0),
+                            retry=RetryPolicy(attempts=1)) as notify:
+            run_due(connect, T0, notify, settings=settings)
+    (page,) = [r.body for r in robot.requests]
+    return page
+
+
+def test_a_page_names_the_department_and_assets_from_the_registry(
+        city: psycopg.Connection[Any], inc_settings: Settings, connect: ConnFactory) -> None:
+    page = _group_page(city, inc_settings, connect, affected=("pump-2",))
+    assert (page["department"], page["department_name"]) == ("water", "市水务局")
+    assert page["assets"] == [{"asset_id": "pump-1", "name": "1号水泵"},
+                              {"asset_id": "pump-2", "name": "pump-2"}]
+    assert page["asset_count"] == 2 and page["escalation_targets"] == ["oncall", "group"]
+    assert page["response_due_at"] == "2026-03-02T01:30:00Z"                  # opened + 30 minutes
+    assert page["subject"] == "【告警】III级(较大) 市水务局 · 1号水泵、pump-2：pump-1 offline（事件 #1）"
+    assert page["text"] == "受影响资产（2 个）：1号水泵 (pump-1)、pump-2"
+    message = page["message"]
+    for line in ("部门：市水务局 (water)", "资产：1号水泵 (pump-1)、pump-2",
+                 "开始时间：2026-03-02 09:00:00 中国标准时间 (Asia/Shanghai, UTC+08:00)",
+                 "响应时限：2026-03-02 09:30 前（开启后 30 分钟内）",
+                 "升级步骤：首次通知，通知值班人员、部门群",
+                 "通知对象：water-hook（部门群）", "查看事件：https://citybrain.test/api/v1/incidents/1"):
+        assert line in message.splitlines(), (line, message)
+    assert "citybrain incidents" not in message and "`" not in message
+
+
+def test_a_page_in_english_uses_the_registry_names_in_english(
+        city: psycopg.Connection[Any], inc_settings: Settings, connect: ConnFactory) -> None:
+    english = inc_settings.model_copy(update={"language": "en"})
+    page = _group_page(city, english, connect)
+    assert page["language"] == "en" and page["department_name"] == "Water Authority"
+    assert page["assets"] == [{"asset_id": "pump-1", "name": "Pump 1"}] and page["text"] == ""
+    assert page["subject"] == ("【告警 Alert】Level III (major) Water Authority · Pump 1: pump-1 offline"
+                               " (incident #1)")
+    assert "Respond by: 2026-03-02 09:30 (30 min after opening)" in page["message"]
+    assert "Escalation: first notice, to on-call, department group" in page["message"]
+    assert "No one-click acknowledge link" in page["message"] and "citybrain incidents" not in page["message"]

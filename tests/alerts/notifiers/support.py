@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from alerts.model import Notification, Recipient, Severity
 from citybrain.kernel.settings import Settings
 
 OPENED_AT = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)       # 18:00 in Shanghai
+DUE_AT = OPENED_AT + timedelta(minutes=30)                    # the 30-minute response clock
 NOW = datetime(2026, 3, 1, 10, 5, 30, 250_000, tzinfo=UTC)   # the frozen clock
 INCIDENT_URL = "https://ops.example.cn/incidents/42"
 ACK_URL = "https://ops.example.cn/incidents/42/ack?t=0f3a9c"
@@ -20,6 +21,7 @@ def frozen_clock() -> datetime:
 
 
 def make_notification(**changes: object) -> Notification:
+    """Step 1 of incident 42, as escalation builds it: the registry's Chinese names beside the ids."""
     values: dict[str, object] = {
         "incident_id": 42,
         "title": "门户网站不可用 portal-07",
@@ -31,6 +33,11 @@ def make_notification(**changes: object) -> Notification:
         "incident_url": INCIDENT_URL,
         "ack_url": ACK_URL,
         "step": 1,
+        "department_name": "市数据局",
+        "assets": (("portal-07", "市政务服务网"),),
+        "asset_count": 1,
+        "response_due_at": DUE_AT,
+        "targets": ("oncall", "lead", "group"),
     }
     values.update(changes)
     return Notification(**values)  # type: ignore[arg-type]

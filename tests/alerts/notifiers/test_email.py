@@ -147,35 +147,47 @@ async def test_mail_carries_subject_times_in_the_zone_and_both_links(smtp_server
     (mail,) = mailbox.received
     assert mail.mail_from == SENDER and mail.rcpt_tos == [TO]
     message = mail.message
-    assert message["Subject"] == "【告警】II级(重大) 门户网站不可用 portal-07 (事件 #42)"
+    assert message["Subject"] == ("【告警】II级(重大) 市数据局 · 市政务服务网："
+                                  "门户网站不可用 portal-07（事件 #42）")
     assert message["From"] == SENDER and message["To"] == TO
     assert message["Date"] == "Sun, 01 Mar 2026 18:05:30 +0800"        # the frozen clock, in the zone
     assert message["References"] == "<incident-42@ops.example.cn>"
     assert message["X-Citybrain-Incident"] == "42" and message["X-Citybrain-Severity"] == "II"
+    assert message["Content-Language"] == "zh-CN"
     message_id = str(message["Message-ID"]).strip()     # long enough to be folded onto a second line
     assert message_id.startswith("<") and message_id.endswith(".incident-42-step-1@ops.example.cn>")
 
     plain, html = parts(message)
     assert plain.splitlines() == [
-        "【告警】II级(重大) 门户网站不可用 portal-07",
+        "【告警】II级(重大) 市数据局 · 市政务服务网",
+        "门户网站不可用 portal-07",
         "",
-        "事件: #42",
-        "级别: II级(重大)",
-        "状态: 待响应",
-        "部门: dept-07",
-        "发生时间: 2026-03-01 18:00:00 (Asia/Shanghai, UTC+08:00)",
-        "升级步骤: 第 1 级升级",
-        "通知对象: 王伟 (oncall)",
+        "事件：#42",
+        "级别：II级(重大)",
+        "状态：待响应",
+        "资产：市政务服务网 (portal-07)",
+        "部门：市数据局 (dept-07)",
+        "开始时间：2026-03-01 18:00:00 中国标准时间 (Asia/Shanghai, UTC+08:00)",
+        "响应时限：2026-03-01 18:30 前（开启后 30 分钟内）",
+        "升级步骤：第 1 级升级，通知值班人员、负责人、部门群",
+        "通知对象：王伟（值班人员）",
         "",
         "探测连续 3 次失败",
         "最近一次: HTTP 503",
         "",
-        f"查看事件: {INCIDENT_URL}",
-        f"确认接单: {ACK_URL}",
+        f"查看事件：{INCIDENT_URL}",
+        f"确认接单：{ACK_URL}",
+        "",
+        "本邮件由 Citybrain 城市运行平台就事件 #42 自动发送。确认链接仅供您本人使用，请勿转发本邮件。",
     ]
-    assert f'<a href="{INCIDENT_URL}">查看事件</a>' in html
-    assert f'<a href="{ACK_URL}">确认接单</a>' in html
-    assert "<td>2026-03-01 18:00:00 (Asia/Shanghai, UTC+08:00)</td>" in html
+    assert '<html lang="zh-CN">' in html
+    assert f'<a href="{INCIDENT_URL}" style="' in html and ">查看事件</a>" in html
+    assert f'<a href="{ACK_URL}" style="' in html and ">确认接单</a>" in html
+    # The acknowledge button comes first: it is what the mail asks for.
+    assert html.index(f'href="{ACK_URL}"') < html.index(f'href="{INCIDENT_URL}"')
+    assert "市政务服务网 (portal-07)</td>" in html and "市数据局 (dept-07)</td>" in html
+    assert ">2026-03-01 18:00:00 中国标准时间 (Asia/Shanghai, UTC+08:00)</td>" in html
+    assert ">2026-03-01 18:30 前（开启后 30 分钟内）</td>" in html
 
 
 async def test_html_part_escapes_the_title(smtp_server: Any) -> None:

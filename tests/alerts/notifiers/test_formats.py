@@ -30,16 +30,19 @@ from tests.alerts.notifiers.support import (
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+HEADLINE = "【告警】II级(重大) 市数据局 · 市政务服务网"
 FACT_LINES = [
     ("事件", "#42"),
     ("级别", "II级(重大)"),
     ("状态", "待响应"),
-    ("部门", "dept-07"),
-    ("发生时间", "2026-03-01 18:00:00 (Asia/Shanghai, UTC+08:00)"),
-    ("升级步骤", "第 1 级升级"),
-    ("通知对象", "王伟 (oncall)"),
+    ("资产", "市政务服务网 (portal-07)"),
+    ("部门", "市数据局 (dept-07)"),
+    ("开始时间", "2026-03-01 18:00:00 中国标准时间 (Asia/Shanghai, UTC+08:00)"),
+    ("响应时限", "2026-03-01 18:30 前（开启后 30 分钟内）"),
+    ("升级步骤", "第 1 级升级，通知值班人员、负责人、部门群"),
+    ("通知对象", "王伟（值班人员）"),
 ]
-SUBJECT = "【告警】II级(重大) 门户网站不可用 portal-07 (事件 #42)"
+SUBJECT = "【告警】II级(重大) 市数据局 · 市政务服务网：门户网站不可用 portal-07（事件 #42）"
 
 
 # -- generic webhook -----------------------------------------------------------------------
@@ -63,14 +66,34 @@ async def test_webhook_posts_the_notification_as_json(stand_in: RobotServiceStan
         "severity": "II",
         "status": "triggered",
         "department": "dept-07",
+        "department_name": "市数据局",
+        "assets": [{"asset_id": "portal-07", "name": "市政务服务网"}],
+        "asset_count": 1,
         "opened_at": "2026-03-01T10:00:00Z",
         "opened_at_local": "2026-03-01T18:00:00+08:00",
         "timezone": "Asia/Shanghai",
+        "response_due_at": "2026-03-01T10:30:00Z",
+        "response_due_at_local": "2026-03-01T18:30:00+08:00",
         "text": "探测连续 3 次失败\n最近一次: HTTP 503",
         "incident_url": INCIDENT_URL,
         "ack_url": ACK_URL,
         "step": 1,
+        "escalation_targets": ["oncall", "lead", "group"],
         "recipient": {"name": "王伟", "role": "oncall"},
+        "language": "zh-CN",
+        "subject": SUBJECT,
+        "message": "\n".join([
+            HEADLINE,
+            "门户网站不可用 portal-07",
+            "",
+            *(f"{label}：{value}" for label, value in FACT_LINES),
+            "",
+            "探测连续 3 次失败",
+            "最近一次: HTTP 503",
+            "",
+            f"查看事件：{INCIDENT_URL}",
+            f"确认接单：{ACK_URL}",
+        ]),
     }
 
 
@@ -82,7 +105,10 @@ async def test_webhook_renders_local_time_in_the_settings_zone(stand_in: RobotSe
     body = stand_in.requests[0].json()
     assert body["opened_at"] == "2026-03-01T10:00:00Z"
     assert body["opened_at_local"] == "2026-03-01T05:00:00-05:00"
+    assert body["response_due_at_local"] == "2026-03-01T05:30:00-05:00"
     assert body["timezone"] == "America/New_York"
+    assert "开始时间：2026-03-01 05:00:00 北美东部标准时间 (America/New_York, UTC-05:00)" in body["message"]
+    assert "响应时限：2026-03-01 05:30 前（开启后 30 分钟内）" in body["message"]
 
 
 # -- WeCom ---------------------------------------------------------------------------------
@@ -98,19 +124,22 @@ async def test_wecom_markdown_body(stand_in: RobotServiceStandIn, client: httpx.
     assert request.path == "/cgi-bin/webhook/send"
     assert request.query == {"key": ["693a91f6-7fe3-4bc4-97a0-0ec2sifa5aaa"]}
     expected_content = "\n".join([
-        "## 【告警】II级(重大) 门户网站不可用 portal-07",
-        "> 事件: #42",
-        '> 级别: <font color="warning">II级(重大)</font>',
-        "> 状态: 待响应",
-        "> 部门: dept-07",
-        "> 发生时间: 2026-03-01 18:00:00 (Asia/Shanghai, UTC+08:00)",
-        "> 升级步骤: 第 1 级升级",
-        "> 通知对象: 王伟 (oncall)",
+        f"## {HEADLINE}",
+        "**门户网站不可用 portal-07**",
+        "> 事件：#42",
+        '> 级别：<font color="warning">II级(重大)</font>',
+        "> 状态：待响应",
+        "> 资产：市政务服务网 (portal-07)",
+        "> 部门：市数据局 (dept-07)",
+        "> 开始时间：2026-03-01 18:00:00 中国标准时间 (Asia/Shanghai, UTC+08:00)",
+        "> 响应时限：2026-03-01 18:30 前（开启后 30 分钟内）",
+        "> 升级步骤：第 1 级升级，通知值班人员、负责人、部门群",
+        "> 通知对象：王伟（值班人员）",
         "",
         "探测连续 3 次失败",
         "最近一次: HTTP 503",
         "",
-        f"[查看事件]({INCIDENT_URL})　[确认接单]({ACK_URL})",
+        f"[查看事件]({INCIDENT_URL})\u3000[确认接单]({ACK_URL})",
     ])
     assert request.json() == {"msgtype": "markdown", "markdown": {"content": expected_content}}
 
@@ -126,7 +155,7 @@ async def test_wecom_content_is_cut_to_4096_bytes_keeping_the_links(stand_in: Ro
     assert 4000 < len(content.encode("utf-8")) <= 4096
     assert "摄像头 cam-0000 离线" in content and "cam-0599" not in content
     assert "…" in content
-    assert content.endswith(f"[查看事件]({INCIDENT_URL})　[确认接单]({ACK_URL})")
+    assert content.endswith(f"[查看事件]({INCIDENT_URL})\u3000[确认接单]({ACK_URL})")
 
 
 async def test_robot_markdown_cannot_be_injected_through_the_title(stand_in: RobotServiceStandIn,
@@ -147,8 +176,9 @@ async def test_robot_markdown_cannot_be_injected_through_the_title(stand_in: Rob
 
 DINGTALK_SECRET = "SEC5a3ecf88f2b3eb50db30ecfc00f53033ac909c99bf7f88fd612bda89d7f3a9dc"
 DINGTALK_TEXT = "\n\n".join([
-    "### 【告警】II级(重大) 门户网站不可用 portal-07",
-    "\n".join(f"- **{label}**: {value}" for label, value in FACT_LINES),
+    f"### {HEADLINE}",
+    "**门户网站不可用 portal-07**",
+    "\n".join(f"- **{label}**：{value}" for label, value in FACT_LINES),
     "探测连续 3 次失败",
     "最近一次: HTTP 503",
     f"[查看事件]({INCIDENT_URL})  |  [确认接单]({ACK_URL})",
@@ -215,7 +245,8 @@ FEISHU_CARD = {
     "header": {"title": {"tag": "plain_text", "content": SUBJECT}, "template": "orange"},
     "elements": [
         {"tag": "div", "text": {"tag": "lark_md", "content": "\n".join(
-            [f"**{label}**: {value}" for label, value in FACT_LINES]
+            ["**门户网站不可用 portal-07**"]
+            + [f"**{label}**：{value}" for label, value in FACT_LINES]
             + ["", "探测连续 3 次失败", "最近一次: HTTP 503"])}},
         {"tag": "action", "actions": [
             {"tag": "button", "text": {"tag": "plain_text", "content": "确认接单"}, "type": "primary",
@@ -223,6 +254,7 @@ FEISHU_CARD = {
             {"tag": "button", "text": {"tag": "plain_text", "content": "查看事件"}, "type": "default",
              "url": INCIDENT_URL},
         ]},
+        {"tag": "note", "elements": [{"tag": "plain_text", "content": "告警 · Citybrain #42"}]},
     ],
 }
 

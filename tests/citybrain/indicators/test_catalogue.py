@@ -40,7 +40,7 @@ def test_packaged_catalogue_is_complete() -> None:
     for indicator in catalogue:
         assert "day" in indicator.breakdowns, indicator.id
         assert indicator.weight >= 0
-        assert indicator.name_zh and indicator.name_en and indicator.formula
+        assert indicator.name_zh and indicator.name_en and indicator.formula and indicator.formula_zh
         assert indicator.sql == (SQL_DIR / indicator.sql_file).read_text(encoding="utf-8")
         assert indicator.sql.lstrip().startswith(f"-- {indicator.id}, version {indicator.version}:")
         # scored indicators need a target to be scored against
@@ -64,6 +64,7 @@ ENTRY = """
     direction: higher
     target: 90
     formula: seconds up over seconds known, as documented
+    formula_zh: 在线秒数除以已知秒数，见文档
     version: 1
     sql: {sql}
     availability: {availability}

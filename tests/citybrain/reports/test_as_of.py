@@ -151,6 +151,7 @@ def test_the_as_of_times_are_in_every_format(settings: Settings, tmp_path: Path)
     feeds = ("iot 2026-03-01T11:00:00+08:00, probe 2026-03-02T00:00:00+08:00, "
              "video 2026-03-02T00:00:00+08:00")
     assert f"# as_of_feeds: {feeds}" in lines
-    prov = {r[0]: r[1] for r in load_workbook(xlsx)["Provenance"].iter_rows(min_row=2, values_only=True)}
+    # The provenance sheet is the last: (label, field, value) rows.
+    prov = {r[1]: r[2] for r in load_workbook(xlsx).worksheets[-1].iter_rows(min_row=2, values_only=True)}
     assert (prov["as_of"], prov["as_of_local"], prov["as_of_feeds"]) == (
         "2026-03-01T16:00:00+00:00", "2026-03-02T00:00:00+08:00", feeds)

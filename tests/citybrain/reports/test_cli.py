@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from openpyxl import load_workbook
 
+from citybrain.indicators.catalogue import find
 from citybrain.kernel.settings import Settings
 from tests.citybrain.reports.command import citybrain, indicator
 
@@ -65,17 +66,28 @@ def test_the_same_stamp_reproduces_the_same_bytes(settings: Settings, tmp_path: 
 
 @pytest.mark.usefixtures("city")
 def test_department_scoped_xlsx(settings: Settings, db: psycopg.Connection[Any], tmp_path: Path) -> None:
+    db.execute("UPDATE departments SET name_zh = '交通运输局' WHERE department_id = 'traffic'")
+    db.commit()
     target = tmp_path / "traffic.xlsx"
     out = citybrain("report", "--from", "2026-03-01T00:00", "--to", "2026-03-02T00:00", "--department",
-                    "traffic", "--format", "xlsx", "-o", str(target), settings=settings)
+                    "traffic", "--format", "xlsx", "-o", str(target), settings=settings,
+                    CITYBRAIN_LANGUAGE="zh-CN")
     assert out.returncode == 0, out.stderr
     wb = load_workbook(io.BytesIO(target.read_bytes()))
-    prov = {r[0]: r[1] for r in wb["Provenance"].iter_rows(min_row=2, values_only=True)}
-    assert prov["department"] == "traffic"
+    # In the settings' language, the department by the registry's Chinese name.
+    assert (wb.sheetnames[0], wb.sheetnames[-1]) == ("汇总", "数据溯源")
+    facts = {r[0]: r[1] for r in wb["汇总"].iter_rows(min_row=2, max_row=6, values_only=True)}
+    assert facts["评估范围"] == "交通运输局"
+    assert facts["统计周期"] == "2026-03-01 至 2026-03-01（Asia/Shanghai）"
+    prov = {r[1]: r[2] for r in wb["数据溯源"].iter_rows(min_row=2, values_only=True)}
+    assert (prov["department"], prov["department_name"], prov["language"]) == (
+        "traffic", "交通运输局", "zh-CN")
     assert f"data SHA-256 {prov['data_sha256']}" in out.stdout
     sheet = wb["infra.device_online_rate"]
-    total = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "total")
-    assert total[2] == 75.0
+    total = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "合计")
+    assert total[3] == 75.0
+    member = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "部门")
+    assert member[1:4] == ("traffic", "交通运输局", 75.0)
     row = db.execute("SELECT details FROM audit_log WHERE action = 'report.export'").fetchone()
     assert row is not None
     details = row[0]
@@ -118,3 +130,23 @@ def test_weights_file_from_the_settings(settings: Settings, tmp_path: Path) -> N
                      "-o", str(tmp_path / "typo.json"), settings=settings,
                      CITYBRAIN_SCORE_WEIGHTS_FILE=str(weights))
     assert typo.returncode == 1 and "no indicator infra.device_online_rat" in typo.stderr
+
+
+@pytest.mark.usefixtures("city")
+def test_the_language_option_and_its_refusal(settings: Settings, db: psycopg.Connection[Any],
+                                             tmp_path: Path) -> None:
+    db.execute("UPDATE departments SET name_zh = '水务局' WHERE department_id = 'water'")
+    db.commit()
+    target = tmp_path / "en.csv"
+    out = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--format", "csv",
+                    "-o", str(target), "--language", "en", settings=settings, CITYBRAIN_LANGUAGE="zh-CN")
+    assert out.returncode == 0, out.stderr
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert "# language: en" in lines and "# department.water: Water" in lines
+    assert f"# name.infra.device_online_rate: {find('infra.device_online_rate').name_en}" in lines
+    refused = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--format", "csv",
+                        "-o", str(tmp_path / "fr.csv"), "--language", "fr", settings=settings)
+    assert refused.returncode == 1
+    assert "unknown language 'fr'" in refused.stderr and "zh-CN, en" in refused.stderr
+    assert not (tmp_path / "fr.csv").exists()
+    assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (1,)

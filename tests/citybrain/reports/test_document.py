@@ -189,3 +189,40 @@ def test_render_scorecard_for_the_demo() -> None:
     assert "84.21" in text and "growth" in text                        # ops: 80 / 95
     assert "portal.availability_7x24" in text                          # listed as no data
     assert "2026-03-01T00:00:00+08:00" in text and "(whole city)" in text
+
+
+def test_csv_names_follow_the_language_and_the_data_table_does_not() -> None:
+    from citybrain.reports.presentation import Presentation, window_text
+
+    d = doc()
+    zh = render_csv(d, Presentation("zh-CN", departments={"water": "水务局"})).decode()
+    en = render_csv(d, Presentation("en", departments={"water": "Water"})).decode()
+    zh_lines, en_lines = zh.splitlines(), en.splitlines()
+    assert "# language: zh-CN" in zh_lines and "# language: en" in en_lines
+    assert "# department_name: 全市" in zh_lines and "# department_name: Whole city" in en_lines
+    assert f"# window: {window_text(WINDOW, 'zh-CN')}" in zh_lines
+    # Each indicator's name in the report's language, next to its id; departments by name.
+    for r in d.results:
+        assert f"# name.{r.indicator.id}: {r.indicator.name_zh}" in zh_lines
+        assert f"# name.{r.indicator.id}: {r.indicator.name_en}" in en_lines
+    assert "# department.water: 水务局" in zh_lines and "# department.water: Water" in en_lines
+    assert not any(line.startswith("# department.traffic, roads") for line in zh_lines)  # no name: no line
+    # Stages in Chinese in the scores; the band's id in English.
+    infra = d.scorecard.for_key("infrastructure")
+    assert f"# score.infrastructure: {infra.score:.2f} (成熟期); 计分指标: " in zh
+    assert f"# score.infrastructure: {infra.score:.2f} (mature); scored: " in en
+    # The data table (ids, canonical numbers) and its hash are the same in every language.
+    table = [line for line in zh_lines if not line.startswith("#")]
+    assert table == [line for line in en_lines if not line.startswith("#")]
+    assert hashlib.sha256(("\n".join(table) + "\n").encode()).hexdigest() == d.provenance.data_sha256
+
+
+def test_render_scorecard_in_chinese() -> None:
+    from citybrain.reports.presentation import Presentation
+
+    console = Console(record=True, width=160)
+    console.print(render_scorecard(doc(), Presentation("zh-CN")))
+    text = console.export_text()
+    assert "2026-03-01 至 2026-03-31" in text and "全市" in text
+    assert "运营服务" in text and "84.21" in text and "成长期" in text      # ops: 80 / 95
+    assert "<55 准备期" in text and "mature" not in text
