@@ -17,13 +17,22 @@ Placeholders are ``str.format`` fields, named, so a translation may reorder them
 catalogue check fails when a translation's fields differ from its msgid's. Labels
 defined at module level are marked with ``N_`` (extracted, translated where used).
 Ids, JSON keys, API field names and metric names are never translated.
+
+Where no language is at hand (an error raised deep in a domain function, shown by the CLI
+or the API), the process's current language is used: ``use_language`` sets it (the CLI
+when a command starts, the API per request, from Settings.language), and a module binds
+``_ = MESSAGES.current`` to write ``_("No incident {number}").format(number=n)``. Stored
+evidence (audit details, timeline notes, dead-letter reasons) is written once and never
+re-translated, so it stays in the language it was written in.
 """
 
 from __future__ import annotations
 
 import gettext as stdlib_gettext
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -36,6 +45,28 @@ DOMAIN: Final = "messages"
 
 # gettext's locale folder names (POSIX form) for the languages' BCP 47 tags.
 LOCALE_DIRS: Final[Mapping[Language, str]] = {"zh-CN": "zh_CN", "en": "en"}
+
+
+_current: ContextVar[Language] = ContextVar("citybrain_language", default=DEFAULT_LANGUAGE)
+
+
+def current_language() -> Language:
+    return _current.get()
+
+
+@contextmanager
+def use_language(language: Language | str) -> Iterator[Language]:
+    """The current language within the block (a CLI command, an API request)."""
+    token = _current.set(language_of(language))
+    try:
+        yield _current.get()
+    finally:
+        _current.reset(token)
+
+
+def set_language(language: Language | str) -> None:
+    """The current language from now on in this context (a CLI process, once it has settings)."""
+    _current.set(language_of(language))
 
 
 def N_(message: str) -> str:
@@ -99,6 +130,10 @@ class Catalogue:
 
     def gettext(self, language: Language | str, message: str) -> str:
         return self.translator(language).gettext(message)
+
+    def current(self, message: str) -> str:
+        """``message`` in the current language (``use_language``); bind it as ``_``."""
+        return _translator(self.locale_dir, _current.get()).gettext(message)
 
 
 @cache

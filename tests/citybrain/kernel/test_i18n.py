@@ -102,3 +102,21 @@ def test_translations_load_at_run_time(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "broken/en")
     with pytest.raises(FileNotFoundError):
         Catalogue("citybrain.thing", tmp_path / "broken").translator("en")
+
+
+def test_the_current_language_is_per_context(tmp_path: Path) -> None:
+    from citybrain.kernel.i18n import current_language, use_language
+    root = _project(tmp_path, '''
+        def opened(t, n):
+            return t.gettext("Incident #{number} opened").format(number=n)
+    ''')
+    catalogues.update(root)
+    _translate(root, "事件 #{number} 已创建")
+    catalogues.update(root)
+    catalogue = Catalogue("citybrain.thing", root / "citybrain/thing/locale")
+    _ = catalogue.current
+    assert current_language() == "zh-CN"
+    assert _("Incident #{number} opened").format(number=3) == "事件 #3 已创建"
+    with use_language("en"):
+        assert _("Incident #{number} opened").format(number=3) == "Incident #3 opened"
+    assert current_language() == "zh-CN"
