@@ -13,17 +13,18 @@ import typer
 
 from citybrain.kernel import store
 from citybrain.kernel.console import Output, OutputOpt, console, load_settings, print_json
+from citybrain.kernel.i18n import N_
 from citybrain.kernel.runtime import services
 
-assets_app = typer.Typer(help="The asset registry.\n\nExample: citybrain assets import city.yaml",
+assets_app = typer.Typer(help=N_("The asset registry.\n\nExample: citybrain assets import city.yaml"),
                          no_args_is_help=True)
-schemas_app = typer.Typer(help="Event contracts.\n\nExample: citybrain schemas export schemas/jsonschema",
+schemas_app = typer.Typer(help=N_("Event contracts.\n\nExample: citybrain schemas export schemas/jsonschema"),
                           no_args_is_help=True)
 
 
-@assets_app.command("import")
+@assets_app.command("import", help=N_(
+    "Import departments, districts and assets from a YAML or CSV file (upsert)."))
 def assets_import(file: Path, output: OutputOpt = Output.table) -> None:
-    """Import departments, districts and assets from a YAML or CSV file (upsert)."""
     from schemas.assets import import_registry, load_registry
 
     settings = load_settings()
@@ -41,9 +42,8 @@ def assets_import(file: Path, output: OutputOpt = Output.table) -> None:
         )
 
 
-@schemas_app.command("export")
+@schemas_app.command("export", help=N_("Write one JSON Schema file per family (single event and envelope)."))
 def schemas_export(directory: Path = Path("schemas/jsonschema")) -> None:
-    """Write one JSON Schema file per family (single event and envelope)."""
     from schemas.jsonschema_export import export
 
     for path in export(directory):

@@ -18,9 +18,10 @@ import typer
 
 from citybrain.kernel import store
 from citybrain.kernel.console import Output, OutputOpt, console, load_settings, print_json
+from citybrain.kernel.i18n import N_
 from citybrain.kernel.runtime import services
 
-topics_app = typer.Typer(help="Kafka topics.\n\nExample: citybrain topics create", no_args_is_help=True)
+topics_app = typer.Typer(help=N_("Kafka topics.\n\nExample: citybrain topics create"), no_args_is_help=True)
 
 
 def worker() -> None:
@@ -44,9 +45,9 @@ def worker() -> None:
         faust.Worker(fapp, loglevel="WARNING", quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 
-@topics_app.command("create")
+@topics_app.command("create", help=N_(
+    "Create the family, dead-letter, state and liveness topics if missing."))
 def topics_create() -> None:
-    """Create the family, dead-letter, state and liveness topics if missing."""
     from streams.topics import ensure_topics, layout
 
     settings = load_settings()
@@ -66,12 +67,13 @@ def _instant(text: str) -> datetime:
 
 def rollup(
     start: Annotated[str | None, typer.Option(
-        "--from", help="first hour, ISO 8601 (no offset: UTC)")] = None,
+        "--from", help=N_("first hour, ISO 8601 (no offset: UTC)"))] = None,
     end: Annotated[str | None, typer.Option(
-        "--to", help="end (exclusive), ISO 8601 (no offset: UTC)")] = None,
+        "--to", help=N_("end (exclusive), ISO 8601 (no offset: UTC)"))] = None,
     zone: Annotated[str | None, typer.Option(
-        "--zone", metavar="TZ", help="keep the daily rollups in local days of TZ (IANA name, "
-        "e.g. Asia/Shanghai): records it and rebuilds every daily row from the raw rows")] = None,
+        "--zone", metavar="TZ", help=N_("keep the daily rollups in local days of TZ (IANA name, "
+                                        "e.g. Asia/Shanghai): records it and rebuilds every daily row "
+                                        "from the raw rows"))] = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Rebuild the hourly probe and cloud rollups of [--from, --to), the daily rollups

@@ -13,30 +13,29 @@ from citybrain.kernel import audit, store
 from citybrain.kernel.console import console, load_settings
 from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.i18n import N_
 from citybrain.kernel.runtime import services
 
 tokens_app = typer.Typer(
-    help="API tokens (one role each, optionally limited to a department).\n\n"
-         "Example: citybrain tokens create --role evaluator --name bureau-audit",
+    help=N_("API tokens (one role each, optionally limited to a department).\n\n"
+            "Example: citybrain tokens create --role evaluator --name bureau-audit"),
     no_args_is_help=True,
 )
 
 
 
 
-@tokens_app.command("create")
+@tokens_app.command("create", help=N_(
+    "Create a token and print it (it is shown once; only its digest is stored).\n\n"
+    "An oncall token needs --department: on-call staff act for one department, and the API refuses"
+    " every on-call action of a token without one."))
 def create(
-    role: Annotated[Role, typer.Option(help="operator, oncall, evaluator or admin")],
-    department: Annotated[str | None, typer.Option(help="limit the token to one department")] = None,
-    name: Annotated[str, typer.Option(help="who or what holds the token")] = "",
+    role: Annotated[Role, typer.Option(help=N_("operator, oncall, evaluator or admin"))],
+    department: Annotated[str | None, typer.Option(help=N_("limit the token to one department"))] = None,
+    name: Annotated[str, typer.Option(help=N_("who or what holds the token"))] = "",
     expires_in: Annotated[str | None, typer.Option(
-        help="lifetime in days or hours, e.g. 90d or 12h (default: until revoked)")] = None,
+        help=N_("lifetime in days or hours, e.g. 90d or 12h (default: until revoked)"))] = None,
 ) -> None:
-    """Create a token and print it (it is shown once; only its digest is stored).
-
-    An oncall token needs --department: on-call staff act for one department, and the
-    API refuses every on-call action of a token without one.
-    """
     if role is Role.oncall and department is None:
         raise tokens.TokenError("an oncall token needs --department: it acts for that department only")
     lifetime = tokens.parse_lifetime(expires_in) if expires_in is not None else None
@@ -63,9 +62,8 @@ def _when(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
 
 
-@tokens_app.command("list")
+@tokens_app.command("list", help=N_("The tokens (ids, roles, departments; never the secrets)."))
 def list_tokens() -> None:
-    """The tokens (ids, roles, departments; never the secrets)."""
     settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
@@ -78,9 +76,8 @@ def list_tokens() -> None:
     console.print(table)
 
 
-@tokens_app.command("revoke")
+@tokens_app.command("revoke", help=N_("Revoke a token by its id (the second part of the printed token)."))
 def revoke(token_id: str) -> None:
-    """Revoke a token by its id (the second part of the printed token)."""
     settings = load_settings()
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
@@ -93,8 +90,8 @@ def revoke(token_id: str) -> None:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="listen address (default from settings)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default from settings)")] = None,
+    host: Annotated[str | None, typer.Option(help=N_("listen address (default from settings)"))] = None,
+    port: Annotated[int | None, typer.Option(help=N_("port (default from settings)"))] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs)."""
     import uvicorn

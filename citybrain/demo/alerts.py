@@ -26,10 +26,13 @@ from aiosmtpd.controller import Controller
 
 from alerts.incidents import store as incidents
 from alerts.incidents.lifecycle import OPEN_STATUSES, IllegalTransition
+from citybrain.demo.labels import MESSAGES, cell
 from citybrain.kernel import store
 from citybrain.kernel.audit import Actor
 from citybrain.kernel.clock import Clock
+from citybrain.kernel.i18n import N_, Language
 from citybrain.kernel.runtime import free_port
+from schemas.names import load_names
 
 
 class GroupRobotStandIn:
@@ -119,9 +122,11 @@ class OnCallTeam:
     # generator.
     PATTERN = ("in time", "in time", "late", "in time", "in time", "late", "in time", "never")
 
-    def __init__(self, database_url: str, schema: str, clock: Clock, seed: int = 7,
+    def __init__(self, database_url: str, schema: str, clock: Clock, language: Language, seed: int = 7,
                  poll_seconds: float = 0.05) -> None:
         self._url, self._schema, self._clock = database_url, schema, clock
+        # The staff's notes on the timeline are in the operations centre's language.
+        self._t = MESSAGES.translator(language)
         self._rng = random.Random(seed)
         self._poll = poll_seconds
         self._plans: dict[int, tuple[timedelta | None, timedelta]] = {}
@@ -166,10 +171,12 @@ class OnCallTeam:
             try:
                 with conn.transaction():
                     if status == "triggered" and answer is not None and now >= opened_at + answer:
-                        incidents.ack(conn, incident_id, who, now=now, note="on it (simulated on-call)")
+                        incidents.ack(conn, incident_id, who, now=now,
+                                      note=self._t.gettext("on it (simulated on-call)"))
                         self.acks["late" if answer > timedelta(minutes=30) else "in time"] += 1
                     elif status == "acknowledged" and acked_at is not None and now >= acked_at + fix:
-                        incidents.resolve(conn, incident_id, who, "fixed on site (simulated)", now=now)
+                        incidents.resolve(conn, incident_id, who,
+                                          self._t.gettext("fixed on site (simulated)"), now=now)
             except IllegalTransition:
                 continue  # the alerter resolved it meanwhile: the condition cleared
 
@@ -178,7 +185,8 @@ RESPONSE_INDICATOR = "ops.response_30min_rate"
 
 
 def print_incidents(console: Any, conn: psycopg.Connection[Any], window: Any, *,
-                    mail: MailStandIn, robot: GroupRobotStandIn, team: OnCallTeam) -> None:
+                    mail: MailStandIn, robot: GroupRobotStandIn, team: OnCallTeam,
+                    language: Language) -> None:
     """Incidents opened, answered in time / late / not at all, breaches, pages, and the
     30-minute compliance per department as the indicator computes it."""
     from rich.table import Table
@@ -186,6 +194,7 @@ def print_incidents(console: Any, conn: psycopg.Connection[Any], window: Any, *,
     from citybrain.indicators.catalogue import find
     from citybrain.indicators.engine import compute
 
+    t = MESSAGES.translator(language)
     by_rule = conn.execute(
         "SELECT rule_id, severity, count(*),"
         " count(*) FILTER (WHERE auto_resolved),"
@@ -195,8 +204,9 @@ def print_incidents(console: Any, conn: psycopg.Connection[Any], window: Any, *,
         " coalesce(sum(cardinality(ARRAY(SELECT 1 FROM incident_assets a"
         "     WHERE a.incident_id = i.incident_id))), 0)"
         " FROM incidents i GROUP BY rule_id, severity ORDER BY severity, rule_id").fetchall()
-    table = Table("rule", "severity", "incidents", "assets", "auto-resolved", "ack ≤ 30 min",
-                  "ack late", "no ack", title="Incidents opened by the alerter")
+    columns = (N_("rule"), N_("severity"), N_("incidents"), N_("assets affected"), N_("auto-resolved"),
+               N_("ack ≤ 30 min"), N_("ack late"), N_("no ack"))
+    table = Table(*(t.gettext(c) for c in columns), title=t.gettext("Incidents opened by the alerter"))
     for rule, severity, n, auto, in_time, late, none, assets in by_rule:
         table.add_row(rule, severity, str(n), str(assets), str(auto), str(in_time), str(late), str(none))
     console.print(table)
@@ -204,28 +214,35 @@ def print_incidents(console: Any, conn: psycopg.Connection[Any], window: Any, *,
     breaches = dict(conn.execute("SELECT kind, count(*) FROM sla_breaches GROUP BY kind").fetchall())
     steps = Counter(kind for (kind,) in conn.execute(
         "SELECT kind FROM incident_events WHERE kind LIKE 'notification.%%' OR kind LIKE 'escalation.%%'"))
-    console.print(
-        f"SLA breaches stored: {breaches.get('response', 0)} response (not acknowledged within 30 min), "
-        f"{breaches.get('resolution', 0)} resolution. Simulated on-call answered "
-        f"{team.acks['in time']} in time and {team.acks['late']} late.")
-    console.print(
-        f"Pages: {mail.messages} e-mails to {len(mail.recipients)} people via the stand-in mail server, "
-        f"{len(robot.messages)} messages to the stand-in WeCom group robot; timeline entries: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(steps.items())))
+    console.print(cell(t.gettext(
+        "SLA breaches stored: {response} response (not acknowledged within 30 min), {resolution}"
+        " resolution. Simulated on-call answered {in_time} in time and {late} late.").format(
+        response=breaches.get("response", 0), resolution=breaches.get("resolution", 0),
+        in_time=team.acks["in time"], late=team.acks["late"])))
+    # Timeline entry kinds are ids (as the API and `citybrain incidents show` list them).
+    console.print(cell(t.gettext(
+        "Pages: {mails} e-mails to {people} people via the stand-in mail server, {robot} messages to"
+        " the stand-in WeCom group robot; timeline entries: {entries}").format(
+        mails=mail.messages, people=len(mail.recipients), robot=len(robot.messages),
+        entries=t.gettext(", ").join(f"{k} {v}" for k, v in sorted(steps.items())))))
 
     result = compute(conn, find(RESPONSE_INDICATOR), window)
-    names = dict(conn.execute("SELECT department_id, name FROM departments").fetchall())
-    table = Table("department", "incidents (due in window)", "acknowledged ≤ 30 min", "compliance",
-                  title=f"30-minute compliance per department ({RESPONSE_INDICATOR})")
+    names = load_names(conn, language, ())
+    no_data = t.gettext("no data")
+    table = Table(t.gettext("department"), t.gettext("incidents (due in window)"),
+                  t.gettext("acknowledged ≤ 30 min"), t.gettext("compliance"),
+                  title=t.gettext("30-minute compliance per department ({indicator})").format(
+                      indicator=RESPONSE_INDICATOR))
     for b in result.breakdowns:
         if b.dimension != "department":
             continue
         f = b.figure
-        table.add_row(names.get(b.member, b.member), _num(f.denominator), _num(f.numerator),
-                      "no data" if f.value is None else f"{f.value:.1f} {result.indicator.unit}")
+        table.add_row(cell(names.department(b.member) or b.member), _num(f.denominator), _num(f.numerator),
+                      no_data if f.value is None else f"{f.value:.1f} {result.indicator.unit}")
     total = result.figure
-    table.add_row("[bold]city[/bold]", _num(total.denominator), _num(total.numerator),
-                  "no data" if total.value is None else f"{total.value:.1f} {result.indicator.unit}")
+    table.add_row("[bold]" + cell(t.gettext("city")) + "[/bold]", _num(total.denominator),
+                  _num(total.numerator),
+                  no_data if total.value is None else f"{total.value:.1f} {result.indicator.unit}")
     console.print(table)
 
     breached = conn.execute(
@@ -233,10 +250,13 @@ def print_incidents(console: Any, conn: psycopg.Connection[Any], window: Any, *,
     ).fetchone()
     if breached is not None:
         shown = incidents.show(conn, breached[0])
-        console.print(f"Timeline of incident {shown.incident_id} ({shown.title}, severity "
-                      f"{shown.severity.value}, {shown.department_id}):")
+        department = names.department(shown.department_id)
+        console.print(cell(t.gettext("Timeline of incident {number} ({title}, severity {severity},"
+                                     " {department}):").format(
+            number=shown.incident_id, title=shown.title, severity=shown.severity.value,
+            department=department or "-")))
         for e in shown.timeline[:12]:
-            console.print(f"  {e.at.astimezone(window.tz):%H:%M:%S} {e.kind:<24} {e.actor}")
+            console.print(cell(f"  {e.at.astimezone(window.tz):%H:%M:%S} {e.kind:<24} {e.actor}"))
 
 
 def _num(x: float | None) -> str:

@@ -11,7 +11,8 @@ that paged someone. Independently of the scenario, no incident may open before t
 time of its evidence (``source_event_at``).
 
 ``expectations`` and ``judge`` are pure; ``read_incidents`` and ``print_self_check`` do
-the reading and the printing.
+the reading and the printing. The verdicts are worded in the reader's language and name
+assets by their registry names, the id in brackets.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from rich.table import Table
 
 from alerts.detection.flapping import FLAPPING_RULE
 from alerts.detection.rules import Absence, Consecutive, Rule, StateIs, Threshold
+from citybrain.demo.labels import FAILURE_KINDS, MESSAGES, PICTURE_FAULTS, asset_label, cell, label
+from citybrain.kernel.i18n import Language, Translator
 from citybrain.simulator import InjectedFailure, Scenario
+from schemas.names import Names
 
 SLACK = timedelta(minutes=15)
 OUTAGE_RULES = ("gateway-offline", "device-offline", "link-down")
@@ -144,27 +148,40 @@ def expectations(scenario: Scenario, rules: Iterable[Rule], *, intervals: Mappin
     return out
 
 
-def _minutes(d: timedelta) -> str:
+def _minutes(d: timedelta, t: Translator) -> str:
     m = d.total_seconds() / 60
-    return f"{m:+.0f} min" if abs(m) >= 1 else f"{d.total_seconds():+.0f} s"
+    if abs(m) >= 1:
+        return t.gettext("{minutes:+.0f} min").format(minutes=m)
+    return t.gettext("{seconds:+.0f} s").format(seconds=d.total_seconds())
 
 
-def _describe(i: StoredIncident, start: datetime, tz: ZoneInfo) -> str:
-    text = (f"#{i.incident_id} {i.rule_id} on {i.asset_id}, opened {i.opened_at.astimezone(tz):%H:%M}"
-            f" ({_minutes(i.opened_at - start)})")
+def _describe(i: StoredIncident, start: datetime, tz: ZoneInfo, names: Names) -> str:
+    t = MESSAGES.translator(names.language)
+    text = t.gettext("#{number} {rule} on {asset}, opened {time} ({offset})").format(
+        number=i.incident_id, rule=i.rule_id,
+        asset="-" if i.asset_id is None else asset_label(names, i.asset_id),
+        time=f"{i.opened_at.astimezone(tz):%H:%M}", offset=_minutes(i.opened_at - start, t))
     if len(i.assets) > 1:
-        text += f", {len(i.assets)} assets"
+        text += t.ngettext(", {count} asset", ", {count} assets", len(i.assets)).format(
+            count=len(i.assets))
     return text
 
 
-def _judge_one(e: Expectation, incidents: Sequence[StoredIncident], tz: ZoneInfo) -> Verdict:
+def _judge_one(e: Expectation, incidents: Sequence[StoredIncident], tz: ZoneInfo, names: Names) -> Verdict:
+    t = MESSAGES.translator(names.language)
     f = e.failure
     until = f"–{f.end.astimezone(tz):%H:%M}" if f.end is not None else ""
-    injected = f"{f.kind} {e.asset}" + (f" ({f.param('fault')})" if f.param("fault") else "")
+    kind, asset = label(t, FAILURE_KINDS, f.kind), asset_label(names, e.asset)
+    injected = (t.gettext("{kind}: {asset} ({fault})").format(
+                    kind=kind, asset=asset, fault=label(t, PICTURE_FAULTS, f.param("fault")))
+                if f.param("fault") else t.gettext("{kind}: {asset}").format(kind=kind, asset=asset))
     when = f"{f.start.astimezone(tz):%m-%d %H:%M}{until}"
     bound = (e.latest - e.earliest).total_seconds() / 60
-    expected = (f"{' or '.join(e.rules)}, opened within {bound:.0f} min"
-                + ("; one incident on the parent, paged" if e.parent else ""))
+    # Rule ids stay ids: they are what `citybrain rules` and the incident list show.
+    rules = " / ".join(e.rules)
+    expected = (t.gettext("{rules}, opened within {minutes} min; one incident on the parent, paged")
+                if e.parent else t.gettext("{rules}, opened within {minutes} min")).format(
+        rules=rules, minutes=f"{bound:.0f}")
     mine = [i for i in incidents if i.rule_id in e.rules and i.concerns(e.asset)]
     inside = [i for i in mine if e.earliest <= i.opened_at <= e.latest]
     problems: list[str] = []
@@ -173,12 +190,14 @@ def _judge_one(e: Expectation, incidents: Sequence[StoredIncident], tz: ZoneInfo
         around = [i for i in incidents if i.rule_id in OUTAGE_RULES
                   and e.earliest - SLACK <= i.opened_at <= hi and any(i.concerns(a) for a in e.related)]
         if len(around) != 1:
-            problems.append(f"{len(around)} incidents instead of one parent incident")
+            problems.append(t.ngettext("{count} incident instead of one parent incident",
+                                       "{count} incidents instead of one parent incident",
+                                       len(around)).format(count=len(around)))
         inside = [i for i in inside if i.asset_id == e.asset]
         if inside and not any(i.pages for i in inside):
-            problems.append("nobody was paged")
+            problems.append(t.gettext("nobody was paged"))
         if inside and all(i.resolved_at is not None and i.resolved_at <= i.opened_at for i in inside):
-            problems.append("resolved the moment it opened")
+            problems.append(t.gettext("resolved the moment it opened"))
         shown = around or inside
     else:
         shown = inside or mine
@@ -186,32 +205,44 @@ def _judge_one(e: Expectation, incidents: Sequence[StoredIncident], tz: ZoneInfo
         early = [i for i in mine if i.opened_at < e.earliest]
         late = [i for i in mine if i.opened_at > e.latest]
         if early:
-            problems.append(f"opened {_minutes(early[0].opened_at - e.earliest)} before the failure began")
+            problems.append(t.gettext("opened {offset} before the failure began").format(
+                offset=_minutes(early[0].opened_at - e.earliest, t)))
         elif late:
-            problems.append(f"opened {_minutes(late[0].opened_at - e.earliest)}, after the bound")
+            problems.append(t.gettext("opened {offset}, after the bound").format(
+                offset=_minutes(late[0].opened_at - e.earliest, t)))
         else:
-            problems.append("no incident")
-    found = "; ".join(_describe(i, f.start, tz) for i in shown[:3]) or "—"
+            problems.append(t.gettext("no incident"))
+    # TRANSLATORS: between the items of a list of incidents or problems.
+    semicolon = t.gettext("; ")
+    found = semicolon.join(_describe(i, f.start, tz, names) for i in shown[:3]) or "—"
     if len(shown) > 3:
-        found += f"; … {len(shown) - 3} more"
+        found += semicolon + t.gettext("… {count} more").format(count=len(shown) - 3)
     if problems:
-        found = f"{', '.join(problems)}" + (f" ({found})" if shown else "")
+        # TRANSLATORS: between the items of a short list.
+        listed = t.gettext(", ").join(problems)
+        found = t.gettext("{problems} ({incidents})").format(problems=listed, incidents=found) \
+            if shown else listed
     return Verdict(not problems, injected, when, expected, found)
 
 
 def judge(expected: Sequence[Expectation], incidents: Sequence[StoredIncident],
-          tz: ZoneInfo) -> list[Verdict]:
-    """One verdict per expectation, then one on the evidence of every incident."""
-    verdicts = [_judge_one(e, incidents, tz) for e in expected]
+          tz: ZoneInfo, names: Names) -> list[Verdict]:
+    """One verdict per expectation, then one on the evidence of every incident; worded in
+    ``names.language``, assets by their registry names."""
+    t = MESSAGES.translator(names.language)
+    verdicts = [_judge_one(e, incidents, tz, names) for e in expected]
     early = [i for i in incidents if i.source_event_at is not None and i.opened_at < i.source_event_at]
-    found = f"all {len(incidents)} opened at or after their evidence"
+    found = t.ngettext("{count} opened at or after its evidence",
+                       "all {count} opened at or after their evidence", len(incidents)).format(
+        count=len(incidents))
     if early:
         worst = sorted(early, key=lambda i: i.opened_at - (i.source_event_at or i.opened_at))
-        found = f"{len(early)} of {len(incidents)} opened before their evidence: " + ", ".join(
-            f"#{i.incident_id} {i.rule_id} {_minutes(i.opened_at - (i.source_event_at or i.opened_at))}"
-            for i in worst[:5])
-    verdicts.append(Verdict(not early, "every incident", "", "opened at or after its evidence's event time",
-                            found))
+        found = t.gettext("{count} of {total} opened before their evidence: {incidents}").format(
+            count=len(early), total=len(incidents), incidents=t.gettext(", ").join(
+                f"#{i.incident_id} {i.rule_id} "
+                + _minutes(i.opened_at - (i.source_event_at or i.opened_at), t) for i in worst[:5]))
+    verdicts.append(Verdict(not early, t.gettext("every incident"), "",
+                            t.gettext("opened at or after its evidence's event time"), found))
     return verdicts
 
 
@@ -227,21 +258,30 @@ def read_incidents(conn: psycopg.Connection[Any]) -> list[StoredIncident]:
     return [StoredIncident(r[0], r[1], r[2], tuple(r[3] or ()), r[4], r[5], r[6], int(r[7])) for r in rows]
 
 
-def print_self_check(console: Console, verdicts: Sequence[Verdict], logs: str) -> bool:
+def print_self_check(console: Console, verdicts: Sequence[Verdict], logs: str, language: Language) -> bool:
     """The table, and a loud message when something is missing; True when all is well."""
-    table = Table("", "injected", "when", "expected incident", "found",
-                  title="Self-check: each injected failure and the incident it should open")
+    t = MESSAGES.translator(language)
+    table = Table("", t.gettext("injected"), t.gettext("when"), t.gettext("expected incident"),
+                  t.gettext("found"),
+                  title=t.gettext("Self-check: each injected failure and the incident it should open"))
     for v in verdicts:
         mark = "[green]✓[/green]" if v.ok else "[bold red]✗[/bold red]"
-        table.add_row(mark, v.injected, v.when, v.expected, v.found if v.ok else f"[red]{v.found}[/red]")
+        table.add_row(mark, cell(v.injected), v.when, cell(v.expected),
+                      cell(v.found) if v.ok else f"[red]{cell(v.found)}[/red]")
     console.print(table)
     failed = [v for v in verdicts if not v.ok]
     if not failed:
-        console.print(f"[green]Self-check passed: {len(verdicts)} of {len(verdicts)} ✓[/green]")
+        console.print("[green]" + cell(t.gettext("Self-check passed: {passed} of {total} ✓").format(
+            passed=len(verdicts), total=len(verdicts))) + "[/green]")
         return True
     console.print(Panel(
-        "\n".join(f"✗ {v.injected}: {v.found}" for v in failed)
-        + f"\n\nThe platform did not tell the story it was given. The alerter's decisions are in {logs};"
-        " the incidents with `citybrain incidents list` (CITYBRAIN_DATA_DIR as for this demo).",
-        title=f"SELF-CHECK FAILED: {len(failed)} of {len(verdicts)}", border_style="bold red"))
+        cell("\n".join(t.gettext("✗ {injected}: {found}").format(injected=v.injected, found=v.found)
+                        for v in failed)
+             + "\n\n" + t.gettext(
+                 "The platform did not tell the story it was given. The alerter's decisions are in"
+                 " {logs}; the incidents with `citybrain incidents list` (CITYBRAIN_DATA_DIR as for"
+                 " this demo).").format(logs=logs)),
+        title=cell(t.gettext("SELF-CHECK FAILED: {failed} of {total}").format(
+            failed=len(failed), total=len(verdicts))),
+        border_style="bold red"))
     return False

@@ -11,6 +11,11 @@ status of 1, after the whole summary.
 Every wait lasts as long as the pipeline makes progress — a slow or loaded machine only
 makes it slower — and shows a progress bar with counts; a step that has not moved for
 ``STALLED_S`` stops the demo with what is stuck and where to look.
+
+Everything it prints is in the reader's language (Settings.language: zh-CN unless
+CITYBRAIN_LANGUAGE=en), from the demo's catalogue (citybrain/demo/locale), with
+departments, districts and assets by their registry names; the files it writes keep
+their keys.
 """
 
 from __future__ import annotations
@@ -46,17 +51,21 @@ from citybrain.demo.alerts import (
 )
 from citybrain.demo.check import expectations, judge, print_self_check, read_incidents
 from citybrain.demo.evidence import print_evidence
+from citybrain.demo.labels import MESSAGES, cell
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.indicators.engine import WorkHours
 from citybrain.indicators.model import ReportWindow
 from citybrain.kernel import store
 from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.i18n import Translator
 from citybrain.kernel.runtime import Endpoints, services
 from citybrain.kernel.settings import FAMILIES, Settings
 from citybrain.reports import build_report, render_scorecard, write_report
+from citybrain.reports.presentation import Presentation
 from citybrain.simulator import prepared as simulation
 from dashboards.status import print_status, read_status
 from schemas.assets import import_registry, load_registry, write_registry
+from schemas.names import load_names
 from streams.derivation import FEED_EVIDENCE
 from streams.ingest import LIVENESS_FEEDS
 from streams.topics import ensure_topics
@@ -98,15 +107,19 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
         updates["topic_prefix"] = f"citybrain-demo-{run}"
         updates["consumer_group"] = f"citybrain-demo-{run}"
     demo = settings.model_copy(update=updates)
+    t = MESSAGES.translator(demo.language)
 
     with services(demo, fresh_database=True) as ep:
         if settings.database_url:
             store.drop_schema(ep.database_url, demo.database_schema)
         st = store.migrate(ep.database_url, demo.database_schema, storage=demo.storage)
-        console.print(f"[bold]Citybrain demo[/bold] — broker {ep.kafka_bootstrap}"
-                      f"{' (embedded)' if ep.embedded_broker else ''}, database "
-                      f"{'embedded PostgreSQL' if ep.embedded_database else 'configured server'}"
-                      f" ({st.mode}, schema {st.schema})")
+        broker = (t.gettext("{address} (embedded)").format(address=ep.kafka_bootstrap)
+                  if ep.embedded_broker else ep.kafka_bootstrap)
+        database = (t.gettext("embedded PostgreSQL") if ep.embedded_database
+                    else t.gettext("configured server"))
+        console.print(cell(t.gettext("Citybrain demo — broker {broker}, database {database} ({mode}, schema"
+                                     " {schema})").format(broker=broker, database=database, mode=st.mode,
+                                                          schema=st.schema)), style="bold")
 
         start = simulation.window_start(now, timedelta(days=days))
         city = simulation.prepare(seed=7, scale=1.0, start=start, days=days)
@@ -114,8 +127,10 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
         write_registry(city.registry, registry_file)
         with store.connect(ep.database_url, demo.database_schema) as conn:
             report = import_registry(conn, load_registry(registry_file))
-        console.print(f"Registry {registry_file}: {report.departments} departments, "
-                      f"{report.districts} districts, {report.assets} assets imported")
+        console.print(cell(t.gettext("Registry {file}: {departments} departments, {districts} districts,"
+                                     " {assets} assets imported").format(
+            file=registry_file, departments=report.departments, districts=report.districts,
+            assets=report.assets)))
         asyncio.run(ensure_topics(ep.kafka_bootstrap, demo))
 
         mail, robot = MailStandIn(), GroupRobotStandIn()
@@ -134,21 +149,24 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             "CITYBRAIN_MAX_FUTURE_SKEW_SECONDS": str(int(ALERTER_SKEW.total_seconds())),
         }
         clock = WatermarkClock(ep.database_url, demo.database_schema, start)
-        team = OnCallTeam(ep.database_url, demo.database_schema, clock)
+        team = OnCallTeam(ep.database_url, demo.database_schema, clock, demo.language)
         procs = _start_workers(demo, ep, workers, out)
         procs.append(_start(["alerter"], {**_worker_env(demo, ep, 0), **alerter_env}, out / "alerter.log"))
         try:
             tally = simulation.Tally()
-            console.print(f"Simulating {days:g} day(s) from {start.isoformat()} at {speed:g}× …")
+            console.print(cell(t.gettext("Simulating {days} day(s) from {start} at {speed}× …").format(
+                days=f"{days:g}", start=start.isoformat(), speed=f"{speed:g}")))
             clock.start()
             team.start()
             sent = asyncio.run(_produce(city, demo, ep, speed, tally, console, procs, clock))
-            console.print(f"Produced {sent:,} messages ({tally.malformed} deliberately malformed, "
-                          f"{tally.duplicates} producer retries) in {time.monotonic() - t0:.0f}s")
+            console.print(cell(t.gettext("Produced {sent} messages ({malformed} deliberately malformed,"
+                                         " {duplicates} producer retries) in {seconds} s").format(
+                sent=f"{sent:,}", malformed=tally.malformed, duplicates=tally.duplicates,
+                seconds=f"{time.monotonic() - t0:.0f}")))
             produced_at = time.monotonic()
             _drain(demo, ep, tally, procs, console)
-            console.print(f"All messages stored {time.monotonic() - produced_at:.1f}s after the last"
-                          " was produced")
+            console.print(cell(t.gettext("All messages stored {seconds} s after the last was produced")
+                               .format(seconds=f"{time.monotonic() - produced_at:.1f}")))
             _settle_liveness(demo, ep, city.end, procs, console)
             _wait_for_alerter(demo, ep, tally, procs, console, clock, team)
         finally:
@@ -160,14 +178,15 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
 
         with store.connect(ep.database_url, demo.database_schema) as conn:
             status = read_status(conn)
-            console.rule("Summary")
+            console.rule(t.gettext("Summary"))
             print_status(console, status)
-            console.rule("Injected failures and what the pipeline recorded")
+            console.rule(t.gettext("Injected failures and what the pipeline recorded"))
             print_evidence(console, conn, city, demo)
             window = ReportWindow(start, city.end, demo.tz)
-            console.rule("Incidents and the 30-minute response")
-            print_incidents(console, conn, window, mail=mail, robot=robot, team=team)
-            console.rule("Self-check")
+            console.rule(t.gettext("Incidents and the 30-minute response"))
+            print_incidents(console, conn, window, mail=mail, robot=robot, team=team,
+                            language=demo.language)
+            console.rule(t.gettext("Self-check"))
             assets = city.registry.assets
             children: dict[str, list[str]] = {}
             for a in assets:
@@ -177,26 +196,32 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
                                     intervals={a.asset_id: a.expected_interval_s for a in assets},
                                     children=children, tolerance=demo.liveness_tolerance,
                                     end=city.end)
-            told = print_self_check(console, judge(expected, read_incidents(conn), demo.tz),
-                                    logs=str(out / "alerter.log"))
-            console.rule("Five-key scorecard")
+            names = load_names(conn, demo.language, {e.asset for e in expected})
+            told = print_self_check(console, judge(expected, read_incidents(conn), demo.tz, names),
+                                    logs=str(out / "alerter.log"), language=demo.language)
+            console.rule(t.gettext("Five-key scorecard"))
             indicators = len(load_catalogue())
-            with _bar(console, "Indicator report", indicators, "indicators") as step:
+            with _bar(console, t, t.gettext("Indicator report"), indicators, t.gettext("indicators")) as step:
                 doc = build_report(conn, window, department=None, generated_by="citybrain demo",
                                    generated_at=datetime.now(UTC), workers=demo.report_workers,
                                    work_hours=WorkHours.of(demo), on_result=lambda _: step.advance())
             report_file = out / "report.xlsx"
-            write_report(doc, "xlsx", report_file)
-            console.print(render_scorecard(doc))
-            console.print(f"Indicator report (XLSX, with definitions and provenance) written to "
-                          f"{report_file} — data SHA-256 {doc.provenance.data_sha256}")
-        console.print(f"\nDone in {time.monotonic() - t0:.0f}s. Files in {out}/ "
-                      f"(registry, worker logs). The database is kept in "
-                      f"{demo.data_dir}/pgdata for `citybrain status`." if ep.embedded_database
-                      else f"\nDone in {time.monotonic() - t0:.0f}s.")
+            view = Presentation.load(conn, demo.language)
+            write_report(doc, "xlsx", report_file, view=view)
+            console.print(render_scorecard(doc, view))
+            console.print(cell(t.gettext("Indicator report (XLSX, with definitions and provenance) written"
+                                         " to {file} — data SHA-256 {sha256}").format(
+                file=report_file, sha256=doc.provenance.data_sha256)))
+        seconds = f"{time.monotonic() - t0:.0f}"
+        console.print("\n" + cell(
+            t.gettext("Done in {seconds} s. Files in {out}/ (registry, worker logs). The database is kept"
+                      " in {data}/pgdata for `citybrain status`.").format(
+                seconds=seconds, out=out, data=demo.data_dir) if ep.embedded_database
+            else t.gettext("Done in {seconds} s.").format(seconds=seconds)))
     if not told:
-        console.print("[bold red]The self-check failed: an injected failure did not open the incident"
-                      " it should have (see the table above). Exit status 1.[/bold red]")
+        console.print("[bold red]" + cell(t.gettext(
+            "The self-check failed: an injected failure did not open the incident it should have (see"
+            " the table above). Exit status 1.")) + "[/bold red]")
         return 1
     return 0
 
@@ -244,10 +269,11 @@ def _start_workers(demo: Settings, ep: Endpoints, n: int, out: Path) -> Workers:
     return [_start(["worker"], _worker_env(demo, ep, i), out / f"worker-{i}.log") for i in range(1, n + 1)]
 
 
-def _check_workers(procs: Workers) -> None:
+def _check_workers(procs: Workers, t: Translator) -> None:
     for proc, log in procs:
         if proc.poll() is not None:
-            raise CitybrainError(f"a worker exited with code {proc.returncode}; see {log.name}")
+            raise CitybrainError(t.gettext("a worker exited with code {code}; see {log}").format(
+                code=proc.returncode, log=log.name))
 
 
 def _stop_workers(procs: Workers) -> None:
@@ -263,16 +289,16 @@ def _stop_workers(procs: Workers) -> None:
         log.close()
 
 
-def _logs(procs: Workers, *, alerter: bool = False) -> str:
+def _logs(procs: Workers, t: Translator, *, alerter: bool = False) -> str:
     names = [log.name for _, log in procs if log.name.endswith("alerter.log") == alerter]
-    return ", ".join(names) or "the demo's log files"
+    return ", ".join(names) or t.gettext("the demo's log files")
 
 
-def _advice(logs: str) -> str:
-    return (f"What to do: look for errors at the end of {logs}. If the machine is only busy,"
-            " run the demo again when it is quieter, or a shorter stretch (`citybrain demo --days"
-            " 0.25`); the database of this run is kept for `citybrain status` (same"
-            " CITYBRAIN_DATA_DIR).")
+def _advice(logs: str, t: Translator) -> str:
+    return t.gettext(
+        "What to do: look for errors at the end of {logs}. If the machine is only busy, run the demo"
+        " again when it is quieter, or a shorter stretch (`citybrain demo --days 0.25`); the database"
+        " of this run is kept for `citybrain status` (same CITYBRAIN_DATA_DIR).").format(logs=logs)
 
 
 # --- progress ----------------------------------------------------------------------------------
@@ -282,8 +308,8 @@ class _Step:
     progress moves; after STALLED_S without it ``saw`` raises ``Stalled``, naming the step,
     what is stuck and what to do."""
 
-    def __init__(self, bars: Progress, task: TaskID, name: str, console: Console) -> None:
-        self.bars, self.task, self.name, self.console = bars, task, name, console
+    def __init__(self, bars: Progress, task: TaskID, name: str, console: Console, t: Translator) -> None:
+        self.bars, self.task, self.name, self.console, self.t = bars, task, name, console, t
         self.best: float | None = None
         self.moved = self.said = time.monotonic()
 
@@ -302,30 +328,32 @@ class _Step:
         if not self.console.is_terminal and now - self.said >= PLAIN_EVERY_S:
             self.said = now
             shown = self.bars.tasks[self.task]
-            self.console.print(f"  {self.name}: {done:,.0f} of {shown.total or 0:,.0f}"
-                               f" {shown.fields.get('unit', '')} {note}".rstrip())
+            self.console.print(cell("  " + self.t.gettext("{step}: {done} of {total} {unit} {note}").format(
+                step=self.name, done=f"{done:,.0f}", total=f"{shown.total or 0:,.0f}",
+                unit=shown.fields.get("unit", ""), note=note).rstrip()))
         if now - self.moved > STALLED_S:
-            raise Stalled(f"{self.name}: no progress for {STALLED_S:.0f}s. "
-                          + (stuck or note))
+            raise Stalled(self.t.gettext("{step}: no progress for {seconds} s. {what}").format(
+                step=self.name, seconds=f"{STALLED_S:.0f}", what=stuck or note))
 
 
 @contextmanager
-def _bar(console: Console, name: str, total: float, unit: str) -> Iterator[_Step]:
+def _bar(console: Console, t: Translator, name: str, total: float, unit: str) -> Iterator[_Step]:
     bars = Progress(TextColumn("{task.description}"), BarColumn(),
                     TextColumn("{task.completed:,.0f}/{task.total:,.0f} {task.fields[unit]}"),
                     TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console)
     with bars:
         task = bars.add_task(name, total=total, unit=unit, note="")
-        step = _Step(bars, task, name, console)
+        step = _Step(bars, task, name, console, t)
         yield step
         bars.update(task, completed=bars.tasks[task].total)
 
 
-def _clock_text(clock: WatermarkClock, tz: Any) -> str:
+def _clock_text(clock: WatermarkClock, tz: Any, t: Translator) -> str:
     if not clock.marks:
-        return "no liveness feed has a watermark yet"
-    return ", ".join(f"{feed} {'not started' if m is None else format(m.astimezone(tz), '%m-%d %H:%M:%S')}"
-                     for feed, m in clock.marks.items())
+        return t.gettext("no liveness feed has a watermark yet")
+    return t.gettext(", ").join(
+        t.gettext("{feed} not started").format(feed=feed) if m is None
+        else f"{feed} {m.astimezone(tz):%m-%d %H:%M:%S}" for feed, m in clock.marks.items())
 
 
 # --- the steps -----------------------------------------------------------------------------------
@@ -374,6 +402,7 @@ async def _produce(city: simulation.City, demo: Settings, ep: Endpoints, speed: 
                    clock: WatermarkClock) -> int:
     minutes = (city.end - city.start).total_seconds() / 60
     alerter = _AlerterFrontier(demo, ep, tally, city.start)
+    t = MESSAGES.translator(demo.language)
 
     def limit() -> datetime:
         # Before every feed has a watermark the clock reads the window's start.
@@ -383,21 +412,26 @@ async def _produce(city: simulation.City, demo: Settings, ep: Endpoints, speed: 
     def stuck(at: datetime) -> str:
         tz = demo.tz
         if alerter.at < clock():
-            return (f"The producer waits for the alerter, which has read the messages up to"
-                    f" {alerter.at.astimezone(tz):%m-%d %H:%M:%S} only ("
-                    + ", ".join(f"{f} {n:,} read" for f, n in alerter.committed.items())
-                    + "). " + _advice(_logs(procs, alerter=True)))
-        return (f"The producer waits for the pipeline clock (the slowest liveness watermark),"
-                f" which stands at {clock().astimezone(tz):%m-%d %H:%M:%S} while the next message is"
-                f" at {at.astimezone(tz):%m-%d %H:%M:%S}. Feed watermarks: {_clock_text(clock, tz)}."
-                " The workers fold the stored events into them. " + _advice(_logs(procs)))
+            return t.gettext("The producer waits for the alerter, which has read the messages up to {time}"
+                             " only ({read}). {advice}").format(
+                time=f"{alerter.at.astimezone(tz):%m-%d %H:%M:%S}",
+                read=t.gettext(", ").join(t.gettext("{family} {count} read").format(family=f, count=f"{n:,}")
+                                          for f, n in alerter.committed.items()),
+                advice=_advice(_logs(procs, t, alerter=True), t))
+        return t.gettext("The producer waits for the pipeline clock (the slowest liveness watermark), which"
+                         " stands at {clock} while the next message is at {next}. Feed watermarks: {marks}."
+                         " The workers fold the stored events into them. {advice}").format(
+            clock=f"{clock().astimezone(tz):%m-%d %H:%M:%S}", next=f"{at.astimezone(tz):%m-%d %H:%M:%S}",
+            marks=_clock_text(clock, tz, t), advice=_advice(_logs(procs, t), t))
 
-    with _bar(console, "Producing", minutes, "simulated min") as step:
+    with _bar(console, t, t.gettext("Producing"), minutes, t.gettext("simulated min")) as step:
         def progress(n: int, at: datetime) -> None:
-            _check_workers(procs)
+            _check_workers(procs, t)
             behind = min(clock(), alerter.at)
-            note = (f"{n:,} messages · waiting for the pipeline (at {behind.astimezone(demo.tz):%H:%M})"
-                    if at > behind + LEAD else f"{n:,} messages · {at.astimezone(demo.tz):%m-%d %H:%M}")
+            note = (t.gettext("{count} messages · waiting for the pipeline (at {time})").format(
+                        count=f"{n:,}", time=f"{behind.astimezone(demo.tz):%H:%M}")
+                    if at > behind + LEAD else t.gettext("{count} messages · {time}").format(
+                        count=f"{n:,}", time=f"{at.astimezone(demo.tz):%m-%d %H:%M}"))
             step.saw((at - city.start).total_seconds() / 60, note=note,
                      progress=n + clock().timestamp() + alerter.at.timestamp(), stuck=stuck(at))
 
@@ -416,21 +450,24 @@ def _drain(demo: Settings, ep: Endpoints, tally: simulation.Tally,
     """Wait until the applied offsets account for every produced message."""
     topics = {demo.topic(f): tally.per_family[f] for f in FAMILIES}
     total = sum(topics.values())
-    with _bar(console, "Storing", total, "messages") as step, \
+    t = MESSAGES.translator(demo.language)
+    with _bar(console, t, t.gettext("Storing"), total, t.gettext("messages")) as step, \
             store.connect(ep.database_url, demo.database_schema, autocommit=True) as conn:
         while True:
             applied = dict(conn.execute(
                 "SELECT topic, sum(next_offset)::bigint FROM ingest_offsets GROUP BY topic"
             ).fetchall())
-            behind = {t: n - int(applied.get(t, 0)) for t, n in topics.items()}
+            behind = {topic: n - int(applied.get(topic, 0)) for topic, n in topics.items()}
             if all(b <= 0 for b in behind.values()):
                 return
-            _check_workers(procs)
+            _check_workers(procs, t)
             left = sum(max(b, 0) for b in behind.values())
-            step.saw(total - left, stuck=(
-                f"{left:,} produced messages are not stored: "
-                + ", ".join(f"{t} {b:,}" for t, b in behind.items() if b > 0)
-                + ". The workers consume and store them. " + _advice(_logs(procs))))
+            step.saw(total - left, stuck=t.gettext(
+                "{count} produced messages are not stored: {topics}. The workers consume and store them."
+                " {advice}").format(
+                count=f"{left:,}",
+                topics=t.gettext(", ").join(f"{topic} {b:,}" for topic, b in behind.items() if b > 0),
+                advice=_advice(_logs(procs, t), t)))
             time.sleep(POLL_S)
 
 
@@ -439,27 +476,32 @@ def _settle_liveness(demo: Settings, ep: Endpoints, end: datetime, procs: Worker
     """Wait until the liveness derivation has folded every stored event of each feed
     (its watermark reaches the feed's latest event): the intervals are then complete."""
     tables = {f: FEED_EVIDENCE[f][0] for f in LIVENESS_FEEDS}
+    t = MESSAGES.translator(demo.language)
     with store.connect(ep.database_url, demo.database_schema, autocommit=True) as conn:
         first = {f: conn.execute(sql.SQL("SELECT min(occurred_at), max(occurred_at) FROM {}").format(
-            sql.Identifier(t))).fetchone() for f, t in tables.items()}
+            sql.Identifier(table))).fetchone() for f, table in tables.items()}
         span = {f: (row[0], row[1]) for f, row in first.items() if row and row[1] is not None}
         total = sum((hi - lo).total_seconds() / 60 for lo, hi in span.values())
-        with _bar(console, "Deriving liveness", total, "simulated min") as step:
+        with _bar(console, t, t.gettext("Deriving liveness"), total, t.gettext("simulated min")) as step:
             while True:
                 marks = dict(conn.execute("SELECT feed, watermark FROM feed_watermarks").fetchall())
                 behind = {f: hi for f, (_, hi) in span.items() if f not in marks or marks[f] < hi}
                 if not behind:
                     return
-                _check_workers(procs)
+                _check_workers(procs, t)
                 done = sum((min(marks[f], hi) - lo).total_seconds() / 60
                            for f, (lo, hi) in span.items() if f in marks and marks[f] > lo)
-                step.saw(done, note=", ".join(
-                    f"{f} at {marks[f].astimezone(demo.tz):%H:%M}" if f in marks else f"{f} not started"
+                step.saw(done, note=t.gettext(", ").join(
+                    t.gettext("{feed} at {time}").format(feed=f, time=f"{marks[f].astimezone(demo.tz):%H:%M}")
+                    if f in marks else t.gettext("{feed} not started").format(feed=f)
                     for f in sorted(behind)),
-                    stuck=("The liveness derivation is stuck: " + ", ".join(
-                        f"feed {f} folded to {marks[f].astimezone(demo.tz):%m-%d %H:%M:%S}" if f in marks
-                        else f"feed {f} not started" for f in sorted(behind))
-                        + f" of {end.astimezone(demo.tz):%m-%d %H:%M:%S}. " + _advice(_logs(procs))))
+                    stuck=t.gettext("The liveness derivation is stuck: {feeds} of {end}. {advice}").format(
+                        feeds=t.gettext(", ").join(
+                            t.gettext("feed {feed} folded to {time}").format(
+                                feed=f, time=f"{marks[f].astimezone(demo.tz):%m-%d %H:%M:%S}")
+                            if f in marks else t.gettext("feed {feed} not started").format(feed=f)
+                            for f in sorted(behind)),
+                        end=f"{end.astimezone(demo.tz):%m-%d %H:%M:%S}", advice=_advice(_logs(procs, t), t)))
                 time.sleep(POLL_S)
 
 
@@ -507,10 +549,11 @@ def _wait_for_alerter(demo: Settings, ep: Endpoints, tally: simulation.Tally, pr
     quiet_since: float | None = None
     last: tuple[int, ...] = ()
     polls = team.polls
-    with _bar(console, "Alerting", produced, "messages") as step, \
+    t = MESSAGES.translator(demo.language)
+    with _bar(console, t, t.gettext("Alerting"), produced, t.gettext("messages")) as step, \
             store.connect(ep.database_url, demo.database_schema, autocommit=True) as conn:
         while True:
-            _check_workers(procs)
+            _check_workers(procs, t)
             committed, state_at, state_known = asyncio.run(_alerter_position(demo, ep, families))
             state_end = state_at if state_known is None else state_known
             row = conn.execute(
@@ -527,18 +570,24 @@ def _wait_for_alerter(demo: Settings, ep: Endpoints, tally: simulation.Tally, pr
                          and due == 0)
             now = time.monotonic()
             figure = (n_incidents, n_events)
+            incidents = t.ngettext("{count} incident", "{count} incidents", n_incidents).format(
+                count=n_incidents)
             if not caught_up or figure != last or quiet_since is None:
                 quiet_since, last, polls = now, figure, team.polls
             elif now - quiet_since >= QUIET_S and team.polls >= polls + 2:
-                step.saw(total, total=total, note=f"{n_incidents} incidents")
+                step.saw(total, total=total, note=incidents)
                 return
-            step.saw(read, progress=read + n_events, total=max(total, 1),
-                     note=f"{n_incidents} incidents" + (f" · {due} escalation steps due" if due else ""),
-                     stuck=(
-                         "The alerter is stuck: it has read "
-                         + ", ".join(f"{f} {committed[f]:,} of {tally.per_family[f]:,}" for f in families)
-                         + f", state changes {state_at:,} of {state_end:,} ({outbox} not yet published"
-                         f" by the workers); {due} escalation steps are due on the pipeline clock at"
-                         f" {clock().astimezone(demo.tz):%m-%d %H:%M:%S}. "
-                         + _advice(_logs(procs, alerter=True))))
+            if due:
+                incidents += t.gettext(" · {count} escalation steps due").format(count=due)
+            step.saw(read, progress=read + n_events, total=max(total, 1), note=incidents, stuck=t.gettext(
+                "The alerter is stuck: it has read {families}, state changes {state_at} of {state_end}"
+                " ({outbox} not yet published by the workers); {due} escalation steps are due on the"
+                " pipeline clock at {clock}. {advice}").format(
+                families=t.gettext(", ").join(
+                    t.gettext("{family} {read} of {total}").format(
+                        family=f, read=f"{committed[f]:,}", total=f"{tally.per_family[f]:,}")
+                    for f in families),
+                state_at=f"{state_at:,}", state_end=f"{state_end:,}", outbox=outbox, due=due,
+                clock=f"{clock().astimezone(demo.tz):%m-%d %H:%M:%S}",
+                advice=_advice(_logs(procs, t, alerter=True), t)))
             time.sleep(POLL_S)

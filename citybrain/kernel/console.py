@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from citybrain.kernel.i18n import N_
 from citybrain.kernel.settings import Settings
 
 # The one console for command output, and the one for errors and warnings. Wide enough for
@@ -29,7 +30,7 @@ class Output(StrEnum):
     json = "json"
 
 
-OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="table or json")]
+OutputOpt = Annotated[Output, typer.Option("-o", "--output", help=N_("table or json"))]
 
 
 def load_settings() -> Settings:

@@ -105,6 +105,7 @@ class _Builder:
         self.start = start
         self.department_ids: list[str] = []
         self.centres: list[tuple[float, float]] = []
+        self.district_names_zh: list[str] = []
 
     def person(self) -> str:
         return self.rng.choice(roster.SURNAMES) + self.rng.choice(roster.GIVEN_NAMES)
@@ -158,6 +159,7 @@ class _Builder:
             angle = 2 * math.pi * n / max(1, self.cfg.districts - 1)
             radius = 0.0 if n == 0 else 0.06 + 0.02 * (n % 3)
             self.centres.append((lat0 + radius * math.sin(angle), lon0 + radius * math.cos(angle)))
+            self.district_names_zh.append(name_zh)
             out.append(District(district_id=f"dist-{n + 1:02d}", name=name, name_zh=name_zh))
         return out
 
@@ -190,7 +192,10 @@ class _Builder:
             gw_id = f"gw-{district + 1:02d}-{per_district[district]:02d}"
             gateways.append((gw_id, district))
             out.append(self.asset(gw_id, "gateway", self.owner("dept-bigdata"), district,
-                                  name=f"IoT gateway {gw_id}", tags=("iot-gateway",),
+                                  name=f"IoT gateway {gw_id}",
+                                  name_zh=f"{self.district_names_zh[district]} 物联网关 "
+                                          f"{per_district[district]:02d}",
+                                  tags=("iot-gateway",),
                                   expected_interval_s=cfg.iot_interval_s))
         for n in range(cfg.iot_devices):
             gw_id, district = gateways[n % len(gateways)]
@@ -202,13 +207,17 @@ class _Builder:
             out.append(self.asset(
                 f"iot-{n + 1:05d}", "iot_device",
                 self.owner(roster.IOT_OWNERS[kind_n % len(roster.IOT_OWNERS)]), district,
-                name=f"{tag.replace('_', ' ')} {n + 1}", parent_id=gw_id,
+                name=f"{tag.replace('_', ' ')} {n + 1}",
+                name_zh=f"{self.district_names_zh[district]} {roster.IOT_NAMES_ZH[tag]} {n + 1}号",
+                parent_id=gw_id,
                 tags=(tag, "battery") if battery else (tag,),
                 expected_interval_s=cfg.iot_interval_s, **extra,
             ))
         for n in range(cfg.nvrs):
             out.append(self.asset(f"nvr-{n + 1:02d}", "gateway", self.owner("dept-police"), n,
-                                  name=f"District NVR {n + 1}", tags=("nvr",),
+                                  name=f"District NVR {n + 1}",
+                                  name_zh=f"{self.district_names_zh[n]} 网络硬盘录像机",
+                                  tags=("nvr",),
                                   expected_interval_s=cfg.iot_interval_s))
         for n in range(cfg.cameras):
             district = n % cfg.districts
@@ -224,7 +233,10 @@ class _Builder:
                 extra["registered_at"] = self.start + REGISTERED_LATE_AFTER
             out.append(self.asset(
                 f"cam-{n + 1:04d}", "camera", owner, district,
-                name=f"Camera {n + 1}", parent_id=f"nvr-{district + 1:02d}",
+                name=f"Camera {n + 1}",
+                # Cameras are counted per district ("channel" k of the district's NVR).
+                name_zh=f"{self.district_names_zh[district]} 视频监控 第{n // cfg.districts + 1}路",
+                parent_id=f"nvr-{district + 1:02d}",
                 shared_with=shared, tags=(self.rng.choice(("dome", "bullet", "ptz")),),
                 expected_interval_s=cfg.camera_interval_s, **extra,
             ))
@@ -237,30 +249,36 @@ class _Builder:
             cpu = self.rng.choice((8, 16, 16, 32, 64))
             out.append(self.asset(
                 f"vm-{n + 1:03d}", "cloud_host", depts[n % len(depts)], 0,
-                name=f"Gov-cloud host {n + 1}", expected_interval_s=cfg.cloud_interval_s,
+                name=f"Gov-cloud host {n + 1}", name_zh=f"政务云主机 {n + 1:02d}",
+                expected_interval_s=cfg.cloud_interval_s,
                 tags=("gov-cloud", f"cpu={cpu}", f"mem_gb={cpu * 4}",
                       f"disk_gb={self.rng.choice((200, 500, 1000, 2000))}"),
             ))
         for n in range(cfg.portals):
-            name, dept = roster.PORTALS[n % len(roster.PORTALS)]
+            name, name_zh, dept = roster.PORTALS[n % len(roster.PORTALS)]
+            again = n >= len(roster.PORTALS)
             out.append(self.asset(
                 f"portal-{n + 1:02d}", "portal", self.owner(dept), None,
-                name=name if n < len(roster.PORTALS) else f"{name} {n + 1}",
+                name=f"{name} {n + 1}" if again else name,
+                name_zh=f"{name_zh}（{n + 1}）" if again else name_zh,
                 expected_interval_s=cfg.probe_interval_s, tags=("online-service",),
             ))
         for n in range(cfg.systems):
-            name, dept = roster.SYSTEMS[n % len(roster.SYSTEMS)]
+            name, name_zh, dept = roster.SYSTEMS[n % len(roster.SYSTEMS)]
+            again = n >= len(roster.SYSTEMS)
             out.append(self.asset(
                 f"sys-{n + 1:02d}", "system", self.owner(dept), None,
-                name=name if n < len(roster.SYSTEMS) else f"{name} {n + 1}",
+                name=f"{name} {n + 1}" if again else name,
+                name_zh=f"{name_zh}（{n + 1}）" if again else name_zh,
                 expected_interval_s=cfg.probe_interval_s,
             ))
         for n in range(cfg.links):
             district = n % cfg.districts
-            net = "extranet" if n % 2 == 0 else "intranet"
+            net, net_zh = ("extranet", "外网") if n % 2 == 0 else ("intranet", "内网")
             out.append(self.asset(
                 f"link-{n + 1:02d}", "link", self.owner("dept-bigdata"), district,
                 name=f"E-gov {net}: dist-{district + 1:02d} to data centre ({n + 1})",
+                name_zh=f"电子政务{net_zh} {self.district_names_zh[district]}至市数据中心 链路{n + 1:02d}",
                 expected_interval_s=cfg.probe_interval_s, tags=(net,),
             ))
         for n in range(cfg.datasets):
@@ -270,10 +288,12 @@ class _Builder:
             tags = [f"cadence={cadence_h}h"]
             if self.rng.random() < 0.5:
                 tags.append("open")
-            name = roster.DATASETS[n % len(roster.DATASETS)]
+            name, name_zh = roster.DATASETS[n % len(roster.DATASETS)]
+            again = n >= len(roster.DATASETS)
             out.append(self.asset(
                 f"ds-{n + 1:03d}", "dataset", dept, None,
-                name=name if n < len(roster.DATASETS) else f"{name} {n + 1}",
+                name=f"{name} {n + 1}" if again else name,
+                name_zh=f"{name_zh}（{n + 1}）" if again else name_zh,
                 expected_interval_s=cadence_h * 3600, tags=tuple(tags),
                 shared_with=tuple(sorted(self.rng.sample(others, min(len(others), 2)))),
             ))

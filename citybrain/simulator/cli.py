@@ -16,20 +16,21 @@ import typer
 
 from citybrain.kernel import store
 from citybrain.kernel.console import console, load_settings
+from citybrain.kernel.i18n import N_
 from citybrain.kernel.runtime import services
 
 
 def simulate(
-    days: Annotated[float, typer.Option(help="simulated days")] = 1.0,
-    speed: Annotated[float | None, typer.Option(help="simulated seconds per wall second; "
-                                                "omit for as fast as possible")] = None,
-    to_file: Annotated[Path | None, typer.Option("--to-file", help="write JSON lines "
-                                                 "(topic, key, value) instead of producing")] = None,
-    registry_out: Annotated[Path | None, typer.Option(help="also write the city's registry YAML")] = None,
-    seed: int = 7,
-    scale: Annotated[float, typer.Option(help="multiply asset counts")] = 1.0,
-    import_registry: Annotated[bool, typer.Option(help="import the city's registry into the "
-                                                  "database before producing")] = True,
+    days: Annotated[float, typer.Option(help=N_("simulated days"))] = 1.0,
+    speed: Annotated[float | None, typer.Option(help=N_("simulated seconds per wall second; "
+                                                        "omit for as fast as possible"))] = None,
+    to_file: Annotated[Path | None, typer.Option("--to-file", help=N_(
+        "write JSON lines (topic, key, value) instead of producing"))] = None,
+    registry_out: Annotated[Path | None, typer.Option(help=N_("also write the city's registry YAML"))] = None,
+    seed: Annotated[int, typer.Option(help=N_("the same seed builds the same city"))] = 7,
+    scale: Annotated[float, typer.Option(help=N_("multiply asset counts"))] = 1.0,
+    import_registry: Annotated[bool, typer.Option(help=N_("import the city's registry into the "
+                                                          "database before producing"))] = True,
 ) -> None:
     """Simulate a city (registry + all six event families, with failures)."""
     from citybrain.simulator import prepared as simulation

@@ -2,7 +2,8 @@
 
 Static tables only, so that ``city.py`` stays about structure. The departments are the
 ones a prefecture-level city connects first (the big-data bureau leads); when a config
-asks for more than the table holds, numbered offices are appended.
+asks for more than the table holds, numbered offices are appended. Every name has a
+Chinese form (``name_zh`` in the registry), as a Chinese city's registry reads.
 """
 
 from __future__ import annotations
@@ -67,38 +68,63 @@ IOT_TYPES: tuple[tuple[str, bool], ...] = (
     ("fire_hydrant", True),
 )
 
-PORTALS: tuple[tuple[str, str], ...] = (
-    ("Citizen Cloud app", "dept-bigdata"),
-    ("Enterprise Service Portal", "dept-market"),
-    ("12345 Hotline web", "dept-bigdata"),
-    ("Social Security mini-program", "dept-hrss"),
-    ("Medical Appointment portal", "dept-health"),
-    ("School Enrolment portal", "dept-education"),
-    ("Housing Fund portal", "dept-housing"),
-    ("Tax e-Service portal", "dept-tax"),
-    ("Traffic Violation portal", "dept-police"),
-    ("Open Data portal", "dept-bigdata"),
+# The Chinese names of the IoT terminal types, as a city's registry lists them.
+IOT_NAMES_ZH: dict[str, str] = {
+    "smart_pole": "智慧灯杆",
+    "air_quality": "空气质量监测仪",
+    "water_level": "水位监测仪",
+    "manhole_cover": "智能井盖",
+    "streetlight": "路灯单灯控制器",
+    "parking_sensor": "停车地磁检测器",
+    "noise_meter": "噪声监测仪",
+    "fire_hydrant": "智能消防栓",
+}
+
+# (English name, Chinese name, owning department)
+PORTALS: tuple[tuple[str, str, str], ...] = (
+    ("Citizen Cloud app", "市民云App", "dept-bigdata"),
+    ("Enterprise Service Portal", "企业服务门户", "dept-market"),
+    ("12345 Hotline web", "12345政务服务便民热线网站", "dept-bigdata"),
+    ("Social Security mini-program", "社保服务小程序", "dept-hrss"),
+    ("Medical Appointment portal", "预约挂号服务平台", "dept-health"),
+    ("School Enrolment portal", "义务教育招生入学平台", "dept-education"),
+    ("Housing Fund portal", "住房公积金网上服务大厅", "dept-housing"),
+    ("Tax e-Service portal", "电子税务局", "dept-tax"),
+    ("Traffic Violation portal", "交通违法处理平台", "dept-police"),
+    ("Open Data portal", "公共数据开放平台", "dept-bigdata"),
 )
 
-SYSTEMS: tuple[tuple[str, str], ...] = (
-    ("Government Duty system", "dept-emergency"),
-    ("Data Exchange and Sharing platform", "dept-bigdata"),
-    ("Emergency Command system", "dept-emergency"),
-    ("Urban Grid Management system", "dept-urban"),
-    ("Environmental Monitoring system", "dept-ecology"),
-    ("Flood Control system", "dept-water"),
-    ("Approval Workflow system", "dept-market"),
-    ("Public Health Reporting system", "dept-health"),
-    ("Traffic Signal Control system", "dept-transport"),
-    ("Civil Affairs Case system", "dept-civil"),
+SYSTEMS: tuple[tuple[str, str, str], ...] = (
+    ("Government Duty system", "政务值班系统", "dept-emergency"),
+    ("Data Exchange and Sharing platform", "数据共享交换平台", "dept-bigdata"),
+    ("Emergency Command system", "应急指挥系统", "dept-emergency"),
+    ("Urban Grid Management system", "城市网格化管理系统", "dept-urban"),
+    ("Environmental Monitoring system", "生态环境监测系统", "dept-ecology"),
+    ("Flood Control system", "防汛指挥系统", "dept-water"),
+    ("Approval Workflow system", "行政审批系统", "dept-market"),
+    ("Public Health Reporting system", "公共卫生信息报告系统", "dept-health"),
+    ("Traffic Signal Control system", "交通信号控制系统", "dept-transport"),
+    ("Civil Affairs Case system", "民政业务办理系统", "dept-civil"),
 )
 
-DATASETS: tuple[str, ...] = (
-    "Business registrations", "Air quality hourly", "Bus positions", "Parking availability",
-    "Water levels", "Hospital beds", "School catalogue", "Building permits",
-    "Social insurance payments", "Street light faults", "Noise readings", "Land parcels",
-    "Tourism visitor counts", "Tax registrations", "Civil marriage records",
-    "Emergency shelters",
+# (English name, Chinese name)
+DATASETS: tuple[tuple[str, str], ...] = (
+    ("Business registrations", "市场主体登记信息"),
+    ("Air quality hourly", "空气质量小时数据"),
+    ("Bus positions", "公交车辆实时位置"),
+    ("Parking availability", "停车泊位实时信息"),
+    ("Water levels", "河湖水位监测数据"),
+    ("Hospital beds", "医院床位信息"),
+    ("School catalogue", "学校名录"),
+    ("Building permits", "建筑工程施工许可信息"),
+    ("Social insurance payments", "社会保险缴费信息"),
+    ("Street light faults", "路灯故障信息"),
+    ("Noise readings", "噪声监测数据"),
+    ("Land parcels", "土地宗地信息"),
+    ("Tourism visitor counts", "景区游客接待量"),
+    ("Tax registrations", "税务登记信息"),
+    ("Civil marriage records", "婚姻登记信息"),
+    ("Emergency shelters", "应急避难场所信息"),
 )
 
 # Declared update cadences of datasets, in hours; short ones are more common.

@@ -1,15 +1,24 @@
-"""The commands as a person runs them: real processes, real broker and database."""
+"""The commands as a person runs them: real processes, real broker and database; their
+help in the language of CITYBRAIN_LANGUAGE (zh-CN unless it says en)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
+import typer
+from typer.core import TyperArgument, TyperGroup, TyperOption
+from typer.testing import CliRunner
 
+from citybrain.cli import app, command_tree, localize_help
+from citybrain.kernel.i18n import Language
 from citybrain.kernel.settings import Settings
 from tests.helpers import worker_env
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def citybrain(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -59,3 +68,47 @@ def test_simulate_to_file_writes_replayable_json_lines(settings: Settings, tmp_p
     assert orjson.loads(imported.stdout)["assets"] > 50
 
 
+
+
+def help_text(*command: str, language: Language | None) -> str:
+    # Wide, so that no text is cut where the assertions look for it.
+    env = {"CITYBRAIN_LANGUAGE": language, "COLUMNS": "250", "TERMINAL_WIDTH": "250"}
+    result = CliRunner().invoke(app, [*command, "--help"], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_help_is_in_chinese_unless_the_language_is_english() -> None:
+    default = help_text(language=None)
+    assert "Citybrain 城市运行管理中心平台" in default
+    for summary in ("资产台账。", "事件与 30 分钟响应流程。", "导出五大重点领域指标报表",
+                    "在模拟城市上运行完整数据管道"):
+        assert summary in default, summary
+    english = help_text(language="en")
+    assert "Citybrain, the city operations centre's platform" in english
+    assert "Incidents and the 30-minute response workflow." in english
+    assert not CJK.search(english)
+
+
+def test_a_subcommands_help_and_its_options_follow_the_language() -> None:
+    chinese = help_text("incidents", "list", language="zh-CN")
+    assert "事件列表，最新的在前。" in chinese
+    assert "生成时间不早于（ISO 8601）" in chinese and "责任部门 ID" in chinese
+    english = help_text("incidents", "list", language="en")
+    assert "Incidents, newest first." in english and "owning department id" in english
+    assert "模拟天数" in help_text("demo", language="zh-CN")
+    assert "simulated days" in help_text("demo", language="en")
+
+
+def test_every_help_text_of_the_command_tree_has_its_chinese() -> None:
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    localize_help(root, "zh-CN")
+    # Typer's own options (shell completion) are not ours to translate.
+    typers_own = {"install_completion", "show_completion"}
+    untranslated = []
+    for command in command_tree(root):
+        texts = [command.help] + [p.help for p in command.params
+                                  if isinstance(p, TyperOption | TyperArgument) and p.name not in typers_own]
+        untranslated += [f"{command.name}: {t}" for t in texts if t and not CJK.search(t)]
+    assert untranslated == []

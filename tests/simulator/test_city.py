@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -60,6 +61,21 @@ def test_departments_have_names_and_contacts(world: World) -> None:
     assert all(a.department_id in ids for a in world.registry.assets)
     shared = [a for a in world.registry.assets if a.kind == "camera" and a.shared_with]
     assert shared and all(set(a.shared_with) <= ids - {a.department_id} for a in shared)
+
+
+def test_assets_have_chinese_names_as_a_city_registry_reads(world: World) -> None:
+    names = {a.asset_id: a.name_zh for a in world.registry.assets}
+    assert all(n and re.search("[\u4e00-\u9fff]", n) for n in names.values())
+    assert len(set(names.values())) == len(names)  # a person can tell any two apart
+    assert names["gw-01-01"] == "中心区 物联网关 01"
+    assert names["nvr-02"] == "滨江区 网络硬盘录像机"
+    assert names["cam-0001"] == "中心区 视频监控 第1路"
+    assert names["cam-0007"] == "中心区 视频监控 第2路"  # the district's second camera
+    assert names["vm-003"] == "政务云主机 03"
+    assert names["portal-01"] == "市民云App"
+    assert names["link-02"] == "电子政务内网 滨江区至市数据中心 链路02"
+    # The English names stay English.
+    assert all(a.name and a.name.isascii() for a in world.registry.assets)
 
 
 def test_lifetimes_and_places(world: World) -> None:

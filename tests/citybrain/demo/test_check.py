@@ -7,18 +7,26 @@ that paged nobody, a camera outage without an incident.
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from rich.console import Console
 
 from alerts.detection.rules import load_rules
 from citybrain.demo.check import (
     SLACK,
     StoredIncident,
+    Verdict,
     expectations,
     judge,
+    print_self_check,
     rule_delay,
 )
+from citybrain.kernel.i18n import Language
 from citybrain.simulator import InjectedFailure, Scenario
+from schemas.names import Names
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 END = T0 + timedelta(days=1)
@@ -53,9 +61,16 @@ SCENARIO = Scenario((
 ))
 
 
-def verdicts(incidents: list[StoredIncident]) -> dict[str, tuple[bool, str]]:
+def judged(incidents: list[StoredIncident], names: Names) -> list[Verdict]:
     expected = expectations(SCENARIO, RULES, intervals=INTERVALS, children=CHILDREN, tolerance=2.5, end=END)
-    return {v.injected.split(" (")[0]: (v.ok, v.found) for v in judge(expected, incidents, TZ)}
+    return judge(expected, incidents, TZ, names)
+
+
+def verdicts(incidents: list[StoredIncident]) -> dict[str, tuple[bool, str]]:
+    """Each verdict (in English, assets without names: by id) keyed by failure kind and asset."""
+    expected = expectations(SCENARIO, RULES, intervals=INTERVALS, children=CHILDREN, tolerance=2.5, end=END)
+    keys = [f"{e.failure.kind} {e.asset}" for e in expected] + ["every incident"]
+    return {k: (v.ok, v.found) for k, v in zip(keys, judged(incidents, Names("en")), strict=True)}
 
 
 def test_the_story_told_right_passes() -> None:
@@ -139,3 +154,45 @@ def test_the_delay_comes_from_the_rule() -> None:
     assert rule_delay(by_id["portal-unavailable"], 60, 2.5) == timedelta(minutes=3)
     assert rule_delay(by_id["camera-picture-fault"], 60, 2.5) == timedelta(minutes=5, seconds=150)
     assert rule_delay(by_id["security-critical"], None, 2.5) == timedelta(0)
+
+
+# The registry's names of the story's assets, as schemas.names.load_names gives them.
+ZH = Names("zh-CN", assets={"gw-1": "中心区 物联网关 01", "cam-1": "中心区 视频监控 第1路",
+                            "portal-1": "市民云App"})
+EN = Names("en", assets={"gw-1": "IoT gateway 01", "cam-1": "Camera 1", "portal-1": "Citizen Cloud app"})
+# A camera outage nobody opened an incident for: the self-check fails, with every kind of line.
+FAILING = [incident(1, "gateway-offline", "gw-1", 63, evidence=62.5, resolved=111, assets=("gw-1", "iot-1")),
+           incident(3, "security-critical", "portal-1", 300, evidence=300)]
+# What stays as it is in any language: rule ids, asset ids in brackets, commands, variables, paths.
+KEPT = re.compile(r"[a-z]+(?:-[a-z]+)+|\[[\w-]+\]|`[^`]*`|CITYBRAIN_\w+|/tmp/\S+|App\b")
+
+
+def self_check(names: Names, language: Language, story: list[StoredIncident]) -> tuple[bool, str]:
+    out = io.StringIO()
+    told = print_self_check(Console(file=out, width=400), judged(story, names),
+                            logs="/tmp/demo/alerter.log", language=language)
+    return told, out.getvalue()
+
+
+def test_the_self_check_reads_in_chinese_with_the_registry_names() -> None:
+    told, text = self_check(ZH, "zh-CN", FAILING)
+    assert not told
+    assert "自检：每个注入的故障及其应生成的事件" in text
+    assert "区域断网：中心区 物联网关 01 [gw-1]" in text
+    assert "#1 gateway-offline（中心区 物联网关 01 [gw-1]），09:03 生成（+3 分钟），涉及 2 个资产" in text
+    assert "摄像机画面故障：中心区 视频监控 第1路 [cam-1]（离线）" in text
+    assert "未生成事件" in text and "自检未通过：4 项中 1 项失败" in text
+    # Nothing English is left once ids, commands and paths are set aside.
+    assert re.findall(r"[A-Za-z]{2,}", KEPT.sub("", text)) == []
+
+
+def test_the_self_check_passes_in_chinese_and_in_english() -> None:
+    story = [*FAILING, incident(2, "device-offline", "cam-1", 200.5, evidence=200, resolved=245)]
+    told, text = self_check(ZH, "zh-CN", story)
+    assert told and "自检通过：4/4 ✓" in text
+    assert "全部 3 个事件的生成时间均不早于其触发数据" in text
+    told, text = self_check(EN, "en", story)
+    assert told and "Self-check passed: 4 of 4 ✓" in text
+    assert "District outage: IoT gateway 01 [gw-1]" in text
+    assert "#2 device-offline on Camera 1 [cam-1], opened 11:20 (+30 s)" in text
+    assert not re.search(r"[\u4e00-\u9fff]", text)

@@ -2,7 +2,8 @@
 to one core beside two busy loops, so it gets about a third of that core. It must wait
 as long as the pipeline makes progress, finish, and tell its story right: every injected
 failure opens the incident it should (the self-check, citybrain/demo/check.py), and
-leave nothing running."""
+leave nothing running. It speaks the default language (zh-CN): what it is checked for is
+looked up in the catalogues it prints from."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
 import pytest
+
+from citybrain.demo.labels import FAILURE_KINDS, MESSAGES
+from citybrain.kernel.i18n import Catalogue
 
 HOGS = 2
 BUSY_LOOP = "import os, sys\nos.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True:\n    pass\n"
@@ -50,16 +54,21 @@ def test_demo_tells_its_story_on_a_third_of_a_core(tmp_path: Path) -> None:
             hog.wait()
     report = out.stdout[-6000:] + out.stderr[-3000:]
     assert out.returncode == 0, report
-    assert "Self-check passed" in out.stdout, report
-    assert "✗" not in out.stdout.split("Self-check")[-1], report
+    zh = MESSAGES.translator("zh-CN")
+    passed = zh.gettext("Self-check passed: {passed} of {total} ✓").partition("{")[0]
+    assert passed in out.stdout, report
+    assert "✗" not in out.stdout.split(passed)[-1], report
     for step in ("Producing", "Storing", "Deriving liveness", "Alerting", "Indicator report"):
-        assert step in out.stdout, step
-    for told in ("Stored events per family", "district_outage", "All messages stored"):
+        assert zh.gettext(step) in out.stdout, step
+    status = Catalogue.of_package("dashboards.status").translator("zh-CN")
+    for told in (status.gettext("Stored events per family"), zh.gettext(FAILURE_KINDS["district_outage"]),
+                 zh.gettext("All messages stored {seconds} s after the last was produced").partition("{")[0]):
         assert told in out.stdout, told
     # Its own broker and database, workers and alerter: all stopped. Only what this demo
     # started counts (its data folder on the command line or in the environment, its
     # broker's address), not other processes of the host.
-    found = re.search(r"broker (\S+) \(embedded\)", out.stdout)
+    before_address, _, after_address = zh.gettext("{address} (embedded)").partition("{address}")
+    found = re.search(re.escape(before_address) + r"(\S+?)" + re.escape(after_address), out.stdout)
     assert found, report
     ours = (str(tmp_path), f"tcp://{found.group(1)}")
 
@@ -88,7 +97,7 @@ def test_a_step_that_stops_moving_says_what_is_stuck(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(demo, "STALLED_S", 0.2)
     console = Console(file=io.StringIO())
-    with demo._bar(console, "Storing", 100, "messages") as step:
+    with demo._bar(console, MESSAGES.translator("en"), "Storing", 100, "messages") as step:
         for n in range(4):
             step.saw(n, stuck="never said")
             time.sleep(0.1)
@@ -96,4 +105,4 @@ def test_a_step_that_stops_moving_says_what_is_stuck(monkeypatch: pytest.MonkeyP
             for _ in range(5):
                 step.saw(3, stuck="97 produced messages are not stored: citybrain.iot 97")
                 time.sleep(0.1)
-    assert str(stalled.value).startswith("Storing: no progress for 0s. 97 produced messages are not stored")
+    assert str(stalled.value).startswith("Storing: no progress for 0 s. 97 produced messages are not stored")
