@@ -6,8 +6,9 @@ going down within a short window become ONE parent incident listing them (storm
 collapse), not one page per child. A child that goes down alone is held for ``hold``
 in case its siblings follow, then sent on its own. The incident store keeps one open
 incident per fingerprint, so a group's alert re-sent with an updated ``affected`` is a
-repeat, once per batch. A stage of the detection pipeline
-(``alerts.detection.pipeline.Stage``).
+repeat, once per batch. The group's title is written in the platform's language with
+the parent's registry name (alerts/detection/wording.py); its fingerprint is the rule and
+the parent's id. A stage of the detection pipeline (``alerts.detection.pipeline.Stage``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any
 
 from alerts.detection.state import Parts, alerts_of, pair, unpair, when
 from alerts.detection.topology import Topology
+from alerts.detection.wording import Wording
 from alerts.model import Alert, Severity
+from citybrain.kernel.i18n import Language
 
 RANK = {Severity.I: 0, Severity.II: 1, Severity.III: 2, Severity.IV: 3}
 
@@ -56,9 +59,10 @@ class _Group:
 
 class Collapse:
     def __init__(self, *, outage_rules: set[str], topology: Callable[[], Topology], min_children: int,
-                 window: timedelta, hold: timedelta) -> None:
+                 window: timedelta, hold: timedelta, language: Language) -> None:
         self.outage_rules = outage_rules
         self._topology = topology
+        self._words = Wording(language, topology)
         self.min_children = min_children
         self.window = window
         self.hold = hold
@@ -229,14 +233,23 @@ class Collapse:
     def _group_alert(self, g: _Group, *, everyone: bool = False) -> Alert:
         topo = self._topology()
         parent = topo.get(g.parent)
-        label = parent.label if parent else g.parent
         if everyone:
             g = replace(g, members=g.ever - {g.parent}, parent_down=g.parent in g.ever)
         n = len(g.members)
+        words = self._words
         if g.lead is not None and g.parent_down:
-            title = f"{g.lead.title} — {n} asset(s) behind it down" if n else g.lead.title
+            # The parent's own title (its rule's, as detection wrote it) leads.
+            title = words.ngettext("{title} — {count} asset behind it down",
+                                   "{title} — {count} assets behind it down", n).format(
+                title=g.lead.title, count=n) if n else g.lead.title
+        elif g.parent_down:
+            title = words.ngettext("{count} asset behind {parent} down (and the parent itself)",
+                                   "{count} assets behind {parent} down (and the parent itself)", n).format(
+                count=n, parent=words.asset(g.parent, parent))
         else:
-            title = f"{n} assets behind {label} down" + (" (and the parent itself)" if g.parent_down else "")
+            title = words.ngettext("{count} asset behind {parent} down",
+                                   "{count} assets behind {parent} down", n).format(
+                count=n, parent=words.asset(g.parent, parent))
         affected = sorted(g.members | ({g.parent} if g.parent_down else set()))
         base = g.lead
         return Alert(

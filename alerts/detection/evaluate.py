@@ -14,7 +14,10 @@ clock. One tracker per rule keeps what its condition needs per asset:
   never clear: a person resolves those incidents.
 
 A firing alert's ``event_at`` is when the condition began (the breach's first reading,
-the state's start, the deadline that lapsed); a clearing alert's is when it ended.
+the state's start, the deadline that lapsed); a clearing alert's is when it ended. Its
+title is the rule's in the platform's language, naming the asset by its registry name
+(alerts/detection/wording.py); its fingerprint is ids only (rule, asset, the event fields
+the rule groups by), the same in every language.
 
 Each tracker's ``snapshot`` / ``load`` is what it keeps, as JSON (``Parts``: a name →
 key → value), so the alerter stores the progress of a for-duration or a count with the
@@ -35,7 +38,9 @@ from alerts.detection.readings import matches, metric_getter
 from alerts.detection.rules import Absence, Consecutive, EventMatch, Rule, StateIs, Threshold, render_title
 from alerts.detection.state import Parts, iso, pair, parse, unpair, when
 from alerts.detection.topology import AssetInfo, Topology
+from alerts.detection.wording import Wording
 from alerts.model import Alert
+from citybrain.kernel.i18n import Language
 from streams.liveness import State
 
 # The state that says neither "down" nor "up": no data (an ingestion gap). Planned work
@@ -79,27 +84,35 @@ class StateChange:
 
 
 def fingerprint(rule_id: str, asset_id: str, *extra: str) -> str:
+    """Ids only (rule, asset, raw event field values): never a display word, so the same
+    condition has the same fingerprint whatever the platform's language."""
     return ":".join((rule_id, asset_id, *extra))
 
 
-def make_alert(rule: Rule, asset_id: str, asset: AssetInfo | None, *, firing: bool, at: datetime,
-               values: dict[str, Any], extra: tuple[str, ...] = (), level: str | None = None) -> Alert:
-    shown = {"asset": asset.label if asset else asset_id, "asset_id": asset_id, "rule": rule.id,
-             "department": asset.department_id if asset else None, **values}
+def make_alert(rule: Rule, wording: Wording, asset_id: str, asset: AssetInfo | None, *, firing: bool,
+               at: datetime, values: dict[str, Any], extra: tuple[str, ...] = (),
+               level: str | None = None) -> Alert:
+    department = asset.department_id if asset else None
+    shown = {**wording.values(values), "asset": wording.asset(asset_id, asset), "asset_id": asset_id,
+             "rule": rule.id, "department": wording.department(department)}
     details = {"rule": rule.id, "source": rule.source, "description": rule.description,
                **{k: v for k, v in values.items() if v is not None}}
     return Alert(
         rule_id=rule.id, fingerprint=fingerprint(rule.id, asset_id, *extra),
-        title=render_title(rule.title, shown), severity=rule.severity_for(level), event_at=at,
-        firing=firing, asset_id=asset_id, department_id=asset.department_id if asset else None,
+        title=render_title(rule.title_in(wording.language), shown), severity=rule.severity_for(level),
+        event_at=at, firing=firing, asset_id=asset_id, department_id=department,
         key=rule.key or (asset.key if asset else None), details=details,
     )
 
 
 class _Tracker:
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, wording: Wording) -> None:
         self.rule = rule
+        self.wording = wording
         self.firing: set[str] = set()   # asset ids (fingerprint minus extras) now firing
+
+    def _alert(self, asset_id: str, asset: AssetInfo | None, **kwargs: Any) -> Alert:
+        return make_alert(self.rule, self.wording, asset_id, asset, **kwargs)
 
     def restore(self, asset_id: str) -> None:
         """An incident was open for this asset when the alerter (re)started."""
@@ -125,8 +138,8 @@ class _Series:
 class ReadingTracker(_Tracker):
     """threshold and consecutive conditions."""
 
-    def __init__(self, rule: Rule) -> None:
-        super().__init__(rule)
+    def __init__(self, rule: Rule, wording: Wording) -> None:
+        super().__init__(rule, wording)
         cond = rule.condition
         assert isinstance(cond, Threshold | Consecutive)
         self.cond = cond
@@ -169,7 +182,7 @@ class ReadingTracker(_Tracker):
             s.since, s.count = None, 0
             if firing:
                 self.firing.discard(asset_id)
-                return make_alert(self.rule, asset_id, asset, firing=False, at=at, values=values)
+                return self._alert(asset_id, asset, firing=False, at=at, values=values)
             return None
         if s.since is None:
             s.since = at
@@ -183,14 +196,14 @@ class ReadingTracker(_Tracker):
         if at - s.since < self.rule.for_:
             return None
         self.firing.add(asset_id)
-        return make_alert(self.rule, asset_id, asset, firing=True, at=s.since, values=values)
+        return self._alert(asset_id, asset, firing=True, at=s.since, values=values)
 
 
 class AbsenceTracker(_Tracker):
     """No matching event within a cadence: decided by advance()."""
 
-    def __init__(self, rule: Rule) -> None:
-        super().__init__(rule)
+    def __init__(self, rule: Rule, wording: Wording) -> None:
+        super().__init__(rule, wording)
         assert isinstance(rule.condition, Absence)
         self.cond: Absence = rule.condition
         self.last: dict[str, datetime] = {}
@@ -218,7 +231,7 @@ class AbsenceTracker(_Tracker):
         self.last[asset_id] = at
         if asset_id in self.firing:
             self.firing.discard(asset_id)
-            return make_alert(self.rule, asset_id, asset, firing=False, at=at, values={})
+            return self._alert(asset_id, asset, firing=False, at=at, values={})
         return None
 
     def _window(self, asset: AssetInfo) -> timedelta | None:
@@ -248,15 +261,15 @@ class AbsenceTracker(_Tracker):
             due = anchor + window
             if due <= now:
                 self.firing.add(asset.asset_id)
-                out.append(make_alert(self.rule, asset.asset_id, asset, firing=True, at=due, values={
+                out.append(self._alert(asset.asset_id, asset, firing=True, at=due, values={
                     "last_seen": anchor.isoformat() if asset.asset_id in self.last else None,
                     "within_s": window.total_seconds()}))
         return out
 
 
 class StateTracker(_Tracker):
-    def __init__(self, rule: Rule) -> None:
-        super().__init__(rule)
+    def __init__(self, rule: Rule, wording: Wording) -> None:
+        super().__init__(rule, wording)
         assert isinstance(rule.condition, StateIs)
         self.states = frozenset(rule.condition.states)
         self.pending: dict[str, tuple[datetime, StateChange]] = {}
@@ -279,7 +292,7 @@ class StateTracker(_Tracker):
                 return []
             if not self.rule.for_:
                 self.firing.add(aid)
-                return [make_alert(self.rule, aid, asset, firing=True, at=change.at, values=values)]
+                return [self._alert(aid, asset, firing=True, at=change.at, values=values)]
             self.pending[aid] = (change.at + self.rule.for_, change)
             return []
         # Leaving the state. Unknown (no data) cannot confirm a pending for-duration, and
@@ -292,12 +305,12 @@ class StateTracker(_Tracker):
             # as in a replay or after a lag): it fired.
             began = pending[1]
             self.firing.add(aid)
-            out.append(make_alert(self.rule, aid, asset, firing=True, at=began.at,
-                                  values={"state": began.state, "reason": began.reason}))
+            out.append(self._alert(aid, asset, firing=True, at=began.at,
+                                   values={"state": began.state, "reason": began.reason}))
         if change.state in NEUTRAL_STATES or aid not in self.firing:
             return out
         self.firing.discard(aid)
-        return [*out, make_alert(self.rule, aid, asset, firing=False, at=change.at, values=values)]
+        return [*out, self._alert(aid, asset, firing=False, at=change.at, values=values)]
 
     def advance(self, now: datetime, topology: Topology) -> list[Alert]:
         due = [aid for aid, (at, _) in self.pending.items() if at <= now]
@@ -305,14 +318,14 @@ class StateTracker(_Tracker):
         for aid in sorted(due):
             _, change = self.pending.pop(aid)
             self.firing.add(aid)
-            out.append(make_alert(self.rule, aid, topology.get(aid), firing=True, at=change.at,
-                                  values={"state": change.state, "reason": change.reason}))
+            out.append(self._alert(aid, topology.get(aid), firing=True, at=change.at,
+                                   values={"state": change.state, "reason": change.reason}))
         return out
 
 
 class EventTracker(_Tracker):
-    def __init__(self, rule: Rule) -> None:
-        super().__init__(rule)
+    def __init__(self, rule: Rule, wording: Wording) -> None:
+        super().__init__(rule, wording)
         assert isinstance(rule.condition, EventMatch)
         self.cond: EventMatch = rule.condition
         self.seen: dict[tuple[str, ...], deque[datetime]] = {}
@@ -344,16 +357,17 @@ class EventTracker(_Tracker):
         event_details = getattr(event, "details", None)
         if event_details:
             values["event_details"] = event_details
-        return make_alert(self.rule, asset_id, asset, firing=True, at=at, values=values, extra=extra,
-                          level=level)
+        return self._alert(asset_id, asset, firing=True, at=at, values=values, extra=extra, level=level)
 
 
 class Evaluator:
-    """All rules; ``topology`` is replaced when the registry changes."""
+    """All rules; ``topology`` is replaced when the registry changes. Titles are written
+    in ``language`` (Settings.language)."""
 
-    def __init__(self, rules: Sequence[Rule], topology: Topology) -> None:
+    def __init__(self, rules: Sequence[Rule], topology: Topology, *, language: Language) -> None:
         self.rules = {r.id: r for r in rules}
         self.topology = topology
+        self.wording = Wording(language, lambda: self.topology)
         self.readings: dict[str, list[ReadingTracker | AbsenceTracker | EventTracker]] = {}
         self.states: list[StateTracker] = []
         self.trackers: dict[str, _Tracker] = {}
@@ -361,15 +375,15 @@ class Evaluator:
             tracker: _Tracker
             cond = rule.condition
             if isinstance(cond, StateIs):
-                tracker = StateTracker(rule)
+                tracker = StateTracker(rule, self.wording)
                 self.states.append(tracker)
             else:
                 if isinstance(cond, Absence):
-                    tracker = AbsenceTracker(rule)
+                    tracker = AbsenceTracker(rule, self.wording)
                 elif isinstance(cond, EventMatch):
-                    tracker = EventTracker(rule)
+                    tracker = EventTracker(rule, self.wording)
                 else:
-                    tracker = ReadingTracker(rule)
+                    tracker = ReadingTracker(rule, self.wording)
                 self.readings.setdefault(rule.source, []).append(tracker)
             self.trackers[rule.id] = tracker
 

@@ -5,7 +5,9 @@ flapping — ONE alert (rule ``asset-flapping``) — and its state alerts are he
 on; once it was stable for ``stable`` the mark clears (the flapping incident
 auto-resolves) and the held alerts are reconciled: whatever the asset's last state says
 is sent, and nothing else. Only changes among the live states count; ``unknown`` (no
-data) does not. A stage of the detection pipeline (``alerts.detection.pipeline.Stage``).
+data) does not. The alert's title is in the platform's language and names the asset by
+its registry name (alerts/detection/wording.py); its fingerprint is the rule and the asset
+id. A stage of the detection pipeline (``alerts.detection.pipeline.Stage``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import Any
 from alerts.detection.evaluate import StateChange
 from alerts.detection.state import Parts, alerts_of, iso, when
 from alerts.detection.topology import Topology
+from alerts.detection.wording import Wording
 from alerts.model import Alert, Severity
+from citybrain.kernel.i18n import Language
 from streams.liveness import State
 
 FLAPPING_RULE = "asset-flapping"
@@ -37,12 +41,13 @@ class FlapMark:
 
 class Flapping:
     def __init__(self, *, changes: int, window: timedelta, stable: timedelta, state_rules: set[str],
-                 topology: Callable[[], Topology]) -> None:
+                 topology: Callable[[], Topology], language: Language) -> None:
         self.changes = changes
         self.window = window
         self.stable = stable
         self.state_rules = state_rules
         self._topology = topology
+        self._words = Wording(language, topology)
         self.marks: dict[str, FlapMark] = {}
         self._recent: dict[str, deque[datetime]] = {}
         self._new: list[Alert] = []
@@ -96,11 +101,14 @@ class Flapping:
 
     def _alert(self, asset_id: str, at: datetime, *, firing: bool, changes: int) -> Alert:
         asset = self._topology().get(asset_id)
-        label = asset.label if asset else asset_id
-        minutes = self.window.total_seconds() / 60
+        title = self._words.ngettext("{asset} is flapping: {count} state change within {minutes} min",
+                                     "{asset} is flapping: {count} state changes within {minutes} min",
+                                     changes).format(
+            asset=self._words.asset(asset_id, asset), count=changes,
+            minutes=f"{self.window.total_seconds() / 60:g}")
         return Alert(
             rule_id=FLAPPING_RULE, fingerprint=f"{FLAPPING_RULE}:{asset_id}",
-            title=f"{label} is flapping: {changes} state changes within {minutes:g} min",
+            title=title,
             severity=FLAPPING_SEVERITY, event_at=at, firing=firing, asset_id=asset_id,
             department_id=asset.department_id if asset else None, key=asset.key if asset else None,
             details={"rule": FLAPPING_RULE, "changes": changes, "window_s": self.window.total_seconds(),

@@ -66,18 +66,21 @@ class Detection:
         self.topology = topology
         self.calendar = calendar
         self.muter = CalendarMuter(calendar, topology.get, HOLDS_ALERTS)
-        self.evaluator = Evaluator(rules, topology)
+        # Titles are written once, in the platform's language; fingerprints are ids only,
+        # so an alerter restarted in another language folds into the incidents already open.
+        self.evaluator = Evaluator(rules, topology, language=settings.language)
         self.flapping = Flapping(
             changes=settings.flap_changes, window=timedelta(seconds=settings.flap_window_seconds),
             stable=timedelta(seconds=settings.flap_stable_seconds),
-            state_rules={r.id for r in rules if r.source == "state"}, topology=lambda: self.topology)
+            state_rules={r.id for r in rules if r.source == "state"}, topology=lambda: self.topology,
+            language=settings.language)
         self.maintenance = MaintenanceMute(lambda: self.muter, lambda: self.topology,
                                            {r.id for r in rules if r.outage})
         self.collapse = Collapse(
             outage_rules={r.id for r in rules if r.outage}, topology=lambda: self.topology,
             min_children=settings.alert_storm_min_children,
             window=timedelta(seconds=settings.alert_storm_window_seconds),
-            hold=timedelta(seconds=settings.alert_storm_hold_seconds))
+            hold=timedelta(seconds=settings.alert_storm_hold_seconds), language=settings.language)
         self.stages: list[Stage] = [self.flapping, self.maintenance, self.collapse]
         self._named: dict[str, Stage] = {"flapping": self.flapping, "maintenance": self.maintenance,
                                          "collapse": self.collapse}

@@ -3,7 +3,8 @@
 A rule file holds ``rules:``, a list of::
 
     - id: link-packet-loss                 # unique across all files; [a-z0-9-]
-      title: "Packet loss {value:.1f}% on {asset}"
+      title: "Packet loss {value:.1f}% on {asset}"       # the incident's title in English
+      title_zh: "链路丢包率过高：{asset}（{value:.1f}%）"   # … and in Chinese
       source: probe                        # an event family, or "state" (liveness changes)
       selector: {kinds: [link]}            # kinds / keys / tags (any of) / assets / departments
       condition: {kind: threshold, metric: packet_loss_pct, op: ">", value: 5}
@@ -23,6 +24,19 @@ Condition kinds:
   change topic; clears when the asset is up again (``unknown`` neither fires nor clears).
 * ``event`` — each matching event (``count`` of them within ``within``, per asset and
   ``group_by`` fields); never clears by itself: a person resolves it.
+
+**Titles.** Detection writes each alert's title in the platform's language
+(``Settings.language``): ``title_zh`` for zh-CN, ``title`` for en; an incident keeps the
+title it opened with, whatever the language later. A rule gives
+both or one of them (a site's own rule may be written in one language only; that title is
+then used whatever the language); the packaged rules give both. The placeholders are
+``{asset}`` (the registry's name in that language, the id where none is registered),
+``{asset_id}``, ``{department}`` (its name), ``{value}``, ``{threshold}``, ``{metric}``,
+``{state}``, ``{reason}``, ``{level}``, ``{category}``, ``{title}`` (a security event's
+own), ``{count}`` and ``{rule}``; states, reasons and categories come in words of the same
+language (``alerts.detection.wording``), ids, levels and numbers as they are. When a rule
+gives both titles they must name the same placeholders: the two languages say the same
+facts.
 
 ``outage: true`` marks rules that say "the asset is down": their alerts take part in
 storm collapse and inhibition through the registry's topology (alerts/detection/collapse.py).
@@ -56,6 +70,7 @@ from alerts.detection.readings import Match, metrics
 from alerts.detection.topology import AssetInfo
 from alerts.model import Severity
 from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.i18n import Language
 from citybrain.kernel.settings import FAMILIES
 from schemas.events import MODELS
 from schemas.registry import AssetKind, Key
@@ -158,7 +173,9 @@ CONDITION_KINDS: tuple[str, ...] = ("threshold", "consecutive", "absence", "stat
 
 class Rule(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
-    title: str = Field(min_length=1, max_length=300)
+    # English and Chinese; at least one (semantic_problems), both in the packaged rules.
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    title_zh: str | None = Field(default=None, min_length=1, max_length=300)
     source: Literal["iot", "video", "cloud", "security", "probe", "data", "state"]
     selector: Selector = Selector()
     condition: Condition
@@ -167,6 +184,12 @@ class Rule(_Strict):
     description: str = Field(min_length=1)
     key: Key | None = None
     outage: bool = False
+
+    def title_in(self, language: Language) -> str:
+        """The title template in ``language``; a rule written in one language only uses
+        its one title in both (a title in the other language beats none)."""
+        first, other = (self.title_zh, self.title) if language == "zh-CN" else (self.title, self.title_zh)
+        return first or other or self.id
 
     def severity_for(self, level: str | None) -> Severity:
         if self.severity == "event":
@@ -248,16 +271,46 @@ def semantic_problems(rule: Rule) -> list[tuple[str, str]]:
         problems.append(("condition.within", "count above 1 needs within (e.g. 1h)"))
     if rule.outage and not isinstance(cond, StateIs | Consecutive):
         problems.append(("outage", "only state and consecutive conditions can say an asset is down"))
-    try:
-        names = {f for _, f, _, _ in string.Formatter().parse(rule.title) if f is not None}
-    except ValueError as exc:
-        problems.append(("title", f"bad template: {exc}"))
-    else:
+    return problems + _title_problems(rule)
+
+
+TITLES = ("title", "title_zh")
+
+
+def _title_problems(rule: Rule) -> list[tuple[str, str]]:
+    templates = {f: t for f, t in zip(TITLES, (rule.title, rule.title_zh), strict=True) if t is not None}
+    if not templates:
+        return [("title", "no title: give title (English), title_zh (Chinese) or both")]
+    problems: list[tuple[str, str]] = []
+    named: dict[str, set[str]] = {}
+    for field, template in templates.items():
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        except ValueError as exc:
+            problems.append((field, f"bad template: {exc}"))
+            continue
         unknown = sorted(n for n in names if n.split(".")[0].split("[")[0] not in PLACEHOLDERS)
         if unknown:
             known = ", ".join(sorted(PLACEHOLDERS))
-            problems.append(("title", f"unknown placeholders {unknown}; use {known}"))
+            problems.append((field, f"unknown placeholders {unknown}; use {known}"))
+            continue
+        named[field] = {n.split(".")[0].split("[")[0] for n in names}
+    if len(named) == 2 and named["title"] != named["title_zh"]:
+        # A reader of either language is told the same facts (an operator switching the
+        # platform's language must not lose the reason or the value from the title).
+        zh, en = (", ".join(sorted(named[f])) for f in ("title_zh", "title"))
+        problems.append(("title_zh", f"names {{{zh}}} but title names {{{en}}}: "
+                                     "give both the same placeholders"))
     return problems
+
+
+def _missing_title(rule: Rule) -> tuple[str, str] | None:
+    """The packaged rules speak both of the platform's languages."""
+    for field, value, language in (("title", rule.title, "English"), ("title_zh", rule.title_zh, "Chinese")):
+        if value is None:
+            return (field, f"missing: the packaged rules give both title (English) and title_zh "
+                           f"(Chinese), and this one has no {language} title")
+    return None
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -286,6 +339,11 @@ class RuleError(CitybrainError):
 
 def packaged_rules_dir() -> Path:
     return Path(str(resources.files("alerts") / "rules"))
+
+
+def is_packaged(path: Path) -> bool:
+    """A file of the packaged rules (which must give both titles), not a site's own."""
+    return path.resolve().parent == packaged_rules_dir().resolve()
 
 
 def rule_files(path: Path | None) -> list[Path]:
@@ -322,16 +380,21 @@ def _validate(entry: object, label: str, name: str) -> tuple[Rule | None, list[P
         failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
         if isinstance(entry, dict) and failed and failed <= _OPTIONAL:
             rest, _ = _validate({k: v for k, v in entry.items() if k not in failed}, label, name)
+            # The two titles are one question (is there a title, do they agree): when
+            # either failed the schema, the other's check would only repeat it.
+            hidden = failed | (set(TITLES) if failed & set(TITLES) else set())
             if rest is not None:
                 problems += [Problem(name, label, f, m) for f, m in semantic_problems(rest)
-                             if f.split(".")[0] not in failed]
+                             if f.split(".")[0] not in hidden]
         return None, problems
     return rule, []
 
 
-def check_text(text: str, name: str, first: dict[str, str] | None = None) -> tuple[list[Rule], list[Problem]]:
+def check_text(text: str, name: str, first: dict[str, str] | None = None, *,
+               both_titles: bool = False) -> tuple[list[Rule], list[Problem]]:
     """Every valid rule and every problem of one file; ``first`` maps ids already seen
-    (in this or earlier files) to where, so an id used twice is a problem too."""
+    (in this or earlier files) to where, so an id used twice is a problem too.
+    ``both_titles``: every rule must give title and title_zh (the packaged rules)."""
     first = {} if first is None else first
     try:
         doc = yaml.safe_load(text)
@@ -358,6 +421,8 @@ def check_text(text: str, name: str, first: dict[str, str] | None = None) -> tup
             problems += bad
             continue
         found = semantic_problems(rule)
+        if both_titles and (missing := _missing_title(rule)) is not None:
+            found.append(missing)
         problems += [Problem(name, label, f, m) for f, m in found]
         if not found and not duplicate:
             rules.append(rule)
@@ -375,7 +440,7 @@ def check_files(paths: Iterable[Path]) -> tuple[list[Rule], list[Problem]]:
         except OSError as exc:
             problems.append(Problem(str(path), None, "(file)", f"cannot read: {exc.strerror or exc}"))
             continue
-        found, bad = check_text(text, str(path), first)
+        found, bad = check_text(text, str(path), first, both_titles=is_packaged(path))
         rules += found
         problems += bad
     return rules, problems

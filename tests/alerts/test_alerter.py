@@ -75,9 +75,11 @@ def test_offline_transition_and_level_one_event_open_incidents_and_page(
             pages = wait_for(lambda: hook.bodies() if len(hook.bodies()) >= 2 else None, timeout=30,
                              what="two pages", alive=proc, log=log)
             assert pages is not None  # wait_for returns only a truthy value
+            # Titles in the platform's language (zh-CN by default); these assets have no
+            # registered name, so their ids are shown.
             assert sorted(p["title"] for p in pages) == [
-                "Security event level I: webshell upload on portal-1",
-                "pump-1 offline (no heartbeat within 150s)"]
+                "I级安全事件：webshell upload（portal-1）",
+                "设备离线：pump-1（150 秒内无心跳）"]
             assert {p["department"] for p in pages} == {"water", "roads"}
             # The device comes back: its incident resolves itself; no further page.
             back = {**transition, "state": "online", "previous": "offline", "at": now.isoformat(),
@@ -96,10 +98,10 @@ def test_offline_transition_and_level_one_event_open_incidents_and_page(
             asyncio.run(produce(boot, settings.state_change_topic, flaps))
             wait_for(lambda: db.execute("SELECT count(*) FROM asset_flapping").fetchone() == (1,),
                      timeout=30, what="a flapping mark", alive=proc, log=log)
-            wait_for(lambda: any("flapping" in p["title"] for p in hook.bodies()), timeout=30,
+            wait_for(lambda: any("抖动" in p["title"] for p in hook.bodies()), timeout=30,
                      what="the flapping page", alive=proc, log=log)
-        flapping = [p["title"] for p in hook.bodies() if "flapping" in p["title"]]
-        assert flapping == ["pump-2 is flapping: 5 state changes within 10 min"]   # once
+        flapping = [p["title"] for p in hook.bodies() if "抖动" in p["title"]]
+        assert flapping == ["状态频繁变化（抖动）：pump-2，10 分钟内状态变化 5 次"]   # once
         mark = db.execute("SELECT asset_id, marked_at, changes, cleared_at FROM asset_flapping").fetchone()
         assert mark == ("pump-2", now + timedelta(seconds=40), 5, None)   # marked at the 5th change
     row = db.execute("SELECT auto_resolved, resolved_by FROM incidents"

@@ -20,22 +20,29 @@ REGISTERED = T0 - timedelta(days=30)
 
 def asset(asset_id: str, kind: str, *, parent: str | None = None, key: str = "infrastructure",
           department: str = "water", district: str | None = "east", tags: tuple[str, ...] = (),
-          interval: int | None = 60) -> AssetInfo:
+          interval: int | None = 60, name: str | None = None, name_zh: str | None = None) -> AssetInfo:
     return AssetInfo(asset_id=asset_id, kind=kind, key=key, department_id=department,
                      registered_at=REGISTERED, district_id=district, parent_id=parent, tags=tags,
-                     expected_interval_s=interval)
+                     expected_interval_s=interval, name=name, name_zh=name_zh)
+
+
+# The registry's names: in both languages, in English only (a zh-CN reader sees that), or
+# none (the id is shown).
+DEPARTMENTS = {"water": ("Water Authority", "水务局"), "gov": ("Government Services Office", None)}
 
 
 def city(children: int = 6) -> Topology:
     """A gateway with IoT children, a link with cameras, a portal, a cloud host, a dataset."""
-    assets = [asset("gw-1", "gateway"), asset("link-1", "link"),
-              asset("portal-1", "portal", key="portal", department="gov"),
-              asset("host-1", "cloud_host", interval=None),
-              asset("ds-1", "dataset", key="data", interval=3600),
+    assets = [asset("gw-1", "gateway", name="East District gateway", name_zh="东区网关"),
+              asset("link-1", "link", name="Riverside link", name_zh="滨江链路"),
+              asset("portal-1", "portal", key="portal", department="gov", name="Citizen portal",
+                    name_zh="市民服务门户"),
+              asset("host-1", "cloud_host", interval=None, name="Tax host", name_zh="税务云主机"),
+              asset("ds-1", "dataset", key="data", interval=3600, name="Permits dataset"),
               asset("lonely-1", "iot_device")]
     assets += [asset(f"dev-{i}", "iot_device", parent="gw-1") for i in range(children)]
     assets += [asset(f"cam-{i}", "camera", parent="link-1", tags=("bridge",)) for i in range(3)]
-    return Topology(assets)
+    return Topology(assets, DEPARTMENTS)
 
 
 def settings(**overrides: Any) -> Settings:

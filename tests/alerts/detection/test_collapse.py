@@ -15,7 +15,7 @@ def test_storm_of_children_becomes_one_parent_incident() -> None:
     storm = out[0]
     assert storm.asset_id == "gw-1" and storm.affected == ("dev-0", "dev-1", "dev-2")
     assert storm.event_at == at(0) and storm.severity is Severity.III   # one level above IV
-    assert storm.title == "3 assets behind gw-1 down" and storm.details["storm"] is True
+    assert storm.title == "告警风暴：东区网关下挂 3 个资产离线" and storm.details["storm"] is True
     out = d.state_change(change("dev-3", "offline", 20), at(20))
     assert fired(out) == [("device-offline:gw-1", True)]                # a repeat, same incident
     assert out[0].affected == ("dev-0", "dev-1", "dev-2", "dev-3")
@@ -34,7 +34,8 @@ def test_a_storm_down_and_back_within_one_batch_still_opens_and_resolves() -> No
     raw = [a for c in changes for a in d.collect_state(c)]
     out = d.process(raw, at(602))
     assert fired(out) == [("device-offline:gw-1", True), ("device-offline:gw-1", False)]
-    assert out[0].affected == ("dev-0", "dev-1", "dev-2") and out[0].title == "3 assets behind gw-1 down"
+    assert out[0].affected == ("dev-0", "dev-1", "dev-2")
+    assert out[0].title == "告警风暴：东区网关下挂 3 个资产离线"
     assert out[1].event_at == at(602)
 
 
@@ -78,7 +79,7 @@ def test_children_of_a_parent_that_is_down_are_inhibited_into_its_incident() -> 
     sent += d.advance(at(100))
     assert {a.fingerprint for a in sent} == {"gateway-offline:gw-1"}       # no child incident
     assert sent[-1].affected == ("dev-0", "dev-1", "dev-2", "dev-3", "dev-4", "dev-5", "gw-1")
-    assert sent[-1].title.startswith("Gateway gw-1 offline") and "6 asset(s) behind it down" in sent[-1].title
+    assert sent[-1].title == "网关离线：东区网关（150 秒内无心跳）；下挂 6 个资产同时离线"
     # The gateway is back but its devices are not yet: the incident stays open until they are.
     assert d.state_change(change("gw-1", "online", 200, previous="offline"), at(200)) == []
     out = []

@@ -17,7 +17,7 @@ def test_link_packet_loss_fires_after_five_minutes_and_clears() -> None:
     out = d.reading("probe", probe("link-1", 300, sent=100, lost=10), at(300))
     assert fired(out) == [("link-packet-loss:link-1", True)]
     assert out[0].event_at == at(0)                      # when the breach began
-    assert out[0].severity is Severity.III and out[0].title == "Packet loss 10.0% on link link-1"
+    assert out[0].severity is Severity.III and out[0].title == "链路丢包率过高：滨江链路（10.0%）"
     assert out[0].department_id == "water" and out[0].key == "infrastructure"
     assert d.reading("probe", probe("link-1", 360, sent=100, lost=10), at(360)) == []  # firing already
     out = d.reading("probe", probe("link-1", 420, sent=100, lost=1), at(420))
@@ -63,7 +63,7 @@ def test_cloud_utilisation_above_90_percent_for_15_minutes() -> None:
         assert d.reading("cloud", usage("host-1", minute * 60, 95.0), at(minute * 60)) == []
     out = d.reading("cloud", usage("host-1", 900, 96.0), at(900))
     assert fired(out) == [("cloud-utilisation-high:host-1", True)]
-    assert out[0].title == "Cloud host host-1 at 96% utilisation"
+    assert out[0].title == "云主机资源使用率过高：税务云主机（96%）"
     assert fired(d.reading("cloud", usage("host-1", 960, 40.0), at(960))) == [
         ("cloud-utilisation-high:host-1", False)]
 
@@ -85,7 +85,7 @@ def test_offline_fires_at_once_unknown_holds_and_online_clears() -> None:
     d = detection()
     out = d.state_change(change("lonely-1", "offline", 0), at(0))
     assert fired(out) == [("device-offline:lonely-1", True)]
-    assert out[0].title == "lonely-1 offline (no heartbeat within 150s)" and out[0].severity is Severity.IV
+    assert out[0].title == "设备离线：lonely-1（150 秒内无心跳）" and out[0].severity is Severity.IV
     assert d.state_change(change("lonely-1", "unknown", 30, previous="offline"), at(30)) == []
     out = d.state_change(change("lonely-1", "online", 60, previous="unknown"), at(60))
     assert fired(out) == [("device-offline:lonely-1", False)] and out[0].event_at == at(60)
@@ -97,7 +97,7 @@ def test_camera_picture_fault_after_five_minutes() -> None:
     assert d.advance(at(299)) == []
     out = d.advance(at(300))
     assert fired(out) == [("camera-picture-fault:cam-0", True)] and out[0].event_at == at(0)
-    assert out[0].title == "Camera cam-0: picture fault (picture fault)"
+    assert out[0].title == "视频画面故障：cam-0（画面故障）"
     out = d.state_change(change("cam-0", "online", 400, previous="degraded", reason="recovered"), at(400))
     assert fired(out) == [("camera-picture-fault:cam-0", False)]
     # A fault shorter than five minutes never fires.
@@ -118,7 +118,7 @@ def test_security_levels_one_and_two_open_at_once_three_needs_a_pattern_four_nev
     out = d.reading("security", security("portal-1", 0, "I"), at(0))
     assert fired(out) == [("security-critical:portal-1:intrusion", True)]
     assert out[0].severity is Severity.I and out[0].key == "security"
-    assert out[0].title == "Security event level I: intrusion attempt on portal-1"
+    assert out[0].title == "I级安全事件：intrusion attempt（市民服务门户）"
     # A repeat of the category on the asset is the same fingerprint (the store counts it).
     assert fired(d.reading("security", security("portal-1", 10, "II"), at(10))) == [
         ("security-critical:portal-1:intrusion", True)]

@@ -18,7 +18,8 @@ def test_flapping_asset_is_marked_and_notified_once_then_held_until_stable() -> 
         sent += d.advance(at(i * 30))
     flapping = [a for a in sent if a.rule_id == FLAPPING_RULE]
     assert fired(flapping) == [("asset-flapping:lonely-1", True)]       # notified once
-    assert flapping[0].severity is Severity.III and "5 state changes" in flapping[0].title
+    assert flapping[0].severity is Severity.III
+    assert flapping[0].title == "状态频繁变化（抖动）：lonely-1，10 分钟内状态变化 5 次"
     # Before the mark (more than 4 changes in 10 min) the changes went out; after it, none.
     offline = [a for a in sent if a.rule_id == "device-offline"]
     assert fired(offline) == [("device-offline:lonely-1", True), ("device-offline:lonely-1", False)] * 2
