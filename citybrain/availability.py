@@ -27,8 +27,12 @@ import psycopg
 from citybrain.indicators import render
 from citybrain.kernel import locks, store
 from citybrain.kernel.errors import StoreError
+from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
 from schemas.registry import LIVENESS_FEED
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 # Which days still lack facts, in the rollup zone: the local days wholly inside
 # [start, end), newest first (a report's recent days matter first), as the report SQL
@@ -112,8 +116,9 @@ def refresh(conn: psycopg.Connection[Any], start: datetime, end: datetime, *, fo
         except psycopg.errors.LockNotAvailable:
             clock.sleep(min(0.05 * 2 ** attempt, 2.0))
         except psycopg.Error as exc:
-            raise StoreError(f"refreshing the availability facts failed: {exc}; check that the schema "
-                             "is migrated (`citybrain db migrate`, migration 012)") from exc
+            raise StoreError(_("refreshing the availability facts failed: {error}; check that the "
+                               "schema is migrated (`citybrain db migrate`, migration 012)").format(
+                error=exc)) from exc
     return RefreshResult((), 0, skipped=True)
 
 
@@ -130,7 +135,7 @@ def refresh_recent(url: str, schema: str, settings: Settings, now: datetime) -> 
     done: list[date] = []
     rows = 0
     with store.connect(url, schema, autocommit=True) as conn:
-        for _ in range(settings.availability_batch_days):
+        for _batch in range(settings.availability_batch_days):
             step = refresh(conn, start, end, max_days=1, attempts=3)
             done += step.days
             rows += step.rows

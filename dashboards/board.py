@@ -71,10 +71,14 @@ class SqlQuery:
 
 @dataclass(frozen=True)
 class PromQuery:
+    """A Prometheus target. ``table``: one row per series with its labels as columns (a
+    table panel's format), instead of one frame per series."""
+
     expr: str
     legend: str = ""
     ref_id: str = "A"
     instant: bool = False
+    table: bool = False
 
 
 class _SqlTarget(cogvariants.Dataquery):
@@ -107,7 +111,7 @@ class _PromTarget(cogvariants.Dataquery):
         self.query = query
 
     def to_json(self) -> dict[str, object]:
-        return {
+        target: dict[str, object] = {
             "refId": self.query.ref_id,
             "datasource": {"type": PROMETHEUS_TYPE, "uid": PROMETHEUS_UID},
             "editorMode": "code",
@@ -116,6 +120,9 @@ class _PromTarget(cogvariants.Dataquery):
             "range": not self.query.instant,
             "instant": self.query.instant,
         }
+        if self.query.table:
+            target["format"] = "table"
+        return target
 
 
 class _PromTargetBuilder(cogbuilder.Builder[cogvariants.Dataquery]):

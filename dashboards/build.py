@@ -20,13 +20,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from citybrain.kernel.i18n import LANGUAGES, Language
+from citybrain.kernel.i18n import LANGUAGES, Catalogue, Language
 from citybrain.kernel.settings import Settings
 from dashboards.board import Board, render
 from dashboards.boards import data, incidents, infrastructure, overview, pipeline, security, services
 from dashboards.errors import DashboardError
 
 JSON_DIR = Path(__file__).with_name("json")
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 BUILDERS: tuple[Callable[[Settings, Language], Board], ...] = (
     overview.build,
@@ -85,7 +87,8 @@ def write(settings: Settings, directory: Path = JSON_DIR,
             path.write_text(text, encoding="utf-8")
             written.append(path)
     except OSError as exc:
-        raise DashboardError(f"cannot write dashboards to {directory}: {exc}") from exc
+        raise DashboardError(_("cannot write dashboards to {directory}: {error}").format(
+            directory=directory, error=exc)) from exc
     return written
 
 

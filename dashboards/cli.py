@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from citybrain.kernel import store
 from citybrain.kernel.console import Output, OutputOpt, console, err, load_settings, print_json
-from citybrain.kernel.i18n import LANGUAGES, N_, Language, language_of
+from citybrain.kernel.i18n import LANGUAGES, N_, Catalogue, Language, language_of
 from citybrain.kernel.runtime import services
+
+MESSAGES = Catalogue.of_package(__name__)
 
 app = typer.Typer(help=N_("""Grafana dashboards as code: build them, push them to Grafana.
 
@@ -76,17 +79,20 @@ def push(
     settings = load_settings()
     url = url or settings.grafana_url
     token = token or (settings.grafana_token.get_secret_value() if settings.grafana_token else None)
+    t = MESSAGES.translator(settings.language)
     if not url or not token:
-        err.print("[red]error:[/red] give --url and --token (or set CITYBRAIN_GRAFANA_URL and "
-                  "CITYBRAIN_GRAFANA_TOKEN)")
+        said = t.gettext("error:")
+        err.print(f"[red]{said}[/red] " + escape(t.gettext(
+            "give --url and --token (or set CITYBRAIN_GRAFANA_URL and CITYBRAIN_GRAFANA_TOKEN)")))
         raise typer.Exit(2)
     sources = [] if skip_datasources else pushing.datasources(pushing.datasource_variables(settings))
     report = pushing.push(pushing.connect(url, token), boards(settings, _languages(language)), sources)
     for what in report.created:
-        console.print(f"created {what}")
+        console.print(escape(t.gettext("created {what}").format(what=what.describe())))
     for what in report.updated:
-        console.print(f"updated {what}")
-    console.print(f"{len(report.created)} created, {len(report.updated)} updated on {url}")
+        console.print(escape(t.gettext("updated {what}").format(what=what.describe())))
+    console.print(escape(t.gettext("{created} created, {updated} updated on {url}").format(
+        created=len(report.created), updated=len(report.updated), url=url)))
 
 
 def status(output: OutputOpt = Output.table) -> None:
@@ -100,4 +106,4 @@ def status(output: OutputOpt = Output.table) -> None:
     if output is Output.json:
         print_json(st.as_dict())
     else:
-        print_status(console, st)
+        print_status(console, st, settings.language)

@@ -17,8 +17,12 @@ from prometheus_client.registry import Collector
 
 from citybrain.kernel.clock import Clock, utc_now
 from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
 from dashboards.metrics_store import StoreCollector
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 
 def serve_process_metrics(settings: Settings, registry: CollectorRegistry = REGISTRY) -> None:
@@ -32,11 +36,11 @@ def serve_process_metrics(settings: Settings, registry: CollectorRegistry = REGI
     try:
         start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     except OSError as exc:
-        raise CitybrainError(
-            f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port} ({exc}); "
-            "another process holds the port: give each worker on this host its own "
-            "CITYBRAIN_METRICS_PORT, or set it to 0 to turn metrics off"
-        ) from exc
+        raise CitybrainError(_(
+            "cannot serve metrics on {address} ({error}); another process holds the port: give "
+            "each worker on this host its own CITYBRAIN_METRICS_PORT, or set it to 0 to turn "
+            "metrics off").format(address=f"{settings.metrics_host}:{settings.metrics_port}",
+                                  error=exc)) from exc
 
 
 class _Both(Collector):

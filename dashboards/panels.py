@@ -130,6 +130,27 @@ def severity_colors(panel: timeseries.Panel, t: Translator) -> timeseries.Panel:
     return panel
 
 
+def series_labels(panel: timeseries.Panel, t: Translator, legend: str,
+                  **labels: Mapping[str, texts.Label]) -> timeseries.Panel:
+    """Series a Prometheus query names by label values (its ``legend``, e.g. ``{{state}}``
+    or ``失败 {{channel}}（{{outcome}}）``) shown with the values' labels instead: Grafana maps
+    no series name, but an override matched by the name renames the series (and, where one
+    label names it, gives it the label's colour). A value without a label keeps its name."""
+    combinations: list[tuple[str, str, str]] = [(legend, legend, "text")]
+    for field, values in labels.items():
+        combinations = [(name.replace("{{" + field + "}}", value),
+                         shown.replace("{{" + field + "}}", t.gettext(label.text)),
+                         label.color if len(labels) == 1 else "text")
+                        for name, shown, _ in combinations for value, label in values.items()]
+    for name, shown, color in combinations:
+        properties = [model.DynamicConfigValue(id_val="displayName", value=shown)]
+        if color != "text":
+            properties.append(model.DynamicConfigValue(
+                id_val="color", value={"mode": "fixed", "fixedColor": color}))
+        panel.override_by_name(name, properties)
+    return panel
+
+
 def ranking(ind: Indicator, t: Translator, *, title: str, span: int = 12, height: int = 8) -> bargauge.Panel:
     """One bar per breakdown member (department, district, asset), coloured by target."""
     return (

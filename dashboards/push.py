@@ -6,6 +6,9 @@ provisioning) created and updates it in place: the folder of each language's boa
 the datasources (``PUT /api/datasources/uid/<uid>``), the dashboards (``POST
 /api/dashboards/db`` with ``overwrite``). Only what does not exist yet is created. A second
 push therefore creates nothing.
+
+What a push did (``PushReport``: each object's kind, uid and title) and why it failed
+(``DashboardError``) are said in the current language (Settings.language in a command).
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ import yaml
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from citybrain.kernel.i18n import Language
+from citybrain.kernel.i18n import Catalogue, Language
 from citybrain.kernel.settings import Settings
 from dashboards.board import Board, folder_title, folder_uid
 from dashboards.errors import DashboardError
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 DATASOURCES_FILE = Path(__file__).with_name("provisioning") / "datasources" / "citybrain.yaml"
 
@@ -32,24 +38,39 @@ _VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 _PROVISIONING_ONLY = {"editable", "version", "orgId", "org_id"}
 
 
+@dataclass(frozen=True)
+class Pushed:
+    """One object a push created or updated in Grafana."""
+
+    kind: str   # folder, datasource, dashboard
+    uid: str
+    title: str
+
+    def describe(self) -> str:
+        """``dashboard "Citybrain · City overview" (citybrain-overview-en)``, in the current language."""
+        text = {"folder": _('folder "{title}" ({uid})'),
+                "datasource": _('datasource "{title}" ({uid})'),
+                "dashboard": _('dashboard "{title}" ({uid})')}[self.kind]
+        return text.format(title=self.title, uid=self.uid)
+
+
 @dataclass
 class PushReport:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
+    created: list[Pushed] = field(default_factory=list)
+    updated: list[Pushed] = field(default_factory=list)
 
 
 def datasource_variables(settings: Settings) -> dict[str, str]:
     """The values of the ``${GRAFANA_*}`` variables of the provisioning file, from settings."""
     if settings.grafana_database_url is None:
-        raise DashboardError(
+        raise DashboardError(_(
             "CITYBRAIN_GRAFANA_DATABASE_URL is not set: the PostgreSQL datasource needs the URL "
-            "Grafana connects with (e.g. postgresql://grafana_reader:PASSWORD@timescaledb:5432/"
-            "citybrain?sslmode=disable); or push with --skip-datasources"
-        )
+            "Grafana connects with (e.g. {example}); or push with --skip-datasources").format(
+            example="postgresql://grafana_reader:PASSWORD@timescaledb:5432/citybrain?sslmode=disable"))
     url = urlsplit(settings.grafana_database_url.get_secret_value())
     if url.scheme not in ("postgresql", "postgres") or not url.hostname or not url.username:
-        raise DashboardError("CITYBRAIN_GRAFANA_DATABASE_URL must look like "
-                             "postgresql://user:password@host:port/database")
+        raise DashboardError(_("CITYBRAIN_GRAFANA_DATABASE_URL must look like {form}").format(
+            form="postgresql://user:password@host:port/database"))
     query = dict(part.split("=", 1) for part in url.query.split("&") if "=" in part)
     return {
         "GRAFANA_DB_HOST": f"{url.hostname}:{url.port or 5432}",
@@ -66,14 +87,16 @@ def datasources(variables: dict[str, str], path: Path = DATASOURCES_FILE) -> lis
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise DashboardError(f"cannot read the datasource provisioning file {path}: {exc}") from exc
+        raise DashboardError(_("cannot read the datasource provisioning file {path}: {error}").format(
+            path=path, error=exc)) from exc
 
     def fill(value: Any) -> Any:
         if isinstance(value, str):
             def one(m: re.Match[str]) -> str:
                 name = m.group(1) or m.group(2)
                 if name not in variables:
-                    raise DashboardError(f"{path}: ${{{name}}} has no value")
+                    raise DashboardError(_("{path}: the variable {variable} has no value").format(
+                        path=path, variable=f"${{{name}}}"))
                 return variables[name]
             return _VAR.sub(one, value)
         if isinstance(value, dict):
@@ -103,9 +126,11 @@ def push(api: GrafanaApi, boards: list[Board], sources: list[dict[str, Any]]) ->
         for board in boards:
             _dashboard(client, board, report)
     except GrafanaException as exc:
-        raise DashboardError(f"Grafana refused the push: {exc}; {_hint(exc.status_code)}") from exc
+        raise DashboardError(_("Grafana refused the push: {error}; {hint}").format(
+            error=exc, hint=_hint(exc.status_code))) from exc
     except OSError as exc:  # the HTTP client's connection errors are OSErrors
-        raise DashboardError(f"cannot reach Grafana ({exc}); check --url / CITYBRAIN_GRAFANA_URL") from exc
+        raise DashboardError(_("cannot reach Grafana ({error}); check --url / CITYBRAIN_GRAFANA_URL")
+                             .format(error=exc)) from exc
     return report
 
 
@@ -121,7 +146,7 @@ def _exists(call: Any, *args: Any) -> bool:
 
 def _folder(api: Any, language: Language, report: PushReport) -> None:
     uid, title = folder_uid(language), folder_title(language)
-    what = f"folder {uid}"
+    what = Pushed("folder", uid, title)
     if _exists(api.folder.get_folder, uid):
         api.folder.update_folder(uid, title=title, overwrite=True)
         report.updated.append(what)
@@ -132,7 +157,7 @@ def _folder(api: Any, language: Language, report: PushReport) -> None:
 
 def _datasource(api: Any, source: dict[str, Any], report: PushReport) -> None:
     uid = source["uid"]
-    what = f"datasource {uid}"
+    what = Pushed("datasource", uid, str(source.get("name", uid)))
     if _exists(api.datasource.get_datasource_by_uid, uid):
         api.datasource.update_datasource_by_uid(uid, source)
         report.updated.append(what)
@@ -142,10 +167,11 @@ def _datasource(api: Any, source: dict[str, Any], report: PushReport) -> None:
 
 
 def _dashboard(api: Any, board: Board, report: PushReport) -> None:
-    what = f"dashboard {board.uid}"
+    document = board.to_json()
+    what = Pushed("dashboard", board.uid, str(document.get("title", board.uid)))
     existed = _exists(api.dashboard.get_dashboard, board.uid)
     api.dashboard.update_dashboard({
-        "dashboard": {**board.to_json(), "id": None},  # matched by uid, never by numeric id
+        "dashboard": {**document, "id": None},  # matched by uid, never by numeric id
         "folderUid": folder_uid(board.language),
         "overwrite": True,
         "message": "citybrain dashboards push",
@@ -155,9 +181,9 @@ def _dashboard(api: Any, board: Board, report: PushReport) -> None:
 
 def _hint(status: int | None) -> str:
     if status == 401:
-        return "the token was not accepted: create a service account token in Grafana"
+        return _("the token was not accepted: create a service account token in Grafana")
     if status == 403:
-        return "the token's service account needs the Editor role (Admin to manage datasources)"
+        return _("the token's service account needs the Editor role (Admin to manage datasources)")
     if status == 412:
-        return "a dashboard with the same name exists in another folder: rename or delete it"
-    return "see Grafana's log for details"
+        return _("a dashboard with the same name exists in another folder: rename or delete it")
+    return _("see Grafana's log for details")

@@ -1,6 +1,9 @@
 """What the store holds right now: events per family, dead letters, assets by state;
 read (``read_status``) and printed for a person at a terminal (``print_status``: the
 status command and the demo's summary).
+
+``Status`` (and ``-o json``) keeps the stored values and ids (``iot``, ``offline``, the
+dead-letter reason classes); the printed tables name them in the reader's language.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from typing import Any, get_args
 import psycopg
 from psycopg import sql
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from citybrain.kernel.i18n import N_, Language, Translator, current_language
+from dashboards import texts
 from schemas.events import TABLES
 from schemas.registry import Key
 from streams.liveness import State
@@ -22,6 +28,18 @@ from streams.liveness import State
 UNTRACKED = "untracked"
 STATES: tuple[str, ...] = (*(s.value for s in State), UNTRACKED)
 KEYS: tuple[Key, ...] = get_args(Key)
+
+# The dead-letter reason classes (``_reason_class``) as a person reads them; the class
+# "invalid field <field>" reads "invalid field {field}".
+REASONS: dict[str, str] = {
+    "invalid JSON": N_("invalid JSON"),
+    "empty message": N_("empty message"),
+    "expected a JSON object": N_("not a JSON object"),
+    "oversized message": N_("oversized message"),
+    "occurred_at in the future": N_("occurred_at in the future"),
+    "occurred_at too old": N_("occurred_at too old"),
+}
+INVALID_FIELD = "invalid field "
 
 
 @dataclass(frozen=True)
@@ -55,7 +73,7 @@ def _reason_class(reason: str) -> str:
     field_part = head.split(":", 1)[0]
     if field_part.startswith("events["):
         field_part = field_part.split("].", 1)[-1]
-    return f"invalid field {field_part}"
+    return f"{INVALID_FIELD}{field_part}"
 
 
 def read_status(conn: psycopg.Connection[Any]) -> Status:
@@ -101,46 +119,62 @@ def read_status(conn: psycopg.Connection[Any]) -> Status:
     )
 
 
-def print_status(console: Console, st: Status) -> None:
-    console.print("[bold]Stored events per family[/bold]")
+def _reason_text(t: Translator, reason: str) -> str:
+    if reason in REASONS:
+        return t.gettext(REASONS[reason])
+    if reason.startswith(INVALID_FIELD):
+        return t.gettext("invalid field {field}").format(field=reason.removeprefix(INVALID_FIELD))
+    return reason
+
+
+def print_status(console: Console, st: Status, language: Language | None = None) -> None:
+    """The status in ``language`` (default: the current one, Settings.language in a command)."""
+    t = texts.translator(language or current_language())
+
+    def bold(text: str) -> str:
+        return f"[bold]{escape(text)}[/bold]"
+
+    console.print(bold(t.gettext("Stored events per family")))
     events = Table()
-    events.add_column("family")
-    events.add_column("events", justify="right")
+    events.add_column(t.gettext("Family"))
+    events.add_column(t.gettext("Events"), justify="right")
     for family, n in st.events.items():
-        events.add_row(family, f"{n:,}")
-    events.add_row("[bold]total[/bold]", f"[bold]{sum(st.events.values()):,}[/bold]")
+        events.add_row(escape(texts.text(t, texts.FAMILIES, family)), f"{n:,}")
+    events.add_row(bold(t.gettext("Total")), bold(f"{sum(st.events.values()):,}"))
     console.print(events)
 
-    console.print(
-        f"Dead-lettered: [bold]{st.dead_lettered}[/bold]    "
-        f"from unregistered sources: {st.unregistered_events:,} events "
-        f"({st.unregistered_sources} asset ids, stored and listed for registration)"
-    )
+    console.print(t.gettext(
+        "Dead-lettered: {dead}    from unregistered sources: {events} events ({sources} asset ids, "
+        "stored and listed for registration)").format(
+        dead=bold(str(st.dead_lettered)), events=f"{st.unregistered_events:,}",
+        sources=st.unregistered_sources))
     if st.dead_letter_reasons:
-        console.print("[bold]Dead letters by reason[/bold]")
+        console.print(bold(t.gettext("Dead letters by reason")))
         dl = Table()
-        dl.add_column("reason")
-        dl.add_column("count", justify="right")
+        dl.add_column(t.gettext("Reason"))
+        dl.add_column(t.gettext("Messages"), justify="right")
         for reason, n in st.dead_letter_reasons.items():
-            dl.add_row(reason, str(n))
+            dl.add_row(escape(_reason_text(t, reason)), str(n))
         console.print(dl)
 
-    console.print("[bold]Registered assets by key and current liveness state[/bold]")
+    console.print(bold(t.gettext("Registered assets by key and current liveness state")))
     assets = Table()
-    assets.add_column("key")
+    assets.add_column(t.gettext("Key"))
     for state in STATES:
-        assets.add_column(state, justify="right")
+        assets.add_column(escape(texts.text(t, texts.COUNTED_STATES, state)), justify="right")
     for key in KEYS:
         row = st.assets.get(key, {})
         if sum(row.values()):
-            assets.add_row(key, *(str(row.get(s, 0)) for s in STATES))
+            assets.add_row(escape(texts.text(t, texts.KEYS, key)), *(str(row.get(s, 0)) for s in STATES))
     console.print(assets)
-    console.print(
-        f"[dim]{UNTRACKED}: kinds without a heartbeat (cloud hosts, datasets, security sensors)[/dim]"
-    )
+    console.print("[dim]" + escape(t.gettext(
+        "{untracked}: kinds without a heartbeat (cloud hosts, datasets, security sensors)").format(
+        untracked=texts.text(t, texts.COUNTED_STATES, UNTRACKED))) + "[/dim]")
     if st.state_changes:
-        changes = ", ".join(f"{state} {n:,}" for state, n in st.state_changes.items())
-        console.print(f"State changes entered: {changes}")
+        changes = t.gettext(", ").join(
+            f"{texts.text(t, texts.COUNTED_STATES, state)} {n:,}" for state, n in st.state_changes.items())
+        console.print(escape(t.gettext("State changes entered: {changes}").format(changes=changes)))
     if st.watermarks:
-        console.print("Feed watermarks (event time): " + ", ".join(
-            f"{f} {w}" for f, w in st.watermarks.items()))
+        marks = t.gettext(", ").join(
+            f"{texts.text(t, texts.FAMILIES, feed)} {w}" for feed, w in st.watermarks.items())
+        console.print(escape(t.gettext("Feed watermarks (event time): {marks}").format(marks=marks)))

@@ -57,6 +57,41 @@ ASSET_STATES: Mapping[str, Label] = {
     "offline": Label(N_("Offline"), "red"),
     "unknown": Label(N_("Unknown"), "text"),
 }
+# What the status command and the assets gauge count an asset in: its liveness state, or
+# "untracked" (dashboards.status.UNTRACKED) for kinds without a heartbeat.
+COUNTED_STATES: Mapping[str, Label] = {**ASSET_STATES, "untracked": Label(N_("Untracked"))}
+# The event families (schemas.events.TABLES), which also name the liveness feeds.
+FAMILIES: Mapping[str, Label] = {
+    "iot": Label(N_("IoT")),
+    "video": Label(N_("Video")),
+    "cloud": Label(N_("Gov cloud")),
+    "security": Label(N_("Security events")),
+    "probe": Label(N_("Service probes")),
+    "data": Label(N_("Data resources")),
+}
+# Notification channels (alerts.notifiers) and why a notification failed
+# (citybrain.kernel.metrics.NOTIFICATION_OUTCOMES).
+CHANNELS: Mapping[str, Label] = {
+    "email": Label(N_("E-mail")),
+    "wecom": Label(N_("WeCom")),
+    "dingtalk": Label(N_("DingTalk")),
+    "feishu": Label(N_("Feishu")),
+    "webhook": Label(N_("Webhook")),
+}
+NOTIFICATION_OUTCOMES: Mapping[str, Label] = {
+    "rejected": Label(N_("rejected by the receiver")),
+    "exhausted": Label(N_("retries exhausted")),
+}
+# The severities of the platform's own Prometheus alerts (alerts/prometheus-rules.yml).
+PLATFORM_ALERT_SEVERITIES: Mapping[str, Label] = {
+    "critical": Label(N_("Critical"), "red"),
+    "warning": Label(N_("Warning"), "orange"),
+}
+# SLA breaches by kind (dashboards.metrics_store.BREACH_KINDS).
+BREACH_KINDS: Mapping[str, Label] = {
+    "response": Label(N_("Response overdue"), "orange"),
+    "resolution": Label(N_("Resolution overdue"), "red"),
+}
 # The five keys, and the response indicators' "ops" in the scorecard.
 KEYS: Mapping[str, Label] = {
     "infrastructure": Label(N_("Infrastructure")),

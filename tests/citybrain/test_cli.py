@@ -56,13 +56,13 @@ def test_simulate_to_file_writes_replayable_json_lines(settings: Settings, tmp_p
     target = tmp_path / "city.jsonl"
     registry = tmp_path / "city.yaml"
     out = citybrain("simulate", "--days", "0.05", "--scale", "0.05", "--to-file", str(target),
-                    "--registry-out", str(registry), env=worker_env(settings))
+                    "--registry-out", str(registry), env=worker_env(settings, CITYBRAIN_LANGUAGE="en"))
     assert out.returncode == 0, out.stderr
     lines = target.read_bytes().splitlines()
     assert len(lines) > 100
     topics = {orjson.loads(line)["topic"] for line in lines}
     assert topics == {settings.topic(f) for f in ("iot", "video", "cloud", "security", "probe", "data")}
-    assert f"{len(lines)} messages written" in out.stdout
+    assert f"{len(lines):,} messages written" in out.stdout
     imported = citybrain("assets", "import", str(registry), "-o", "json", env=worker_env(settings))
     assert imported.returncode == 0, imported.stderr
     assert orjson.loads(imported.stdout)["assets"] > 50

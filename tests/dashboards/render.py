@@ -8,7 +8,9 @@ headers (``displayName`` overrides) and hidden columns, and Chromium takes the p
 Stat panels, bar gauges, tables and time series (bars or lines, an SVG) are drawn; it is an
 imitation of Grafana's look, not Grafana.
 
-    .venv/bin/python -m tests.dashboards.render      # writes docs/screens/dashboard-overview.png
+    .venv/bin/python -m tests.dashboards.render         # writes docs/screens/dashboard-overview.png
+    .venv/bin/python -m tests.dashboards.render --demo  # the same on what `make demo` left:
+                                                        # docs/screens/dashboard-overview-demo.png
 
 uses ``CITYBRAIN_DATABASE_URL`` or, unset, an embedded PostgreSQL; the city is loaded into a
 schema of its own, dropped afterwards. ``tests/dashboards/test_render.py`` runs the same.
@@ -22,6 +24,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
@@ -596,15 +599,17 @@ class Rendered:
 
 
 def render_overview(database_url: str, schema: str, out: Path, *, work: Path,
-                    language: str = "zh-CN") -> Rendered:
-    """The overview board over the simulated city's window: HTML in ``work``, PNG at ``out``."""
+                    language: str = "zh-CN", time_from: datetime = city.START,
+                    time_to: datetime = city.END) -> Rendered:
+    """The overview board over a window (the simulated city's by default): HTML in
+    ``work``, PNG at ``out``."""
     board = overview.build(committed_settings(), "zh-CN" if language == "zh-CN" else "en")
     document = board.to_json()
     options = f"-c search_path={schema} -c default_transaction_read_only=on"
     with psycopg.connect(database_url, autocommit=True, options=options) as conn:
-        frames = run_panels(document, conn, time_from=city.START, time_to=city.END)
+        frames = run_panels(document, conn, time_from=time_from, time_to=time_to)
     home, dashboards, until = GRAFANA_UI[board.language]
-    page = html_page(document, frames, time_from=city.START, time_to=city.END, home=home,
+    page = html_page(document, frames, time_from=time_from, time_to=time_to, home=home,
                      dashboards=dashboards, folder=folder_title(board.language), until=until)
     work.mkdir(parents=True, exist_ok=True)
     html_path = work / "dashboard-overview.html"
@@ -613,7 +618,42 @@ def render_overview(database_url: str, schema: str, out: Path, *, work: Path,
     return Rendered(board, frames, html_path, out)
 
 
+DEMO_SCREEN = ROOT / "docs" / "screens" / "dashboard-overview-demo.png"
+
+
+def render_demo() -> Path:
+    """The overview on the data ``make demo`` left behind, over the demo's simulated day.
+
+    The demo keeps its database (the embedded one in CITYBRAIN_DATA_DIR, default
+    .citybrain/, schema ``citybrain``; a configured server's schema ``citybrain_demo``);
+    the window runs from its first stored event to its last, so "today" is the demo's
+    last simulated day.
+    """
+    settings = Settings()
+    database = None if settings.database_url else EmbeddedDatabase(settings.data_dir)
+    url = settings.database_url if database is None else database.start()
+    assert url is not None
+    schema = settings.database_schema if database is not None else "citybrain_demo"
+    try:
+        with psycopg.connect(url, autocommit=True,
+                             options=f"-c search_path={schema}") as conn:
+            first, last = conn.execute(
+                "SELECT min(occurred_at), max(occurred_at) FROM iot_events").fetchone() or (None, None)
+        if first is None or last is None:
+            raise SystemExit(f"no demo data in schema {schema}: run `make demo` first")
+        with tempfile.TemporaryDirectory(prefix="citybrain-render-") as tmp:
+            render_overview(url, schema, DEMO_SCREEN, work=Path(tmp), language=settings.language,
+                            time_from=first, time_to=last)
+    finally:
+        if database is not None:
+            database.stop()
+    return DEMO_SCREEN
+
+
 def main() -> None:
+    if "--demo" in sys.argv[1:]:
+        print(render_demo().relative_to(ROOT))
+        return
     with tempfile.TemporaryDirectory(prefix="citybrain-render-") as tmp:
         work = Path(tmp)
         configured = os.environ.get("CITYBRAIN_DATABASE_URL")

@@ -141,6 +141,39 @@ def test_the_overview_shows_labels_not_ids() -> None:
         today["targets"][0]["rawSql"]
 
 
+@pytest.mark.parametrize(("language", "offline", "iot", "failed", "critical"), [
+    ("zh-CN", "离线", "物联网", ("失败 wecom（rejected）", "失败 企业微信（被接收方拒收）"), "严重"),
+    ("en", "Offline", "IoT",
+     ("failed wecom (rejected)", "failed WeCom (rejected by the receiver)"), "Critical"),
+])
+def test_the_pipeline_names_the_prometheus_label_values(language: str, offline: str, iot: str,
+                                                        failed: tuple[str, str], critical: str) -> None:
+    """Prometheus names a series by its label values (``offline``, ``iot``); an override
+    matched by that name shows the value's label, in the board's language and colour."""
+    [board] = [b for b in boards(committed_settings(), (language,))  # type: ignore[arg-type]
+               if b.base_uid == "citybrain-pipeline"]
+    panels = board.to_json()["panels"]
+
+    def renamed(panel: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+                for o in panel["fieldConfig"]["overrides"] if o["matcher"]["id"] == "byName"}
+
+    by_expr = {t["expr"]: (p, t) for p in panels if p["type"] != "row" for t in p["targets"]}
+    assets, target = by_expr["sum by (state) (citybrain_assets)"]
+    assert target["legendFormat"] == "{{state}}"
+    assert renamed(assets)["offline"] == {"displayName": offline,
+                                          "color": {"mode": "fixed", "fixedColor": "red"}}
+    ingested = next(p for expr, (p, _) in by_expr.items() if "citybrain_events_ingested_total" in expr)
+    assert renamed(ingested)["iot"] == {"displayName": iot}
+    notifications = next(p for expr, (p, _) in by_expr.items() if "notifications_failed" in expr)
+    assert renamed(notifications)[failed[0]] == {"displayName": failed[1]}
+    listing, target = next(v for expr, v in by_expr.items() if "ALERTS" in expr)
+    assert target["format"] == "table"
+    columns = renamed(listing)
+    assert columns["severity"]["mappings"][0]["options"]["critical"]["text"] == critical
+    assert columns["Time"]["custom.hidden"] is True
+
+
 def test_the_time_zone_comes_from_settings() -> None:
     settings = Settings(timezone="Europe/Berlin")
     board = boards(settings)[0]

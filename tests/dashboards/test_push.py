@@ -32,10 +32,11 @@ def grafana() -> Iterator[GrafanaStandIn]:
         standin.close()
 
 
-def run_push(url: str, token: str, tmp_path: Path, *more: str) -> subprocess.CompletedProcess[str]:
+def run_push(url: str, token: str, tmp_path: Path, *more: str,
+             language: str = "zh-CN") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITYBRAIN_")}
     env.update(CITYBRAIN_GRAFANA_DATABASE_URL=DB_URL, CITYBRAIN_GRAFANA_PROMETHEUS_URL="http://prom:9090",
-               CITYBRAIN_DATA_DIR=str(tmp_path))
+               CITYBRAIN_DATA_DIR=str(tmp_path), CITYBRAIN_LANGUAGE=language)
     return subprocess.run([sys.executable, "-m", "citybrain", "dashboards", "push", "--url", url,
                            "--token", token, *more], capture_output=True, text=True, env=env, timeout=120)
 
@@ -67,10 +68,12 @@ def test_push_creates_then_only_updates(grafana: GrafanaStandIn, tmp_path: Path)
     assert postgres["secureJsonData"] == {"password": "s3cr@t"}
     assert "editable" not in postgres
     assert state.datasources["citybrain-prometheus"]["url"] == "http://prom:9090"
-    assert f"{2 + 2 + len(expected)} created, 0 updated" in first.stdout
+    # What it did, in the language of CITYBRAIN_LANGUAGE (Chinese by default).
+    assert f"已创建 {2 + 2 + len(expected)} 项，已更新 0 项" in first.stdout
+    assert "已创建 仪表盘“城市大脑 · 城市运行总览”（citybrain-overview）" in first.stdout
 
     seen = len(state.requests)
-    second = run_push(grafana.url, TOKEN, tmp_path)
+    second = run_push(grafana.url, TOKEN, tmp_path, language="en")
     assert second.returncode == 0, second.stdout + second.stderr
     again = state.requests[seen:]
     # Nothing new: no creating POST, the same objects, each one version further.
@@ -83,6 +86,7 @@ def test_push_creates_then_only_updates(grafana: GrafanaStandIn, tmp_path: Path)
     assert {d["version"] for d in state.datasources.values()} == {2}
     assert {d["meta"]["version"] for d in state.dashboards.values()} == {2}
     assert f"0 created, {2 + 2 + len(expected)} updated" in second.stdout
+    assert 'updated dashboard "Citybrain · City overview" (citybrain-overview-en)' in second.stdout
 
 
 def test_push_one_language(grafana: GrafanaStandIn, tmp_path: Path) -> None:
@@ -96,6 +100,9 @@ def test_push_one_language(grafana: GrafanaStandIn, tmp_path: Path) -> None:
 def test_a_rejected_token_is_an_error_with_a_hint(grafana: GrafanaStandIn, tmp_path: Path) -> None:
     result = run_push(grafana.url, "wrong", tmp_path)
     assert result.returncode == 1
+    assert "Grafana 拒绝了推送" in result.stderr and "令牌未被接受" in result.stderr
+    result = run_push(grafana.url, "wrong", tmp_path, language="en")
+    assert result.returncode == 1
     assert "token was not accepted" in result.stderr.replace("\n", " ")
     assert not grafana.state.folders and not grafana.state.dashboards
 
@@ -104,7 +111,7 @@ def test_an_unreachable_grafana_is_an_error_with_a_hint(tmp_path: Path) -> None:
     standin = GrafanaStandIn(TOKEN)
     url = standin.url
     standin.close()  # nothing listens there any more
-    result = run_push(url, TOKEN, tmp_path)
+    result = run_push(url, TOKEN, tmp_path, language="en")
     assert result.returncode == 1
     assert "cannot reach Grafana" in result.stderr.replace("\n", " ")
 
@@ -117,3 +124,12 @@ def test_datasources_come_from_the_provisioning_file_with_every_variable_filled(
     assert [s["uid"] for s in sources] == ["citybrain-postgres", "citybrain-prometheus"]
     with pytest.raises(DashboardError, match="CITYBRAIN_GRAFANA_DATABASE_URL"):
         push.datasource_variables(Settings(grafana_database_url=None))
+
+
+def test_push_without_url_or_token_says_what_to_give(tmp_path: Path) -> None:
+    result = run_push("", "", tmp_path)
+    assert result.returncode == 2
+    assert "请提供 --url 和 --token" in result.stderr
+    result = run_push("", "", tmp_path, language="en")
+    assert result.returncode == 2
+    assert "give --url and --token" in result.stderr

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
 from rich.console import Console
 
-from dashboards.status import KEYS, STATES, UNTRACKED, print_status, read_status
+from citybrain.kernel.i18n import Language
+from dashboards.status import KEYS, STATES, UNTRACKED, Status, print_status, read_status
 from streams.liveness import State
 
 ROWS = """
@@ -45,11 +47,37 @@ def test_assets_by_key_and_state_read_and_printed(db: psycopg.Connection[Any]) -
     assert set(st.assets) == set(KEYS)
     assert st.watermarks == {"iot": "2026-03-02T07:59:30+00:00"}
 
+    # The JSON keeps the ids; a person reads the keys, states and families by name: in
+    # Chinese by default (the command's current language), in English when asked.
+    zh, en = printed(st), printed(st, "en")
+    for text, header, first, second, family, untracked in (
+            (zh, "重点领域", "基础设施", "服务门户", "物联网", "未跟踪"),
+            (en, "Key", "Infrastructure", "Service portals", "IoT", "Untracked")):
+        rows = {cells[0]: cells[1:] for line in text.splitlines()
+                if len(cells := [c.strip() for c in re.split("[┃│]", line)[1:-1]]) == 1 + len(STATES)}
+        assert rows[header][-1] == untracked
+        assert rows[first] == ["1", "1", "0", "1", "1"]
+        assert rows[second] == ["0", "0", "0", "0", "1"]
+        assert len(rows) == 3  # keys without assets are not shown
+        assert f"{family} 2026-03-02T07:59:30+00:00" in text  # the iot feed's watermark
+    assert rows["Key"] == ["Online", "Degraded", "Offline", "Unknown", "Untracked"]
+    assert "各类别已入库事件" in zh and "Stored events per family" in en
+    assert "infrastructure" not in zh + en and "offline" not in zh + en
+
+
+def printed(st: Status, language: Language | None = None) -> str:
     console = Console(record=True, width=200)
-    print_status(console, st)
-    rows = {cells[0]: cells[1:] for line in console.export_text().splitlines()
-            if len(cells := line.replace("┃", " ").replace("│", " ").split()) == 1 + len(STATES)}
-    assert rows["key"] == list(STATES)
-    assert rows["infrastructure"] == ["1", "1", "0", "1", "1"]
-    assert rows["portal"] == ["0", "0", "0", "0", "1"]
-    assert "security" not in rows  # keys without assets are not shown
+    print_status(console, st, language)
+    return console.export_text()
+
+
+def test_dead_letters_are_counted_by_reason_and_the_reasons_named(db: psycopg.Connection[Any]) -> None:
+    db.execute("INSERT INTO dead_letters (topic, partition, \"offset\", reason, raw)"
+               " VALUES ('t', 0, 1, 'invalid JSON (line 1)', ''), ('t', 0, 2, 'invalid JSON', ''),"
+               " ('t', 0, 3, 'events[3].status: Input should be online or offline', '')")
+    st = read_status(db)
+    # The JSON keeps the reason classes as they are; the table names them.
+    assert st.dead_letter_reasons == {"invalid JSON": 2, "invalid field status": 1}
+    zh, en = printed(st, "zh-CN"), printed(st, "en")
+    assert "JSON 无效" in zh and "字段 status 无效" in zh and "死信：3" in zh
+    assert "invalid JSON" in en and "invalid field status" in en and "Dead-lettered: 3" in en
