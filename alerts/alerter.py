@@ -33,17 +33,22 @@ after an incident opened, so a page does not wait for the next tick.
   holds and absences still expire when a feed goes quiet); processing time (``clock``,
   the wall clock or, in a replay, ``alerts.watermark_clock.WatermarkClock``) stamps
   incidents and drives escalation.
+* Language: people read the alerter's titles and notifications, written in
+  Settings.language where they are made; its own work (loading, refreshing, the
+  escalation loop) runs in English (``in_english``), so what it logs or stores as
+  evidence (a refused policy, a window it cannot extend) stays English.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import psycopg
 from aiokafka import AIOKafkaConsumer
@@ -66,11 +71,25 @@ from alerts.model import Alert, Severity
 from citybrain.kernel import locks, store
 from citybrain.kernel.clock import Clock, utc_now
 from citybrain.kernel.errors import BrokerError, CitybrainError, StoreError
+from citybrain.kernel.i18n import Catalogue, use_language
 from citybrain.kernel.settings import Settings
 from schemas.events import TABLES
 from streams.decode import Decoder
 
 log = logging.getLogger(__name__)
+MESSAGES = Catalogue.of_package(__name__)          # alerts/locale
+_ = MESSAGES.current
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def in_english(work: Callable[P, R]) -> Callable[P, R]:
+    """``work`` in English: what it raises ends in the log (or as stored evidence)."""
+    @functools.wraps(work)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with use_language("en"):
+            return work(*args, **kwargs)
+    return run
 
 REGISTRY_REFRESH_SECONDS = 10.0
 CALENDAR_REFRESH_SECONDS = 2.0
@@ -176,6 +195,7 @@ class EscalationLoop:
         self._thread.join(30)
         self._conn.close()
 
+    @in_english
     def _run(self) -> None:
         from alerts.incidents.escalation import run_due
 
@@ -250,6 +270,7 @@ class Alerter:
         lock.close()
         raise CitybrainError("stopped while standing by")
 
+    @in_english
     def _load(self) -> Detection:
         conn = self._db.get()
         now = self.clock()
@@ -299,6 +320,7 @@ class Alerter:
         self._checked[what] = self.wall()
         return True
 
+    @in_english
     def refresh(self, detection: Detection, now: datetime) -> None:
         conn = self._db.get()
         if self._due("horizon", HORIZON_REFRESH_SECONDS):
@@ -415,6 +437,11 @@ class Alerter:
                                     self.settings.alerter_tick_seconds)
         consumer: AIOKafkaConsumer | None = None
         try:
+            # Paging needs only the database: it starts before the consumer, whose start
+            # waits for the group to assign partitions; after a crash, that is until the
+            # broker gives up on the dead member (the session timeout), and the pages
+            # already due would wait as long.
+            escalation.start()
             detection = self.detection = await asyncio.to_thread(self._load)
             family_of = self.topics(detection)
             decoders = {f: Decoder(f, max_bytes=self.settings.max_message_bytes,
@@ -431,9 +458,9 @@ class Alerter:
             try:
                 await consumer.start()
             except KafkaError as exc:
-                raise BrokerError(f"the alerter cannot reach the broker at {self.bootstrap}: {exc}; "
-                                  "check CITYBRAIN_KAFKA_BOOTSTRAP") from exc
-            escalation.start()
+                raise BrokerError(_("the alerter cannot reach the broker at {address}: {error}; check "
+                                    "CITYBRAIN_KAFKA_BOOTSTRAP").format(address=self.bootstrap,
+                                                                        error=exc)) from exc
             last_tick = 0.0
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=100, max_records=20_000)

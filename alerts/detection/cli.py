@@ -3,6 +3,11 @@
 Examples:
     citybrain rules check                      # the rules the alerter would load
     citybrain rules check my-rules/ extra.yaml -o json
+
+The table output is in CITYBRAIN_LANGUAGE: each problem names its file, rule and field
+(as written in the files) and says what is wrong in words (rules.py's; pydantic's own
+schema messages stay as pydantic writes them). ``-o json`` keeps its keys; a problem's
+``message`` is the same sentence.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import typer
 
 from alerts.detection.rules import check_files, rule_files
 from citybrain.kernel.console import Output, OutputOpt, console, load_settings
-from citybrain.kernel.i18n import N_
+from citybrain.kernel.i18n import N_, Catalogue, current_language
+
+MESSAGES = Catalogue.of_package(__name__)          # alerts/locale
 
 rules_app = typer.Typer(help=N_("Alert rules.\n\nExample: citybrain rules check alerts/rules/"),
                         no_args_is_help=True)
@@ -40,9 +47,14 @@ def check(
             "problems": [{"file": p.file, "rule": p.rule, "field": p.field, "message": p.message}
                          for p in problems]}, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
+        # The command's language (citybrain/cli.py makes Settings.language current): checking
+        # files given by path needs no valid settings otherwise.
+        t = MESSAGES.translator(current_language())
         for p in problems:
             console.print(str(p), markup=False, highlight=False)
-        verdict = f"{len(problems)} problem(s)" if problems else "OK"
-        console.print(f"{len(rules)} valid rule(s) in {len(paths)} file(s): {verdict}", markup=False)
+        verdict = (t.gettext("{count} problem(s)").format(count=len(problems)) if problems
+                   else t.gettext("OK"))
+        console.print(t.gettext("{rules} valid rule(s) in {files} file(s): {verdict}").format(
+            rules=len(rules), files=len(paths), verdict=verdict), markup=False)
     if problems:
         raise typer.Exit(1)

@@ -70,10 +70,15 @@ from alerts.detection.readings import Match, metrics
 from alerts.detection.topology import AssetInfo
 from alerts.model import Severity
 from citybrain.kernel.errors import CitybrainError
-from citybrain.kernel.i18n import Language
+from citybrain.kernel.i18n import N_, Catalogue, Language
 from citybrain.kernel.settings import FAMILIES
 from schemas.events import MODELS
 from schemas.registry import AssetKind, Key
+
+# What a rule file's problems say is in the current language (``use_language``: the
+# CLI's command); files, rules, fields and values are named as written.
+MESSAGES = Catalogue.of_package(__name__)          # alerts/locale
+_ = MESSAGES.current
 
 SOURCES: tuple[str, ...] = (*FAMILIES, "state")
 # The liveness states (streams.liveness.State) a ``state`` rule may watch, spelled out so
@@ -87,15 +92,16 @@ _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 def parse_duration(value: object) -> object:
     """``90s``, ``5m``, ``1h30m``, ``2d`` or a number of seconds."""
     if isinstance(value, bool):
-        raise ValueError("a duration like 30s, 5m, 1h or 1d")
+        raise ValueError(_("a duration like 30s, 5m, 1h or 1d"))
     if isinstance(value, int | float):
         if value < 0:
-            raise ValueError("must not be negative")
+            raise ValueError(_("must not be negative"))
         return timedelta(seconds=value)
     if isinstance(value, str):
         m = _DURATION.match(value.strip())
         if m is None or not any(m.groups()):
-            raise ValueError(f"{value!r} is not a duration like 30s, 5m, 1h30m or 1d")
+            raise ValueError(_("{value} is not a duration like 30s, 5m, 1h30m or 1d").format(
+                value=repr(value)))
         d, h, mi, s = (int(g or 0) for g in m.groups())
         return timedelta(days=d, hours=h, minutes=mi, seconds=s)
     return value
@@ -222,7 +228,8 @@ def _where_problems(family: str, where: Match, field: str) -> list[tuple[str, st
         info = fields.get(name)
         if info is None or name in ("schema_version", "event_id"):
             known = ", ".join(sorted(n for n in fields if n not in ("schema_version", "event_id")))
-            problems.append((f"{field}.{name}", f"no field {name!r} in {family} events (fields: {known})"))
+            problems.append((f"{field}.{name}", _("no field {name} in {family} events (fields: {known})")
+                             .format(name=repr(name), family=family, known=known)))
             continue
         annotation = info.annotation
         if annotation is None:
@@ -236,7 +243,8 @@ def _where_problems(family: str, where: Match, field: str) -> list[tuple[str, st
                 adapter.validate_python(value, strict=True)
             except ValidationError as exc:
                 msg = exc.errors()[0]["msg"]
-                problems.append((f"{field}.{name}", f"{value!r} is not a valid {name} ({msg})"))
+                problems.append((f"{field}.{name}", _("{value} is not a valid {name} ({error})").format(
+                    value=repr(value), name=name, error=msg)))
     return problems
 
 
@@ -246,31 +254,34 @@ def semantic_problems(rule: Rule) -> list[tuple[str, str]]:
     cond = rule.condition
     if rule.source == "state":
         if not isinstance(cond, StateIs):
-            problems.append(("condition.kind", f"source state takes condition kind state, not {cond.kind}"))
+            problems.append(("condition.kind", _("source state takes condition kind state, not {kind}")
+                             .format(kind=cond.kind)))
     elif isinstance(cond, StateIs):
-        problems.append(("source", "condition kind state needs source: state"))
+        problems.append(("source", _("condition kind state needs source: state")))
     if rule.source != "state":
         family = rule.source
         if isinstance(cond, Threshold) and cond.metric not in metrics(family):
-            problems.append(("condition.metric", f"unknown metric {cond.metric!r} for {family} "
-                                                 f"(known: {', '.join(metrics(family))})"))
+            problems.append(("condition.metric", _("unknown metric {metric} for {family} (known: {known})")
+                             .format(metric=repr(cond.metric), family=family,
+                                     known=", ".join(metrics(family)))))
         if isinstance(cond, Threshold | Consecutive | Absence | EventMatch):
             problems += _where_problems(family, cond.where, "condition.where")
         if isinstance(cond, Consecutive):
             problems += _where_problems(family, cond.match, "condition.match")
         if isinstance(cond, EventMatch):
             fields = MODELS[family].model_fields
-            problems += [("condition.group_by", f"no field {g!r} in {family} events")
-                         for g in cond.group_by if g not in fields]
+            problems += [("condition.group_by", _("no field {name} in {family} events").format(
+                name=repr(g), family=family)) for g in cond.group_by if g not in fields]
     if rule.severity == "event" and rule.source != "security":
-        problems.append(("severity", "severity event (the event's own level) is only for source security"))
+        problems.append(("severity", _("severity event (the event's own level) is only for source security")))
     if isinstance(cond, EventMatch | Absence) and rule.for_:
-        what = "use count and within" if isinstance(cond, EventMatch) else "use within (and factor)"
-        problems.append(("for", f"a {cond.kind} condition takes no for; {what}"))
+        said = (N_("a {kind} condition takes no for; use count and within") if isinstance(cond, EventMatch)
+                else N_("a {kind} condition takes no for; use within (and factor)"))
+        problems.append(("for", _(said).format(kind=cond.kind)))
     if isinstance(cond, EventMatch) and cond.count > 1 and cond.within is None:
-        problems.append(("condition.within", "count above 1 needs within (e.g. 1h)"))
+        problems.append(("condition.within", _("count above 1 needs within (e.g. 1h)")))
     if rule.outage and not isinstance(cond, StateIs | Consecutive):
-        problems.append(("outage", "only state and consecutive conditions can say an asset is down"))
+        problems.append(("outage", _("only state and consecutive conditions can say an asset is down")))
     return problems + _title_problems(rule)
 
 
@@ -280,36 +291,40 @@ TITLES = ("title", "title_zh")
 def _title_problems(rule: Rule) -> list[tuple[str, str]]:
     templates = {f: t for f, t in zip(TITLES, (rule.title, rule.title_zh), strict=True) if t is not None}
     if not templates:
-        return [("title", "no title: give title (English), title_zh (Chinese) or both")]
+        return [("title", _("no title: give title (English), title_zh (Chinese) or both"))]
     problems: list[tuple[str, str]] = []
     named: dict[str, set[str]] = {}
     for field, template in templates.items():
         try:
             names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
         except ValueError as exc:
-            problems.append((field, f"bad template: {exc}"))
+            problems.append((field, _("bad template: {error}").format(error=exc)))
             continue
         unknown = sorted(n for n in names if n.split(".")[0].split("[")[0] not in PLACEHOLDERS)
         if unknown:
             known = ", ".join(sorted(PLACEHOLDERS))
-            problems.append((field, f"unknown placeholders {unknown}; use {known}"))
+            problems.append((field, _("unknown placeholders {unknown}; use {known}").format(
+                unknown=unknown, known=known)))
             continue
         named[field] = {n.split(".")[0].split("[")[0] for n in names}
     if len(named) == 2 and named["title"] != named["title_zh"]:
         # A reader of either language is told the same facts (an operator switching the
         # platform's language must not lose the reason or the value from the title).
         zh, en = (", ".join(sorted(named[f])) for f in ("title_zh", "title"))
-        problems.append(("title_zh", f"names {{{zh}}} but title names {{{en}}}: "
-                                     "give both the same placeholders"))
+        problems.append(("title_zh", _("names {{{zh}}} but title names {{{en}}}: give both the same "
+                                       "placeholders").format(zh=zh, en=en)))
     return problems
 
 
 def _missing_title(rule: Rule) -> tuple[str, str] | None:
     """The packaged rules speak both of the platform's languages."""
-    for field, value, language in (("title", rule.title, "English"), ("title_zh", rule.title_zh, "Chinese")):
+    for field, value, said in (
+            ("title", rule.title, N_("missing: the packaged rules give both title (English) and title_zh "
+                                     "(Chinese), and this one has no English title")),
+            ("title_zh", rule.title_zh, N_("missing: the packaged rules give both title (English) and "
+                                           "title_zh (Chinese), and this one has no Chinese title"))):
         if value is None:
-            return (field, f"missing: the packaged rules give both title (English) and title_zh "
-                           f"(Chinese), and this one has no {language} title")
+            return (field, _(said))
     return None
 
 
@@ -323,8 +338,10 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"rule {self.rule}: " if self.rule else ""
-        return f"{self.file}: {where}{self.field}: {self.message}"
+        if self.rule:
+            return _("{file}: rule {rule}: {field}: {message}").format(
+                file=self.file, rule=self.rule, field=self.field, message=self.message)
+        return _("{file}: {field}: {message}").format(file=self.file, field=self.field, message=self.message)
 
 
 class RuleError(CitybrainError):
@@ -333,8 +350,8 @@ class RuleError(CitybrainError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         shown = "\n  ".join(str(p) for p in self.problems)
-        super().__init__(f"{len(self.problems)} problem(s) in the alert rules "
-                         f"(check with `citybrain rules check`):\n  {shown}")
+        super().__init__(_("{count} problem(s) in the alert rules (check with `citybrain rules check`):")
+                         .format(count=len(self.problems)) + f"\n  {shown}")
 
 
 def packaged_rules_dir() -> Path:
@@ -400,22 +417,25 @@ def check_text(text: str, name: str, first: dict[str, str] | None = None, *,
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        return [], [Problem(name, None, "(file)", f"not valid YAML{where}: "
-                                                  f"{getattr(exc, 'problem', None) or exc}")]
+        error = getattr(exc, "problem", None) or exc
+        said = (_("not valid YAML at line {line}, column {column}: {error}").format(
+                    line=mark.line + 1, column=mark.column + 1, error=error) if mark is not None
+                else _("not valid YAML: {error}").format(error=error))
+        return [], [Problem(name, None, "(file)", said)]
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
-        return [], [Problem(name, None, "rules", "the file must hold a mapping with a `rules:` list")]
+        return [], [Problem(name, None, "rules", _("the file must hold a mapping with a `rules:` list"))]
     unknown = sorted(set(doc) - {"rules"})
-    problems = [Problem(name, None, k, "unknown top-level key (only `rules:`)") for k in unknown]
+    problems = [Problem(name, None, k, _("unknown top-level key (only `rules:`)")) for k in unknown]
     rules: list[Rule] = []
     for index, entry in enumerate(doc["rules"]):
         has_id = isinstance(entry, dict) and isinstance(entry.get("id"), str)
         label = str(entry["id"]) if has_id else f"#{index + 1}"
         duplicate = has_id and label in first
         if duplicate:
-            problems.append(Problem(name, label, "id", f"already defined in {first[label]}"))
+            problems.append(Problem(name, label, "id", _("already defined in {where}").format(
+                where=first[label])))
         elif has_id:
-            first[label] = f"{name} (rule #{index + 1})"
+            first[label] = _("{file} (rule #{number})").format(file=name, number=index + 1)
         rule, bad = _validate(entry, label, name)
         if rule is None:
             problems += bad
@@ -438,7 +458,8 @@ def check_files(paths: Iterable[Path]) -> tuple[list[Rule], list[Problem]]:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            problems.append(Problem(str(path), None, "(file)", f"cannot read: {exc.strerror or exc}"))
+            problems.append(Problem(str(path), None, "(file)", _("cannot read: {error}").format(
+                error=exc.strerror or exc)))
             continue
         found, bad = check_text(text, str(path), first, both_titles=is_packaged(path))
         rules += found
@@ -450,7 +471,7 @@ def load_rules(path: Path | None = None) -> list[Rule]:
     """The rules to evaluate; raises RuleError listing every problem."""
     files = rule_files(path)
     if not files:
-        raise RuleError([Problem(str(path), None, "(folder)", "no *.yaml rule files")])
+        raise RuleError([Problem(str(path), None, "(folder)", _("no *.yaml rule files"))])
     rules, problems = check_files(files)
     if problems:
         raise RuleError(problems)

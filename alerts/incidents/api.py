@@ -9,7 +9,8 @@ escalation policies (its own department's only, when its token is limited to one
 Robot webhook credentials are shown to nobody; the e-mail addresses of the people paged
 only to those who page or administer that department (``alerts.incidents.disclosure``).
 Errors: unknown incident 404, an action the incident's status does not allow 409 (the
-message names from, to and what is allowed), unusable input 422.
+message names from, to and what is allowed), unusable input 422; each ``detail`` in the
+current language (``use_language``, the request's: Settings.language).
 
 Acknowledging from a notification (``/incidents/{id}/ack-link``, no token): the link a
 page carries is signed for its recipient and expires (``alerts.incidents.ack_link``). Its GET only
@@ -58,6 +59,7 @@ from citybrain.kernel.settings import Settings
 from schemas.names import names_for
 
 router = APIRouter(tags=["incidents"])
+_ = MESSAGES.current     # the alerts catalogue, in the request's language
 
 # A department or asset id in a filter: longer is no id (as the window's department and a
 # maintenance window's target).
@@ -76,7 +78,7 @@ def _date_time(value: object) -> object:
     # pydantic would read a number (to=0.5, to=1700000000) as seconds since 1970; the
     # document says an RFC 3339 date-time, and a number is refused as not one.
     if isinstance(value, str) and not (value[:4].isdigit() and value[4:5] == "-"):
-        raise ValueError("not a date-time: give ISO 8601 with an offset, e.g. 2026-03-02T09:00:00+08:00")
+        raise ValueError(_("not a date-time: give ISO 8601 with an offset, e.g. 2026-03-02T09:00:00+08:00"))
     return value
 
 
@@ -115,9 +117,9 @@ def _visible(conn: Connection, who: Principal, incident_id: int) -> incidents.In
     except IncidentError as exc:
         raise _http(exc) from exc
     if not who.may_see(found.department_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"this token is limited to department {who.department!r}; "
-                            f"incident {incident_id} belongs to {found.department_id!r}")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, _(
+            "this token is limited to department {department}; incident {number} belongs to {owner}").format(
+                department=repr(who.department), number=incident_id, owner=repr(found.department_id)))
     return found
 
 
@@ -133,7 +135,7 @@ def _shown(who: Principal, found: incidents.Incident, *, with_timeline: bool = T
 def _act(conn: Connection, who: Principal, incident_id: int,
          action: Callable[[], incidents.Incident]) -> dict[str, Any]:
     found = _visible(conn, who, incident_id)
-    within(who, found.department_id, f"incident {incident_id}")
+    within(who, found.department_id, _("incident {number}").format(number=incident_id))
     try:
         return _shown(who, action())
     except IncidentError as exc:
@@ -222,7 +224,7 @@ def get_policy(department_id: str, who: Reader, conn: Conn,
                         "keep the stored address.")
 def put_policy(department_id: str, body: dict[str, Any], who: Admin, conn: Conn, now: Now,
                settings: Annotated[Settings, Depends(settings_dep)]) -> dict[str, Any]:
-    within(who, department_id, "escalation policy")
+    within(who, department_id, _("escalation policy"))
     try:
         policy = escalation_policy.with_stored_addresses(
             conn, department_id, escalation_policy.parse_policy(body), settings)
@@ -236,9 +238,10 @@ def put_policy(department_id: str, body: dict[str, Any], who: Admin, conn: Conn,
 @router.delete("/escalation-policies/{department_id}",
                summary="Drop a stored policy (back to the YAML file or the default)")
 def delete_policy(department_id: str, who: Admin, conn: Conn, now: Now) -> dict[str, Any]:
-    within(who, department_id, "escalation policy")
+    within(who, department_id, _("escalation policy"))
     if not escalation_policy.remove_policy(conn, department_id, who.actor, now=now):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no stored policy for {department_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _("no stored policy for {department}").format(
+            department=repr(department_id)))
     return {"removed": department_id}
 
 
@@ -384,7 +387,7 @@ async def _form(request: Request) -> dict[str, str]:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "form too large")
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, _("form too large"))
     try:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=8)
     except (UnicodeDecodeError, ValueError):

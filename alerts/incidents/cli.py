@@ -2,7 +2,10 @@
 
 The command acts as ``cli:<os user>`` (it holds database credentials, so it is trusted
 like an admin); every action writes its timeline and audit entries like the API does.
-Tables show times in CITYBRAIN_TIMEZONE; JSON keeps UTC.
+Tables are for people: in CITYBRAIN_LANGUAGE (headers, severities, statuses, timeline
+entries), departments and assets by name with the id an operator types, times in
+CITYBRAIN_TIMEZONE. JSON keeps ids, enum values and UTC; a timeline entry's detail is
+shown as it was stored.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from rich.table import Table
 from alerts.incidents import store as incidents
 from alerts.incidents.lifecycle import IncidentStatus
 from alerts.model import Severity
+from alerts.notifiers.message import MESSAGES, join, named, severity_label, status_label
 from citybrain.kernel import audit, store
 from citybrain.kernel.clock import utc_now
 from citybrain.kernel.console import Output, OutputOpt, console, load_settings, print_json
-from citybrain.kernel.i18n import N_
+from citybrain.kernel.i18n import N_, Translator
 from citybrain.kernel.runtime import services
 from citybrain.kernel.settings import Settings
+from schemas.names import Names, names_for
 
 incidents_app = typer.Typer(
     help=N_("Incidents and the 30-minute response workflow.\n\n"
@@ -42,6 +47,40 @@ incidents_app = typer.Typer(
 
 def _print(renderable: Any) -> None:
     console.print(renderable)
+
+
+# The timeline's entry kinds (incident_events.kind: ids, as JSON and the API give them).
+TIMELINE_LABELS: dict[str, str] = {
+    "opened": N_("opened"),
+    "acknowledged": N_("acknowledged"),
+    "resolved": N_("resolved"),
+    "closed": N_("closed"),
+    "reopened": N_("reopened"),
+    "assigned": N_("assigned"),
+    "comment": N_("comment"),
+    "assets.added": N_("assets added"),
+    "sla.breach": N_("SLA breach"),
+    "escalation.step": N_("escalation step"),
+    "escalation.warning": N_("escalation warning"),
+    "escalation.error": N_("escalation error"),
+    "notification.attempt": N_("notification sending"),
+    "notification.delivered": N_("notification delivered"),
+    "notification.retrying": N_("notification retrying"),
+    "notification.failed": N_("notification failed"),
+    "notification.cancelled": N_("notification cancelled"),
+}
+SYSTEM_ACTOR = N_("system")
+
+
+def _actor(t: Translator, actor: str | None) -> str:
+    # Actors are ids (cli:<user>, token:<id>, link:<name>) but for the platform itself.
+    return t.gettext(SYSTEM_ACTOR) if actor == "system" else actor or ""
+
+
+def _names(conn: psycopg.Connection[Any], t: Translator, found: list[incidents.Incident]) -> Names:
+    assets = [a for i in found for a in ([i.asset_id] if i.asset_id else []) + list(i.assets)]
+    return names_for(conn, t.language, department_ids=[i.department_id for i in found if i.department_id],
+                     asset_ids=assets)
 
 
 
@@ -81,46 +120,67 @@ def list_command(
     filters = incidents.Filters(status=status, severity=severity, department_id=department, asset_id=asset,
                                 opened_from=_aware(since, settings), opened_to=_aware(until, settings),
                                 limit=limit)
+    t = MESSAGES.translator(settings.language)
     with _connection(settings) as conn:
         found = incidents.list_incidents(conn, filters)
+        names = _names(conn, t, found) if output is Output.table else Names(t.language)
     if output is Output.json:
         print_json({"incidents": [i.as_dict(with_timeline=False) for i in found], "count": len(found)})
         return
-    table = Table("id", "sev", "status", "department", "asset", "title", "opened", "respond by",
-                  "acked by", "repeats", caption=f"times in {settings.timezone}")
+    columns = (N_("No."), N_("Severity"), N_("Status"), N_("Department"), N_("Affected asset"), N_("Title"),
+               N_("Opened"), N_("Respond by"), N_("Acknowledged by"), N_("Repeats"))
+    table = Table(*(t.gettext(c) for c in columns),
+                  caption=t.gettext("Times in {zone}").format(zone=settings.timezone))
     for i in found:
-        table.add_row(str(i.incident_id), i.severity.value, i.status.value, i.department_id or "",
-                      i.asset_id or "", i.title, _local(i.opened_at, settings, "%m-%d %H:%M"),
-                      _local(i.response_due_at, settings, "%m-%d %H:%M"), i.acknowledged_by or "",
+        table.add_row(str(i.incident_id), severity_label(t, i.severity), status_label(t, i.status.value),
+                      named(names.department(i.department_id), i.department_id),
+                      named(names.asset(i.asset_id), i.asset_id), i.title,
+                      _local(i.opened_at, settings, "%m-%d %H:%M"),
+                      _local(i.response_due_at, settings, "%m-%d %H:%M"), _actor(t, i.acknowledged_by),
                       str(i.repeat_count))
     _print(table)
 
 
-def _show(found: incidents.Incident, settings: Settings, output: Output) -> None:
+def _show(found: incidents.Incident, names: Names, settings: Settings, output: Output) -> None:
     if output is Output.json:
         print_json(found.as_dict())
         return
+    t = MESSAGES.translator(settings.language)
+
+    def when_who(at: datetime | None, who: str | None) -> str:
+        return f"{_local(at, settings)} {_actor(t, who)}".strip() or "-"
+
+    status = status_label(t, found.status.value)
+    policy = found.escalation_policy.get("source", "?")
+    escalation = (t.gettext("policy {policy}; next step {step} at {time}").format(
+                      policy=policy, step=found.escalation_step,
+                      time=_local(found.next_escalation_at, settings))
+                  if found.next_escalation_at else
+                  t.gettext("policy {policy}; no step pending").format(policy=policy))
     facts = Table.grid(padding=(0, 2))
     for label, value in (
-        ("incident", f"#{found.incident_id} [{found.severity.value}] {found.title}"),
-        ("status", found.status.value + (" (auto-resolved)" if found.auto_resolved else "")),
-        ("department / asset", f"{found.department_id or '-'} / {found.asset_id or '-'}"),
-        ("affected assets", ", ".join(found.assets) or "-"),
-        ("opened", _local(found.opened_at, settings)),
-        ("respond by", _local(found.response_due_at, settings)),
-        ("resolve by", _local(found.resolution_due_at, settings)),
-        ("acknowledged", f"{_local(found.acknowledged_at, settings)} {found.acknowledged_by or ''}".strip()),
-        ("assigned to", found.assigned_to or "-"),
-        ("resolved", f"{_local(found.resolved_at, settings)} {found.resolved_by or ''}".strip()),
-        ("repeats / reopened", f"{found.repeat_count} / {found.reopened_count}"),
-        ("escalation", f"policy {found.escalation_policy.get('source', '?')}, next step "
-                       f"{found.escalation_step} at {_local(found.next_escalation_at, settings) or '-'}"),
+        (N_("Incident"), f"#{found.incident_id} [{severity_label(t, found.severity)}] {found.title}"),
+        (N_("Status"), t.gettext("{status} (auto-resolved)").format(status=status) if found.auto_resolved
+         else status),
+        (N_("Department"), named(names.department(found.department_id), found.department_id) or "-"),
+        (N_("Affected assets"), join(t, [named(names.asset(a), a) for a in found.assets]) or "-"),
+        (N_("Opened"), _local(found.opened_at, settings)),
+        (N_("Respond by"), _local(found.response_due_at, settings)),
+        (N_("Resolve by"), _local(found.resolution_due_at, settings)),
+        (N_("Acknowledged"), when_who(found.acknowledged_at, found.acknowledged_by)),
+        (N_("Assigned to"), found.assigned_to or "-"),
+        (N_("Resolved"), when_who(found.resolved_at, found.resolved_by)),
+        (N_("Repeats / reopened"), f"{found.repeat_count} / {found.reopened_count}"),
+        (N_("Escalation"), escalation),
     ):
-        facts.add_row(label, value)
+        facts.add_row(t.gettext(label), value)
     _print(facts)
-    timeline = Table("at", "actor", "what", "detail")
+    # The detail is the entry as stored (evidence, written once): shown as it is.
+    timeline = Table(t.gettext("Time"), t.gettext("By"), t.gettext("Entry"), t.gettext("Detail"),
+                     caption=t.gettext("Times in {zone}").format(zone=settings.timezone))
     for e in found.timeline:
-        timeline.add_row(_local(e.at, settings), e.actor, e.kind,
+        kind = TIMELINE_LABELS.get(e.kind)
+        timeline.add_row(_local(e.at, settings), _actor(t, e.actor), t.gettext(kind) if kind else e.kind,
                          orjson.dumps(e.detail).decode()[:200])
     _print(timeline)
 
@@ -128,9 +188,11 @@ def _show(found: incidents.Incident, settings: Settings, output: Output) -> None
 @incidents_app.command("show", help=N_("One incident with its affected assets and timeline."))
 def show_command(incident_id: int, output: OutputOpt = Output.table) -> None:
     settings = load_settings()
+    t = MESSAGES.translator(settings.language)
     with _connection(settings) as conn:
         found = incidents.show(conn, incident_id)
-    _show(found, settings, output)
+        names = _names(conn, t, [found])
+    _show(found, names, settings, output)
 
 
 def _act(incident_id: int, output: Output,
@@ -138,9 +200,11 @@ def _act(incident_id: int, output: Output,
     settings = load_settings()
     # The shell is where the clock is read; the store receives it.
     now = utc_now()
+    t = MESSAGES.translator(settings.language)
     with _connection(settings) as conn:
         found = action(conn, audit.Actor.cli(), now)
-    _show(found, settings, output)
+        names = _names(conn, t, [found])
+    _show(found, names, settings, output)
 
 
 @incidents_app.command("ack", help=N_("Acknowledge an incident: the first response; stops its escalation."))

@@ -20,6 +20,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from alerts.notifiers.transport import redact_address
+from citybrain.kernel.i18n import Catalogue
+
+MESSAGES = Catalogue.of_package(__name__)          # alerts/locale
+_ = MESSAGES.current
 
 MASK = "***"
 REDACTED = "…"          # what redact_address leaves where a credential was
@@ -78,8 +82,9 @@ def keep_stored_addresses(groups: Iterable[tuple[str, str]],
             continue
         full = known.get((channel, address))
         if full is None:
-            problems.append(f"groups.{index}.address: {address!r} is a redacted address that matches no "
-                            "stored group of this channel; give the full address")
+            problems.append(f"groups.{index}.address: " + _(
+                "{address} is a redacted address that matches no stored group of this channel; give the"
+                " full address").format(address=repr(address)))
             full = address
         addresses.append(full)
     return addresses, problems

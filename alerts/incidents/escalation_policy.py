@@ -12,13 +12,16 @@ A department's policy that does not validate (say ``after_minutes: 1e300``, whic
 clock can add) is refused wherever it is read: the API answers 422, ``problems`` lists it
 when the alerter starts, and an incident of that department opens with the default
 ladder instead, its timeline saying why — one bad policy never leaves an incident
-without pages.
+without pages. A refusal says why in the current language (``use_language``: the API's
+request; the alerter reads policies in English, for its log and the timeline); the
+field-level messages of pydantic's own checks stay as pydantic writes them.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
@@ -33,7 +36,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from alerts.incidents import disclosure
 from citybrain.kernel import audit
 from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
+
+MESSAGES = Catalogue.of_package(__name__)          # alerts/locale
+_ = MESSAGES.current
 
 Connection = psycopg.Connection[Any]
 Target = Literal["oncall", "lead", "first_responsible", "duty_supervisor", "group"]
@@ -71,8 +78,8 @@ class Step(BaseModel):
     @classmethod
     def _bounded(cls, value: float) -> float:
         if not math.isfinite(value) or value > MAX_AFTER_MINUTES:
-            raise ValueError(f"after_minutes must be a number of minutes from 0 to {MAX_AFTER_MINUTES}"
-                             f" (30 days), got {value:g}")
+            raise ValueError(_("after_minutes must be a number of minutes from 0 to {most} (30 days), "
+                               "got {value}").format(most=MAX_AFTER_MINUTES, value=f"{value:g}"))
         return value
 
 
@@ -86,7 +93,8 @@ class Policy(BaseModel):
     def _ordered(self) -> Policy:
         times = [s.after_minutes for s in self.steps]
         if any(b <= a for a, b in itertools.pairwise(times)):
-            raise ValueError(f"steps must be in strictly increasing after_minutes order, got {times}")
+            raise ValueError(_("steps must be in strictly increasing after_minutes order, got {times}")
+                             .format(times=times))
         return self
 
 
@@ -101,17 +109,29 @@ class FrozenPolicy:
         return {"source": self.source, **self.policy.model_dump(mode="json")}
 
 
-def _validate(data: object, where: str) -> Policy:
+def _validate(data: object, invalid: Callable[[str], str]) -> Policy:
+    """The policy, or a PolicyError saying ``invalid(problems)``: where the policy came
+    from, in a sentence of the current language."""
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}"
                              for e in exc.errors())
-        raise PolicyError(f"escalation policy {where} is invalid: {problems}") from exc
+        raise PolicyError(invalid(problems)) from exc
 
 
-def parse_policy(data: object, where: str = "(request)") -> Policy:
-    return _validate(data, where)
+def _invalid_request(problems: str) -> str:
+    return _("escalation policy (request) is invalid: {problems}").format(problems=problems)
+
+
+def _invalid_file(name: str) -> Callable[[str], str]:
+    return lambda problems: _("escalation policy {name} is invalid: {problems}").format(
+        name=name, problems=problems)
+
+
+def parse_policy(data: object) -> Policy:
+    """A policy sent to the API."""
+    return _validate(data, _invalid_request)
 
 
 def with_stored_addresses(conn: Connection, department_id: str, policy: Policy,
@@ -128,7 +148,7 @@ def with_stored_addresses(conn: Connection, department_id: str, policy: Policy,
     addresses, problems = disclosure.keep_stored_addresses(
         ((g.channel, g.address) for g in policy.groups), ((g.channel, g.address) for g in current))
     if problems:
-        raise PolicyError("escalation policy (request) is invalid: " + "; ".join(problems))
+        raise PolicyError(_invalid_request("; ".join(problems)))
     groups = tuple(g.model_copy(update={"address": a}) for g, a in zip(policy.groups, addresses, strict=True))
     return policy.model_copy(update={"groups": groups})
 
@@ -145,15 +165,18 @@ def _from_yaml(text: str, name: str) -> Policy:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PolicyError(f"escalation policy {name} is not valid YAML: {exc}") from exc
-    return _validate(data, name)
+        raise PolicyError(_("escalation policy {name} is not valid YAML: {error}").format(
+            name=name, error=exc)) from exc
+    return _validate(data, _invalid_file(name))
 
 
 def _own_policy(conn: Connection, department_id: str, settings: Settings) -> FrozenPolicy | None:
     row = conn.execute("SELECT policy FROM escalation_policies WHERE department_id = %s",
                        (department_id,)).fetchone()
     if row is not None:
-        return FrozenPolicy(_validate(row[0], f"of {department_id} (database)"), "database")
+        return FrozenPolicy(_validate(row[0], lambda problems: _(
+            "escalation policy of {department} (database) is invalid: {problems}").format(
+                department=department_id, problems=problems)), "database")
     # Department ids are registry identifiers ([A-Za-z0-9._:/-]); a path separator
     # would read outside the folder, so such ids only get the default.
     if "/" not in department_id and not department_id.startswith("."):
@@ -198,8 +221,8 @@ def problems(conn: Connection, settings: Settings) -> list[str]:
 def _default_policy(settings: Settings) -> FrozenPolicy:
     text = _policy_file(settings, "default.yaml")
     if text is None:
-        raise PolicyError("no default escalation policy (default.yaml) in "
-                          f"{settings.escalation_policy_dir or 'alerts/policies'}; restore it")
+        raise PolicyError(_("no default escalation policy (default.yaml) in {folder}; restore it").format(
+            folder=settings.escalation_policy_dir or "alerts/policies"))
     return FrozenPolicy(_from_yaml(text, "default.yaml"), "default.yaml")
 
 
@@ -210,7 +233,8 @@ def replace_policy(conn: Connection, department_id: str, policy: Policy, actor: 
         known = conn.execute("SELECT 1 FROM departments WHERE department_id = %s",
                              (department_id,)).fetchone()
         if known is None:
-            raise PolicyError(f"unknown department {department_id!r}; import the registry first")
+            raise PolicyError(_("unknown department {department}; import the registry first").format(
+                department=repr(department_id)))
         conn.execute(
             "INSERT INTO escalation_policies (department_id, policy, updated_at, updated_by)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT (department_id) DO UPDATE SET"

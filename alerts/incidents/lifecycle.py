@@ -10,13 +10,21 @@ The 30-minute response clock stops at the first *human* response, so a person's
 resolve-without-ack also stamps ``acknowledged_at`` (it is their response), while an
 auto-resolution leaves it empty: nobody responded, and the SLA says so (``alerts.incidents.sla``).
 ``closed`` is final: a closed incident is history, a new occurrence opens a new one.
+
+An illegal transition says so in the current language (``use_language``: the CLI's
+command, the API's request), naming the statuses by their labels (``alerts.notifiers.message``).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from alerts.notifiers.message import STATUS_LABELS
 from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.i18n import N_, Catalogue
+
+MESSAGES = Catalogue.of_package(__name__)          # alerts/locale
+_ = MESSAGES.current
 
 
 class IncidentStatus(StrEnum):
@@ -47,6 +55,29 @@ TRANSITIONS: dict[IncidentStatus, frozenset[IncidentStatus]] = {
 }
 
 
+# What a person was doing when an action failed, as a verb (the store's and the
+# auto-resolution's action ids).
+ACTION_LABELS: dict[str, str] = {
+    "ack": N_("acknowledge"),
+    "resolve": N_("resolve"),
+    "assign": N_("assign"),
+    "comment": N_("comment on"),
+    "close": N_("close"),
+    "reopen": N_("reopen"),
+    "auto-resolve": N_("auto-resolve"),
+}
+
+
+def status_text(status: IncidentStatus) -> str:
+    """A status as a person reads it, in the current language."""
+    return _(STATUS_LABELS[status.value])
+
+
+def action_text(action: str) -> str:
+    label = ACTION_LABELS.get(action)
+    return _(label) if label else action
+
+
 class IncidentError(CitybrainError):
     """An incident action that cannot be done (unknown incident, illegal transition, ...)."""
 
@@ -60,11 +91,16 @@ class IllegalTransition(IncidentError):
         self.current = current
         self.target = target
         allowed = sorted(TRANSITIONS[current])
-        what = f"incident {incident_id}" if incident_id is not None else "an incident"
-        verb = f" ({action})" if action else ""
-        hint = (f"allowed from {current.value}: {', '.join(s.value for s in allowed)}"
-                if allowed else f"{current.value} is final; a new occurrence opens a new incident")
-        super().__init__(f"{what} cannot go from {current.value} to {target.value}{verb}; {hint}")
+        what = (_("incident {number}").format(number=incident_id) if incident_id is not None
+                else _("an incident"))
+        hint = (_("allowed from {current}: {allowed}").format(
+                    current=status_text(current), allowed=_(", ").join(status_text(s) for s in allowed))
+                if allowed else _("{current} is final; a new occurrence opens a new incident").format(
+                    current=status_text(current)))
+        said = (_("{what} cannot go from {current} to {target} ({action}); {hint}") if action
+                else _("{what} cannot go from {current} to {target}; {hint}"))
+        super().__init__(said.format(what=what, current=status_text(current), target=status_text(target),
+                                     action=action_text(action) if action else "", hint=hint))
 
 
 def check(current: IncidentStatus, target: IncidentStatus, *, incident_id: int | None = None,

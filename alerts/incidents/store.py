@@ -11,6 +11,11 @@ People act through ``ack``, ``resolve``, ``assign``, ``comment``, ``close`` and
 ``reopen``: each checks the transition table (``alerts.incidents.lifecycle``), writes a timeline
 entry (``incident_events``) and an audit entry (``audit_log``) in the same transaction
 as the change. Every function takes ``now`` from its caller.
+
+What a person is told when an action fails (``IncidentError``, the database errors of
+listing and reading) is in the current language (``use_language``: the CLI's command,
+the API's request). The alerter's own failures are for its log and stay English; so
+does what is stored (timeline and audit details).
 """
 
 from __future__ import annotations
@@ -31,7 +36,11 @@ from alerts.incidents.lifecycle import OPEN_STATUSES_SQL, IncidentError, Inciden
 from alerts.model import Alert, Severity
 from citybrain.kernel import audit
 from citybrain.kernel.errors import StoreError
+from citybrain.kernel.i18n import N_, Catalogue, use_language
 from citybrain.kernel.settings import Settings
+
+MESSAGES = Catalogue.of_package(__name__)          # alerts/locale
+_ = MESSAGES.current
 
 Connection = psycopg.Connection[Any]
 
@@ -49,6 +58,11 @@ class IncidentConflict(IncidentError):
 
 class IncidentInputError(IncidentError):
     """The action's input is unusable (an empty note, an empty assignee)."""
+
+
+def _not_found(incident_id: int) -> IncidentNotFound:
+    return IncidentNotFound(_("no incident {number}; list them with `citybrain incidents list`").format(
+        number=incident_id))
 
 
 @dataclass(frozen=True)
@@ -194,7 +208,10 @@ def _fire(conn: Connection, alert: Alert, now: datetime, settings: Settings) -> 
                            (alert.asset_id,)).fetchone()
         if row is not None:
             department, key = department or row[0], key or row[1]
-    frozen = escalation_policy.policy_for(conn, department, settings)
+    # A refused policy's reason is logged and stored with the incident: in English, as
+    # every log line and stored note of the alerter.
+    with use_language("en"):
+        frozen = escalation_policy.policy_for(conn, department, settings)
     due = sla.deadlines(settings, alert.severity, now)
     row = conn.execute(
         "INSERT INTO incidents (fingerprint, rule_id, title, severity, status, key, department_id,"
@@ -258,7 +275,7 @@ def _lock(conn: Connection, incident_id: int) -> Incident:
     row = conn.execute(_SELECT + sql.SQL(" WHERE i.incident_id = %s FOR UPDATE OF i"),
                        (incident_id,)).fetchone()
     if row is None:
-        raise IncidentNotFound(f"no incident {incident_id}; list them with `citybrain incidents list`")
+        raise _not_found(incident_id)
     return _incident(row)
 
 
@@ -284,18 +301,20 @@ def _act(conn: Connection, incident_id: int, actor: audit.Actor, now: datetime, 
             _event(conn, incident_id, now, actor.id, kind, detail)
             audit.record(conn, actor, f"incident.{action}", str(incident_id), detail, at=now)
     except psycopg.errors.UniqueViolation as exc:
-        raise IncidentConflict(
-            f"incident {incident_id} cannot be reopened: another incident with its fingerprint is open;"
-            " work on that one") from exc
+        raise IncidentConflict(_(
+            "incident {number} cannot be reopened: another incident with its fingerprint is open;"
+            " work on that one").format(number=incident_id)) from exc
     except psycopg.Error as exc:
-        raise StoreError(f"cannot {action} incident {incident_id}: {exc}") from exc
+        raise StoreError(_("cannot {action} incident {number}: {error}").format(
+            action=lifecycle.action_text(action), number=incident_id, error=exc)) from exc
     return show(conn, incident_id)
 
 
-def _text(value: str | None, what: str) -> str:
+def _text(value: str | None, empty: str) -> str:
+    """``value`` stripped; ``empty`` (marked N_) says what is missing when there is nothing."""
     text = (value or "").strip()
     if not text:
-        raise IncidentInputError(f"{what} must not be empty")
+        raise IncidentInputError(_(empty))
     return text
 
 
@@ -313,7 +332,7 @@ def ack(conn: Connection, incident_id: int, actor: audit.Actor, *, now: datetime
 
 def resolve(conn: Connection, incident_id: int, actor: audit.Actor, note: str, *, now: datetime) -> Incident:
     """Resolve with a note; resolving without an ack counts as the first response (a person did it)."""
-    text = _text(note, "a resolution note")
+    text = _text(note, N_("a resolution note must not be empty"))
 
     def sets(current: Incident) -> dict[str, Any]:
         return {"status": "resolved", "resolved_at": now, "resolved_by": actor.id, "auto_resolved": False,
@@ -325,19 +344,21 @@ def resolve(conn: Connection, incident_id: int, actor: audit.Actor, note: str, *
 
 def _must_be_open(current: Incident) -> None:
     if not current.status.is_open:
-        raise IncidentConflict(f"incident {current.incident_id} is {current.status.value}; "
-                               "only triggered or acknowledged incidents can be assigned (reopen it first)")
+        raise IncidentConflict(_(
+            "incident {number} is {status}; only an open incident (awaiting response or acknowledged) can"
+            " be assigned (reopen it first)").format(number=current.incident_id,
+                                                      status=lifecycle.status_text(current.status)))
 
 
 def assign(conn: Connection, incident_id: int, actor: audit.Actor, assignee: str, *,
            now: datetime) -> Incident:
-    who = _text(assignee, "the assignee")
+    who = _text(assignee, N_("the assignee must not be empty"))
     return _act(conn, incident_id, actor, now, action="assign", kind="assigned", target=None,
                 sets={"assigned_to": who}, detail={"assignee": who}, precheck=_must_be_open)
 
 
 def comment(conn: Connection, incident_id: int, actor: audit.Actor, text: str, *, now: datetime) -> Incident:
-    body = _text(text, "a comment")
+    body = _text(text, N_("a comment must not be empty"))
     return _act(conn, incident_id, actor, now, action="comment", kind="comment", target=None,
                 sets={}, detail={"text": body})
 
@@ -391,7 +412,8 @@ def list_incidents(conn: Connection, filters: Filters = Filters()) -> list[Incid
     try:
         rows = conn.execute(query, params).fetchall()
     except psycopg.Error as exc:
-        raise StoreError(f"cannot list incidents: {exc}; run `citybrain db migrate`") from exc
+        raise StoreError(_("cannot list incidents: {error}; run `citybrain db migrate`").format(
+            error=exc)) from exc
     return [_incident(r) for r in rows]
 
 
@@ -406,7 +428,8 @@ def show(conn: Connection, incident_id: int) -> Incident:
     try:
         row = conn.execute(_SELECT + sql.SQL(" WHERE i.incident_id = %s"), (incident_id,)).fetchone()
         if row is None:
-            raise IncidentNotFound(f"no incident {incident_id}; list them with `citybrain incidents list`")
+            raise _not_found(incident_id)
         return _incident(row, timeline(conn, incident_id))
     except psycopg.Error as exc:
-        raise StoreError(f"cannot read incident {incident_id}: {exc}") from exc
+        raise StoreError(_("cannot read incident {number}: {error}").format(number=incident_id,
+                                                                           error=exc)) from exc

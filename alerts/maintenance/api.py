@@ -17,7 +17,8 @@ Who may do what (the rows of the access table, ``citybrain.kernel.http.access``)
   ``POST /maintenance/{id}/retroactive`` later (README, "Maintenance and the past").
 
 A window the server cannot use — an unknown time zone, a bad RRULE, an unknown scope
-target, an end before the start — is a 422 naming every field at fault.
+target, an end before the start — is a 422 naming every field at fault. Every refusal
+says why in the current language (``use_language``, the request's: Settings.language).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ from citybrain.kernel.http.access import Caller
 from citybrain.kernel.http.deps import Conn, Connection, Now, Principal, Reach, settings
 from citybrain.kernel.http.errors import problem
 from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
+
+MESSAGES = Catalogue.of_package(__name__)          # alerts/locale
+_ = MESSAGES.current
 
 router = APIRouter(tags=["maintenance"])
 
@@ -78,9 +83,13 @@ class RetroactiveIn(BaseModel):
 
 def _admin_for_the_past(who: Principal) -> None:
     if who.role is not Role.admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"role {who.role.value} may not let a window count time before its creation "
-                            "(needs admin)")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, _(
+            "role {role} may not let a window count time before its creation (needs admin)").format(
+                role=who.role.value))
+
+
+def _no_window(window_id: int) -> str:
+    return _("no maintenance window {number}").format(number=window_id)
 
 
 def _unprocessable(exc: maintenance.MaintenanceError) -> HTTPException:
@@ -104,16 +113,16 @@ def authorise(conn: Connection, who: Principal, scope: str, target: str | None) 
     # Reach.own (on-call): the admission already refused a token without a department,
     # so the department check below always applies to it.
     if who.reach is Reach.own and not narrow:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            "on-call tokens may only add or remove asset or department windows, "
-                            f"not {scope}; ask an operator")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, _(
+            "on-call tokens may only add or remove asset or department windows, not {scope}; ask an"
+            " operator").format(scope=scope))
     if who.department is None:
         return
     owner = _department_of(conn, scope, target)
     if not narrow or owner != who.department:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"this token is limited to department {who.department!r}: only windows on its "
-                            "assets or on the department itself")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, _(
+            "this token is limited to department {department}: only windows on its assets or on the"
+            " department itself").format(department=repr(who.department)))
 
 
 @router.get("/maintenance")
@@ -150,10 +159,10 @@ def remove_window(window_id: int, who: Editor, conn: Conn, now: Now) -> dict[str
     row = conn.execute("SELECT scope, target, removed_at FROM maintenance_windows WHERE window_id = %s",
                        (window_id,)).fetchone()
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no maintenance window {window_id}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _no_window(window_id))
     if row[2] is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT,
-                            f"window {window_id} was removed at {row[2].isoformat()}")
+        raise HTTPException(status.HTTP_409_CONFLICT, _("window {number} was removed at {time}").format(
+            number=window_id, time=row[2].isoformat()))
     authorise(conn, who, row[0], row[1])
     try:
         window = maintenance.remove(conn, window_id, who.actor, now=now)
@@ -169,7 +178,7 @@ def approve_retroactive(window_id: int, body: RetroactiveIn, who: Admin, conn: C
     row = conn.execute("SELECT scope, target FROM maintenance_windows WHERE window_id = %s",
                        (window_id,)).fetchone()
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no maintenance window {window_id}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _no_window(window_id))
     authorise(conn, who, row[0], row[1])
     try:
         window = maintenance.approve_retroactive(conn, window_id, who.actor, body.reason, now=now)

@@ -13,14 +13,18 @@ Examples:
     citybrain maintenance list -o json
     citybrain maintenance rm 12
     citybrain maintenance retroactive 13 --reason "crew started at 10:00, filed at 11:59"
+
+Tables and messages are in CITYBRAIN_LANGUAGE (kinds and scopes as words, targets by
+their registry name with the id); JSON keeps ids, values and UTC as the API gives them.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
+import psycopg
 import typer
 from rich.table import Table
 
@@ -28,8 +32,11 @@ from alerts.maintenance import windows as maintenance
 from citybrain.kernel import audit, store
 from citybrain.kernel.clock import utc_now
 from citybrain.kernel.console import Output, OutputOpt, console, load_settings
-from citybrain.kernel.i18n import N_
+from citybrain.kernel.i18n import N_, Catalogue, Language, Translator
 from citybrain.kernel.runtime import services
+from schemas.names import Names, load_names
+
+MESSAGES = Catalogue.of_package(__name__)          # alerts/locale
 
 maintenance_app = typer.Typer(help=N_("""Maintenance windows and silences.
 
@@ -49,28 +56,60 @@ Examples:
                               no_args_is_help=True)
 
 
-def _print(windows: list[maintenance.MaintenanceWindow], output: Output) -> None:
+KIND_LABELS = {"maintenance": N_("maintenance"), "silence": N_("silence")}
+SCOPE_LABELS = {"all": N_("all"), "asset": N_("asset"), "department": N_("department"),
+                "district": N_("district"), "tag": N_("tag")}
+
+
+def _label(t: Translator, labels: dict[str, str], value: str) -> str:
+    label = labels.get(value)
+    return t.gettext(label) if label else value
+
+
+def _names(conn: psycopg.Connection[Any], language: Language,
+           windows: list[maintenance.MaintenanceWindow]) -> Names:
+    return load_names(conn, language, [w.target for w in windows if w.scope == "asset" and w.target])
+
+
+def _target(names: Names, w: maintenance.MaintenanceWindow) -> str:
+    """'1号水泵 (pump-1)': a registry target by its name, with the id the commands take."""
+    if not w.target:
+        return "-"
+    name = (names.asset(w.target) if w.scope == "asset" else names.department(w.target)
+            if w.scope == "department" else names.district(w.target) if w.scope == "district" else None)
+    return w.target if not name or name == w.target else f"{name} ({w.target})"
+
+
+def _print(windows: list[maintenance.MaintenanceWindow], names: Names, output: Output) -> None:
     if output is Output.json:
         sys.stdout.write(orjson.dumps([w.as_dict() for w in windows], option=orjson.OPT_INDENT_2).decode()
                          + "\n")
         return
-    table = Table("id", "kind", "scope", "target", "first", "recurrence", "next period", "counts from",
-                  "reason", "by", "removed")
+    t = MESSAGES.translator(names.language)
+    columns = (N_("No."), N_("Kind"), N_("Scope"), N_("Target"), N_("First period"), N_("Recurrence"),
+               N_("Next period"), N_("Counts from"), N_("Reason"), N_("Added by"), N_("Removed"))
+    table = Table(*(t.gettext(c) for c in columns))
     for w in windows:
         tz = maintenance.zone(w.timezone)
         first = f"{w.starts_at.astimezone(tz):%Y-%m-%d %H:%M}–{w.ends_at.astimezone(tz):%H:%M} {w.timezone}"
         if w.retroactive_by:
-            counts = f"start (retroactive, {w.retroactive_by}: {w.retroactive_reason})"
+            counts = t.gettext("its start (retroactive, {who}: {reason})").format(
+                who=w.retroactive_by, reason=w.retroactive_reason)
         elif w.counts_from > w.starts_at:
-            counts = f"{w.counts_from.astimezone(tz):%Y-%m-%d %H:%M} (added)"
+            added = w.counts_from.astimezone(tz)
+            counts = t.gettext("{time} (when added)").format(time=f"{added:%Y-%m-%d %H:%M}")
         else:
-            counts = "start"
+            counts = t.gettext("its start")
         nxt = (f"{w.next_start.astimezone(tz):%Y-%m-%d %H:%M}–{w.next_end.astimezone(tz):%H:%M}"
                if w.next_start and w.next_end else "-")
-        until = f" until {w.until_at.astimezone(tz):%Y-%m-%d}" if w.until_at else ""
-        table.add_row(str(w.window_id), w.kind, w.scope, w.target or "-", first,
-                      (w.recurrence or "-") + until, nxt, counts, w.reason, w.created_by,
-                      f"{w.removed_at:%Y-%m-%d %H:%M}Z by {w.removed_by}" if w.removed_at else "")
+        recurrence = w.recurrence or "-"
+        if w.until_at:
+            recurrence = t.gettext("{rule} until {date}").format(rule=recurrence,
+                                                                 date=f"{w.until_at.astimezone(tz):%Y-%m-%d}")
+        removed = (t.gettext("{time}Z by {who}").format(time=f"{w.removed_at:%Y-%m-%d %H:%M}",
+                                                        who=w.removed_by) if w.removed_at else "")
+        table.add_row(str(w.window_id), _label(t, KIND_LABELS, w.kind), _label(t, SCOPE_LABELS, w.scope),
+                      _target(names, w), first, recurrence, nxt, counts, w.reason, w.created_by, removed)
     console.print(table)
 
 
@@ -104,11 +143,14 @@ def add(
             window = maintenance.create(conn, spec, audit.Actor.cli(), now=utc_now(),
                                         horizon_days=settings.maintenance_horizon_days,
                                         retroactive_reason=retroactive)
-    _print([window], output)
+            names = _names(conn, settings.language, [window])
+    _print([window], names, output)
     if output is Output.table and window.counts_from > window.starts_at:
-        console.print(f"Its time before {window.counts_from:%Y-%m-%d %H:%M}Z (when it was added) does "
-                      "not count; to count it: citybrain maintenance retroactive "
-                      f"{window.window_id} --reason ...")
+        t = MESSAGES.translator(settings.language)
+        console.print(t.gettext(
+            "Its time before {time}Z (when it was added) does not count; to count it: "
+            "citybrain maintenance retroactive {number} --reason ...").format(
+                time=f"{window.counts_from:%Y-%m-%d %H:%M}", number=window.window_id), markup=False)
 
 
 @maintenance_app.command("list", help=N_("List windows with their next (or current) period."))
@@ -121,7 +163,8 @@ def list_(
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
         windows = maintenance.listing(conn, now=utc_now(), include_removed=all_, kind=kind)
-    _print(windows, output)
+        names = _names(conn, settings.language, windows)
+    _print(windows, names, output)
 
 
 @maintenance_app.command("rm", help=N_(
@@ -131,7 +174,8 @@ def rm(window_id: int, output: OutputOpt = Output.table) -> None:
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
         window = maintenance.remove(conn, window_id, audit.Actor.cli(), now=utc_now())
-    _print([window], output)
+        names = _names(conn, settings.language, [window])
+    _print([window], names, output)
 
 
 @maintenance_app.command("retroactive", help=N_(
@@ -146,7 +190,8 @@ def retroactive(
           store.connect(ep.database_url, settings.database_schema) as conn):
         window = maintenance.approve_retroactive(conn, window_id, audit.Actor.cli(), reason,
                                                  now=utc_now())
-    _print([window], output)
+        names = _names(conn, settings.language, [window])
+    _print([window], names, output)
 
 
 @maintenance_app.command("extend", help=N_(
@@ -157,4 +202,7 @@ def extend() -> None:
           store.connect(ep.database_url, settings.database_schema) as conn):
         added = maintenance.extend_horizon(conn, now=utc_now(),
                                            horizon_days=settings.maintenance_horizon_days)
-    console.print(f"{added} periods added (horizon {settings.maintenance_horizon_days} days)")
+    t = MESSAGES.translator(settings.language)
+    console.print(t.ngettext("{count} period added (horizon {days} days)",
+                             "{count} periods added (horizon {days} days)", added).format(
+        count=added, days=settings.maintenance_horizon_days))

@@ -33,6 +33,10 @@
   (they were real planned downtime), future ones are deleted and a running one is cut
   at the moment of removal. Every add and remove writes its audit entry in the same
   transaction.
+
+A refusal names each field at fault (the API's field names) and says what is wrong in
+the current language (``use_language``: the CLI's command, the API's request); what is
+logged (a window the horizon's extension skips) stays English.
 """
 
 from __future__ import annotations
@@ -50,6 +54,10 @@ from dateutil.rrule import rrule, rrulestr
 
 from citybrain.kernel import audit
 from citybrain.kernel.errors import CitybrainError, StoreError
+from citybrain.kernel.i18n import N_, Catalogue, use_language
+
+MESSAGES = Catalogue.of_package(__name__)          # alerts/locale
+_ = MESSAGES.current
 
 Connection = psycopg.Connection[Any]
 log = logging.getLogger(__name__)
@@ -146,8 +154,8 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise MaintenanceError([("timezone", f"unknown IANA time zone {name!r} "
-                                             "(e.g. Asia/Shanghai, Europe/Berlin)")]) from exc
+        raise MaintenanceError([("timezone", _("unknown IANA time zone {name} (e.g. Asia/Shanghai, "
+                                               "Europe/Berlin)").format(name=repr(name)))]) from exc
 
 
 def parse_time(value: str | datetime, tz: ZoneInfo) -> datetime:
@@ -161,7 +169,8 @@ def parse_time(value: str | datetime, tz: ZoneInfo) -> datetime:
     except OverflowError:   # year 1 or 9999 moved by the zone's offset
         moment = LATEST if moment.year > 2000 else EARLIEST - timedelta(days=1)
     if not EARLIEST <= moment < LATEST:
-        raise ValueError(f"outside {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}")
+        raise ValueError(_("outside {earliest} to {latest}").format(earliest=f"{EARLIEST:%Y-%m-%d}",
+                                                                     latest=f"{LATEST:%Y-%m-%d}"))
     return moment
 
 
@@ -172,30 +181,31 @@ def normalise_rrule(text: str) -> str:
     if rule.upper().startswith("RRULE:"):
         rule = rule[len("RRULE:"):]
     if not rule:
-        raise ValueError("empty RRULE")
+        raise ValueError(_("empty RRULE"))
     if "\n" in rule or ":" in rule:
-        raise ValueError("give one RRULE (e.g. FREQ=WEEKLY;BYDAY=SU), without DTSTART, RDATE or EXDATE")
+        raise ValueError(_("give one RRULE (e.g. FREQ=WEEKLY;BYDAY=SU), without DTSTART, RDATE or EXDATE"))
     parts = {p.split("=", 1)[0].upper() for p in rule.split(";") if p}
     if "UNTIL" in parts:
-        raise ValueError("UNTIL is not accepted inside the RRULE; give the last start as until "
-                         "(until_at) instead")
+        raise ValueError(_("UNTIL is not accepted inside the RRULE; give the last start as until "
+                           "(until_at) instead"))
     if "DTSTART" in parts:
-        raise ValueError("DTSTART comes from starts_at; remove it from the RRULE")
+        raise ValueError(_("DTSTART comes from starts_at; remove it from the RRULE"))
     if parts & {"FREQ"} != {"FREQ"}:
-        raise ValueError("the RRULE needs FREQ (e.g. FREQ=DAILY)")
+        raise ValueError(_("the RRULE needs FREQ (e.g. FREQ=DAILY)"))
     if "BYEASTER" in parts:
-        raise ValueError("BYEASTER is not RFC 5545; give the dates another way")
+        raise ValueError(_("BYEASTER is not RFC 5545; give the dates another way"))
     fields = _rule_parts(rule)
     if fields.get("FREQ") in ("SECONDLY", "MINUTELY"):
-        raise ValueError(f"FREQ={fields['FREQ']}: a maintenance window recurs at most hourly (FREQ=HOURLY, "
-                         "DAILY, WEEKLY, MONTHLY or YEARLY)")
+        raise ValueError(_("FREQ={freq}: a maintenance window recurs at most hourly (FREQ=HOURLY, "
+                           "DAILY, WEEKLY, MONTHLY or YEARLY)").format(freq=fields["FREQ"]))
     for name, most in (("INTERVAL", 1000), ("COUNT", MAX_OCCURRENCES)):
         value = fields.get(name)
         if value is not None and not (value.isdigit() and 1 <= int(value) <= most):
-            raise ValueError(f"{name} must be a whole number from 1 to {most}, got {value[:20]!r}")
+            raise ValueError(_("{name} must be a whole number from 1 to {most}, got {value}").format(
+                name=name, most=most, value=repr(value[:20])))
     if fields.get("FREQ") == "HOURLY" and 24 % int(fields.get("INTERVAL", "1")):
         # A divisor of a day keeps the rule's evaluation bounded (see occurrences).
-        raise ValueError("FREQ=HOURLY takes INTERVAL 1, 2, 3, 4, 6, 8, 12 or 24; use FREQ=DAILY for more")
+        raise ValueError(_("FREQ=HOURLY takes INTERVAL 1, 2, 3, 4, 6, 8, 12 or 24; use FREQ=DAILY for more"))
     for name, (low, high) in _RANGES.items():   # RFC 5545's ranges; the evaluator trusts them
         for item in filter(None, fields.get(name, "").split(",")):
             number = item.lstrip("+-")
@@ -203,7 +213,8 @@ def normalise_rrule(text: str) -> str:
                 number = number.rstrip("MOTUWEHFRSA") or "1"
             if not number.isdigit() or not low <= int(number) <= high or (low > 0 and int(number) == 0):
                 sign = "±" if name in _SIGNED else ""
-                raise ValueError(f"{name} takes {sign}{low}–{high}, got {item[:20]!r}")
+                raise ValueError(_("{name} takes {sign}{low}–{high}, got {item}").format(
+                    name=name, sign=sign, low=low, high=high, item=repr(item[:20])))
     return rule
 
 
@@ -221,7 +232,7 @@ def _rule_parts(rule: str) -> dict[str, str]:
 def _parse_rrule(rule: str, local_start: datetime) -> rrule:
     parsed = rrulestr(rule, dtstart=local_start)
     if not isinstance(parsed, rrule):  # a set (several rules) is refused by normalise_rrule
-        raise ValueError("give exactly one RRULE")
+        raise ValueError(_("give exactly one RRULE"))
     return parsed
 
 
@@ -230,22 +241,30 @@ def make_spec(*, kind: str, scope: str, target: str | None, starts_at: str | dat
               until: str | datetime | None = None) -> WindowSpec:
     """Validate a request; every problem is reported at once, each naming its field."""
     problems: list[tuple[str, str]] = []
+
+    def one_of(choices: tuple[str, ...], value: str) -> str:
+        return _("must be one of {choices}, got {value}").format(choices=", ".join(choices),
+                                                                  value=repr(value))
+
+    def at_most(most: int, text: str) -> str:
+        return _("at most {most} characters, got {count}").format(most=most, count=len(text))
+
     if kind not in KINDS:
-        problems.append(("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}"))
+        problems.append(("kind", one_of(KINDS, kind)))
     if scope not in SCOPES:
-        problems.append(("scope", f"must be one of {', '.join(SCOPES)}, got {scope!r}"))
+        problems.append(("scope", one_of(SCOPES, scope)))
     elif scope == "all" and target:
-        problems.append(("target", "scope all takes no target"))
+        problems.append(("target", _("scope all takes no target")))
     elif scope != "all" and not target:
-        problems.append(("target", f"scope {scope} needs a target ({scope} id)"))
+        problems.append(("target", _("scope {scope} needs a target ({scope} id)").format(scope=scope)))
     if not reason or not reason.strip():
-        problems.append(("reason", "say why (it is shown to operators and in the audit log)"))
+        problems.append(("reason", _("say why (it is shown to operators and in the audit log)")))
     elif len(reason) > MAX_REASON_CHARS:
-        problems.append(("reason", f"at most {MAX_REASON_CHARS} characters, got {len(reason)}"))
+        problems.append(("reason", at_most(MAX_REASON_CHARS, reason)))
     if target is not None and len(target) > MAX_TARGET_CHARS:
-        problems.append(("target", f"at most {MAX_TARGET_CHARS} characters, got {len(target)}"))
+        problems.append(("target", at_most(MAX_TARGET_CHARS, target)))
     if recurrence is not None and len(recurrence) > MAX_RULE_CHARS:
-        problems.append(("recurrence", f"at most {MAX_RULE_CHARS} characters, got {len(recurrence)}"))
+        problems.append(("recurrence", at_most(MAX_RULE_CHARS, recurrence)))
         recurrence = None
     try:
         tz = zone(timezone)
@@ -256,19 +275,20 @@ def make_spec(*, kind: str, scope: str, target: str | None, starts_at: str | dat
     for name, value in (("starts_at", starts_at), ("ends_at", ends_at), ("until", until)):
         if value is None or (isinstance(value, str) and not value.strip()):
             if name != "until":
-                problems.append((name, "required: an ISO 8601 time, e.g. 2026-03-28T02:00"))
+                problems.append((name, _("required: an ISO 8601 time, e.g. 2026-03-28T02:00")))
             continue
         if isinstance(value, str) and len(value) > 64:
-            problems.append((name, f"not an ISO 8601 time ({len(value)} characters); e.g. 2026-03-28T02:00"))
+            problems.append((name, _("not an ISO 8601 time ({count} characters); e.g. 2026-03-28T02:00")
+                             .format(count=len(value))))
             continue
         try:
             times[name] = parse_time(value, tz)
         except ValueError as exc:
-            problems.append((name, f"not a usable ISO 8601 time ({exc}); e.g. 2026-03-28T02:00 or "
-                                   "2026-03-28T02:00+01:00"))
+            problems.append((name, _("not a usable ISO 8601 time ({error}); e.g. 2026-03-28T02:00 or "
+                                     "2026-03-28T02:00+01:00").format(error=exc)))
     start, end = times.get("starts_at"), times.get("ends_at")
     if start is not None and end is not None and end <= start:
-        problems.append(("ends_at", "must be after starts_at"))
+        problems.append(("ends_at", _("must be after starts_at")))
     rule: str | None = None
     if recurrence:
         try:
@@ -276,11 +296,11 @@ def make_spec(*, kind: str, scope: str, target: str | None, starts_at: str | dat
             first = (start or datetime(2000, 1, 1, tzinfo=UTC)).astimezone(tz)
             _parse_rrule(rule, first.replace(tzinfo=None))
         except ValueError as exc:
-            problems.append(("recurrence", f"invalid RRULE: {exc}"))
+            problems.append(("recurrence", _("invalid RRULE: {error}").format(error=exc)))
     elif "until" in times:
-        problems.append(("until", "only a recurring window (with a recurrence) has an until"))
+        problems.append(("until", _("only a recurring window (with a recurrence) has an until")))
     if start is not None and "until" in times and times["until"] < start:
-        problems.append(("until", "the last start must not be before starts_at"))
+        problems.append(("until", _("the last start must not be before starts_at")))
     if problems:
         raise MaintenanceError(problems)
     assert start is not None and end is not None
@@ -330,28 +350,31 @@ def occurrences(spec: WindowSpec, *, after: datetime, until: datetime) -> list[t
     for computed, shifted in enumerate(_evaluate(spec.recurrence, _years(first, shift)), start=1):
         occurrence = _years(shifted, -shift)
         if computed > MAX_COMPUTED:
-            raise MaintenanceError([("recurrence", f"more than {MAX_COMPUTED} occurrences to compute up to "
-                                                   f"{last:%Y-%m-%d}; use a coarser FREQ, set until, or "
-                                                   "(with COUNT) start closer to now")])
+            raise MaintenanceError([("recurrence", _(
+                "more than {most} occurrences to compute up to {date}; use a coarser FREQ, set until, or "
+                "(with COUNT) start closer to now").format(most=MAX_COMPUTED, date=f"{last:%Y-%m-%d}"))])
         if previous is not None and occurrence - previous < MIN_SPACING:
-            raise MaintenanceError([("recurrence", f"occurrences {occurrence - previous} apart (at "
-                                                   f"{previous.isoformat()} and {occurrence.isoformat()} "
-                                                   "local time); a window recurs at most hourly")])
+            raise MaintenanceError([("recurrence", _(
+                "occurrences {gap} apart (at {first} and {second} local time); a window recurs at most "
+                "hourly").format(gap=occurrence - previous, first=previous.isoformat(),
+                                 second=occurrence.isoformat()))])
         previous = occurrence
         start = occurrence.replace(tzinfo=tz).astimezone(UTC)
         if start > last:
             break
         end = (occurrence + wall).replace(tzinfo=tz).astimezone(UTC)
         if previous_end is not None and start < previous_end:
-            raise MaintenanceError([("recurrence", f"occurrences overlap: each lasts {wall} but the next "
-                                                   f"starts at {occurrence.isoformat()} local time")])
+            raise MaintenanceError([("recurrence", _(
+                "occurrences overlap: each lasts {length} but the next starts at {start} local time").format(
+                    length=wall, start=occurrence.isoformat()))])
         previous_end = end
         if end <= start or end <= after:
             continue
         out.append((start, end))
         if len(out) > MAX_OCCURRENCES:
-            raise MaintenanceError([("recurrence", f"more than {MAX_OCCURRENCES} occurrences within the "
-                                                   "horizon; use a coarser FREQ or set until")])
+            raise MaintenanceError([("recurrence", _(
+                "more than {most} occurrences within the horizon; use a coarser FREQ or set until").format(
+                    most=MAX_OCCURRENCES))])
     return out
 
 
@@ -359,7 +382,8 @@ def _evaluate(rule: str, start: datetime) -> Iterator[datetime]:
     try:
         yield from _parse_rrule(rule, start)
     except (TypeError, ValueError, OverflowError) as exc:   # a rule stored before today's checks
-        raise MaintenanceError([("recurrence", f"the rule cannot be evaluated: {exc}")]) from exc
+        raise MaintenanceError([("recurrence", _("the rule cannot be evaluated: {error}").format(
+            error=exc))]) from exc
 
 
 _STEPS = {"HOURLY": timedelta(hours=1), "DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}
@@ -452,8 +476,15 @@ def _check_target(conn: Connection, spec: WindowSpec) -> None:
     }
     query = queries.get(spec.scope)
     if query is not None and conn.execute(query, (spec.target,)).fetchone() is None:
-        what = "no asset carries tag" if spec.scope == "tag" else f"unknown {spec.scope}"
-        raise MaintenanceError([("target", f"{what} {spec.target!r} in the registry")])
+        raise MaintenanceError([("target", _(_UNKNOWN_TARGET[spec.scope]).format(target=repr(spec.target)))])
+
+
+_UNKNOWN_TARGET = {
+    "asset": N_("unknown asset {target} in the registry"),
+    "department": N_("unknown department {target} in the registry"),
+    "district": N_("unknown district {target} in the registry"),
+    "tag": N_("no asset carries tag {target} in the registry"),
+}
 
 
 def _insert_periods(conn: Connection, window_id: int, periods: Sequence[tuple[datetime, datetime]]) -> int:
@@ -474,14 +505,14 @@ def _approval(kind: str, actor: audit.Actor, reason: str | None) -> str | None:
         return None
     problems: list[tuple[str, str]] = []
     if actor.role != "admin":
-        problems.append(("retroactive_reason", "only an admin may let a window count time before "
-                                               "its creation"))
+        problems.append(("retroactive_reason", _("only an admin may let a window count time before "
+                                                 "its creation")))
     if kind != "maintenance":
-        problems.append(("retroactive_reason", "only a maintenance window can be retroactive: a "
-                                               "silence holds pages, which are about the present"))
+        problems.append(("retroactive_reason", _("only a maintenance window can be retroactive: a "
+                                                 "silence holds pages, which are about the present")))
     if not reason.strip():
-        problems.append(("retroactive_reason", "say why its past should count (it is audited and "
-                                               "listed in reports)"))
+        problems.append(("retroactive_reason", _("say why its past should count (it is audited and "
+                                                 "listed in reports)")))
     if problems:
         raise MaintenanceError(problems)
     return reason.strip()
@@ -508,15 +539,16 @@ def create(conn: Connection, spec: WindowSpec, actor: audit.Actor, *, now: datet
     too, and the approval is audited as ``maintenance.retroactive``."""
     reason = _approval(spec.kind, actor, retroactive_reason)
     if reason is not None and spec.starts_at >= now:
-        raise MaintenanceError([("retroactive_reason", f"the window starts after now ({now.isoformat()}): "
-                                                       "it has no past to approve")])
+        raise MaintenanceError([("retroactive_reason", _(
+            "the window starts after now ({now}): it has no past to approve").format(now=now.isoformat()))])
     periods = counted_periods(spec, created_at=now, retroactive=reason is not None,
                               until=horizon(now, horizon_days))
     if not periods:
         field = "until" if spec.recurrence else "ends_at"
-        raise MaintenanceError([(field, f"the window has no period after now ({now.isoformat()}); "
-                                        "maintenance is planned, not recorded afterwards (an admin may "
-                                        "record a past window as retroactive, with a reason)")])
+        raise MaintenanceError([(field, _(
+            "the window has no period after now ({now}); maintenance is planned, not recorded afterwards "
+            "(an admin may record a past window as retroactive, with a reason)").format(
+                now=now.isoformat()))])
     try:
         with conn.transaction():
             _check_target(conn, spec)
@@ -542,7 +574,8 @@ def create(conn: Connection, spec: WindowSpec, actor: audit.Actor, *, now: datet
                 audit.record(conn, actor, "maintenance.retroactive", str(row[0]),
                              _retroactive_details(spec, reason, periods, now), at=now)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot store the window: {exc}; run `citybrain db migrate`") from exc
+        raise StoreError(_("cannot store the window: {error}; run `citybrain db migrate`").format(
+            error=exc)) from exc
     next_start, next_end = _next_period(periods, now)
     return replace(MaintenanceWindow(*row), next_start=next_start, next_end=next_end)
 
@@ -558,19 +591,20 @@ def approve_retroactive(conn: Connection, window_id: int, actor: audit.Actor, re
             row = conn.execute(f"SELECT {_COLUMNS} FROM maintenance_windows WHERE window_id = %s FOR UPDATE",
                                (window_id,)).fetchone()
             if row is None:
-                raise WindowNotFound([("window_id", f"no window {window_id}; "
-                                                    "see `citybrain maintenance list`")])
+                raise WindowNotFound([("window_id", _no_window(window_id))])
             window = MaintenanceWindow(*row)
             checked = _approval(window.kind, actor, reason)
             assert checked is not None
             if window.retroactive_by is not None:
-                raise MaintenanceError([("window_id", f"window {window_id} was approved as retroactive by "
-                                                      f"{window.retroactive_by} at "
-                                                      f"{window.retroactive_at:%Y-%m-%d %H:%M}Z")])
+                raise MaintenanceError([("window_id", _(
+                    "window {number} was approved as retroactive by {who} at {time}Z").format(
+                        number=window_id, who=window.retroactive_by,
+                        time=f"{window.retroactive_at:%Y-%m-%d %H:%M}"))])
             created, removed = window.created_at, window.removed_at
             if window.starts_at >= created:
-                raise MaintenanceError([("window_id", f"window {window_id} was recorded before it began: "
-                                                      "all of it counts already")])
+                raise MaintenanceError([("window_id", _(
+                    "window {number} was recorded before it began: all of it counts already").format(
+                        number=window_id))])
             spec = _spec_of(row)
             past = [(s, e if removed is None else min(e, removed))
                     for s, e in counted_periods(spec, created_at=created, retroactive=True, until=created)
@@ -591,8 +625,13 @@ def approve_retroactive(conn: Connection, window_id: int, actor: audit.Actor, re
                          {**_retroactive_details(spec, checked, past, created),
                           "approved_at": now.isoformat()}, at=now)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot approve the window: {exc}; run `citybrain db migrate`") from exc
+        raise StoreError(_("cannot approve the window: {error}; run `citybrain db migrate`").format(
+            error=exc)) from exc
     return MaintenanceWindow(*row)
+
+
+def _no_window(window_id: int) -> str:
+    return _("no window {number}; see `citybrain maintenance list`").format(number=window_id)
 
 
 def retroactive_in(conn: Connection, start: datetime, end: datetime) -> tuple[int, ...]:
@@ -607,7 +646,8 @@ def retroactive_in(conn: Connection, start: datetime, end: datetime) -> tuple[in
             "   AND least(p.ends_at, w.created_at, w.removed_at) > %(start)s"
             " ORDER BY w.window_id", {"start": start, "end": end}).fetchall()
     except psycopg.Error as exc:
-        raise StoreError(f"cannot read maintenance windows: {exc}; run `citybrain db migrate`") from exc
+        raise StoreError(_("cannot read maintenance windows: {error}; run `citybrain db migrate`").format(
+            error=exc)) from exc
     return tuple(int(r[0]) for r in rows)
 
 
@@ -623,8 +663,9 @@ def remove(conn: Connection, window_id: int, actor: audit.Actor, *, now: datetim
             if row is None:
                 gone = conn.execute("SELECT removed_at FROM maintenance_windows WHERE window_id = %s",
                                     (window_id,)).fetchone()
-                why = (f"window {window_id} was removed at {gone[0].isoformat()}" if gone
-                       else f"no window {window_id}; see `citybrain maintenance list`")
+                why = (_("window {number} was removed at {time}").format(number=window_id,
+                                                                          time=gone[0].isoformat())
+                       if gone else _no_window(window_id))
                 raise WindowNotFound([("window_id", why)])
             conn.execute("DELETE FROM maintenance_periods WHERE window_id = %s AND starts_at >= %s",
                          (window_id, now))
@@ -634,7 +675,7 @@ def remove(conn: Connection, window_id: int, actor: audit.Actor, *, now: datetim
             audit.record(conn, actor, f"{row[1]}.remove", str(window_id),
                          {"scope": row[2], "target": row[3], "reason": row[9]}, at=now)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot remove the window: {exc}") from exc
+        raise StoreError(_("cannot remove the window: {error}").format(error=exc)) from exc
     return MaintenanceWindow(*row)
 
 
@@ -681,12 +722,13 @@ def extend_horizon(conn: Connection, *, now: datetime, horizon_days: int) -> int
                 # and are filled in.
                 retroactive = row[14] is not None
                 try:
-                    periods = counted_periods(_spec_of(row), created_at=row[11], retroactive=retroactive,
-                                              until=horizon(now, horizon_days), since=lookback)
+                    with use_language("en"):   # what is refused here is logged
+                        periods = counted_periods(_spec_of(row), created_at=row[11], retroactive=retroactive,
+                                                  until=horizon(now, horizon_days), since=lookback)
                 except MaintenanceError as exc:
                     log.warning("maintenance window %s is not extended: %s", row[0], exc)
                     continue
                 added += _insert_periods(conn, int(row[0]), periods)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot extend the maintenance periods: {exc}") from exc
+        raise StoreError(_("cannot extend the maintenance periods: {error}").format(error=exc)) from exc
     return added

@@ -104,10 +104,14 @@ def test_semantic_problems_once_the_schema_passes(tmp_path: Path) -> None:
 def test_cli_check_exits_1_and_prints_every_problem(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text(BROKEN)
     (tmp_path / "bad-yaml.yaml").write_text("rules:\n  - id: x\n   title: [\n")
-    result = CliRunner().invoke(app, ["rules", "check", str(tmp_path)])
+    result = CliRunner(env={"CITYBRAIN_LANGUAGE": "en"}).invoke(app, ["rules", "check", str(tmp_path)])
     assert result.exit_code == 1
     assert f"{tmp_path / 'broken.yaml'}: rule loss: condition.metric: unknown metric" in result.output
     assert f"{tmp_path / 'bad-yaml.yaml'}: (file): not valid YAML at line 3" in result.output
+    chinese = CliRunner().invoke(app, ["rules", "check", str(tmp_path)])   # zh-CN, the default
+    assert chinese.exit_code == 1
+    assert f"{tmp_path / 'broken.yaml'}：规则 loss：condition.metric：probe 没有指标" in chinese.output
+    assert f"{tmp_path / 'bad-yaml.yaml'}：(file)：不是有效的 YAML（第 3 行" in chinese.output
     result = CliRunner().invoke(app, ["rules", "check", str(tmp_path / "broken.yaml"), "-o", "json"])
     doc = orjson.loads(result.stdout)
     assert result.exit_code == 1 and len(doc["problems"]) >= 10
@@ -116,6 +120,9 @@ def test_cli_check_exits_1_and_prints_every_problem(tmp_path: Path) -> None:
 def test_cli_check_passes_the_packaged_rules() -> None:
     result = CliRunner().invoke(app, ["rules", "check", str(packaged_rules_dir())])
     assert result.exit_code == 0, result.output
+    assert f"{len(rule_files(None))} 个文件中共" in result.output and "条有效规则：通过" in result.output
+    english = CliRunner(env={"CITYBRAIN_LANGUAGE": "en"})
+    result = english.invoke(app, ["rules", "check", str(packaged_rules_dir())])
     assert f"valid rule(s) in {len(rule_files(None))} file(s): OK" in result.output
 
 

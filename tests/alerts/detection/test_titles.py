@@ -20,7 +20,7 @@ from alerts.incidents.store import ChangeKind, apply
 from alerts.maintenance.calendar import Calendar
 from alerts.model import Alert
 from citybrain.cli import app
-from citybrain.kernel.i18n import Language
+from citybrain.kernel.i18n import Language, use_language
 from schemas.assets import import_registry
 from schemas.events import LivenessLevel
 from schemas.registry import Registry
@@ -218,7 +218,8 @@ def rule(**titles: str) -> str:
 
 def test_title_problems_are_named_by_field() -> None:
     def problems(text: str, *, both: bool = False) -> dict[str, str]:
-        _, found = check_text(text, "f.yaml", both_titles=both)
+        with use_language("en"):   # the wording, in English (Chinese: the last lines)
+            _, found = check_text(text, "f.yaml", both_titles=both)
         return {p.field: p.message for p in found}
 
     assert "no title" in problems(rule())["title"]
@@ -234,6 +235,9 @@ def test_title_problems_are_named_by_field() -> None:
     # The packaged rules speak both languages.
     assert "no Chinese title" in problems(rule(title="{asset} down"), both=True)["title_zh"]
     assert "no English title" in problems(rule(title_zh="{asset}中断"), both=True)["title"]
+    _, found = check_text(rule(title="{asset} down ({count})", title_zh="{asset}中断"), "f.yaml")
+    assert [p.message for p in found] == [
+        "使用的占位符为 {asset}，而 title 使用 {asset, count}：两者须使用相同的占位符"]
 
 
 def test_the_packaged_rules_give_both_titles_with_the_same_placeholders() -> None:

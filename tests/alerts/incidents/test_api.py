@@ -1,4 +1,7 @@
-"""The on-call API through FastAPI's TestClient against the real database, on a frozen clock."""
+"""The on-call API through FastAPI's TestClient against the real database, on a frozen clock.
+
+Requests ask for English (``Accept-Language``, as the app reads it: ``RequestLanguage``)
+where a test checks what an answer says; one test checks the server's default, Chinese."""
 
 from __future__ import annotations
 
@@ -18,11 +21,13 @@ from alerts.incidents.api import ID_CHARS, router
 from alerts.incidents.escalation import run_due
 from citybrain.kernel import audit
 from citybrain.kernel.http import errors, tokens
+from citybrain.kernel.http.language import RequestLanguage
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, ConnFactory, Pager, alert
 
 M = timedelta(minutes=1)
+ENGLISH = {"Accept-Language": "en"}
 
 
 class Clock:
@@ -57,6 +62,7 @@ def client(database_url: str, inc_settings: Settings, city: psycopg.Connection[A
     app.state.settings = inc_settings
     app.state.clock = clock
     errors.install(app)   # the API's error answers: never echoing the request
+    app.add_middleware(RequestLanguage, default=inc_settings.language)   # as create_app does
     app.include_router(router, prefix="/api/v1")
     with TestClient(app) as c:
         yield c
@@ -64,9 +70,10 @@ def client(database_url: str, inc_settings: Settings, city: psycopg.Connection[A
 
 def token(conn: psycopg.Connection[Any], role: Role,
           department: str | None = None) -> tuple[str, dict[str, str]]:
+    """The token's id and the headers of a request with it (asking for English answers)."""
     made, clear = tokens.create(conn, role, department=department, name=f"test-{role.value}",
                                 created_by="test")
-    return made.token_id, {"Authorization": f"Bearer {clear}"}
+    return made.token_id, {"Authorization": f"Bearer {clear}", **ENGLISH}
 
 
 @pytest.fixture
@@ -78,7 +85,7 @@ def water_incident(city: psycopg.Connection[Any], inc_settings: Settings) -> int
 
 def test_no_token_is_401(client: TestClient, water_incident: int) -> None:
     assert client.get("/api/v1/incidents").status_code == 401
-    reply = client.post(f"/api/v1/incidents/{water_incident}/ack")
+    reply = client.post(f"/api/v1/incidents/{water_incident}/ack", headers=ENGLISH)
     assert reply.status_code == 401 and "missing token" in reply.json()["detail"]
     bad = client.get("/api/v1/incidents", headers={"Authorization": "Bearer cbt_nope_nope"})
     assert bad.status_code == 401
@@ -118,7 +125,7 @@ def test_unknown_incident_404_illegal_transition_409_bad_input_422(
     again = client.post(f"/api/v1/incidents/{water_incident}/ack", headers=operator)
     assert again.status_code == 409
     assert again.json()["detail"] == (f"incident {water_incident} cannot go from acknowledged to acknowledged"
-                                      " (ack); allowed from acknowledged: resolved")
+                                      " (acknowledge); allowed from acknowledged: resolved")
     no_note = client.post(f"/api/v1/incidents/{water_incident}/resolve", headers=operator, json={})
     assert no_note.status_code == 422 and no_note.json()["detail"][0]["loc"] == ["body", "note"]
     blank = client.post(f"/api/v1/incidents/{water_incident}/resolve", headers=operator, json={"note": "  "})
@@ -126,6 +133,25 @@ def test_unknown_incident_404_illegal_transition_409_bad_input_422(
     naive = client.get("/api/v1/incidents?from=2026-03-02T00:00:00", headers=operator)
     assert naive.status_code == 422 and "timezone" in naive.json()["detail"][0]["msg"]
     assert client.get("/api/v1/incidents?status=open", headers=operator).status_code == 422
+
+
+def test_answers_are_in_the_servers_language_unless_the_request_asks(
+        client: TestClient, city: psycopg.Connection[Any], water_incident: int) -> None:
+    _, english = token(city, Role.operator)
+    default = {k: v for k, v in english.items() if k != "Accept-Language"}   # zh-CN, the server's
+    missing = client.post("/api/v1/incidents/987654/ack", headers=default)
+    assert missing.json()["detail"] == "未找到事件 987654；可用 `citybrain incidents list` 列出事件"
+    missing = client.post("/api/v1/incidents/987654/ack", headers=english)
+    assert missing.json()["detail"] == "no incident 987654; list them with `citybrain incidents list`"
+    client.post(f"/api/v1/incidents/{water_incident}/resolve", headers=default, json={"note": "done"})
+    again = client.post(f"/api/v1/incidents/{water_incident}/ack", headers=default)
+    assert again.status_code == 409
+    assert again.json()["detail"] == (f"事件 {water_incident} 无法从“已恢复”变为“已确认”（确认）；"
+                                      "“已恢复”状态只能变为：已关闭、待响应")
+    _, roads = token(city, Role.oncall, "roads")
+    del roads["Accept-Language"]
+    refused = client.post(f"/api/v1/incidents/{water_incident}/comment", headers=roads, json={"text": "x"})
+    assert refused.status_code == 403 and f"事件 {water_incident}" in refused.json()["detail"]
 
 
 def test_oncall_happy_path_with_timeline_and_audit(client: TestClient, city: psycopg.Connection[Any],

@@ -22,6 +22,7 @@ from alerts.model import Severity
 from alerts.notifiers import RetryPolicy, build_notifiers
 from citybrain.kernel import audit, store
 from citybrain.kernel.errors import StoreError
+from citybrain.kernel.i18n import use_language
 from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, ConnFactory, Pager, alert
 from tests.alerts.incidents.loopback import WebhookReceiver
@@ -153,12 +154,13 @@ def test_department_yaml_overrides_the_default(city: psycopg.Connection[Any], in
     (tmp_path / "roads.yaml").write_text("name: r\nsteps: [{after_minutes: 5, notify: [oncall]},"
                                          " {after_minutes: 1, notify: [lead]}]\n", encoding="utf-8")
     # A department's invalid policy is refused, not fatal: its incidents take the default.
-    refused = escalation_policy.policy_for(city, "roads", settings)
+    with use_language("en"):
+        refused = escalation_policy.policy_for(city, "roads", settings)
     assert refused.source == "default.yaml"
     why = refused.refused or ""
     assert "roads.yaml is invalid: " in why and "strictly increasing" in why
     (tmp_path / "default.yaml").write_text("name: d\nsteps: []\n", encoding="utf-8")
-    with pytest.raises(PolicyError, match=r"default\.yaml is invalid"):   # nothing to fall back on
+    with use_language("en"), pytest.raises(PolicyError, match=r"default\.yaml is invalid"):   # no fallback
         escalation_policy.policy_for(city, "roads", settings)
 
 

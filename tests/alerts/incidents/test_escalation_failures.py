@@ -31,6 +31,7 @@ from alerts.incidents.escalation_policy import PolicyError, parse_policy
 from alerts.model import Notification, Outcome, Recipient
 from alerts.notifiers.delivery import RetryPolicy
 from citybrain.kernel import audit
+from citybrain.kernel.i18n import use_language
 from citybrain.kernel.settings import Settings
 from schemas.assets import import_registry
 from schemas.registry import Registry
@@ -79,12 +80,18 @@ def test_a_step_that_raises_stops_only_its_own_incident(
 
 
 def test_after_minutes_1e300_is_refused_with_a_clear_message() -> None:
+    huge = {"name": "x", "steps": [{"after_minutes": 0, "notify": ["group"]},
+                                   {"after_minutes": 1e300, "notify": ["group"]}]}
     clear = r"steps\.1\.after_minutes: .*from 0 to 43200 \(30 days\), got 1e\+300"
-    with pytest.raises(PolicyError, match=clear):
-        parse_policy({"name": "x", "steps": [{"after_minutes": 0, "notify": ["group"]},
-                                             {"after_minutes": 1e300, "notify": ["group"]}]})
-    with pytest.raises(PolicyError, match=r"got inf"):
+    with use_language("en"), pytest.raises(PolicyError, match=clear):
+        parse_policy(huge)
+    with use_language("en"), pytest.raises(PolicyError, match=r"got inf"):
         parse_policy({"name": "x", "steps": [{"after_minutes": float("inf"), "notify": ["group"]}]})
+    # The API's admin reads it in the platform's language (zh-CN by default).
+    chinese = (r"^请求中的升级策略无效：steps\.1\.after_minutes: .*"
+               r"after_minutes 须为 0 至 43200 之间的分钟数（30 天），实际为 1e\+300$")
+    with pytest.raises(PolicyError, match=chinese):
+        parse_policy(huge)
 
 
 def test_a_department_with_a_refused_policy_pages_by_the_default_one(
@@ -94,7 +101,9 @@ def test_a_department_with_a_refused_policy_pages_by_the_default_one(
     (tmp_path / "water.yaml").write_text("name: w\nsteps: [{after_minutes: 0, notify: [oncall]},"
                                          " {after_minutes: 1e300, notify: [lead]}]\n")
     settings = Settings(database_url=database_url, database_schema=schema, escalation_policy_dir=tmp_path)
-    assert escalation_policy.problems(city, settings) == [
+    with use_language("en"):   # as the alerter logs them
+        problems = escalation_policy.problems(city, settings)
+    assert problems == [
         "escalation policy water.yaml is invalid: steps.1.after_minutes: Value error, after_minutes must be"
         " a number of minutes from 0 to 43200 (30 days), got 1e+300"]
     iid = incidents.apply(city, alert("pump-1"), now=T0, settings=settings).incident_id

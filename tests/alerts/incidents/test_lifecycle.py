@@ -17,6 +17,7 @@ from alerts.incidents.lifecycle import (
     check,
 )
 from citybrain.kernel.errors import CitybrainError
+from citybrain.kernel.i18n import use_language
 
 S = IncidentStatus
 # Written out by hand (not read from the table under test).
@@ -28,6 +29,9 @@ LEGAL = {
     (S.resolved, S.triggered),        # reopen
 }
 PAIRS = list(itertools.product(S, S))
+# How a person reads the statuses (the notifications' labels), in English.
+EN = {S.triggered: "awaiting response", S.acknowledged: "acknowledged", S.resolved: "resolved",
+      S.closed: "closed"}
 
 
 @pytest.mark.parametrize(("current", "target"), [p for p in PAIRS if p in LEGAL])
@@ -38,16 +42,26 @@ def test_legal_transitions_pass(current: IncidentStatus, target: IncidentStatus)
 @pytest.mark.parametrize(("current", "target"), [p for p in PAIRS if p not in LEGAL])
 def test_illegal_transitions_raise_naming_from_to_and_allowed(current: IncidentStatus,
                                                              target: IncidentStatus) -> None:
-    with pytest.raises(IllegalTransition) as caught:
+    with use_language("en"), pytest.raises(IllegalTransition) as caught:
         check(current, target, incident_id=7, action="test")
     message = str(caught.value)
-    assert f"incident 7 cannot go from {current.value} to {target.value}" in message
-    allowed = sorted(t.value for c, t in LEGAL if c == current)
+    assert f"incident 7 cannot go from {EN[current]} to {EN[target]} (test)" in message
+    allowed = sorted(t for c, t in LEGAL if c == current)
     if allowed:
-        assert f"allowed from {current.value}: {', '.join(allowed)}" in message
+        assert f"allowed from {EN[current]}: {', '.join(EN[t] for t in allowed)}" in message
     else:
         assert "final" in message
     assert isinstance(caught.value, CitybrainError)
+
+
+def test_an_illegal_transition_is_said_in_the_current_language() -> None:
+    with pytest.raises(IllegalTransition) as chinese:    # zh-CN, the default
+        check(S.acknowledged, S.acknowledged, incident_id=7, action="ack")
+    assert str(chinese.value) == "事件 7 无法从“已确认”变为“已确认”（确认）；“已确认”状态只能变为：已恢复"
+    with use_language("en"), pytest.raises(IllegalTransition) as english:
+        check(S.closed, S.triggered, incident_id=7, action="reopen")
+    assert str(english.value) == ("incident 7 cannot go from closed to awaiting response (reopen); closed is"
+                                  " final; a new occurrence opens a new incident")
 
 
 def test_eleven_of_sixteen_pairs_are_illegal() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from alerts.incidents.lifecycle import IllegalTransition, IncidentStatus
 from alerts.incidents.store import ChangeKind, Filters, IncidentConflict, IncidentInputError, IncidentNotFound
 from alerts.model import Severity
 from citybrain.kernel import audit, store
+from citybrain.kernel.i18n import use_language
 from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, alert
 from tests.helpers import count
@@ -21,6 +23,13 @@ from tests.helpers import count
 ONCALL = audit.Actor(id="token:aa11", role="oncall", department="water")
 OPERATOR = audit.Actor(id="token:bb22", role="operator")
 M = timedelta(minutes=1)
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The refusals' wording is checked in English (and once in Chinese, below)."""
+    with use_language("en"):
+        yield
 
 
 def kinds(conn: psycopg.Connection[Any], incident_id: int) -> list[str]:
@@ -161,15 +170,15 @@ def test_a_person_resolving_without_ack_is_the_first_response(city: psycopg.Conn
 
 
 @pytest.mark.parametrize(("setup", "action", "message"), [
-    ([], "close",
-     "cannot go from triggered to closed (close); allowed from triggered: acknowledged, resolved"),
-    ([], "reopen", "cannot go from triggered to triggered (reopen)"),
+    ([], "close", "cannot go from awaiting response to closed (close); allowed from awaiting response:"
+                  " acknowledged, resolved"),
+    ([], "reopen", "cannot go from awaiting response to awaiting response (reopen)"),
     (["ack"], "ack",
-     "cannot go from acknowledged to acknowledged (ack); allowed from acknowledged: resolved"),
-    (["resolve"], "ack",
-     "cannot go from resolved to acknowledged (ack); allowed from resolved: closed, triggered"),
+     "cannot go from acknowledged to acknowledged (acknowledge); allowed from acknowledged: resolved"),
+    (["resolve"], "ack", "cannot go from resolved to acknowledged (acknowledge); allowed from resolved:"
+                         " closed, awaiting response"),
     (["resolve"], "resolve", "cannot go from resolved to resolved"),
-    (["resolve", "close"], "reopen", "cannot go from closed to triggered (reopen); closed is final"),
+    (["resolve", "close"], "reopen", "cannot go from closed to awaiting response (reopen); closed is final"),
     (["resolve", "close"], "ack", "cannot go from closed to acknowledged"),
 ])
 def test_illegal_actions_raise_and_change_nothing(city: psycopg.Connection[Any], inc_settings: Settings,
@@ -232,8 +241,12 @@ def test_bad_input_and_unknown_incidents(city: psycopg.Connection[Any], inc_sett
         incidents.comment(city, iid, ONCALL, "", now=T0 + M)
     with pytest.raises(IncidentNotFound, match="no incident 999999"):
         incidents.ack(city, 999999, ONCALL, now=T0 + M)
+    with use_language("zh-CN"), pytest.raises(IncidentNotFound, match="未找到事件 999999"):
+        incidents.ack(city, 999999, ONCALL, now=T0 + M)
     incidents.resolve(city, iid, ONCALL, "done", now=T0 + 2 * M)
-    with pytest.raises(IncidentConflict, match="is resolved; only triggered or acknowledged"):
+    with pytest.raises(IncidentConflict, match=r"is resolved; only an open incident \(awaiting response or"):
+        incidents.assign(city, iid, ONCALL, "Li Na", now=T0 + 3 * M)
+    with use_language("zh-CN"), pytest.raises(IncidentConflict, match="当前为“已恢复”；只有未关闭的事件"):
         incidents.assign(city, iid, ONCALL, "Li Na", now=T0 + 3 * M)
     incidents.comment(city, iid, ONCALL, "post-mortem on Friday", now=T0 + 4 * M)   # always allowed
     assert kinds(city, iid) == ["opened", "resolved", "comment"]

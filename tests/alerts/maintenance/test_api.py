@@ -1,4 +1,7 @@
-"""The maintenance API through FastAPI's TestClient against the real database, frozen clock."""
+"""The maintenance API through FastAPI's TestClient against the real database, frozen clock.
+
+Requests ask for English answers (``Accept-Language``) where a test checks their words;
+one test checks the server's default language, Chinese."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts.maintenance.api import router
 from citybrain.kernel.http import tokens
+from citybrain.kernel.http.language import RequestLanguage
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from tests.alerts.registry import load
@@ -43,14 +47,18 @@ def client(database_url: str, schema: str, db: psycopg.Connection[Any]) -> Itera
     app = FastAPI(lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = lambda: NOW
+    app.add_middleware(RequestLanguage, default=settings.language)   # as create_app does
     app.include_router(router, prefix="/api/v1")
     with TestClient(app) as c:
         yield c
 
 
-def auth(conn: psycopg.Connection[Any], role: Role, department: str | None = None) -> dict[str, str]:
+def auth(conn: psycopg.Connection[Any], role: Role, department: str | None = None,
+         language: str | None = "en") -> dict[str, str]:
+    """The headers of a request with a new token (asking for English answers, unless
+    ``language`` says otherwise; None: the server's language)."""
     _, clear = tokens.create(conn, role, department=department, name=f"t-{role.value}", created_by="test")
-    return {"Authorization": f"Bearer {clear}"}
+    return {"Authorization": f"Bearer {clear}", **({"Accept-Language": language} if language else {})}
 
 
 @pytest.mark.parametrize(("change", "field", "words"), [
@@ -69,6 +77,24 @@ def test_bad_windows_are_422_naming_the_field(client: TestClient, db: psycopg.Co
     problems = reply.json()["detail"]
     assert any(p["loc"] == ["body", field] and words in p["msg"] for p in problems), problems
     assert db.execute("SELECT count(*) FROM maintenance_windows").fetchone() == (0,)
+
+
+def test_refusals_are_in_the_servers_language_unless_the_request_asks(
+        client: TestClient, db: psycopg.Connection[Any]) -> None:
+    bad = {**WINDOW, "recurrence": "FREQ=SOMETIMES", "timezone": "Europe/Atlantis"}
+    chinese = client.post("/api/v1/maintenance", json=bad, headers=auth(db, Role.operator, language=None))
+    said = {tuple(p["loc"]): p["msg"] for p in chinese.json()["detail"]}
+    assert said[("body", "timezone")] == ("未知的 IANA 时区 'Europe/Atlantis'"
+                                          "（例如 Asia/Shanghai、Europe/Berlin）")
+    assert said[("body", "recurrence")].startswith("RRULE 无效：")
+    english = client.post("/api/v1/maintenance", json=bad, headers=auth(db, Role.operator, language="en-GB"))
+    said = {tuple(p["loc"]): p["msg"] for p in english.json()["detail"]}
+    assert said[("body", "timezone")] == ("unknown IANA time zone 'Europe/Atlantis' (e.g. Asia/Shanghai,"
+                                          " Europe/Berlin)")
+    late = {**WINDOW, "retroactive_reason": "filed late"}
+    refused = client.post("/api/v1/maintenance", json=late, headers=auth(db, Role.operator, language=None))
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "角色 operator 无权将窗口登记之前的时间计入（需要管理员）"
 
 
 def test_a_scope_outside_the_schema_is_422(client: TestClient, db: psycopg.Connection[Any]) -> None:

@@ -5,6 +5,7 @@ assets a window covers: test_muter.py; how detection holds alerts: detection/tes
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,10 +20,18 @@ from alerts.maintenance.calendar import calendar_version
 from alerts.maintenance.muter import HOLDS_ALERTS, SqlMuter
 from alerts.maintenance.windows import MaintenanceError, WindowNotFound, make_spec
 from citybrain.kernel import audit, store
+from citybrain.kernel.i18n import use_language
 from tests.alerts.registry import load
 
 ADMIN = audit.Actor(id="token:test", role="admin")
 NOW = datetime(2026, 3, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The refusals' wording is checked in English (Chinese: test_api.py, test_cli.py)."""
+    with use_language("en"):
+        yield
 
 
 def utc(text: str) -> datetime:
