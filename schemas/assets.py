@@ -2,7 +2,8 @@
 
 Loading reports every problem of a file at once (file, entry, field, reason) so an
 operator fixes a spreadsheet in one pass instead of one error per attempt. Importing
-is one transaction: a registry lands whole or not at all.
+is one transaction: a registry lands whole or not at all. The problems are said in the
+current language (``use_language``); file names, field names and ids stay as written.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ValidationError
 
+from citybrain.kernel import validation
 from citybrain.kernel.errors import RegistryError, StoreError
+from citybrain.kernel.i18n import N_, Catalogue
 from schemas.registry import Asset, Department, District, Key, Registry
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 YAML_SUFFIXES = (".yaml", ".yml")
 SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
@@ -36,12 +42,15 @@ CSV_REQUIRED = tuple(n for n, f in Asset.model_fields.items() if f.is_required()
 
 
 def _fail(path: Path, errors: list[str]) -> RegistryError:
-    return RegistryError(f"{path}: {len(errors)} error(s) in the registry\n" + "\n".join(errors))
+    return RegistryError(_("{path}: {count} error(s) in the registry").format(path=path, count=len(errors))
+                         + "\n" + "\n".join(errors))
 
 
 def _label(where: str, raw: object, id_field: str) -> str:
     ident = raw.get(id_field) if isinstance(raw, Mapping) else None
-    return where + (f" ({id_field} {ident})" if ident is not None else "")
+    if ident is None:
+        return where
+    return _("{where} ({field} {id})").format(where=where, field=id_field, id=ident)
 
 
 def _validate(
@@ -53,7 +62,9 @@ def _validate(
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
             # Model-level checks (retired before registered, ...) have no field to name.
-            errors.append(f"{where}: {field}: {err['msg']}" if field else f"{where}: {err['msg']}")
+            said = validation.message(err)
+            errors.append(_("{where}: {field}: {problem}").format(where=where, field=field, problem=said)
+                          if field else _("{where}: {problem}").format(where=where, problem=said))
         return None
 
 
@@ -73,19 +84,21 @@ def _load_yaml(path: Path, text: str, errors: list[str]) -> dict[str, list[objec
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise _fail(path, [f"{path}: not valid YAML: {exc}"]) from exc
+        raise _fail(path, [_("{path}: not valid YAML: {error}").format(path=path, error=exc)]) from exc
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        raise _fail(path, [f"{path}: the top level must be a mapping of {', '.join(SECTIONS)}"])
+        raise _fail(path, [_("{path}: the top level must be a mapping of {sections}").format(
+            path=path, sections=", ".join(SECTIONS))])
     for key in doc:
         if key not in SECTIONS:
-            errors.append(f"{path}: {key}: unknown top-level key (expected {', '.join(SECTIONS)})")
+            errors.append(_("{path}: {key}: unknown top-level key (expected {sections})").format(
+                path=path, key=key, sections=", ".join(SECTIONS)))
     sections: dict[str, list[object]] = {}
     for name in SECTIONS:
         value = doc.get(name)
         if value is not None and not isinstance(value, list):
-            errors.append(f"{path}: {name}: must be a list")
+            errors.append(_("{path}: {section}: must be a list").format(path=path, section=name))
             value = None
         sections[name] = list(value or [])
     return sections
@@ -101,10 +114,11 @@ def _load_csv(path: Path, text: str, errors: list[str]) -> tuple[list[object], l
     twice = sorted({h for h in header if header.count(h) > 1})
     if unknown or missing or twice:
         # A wrong header would make every row fail the same way: say it once.
-        detail = [f"unknown column(s) {unknown}"] if unknown else []
-        detail += [f"missing column(s) {missing}"] if missing else []
-        detail += [f"repeated column(s) {twice}"] if twice else []
-        raise _fail(path, [f"{path} row 1: header: {'; '.join(detail)}"])
+        detail = [_("unknown column(s) {columns}").format(columns=unknown)] if unknown else []
+        detail += [_("missing column(s) {columns}").format(columns=missing)] if missing else []
+        detail += [_("repeated column(s) {columns}").format(columns=twice)] if twice else []
+        raise _fail(path, [_("{path} row 1: header: {problems}").format(
+            path=path, problems="; ".join(detail))])
     raws: list[object] = []
     labels: list[str] = []
     # Numbered as a spreadsheet shows them: the header is row 1, blank rows still count.
@@ -120,9 +134,10 @@ def _load_csv(path: Path, text: str, errors: list[str]) -> tuple[list[object], l
                 raw[name] = [p.strip() for p in cell.split(";") if p.strip()]
             else:
                 raw[name] = cell
-        label = _label(f"row {number}", raw, "asset_id")
+        label = _label(_("row {number}").format(number=number), raw, "asset_id")
         if len(cells) > len(header):
-            errors.append(f"{path} {label}: {len(cells)} cells but {len(header)} columns")
+            errors.append(_("{path} {row}: {cells} cells but {columns} columns").format(
+                path=path, row=label, cells=len(cells), columns=len(header)))
         raws.append(raw)
         labels.append(label)
     return raws, labels
@@ -132,12 +147,13 @@ def load_registry(path: Path) -> Registry:
     """Read and validate a registry file; raise RegistryError listing every problem."""
     suffix = path.suffix.lower()
     if suffix not in (*YAML_SUFFIXES, ".csv"):
-        raise RegistryError(f"{path}: unknown registry format; use .yaml, .yml or .csv")
+        raise RegistryError(_("{path}: unknown registry format; use .yaml, .yml or .csv").format(path=path))
     try:
         # utf-8-sig: spreadsheets save CSV with a byte-order mark the header must not keep.
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"{path}: cannot read the registry file: {exc}") from exc
+        raise RegistryError(_("{path}: cannot read the registry file: {error}").format(path=path, error=exc)
+                            ) from exc
     errors: list[str] = []
     labelled: dict[str, list[tuple[str, object]]] = {}
     if suffix == ".csv":
@@ -154,13 +170,14 @@ def load_registry(path: Path) -> Registry:
     # departments (a CSV, say) refers to ones already in the database, and a CSV's
     # parents are left to the import step, which also sees the database.
     refs: list[tuple[str, str, set[str]]] = [
-        (field, field.removesuffix("_id"), _ids((r for _, r in labelled[section]), field))
-        for section, field in (("departments", "department_id"), ("districts", "district_id"))
+        (field, _(what), _ids((r for _r, r in labelled[section]), field))
+        for section, field, what in (("departments", "department_id", N_("department")),
+                                     ("districts", "district_id", N_("district")))
         if labelled[section]
     ]
     if suffix != ".csv":
-        asset_ids = _ids((r for _, r in labelled["assets"]), "asset_id")
-        refs.append(("parent_id", "parent asset", asset_ids))
+        asset_ids = _ids((r for _r, r in labelled["assets"]), "asset_id")
+        refs.append(("parent_id", _("parent asset"), asset_ids))
     parsed: dict[str, list[Any]] = {}
     # One pass per entry, so its errors come together and in file order.
     for name, (model, id_field) in SECTIONS.items():
@@ -173,13 +190,15 @@ def load_registry(path: Path) -> Registry:
                 parsed[name].append(item)
             ident = _ref(raw, id_field)
             if ident is not None and ident in first:
-                errors.append(f"{where}: {id_field}: duplicate of {first[ident]}")
+                errors.append(_("{where}: {field}: duplicate of {first}").format(
+                    where=where, field=id_field, first=first[ident]))
             elif ident is not None:
                 first[ident] = label
             for field, what, known in refs if name == "assets" else []:
                 value = _ref(raw, field)
                 if value is not None and value not in known:
-                    errors.append(f"{where}: {field}: unknown {what} {value!r} in this file")
+                    errors.append(_("{where}: {field}: unknown {what} {value} in this file").format(
+                        where=where, field=field, what=what, value=repr(value)))
     if errors:
         raise _fail(path, errors)
     # The entries are validated already; model_validate only assembles them.
@@ -246,14 +265,13 @@ def _check_references(conn: psycopg.Connection[Any], registry: Registry) -> set[
             ("parent_id", a.parent_id, ids | stored),
         ):
             if value is not None and value not in known:
-                errors.append(
-                    f"asset {a.asset_id}: {field}: {value!r} is neither in the registry"
-                    " nor in the database"
-                )
+                errors.append(_("asset {asset}: {field}: {value} is neither in the registry"
+                                " nor in the database").format(
+                    asset=a.asset_id, field=field, value=repr(value)))
     if len(ids) != len(assets):
-        errors.append("the registry lists some asset_id more than once")
+        errors.append(_("the registry lists some asset_id more than once"))
     if errors:
-        raise RegistryError("cannot import the registry:\n" + "\n".join(errors))
+        raise RegistryError(_("cannot import the registry:") + "\n" + "\n".join(errors))
     return stored & ids
 
 
@@ -292,8 +310,8 @@ def import_registry(conn: psycopg.Connection[Any], registry: Registry) -> Import
                     )
     except psycopg.Error as exc:
         raise StoreError(
-            f"cannot import the registry: {exc}; check that the database is reachable"
-            " and migrated (schema on the search_path)"
+            _("cannot import the registry: {error}; check that the database is reachable"
+              " and migrated (schema on the search_path)").format(error=exc)
         ) from exc
     return ImportReport(
         departments=len(registry.departments),
@@ -325,13 +343,14 @@ def registry_to_yaml(registry: Registry) -> str:
 def write_registry(registry: Registry, path: Path) -> None:
     """Write the registry as YAML, atomically, so a concurrent import never sees half a file."""
     if path.suffix.lower() not in YAML_SUFFIXES:
-        raise RegistryError(f"{path}: registries are written as YAML; use .yaml or .yml")
+        raise RegistryError(_("{path}: registries are written as YAML; use .yaml or .yml").format(path=path))
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(registry_to_yaml(registry), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        raise RegistryError(f"{path}: cannot write the registry: {exc}") from exc
+        raise RegistryError(_("{path}: cannot write the registry: {error}").format(
+            path=path, error=exc)) from exc
 
 
 def registered_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
@@ -343,6 +362,7 @@ def registered_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
             " WHERE retired_at IS NULL OR retired_at > now() GROUP BY key"
         ).fetchall()
     except psycopg.Error as exc:
-        raise StoreError(f"cannot count registered assets: {exc}; is the schema migrated?") from exc
+        raise StoreError(_("cannot count registered assets: {error}; is the schema migrated?").format(
+            error=exc)) from exc
     counts.update({str(k): int(n) for k, n in rows})
     return counts

@@ -13,8 +13,11 @@ import typer
 
 from citybrain.kernel import store
 from citybrain.kernel.console import Output, OutputOpt, console, load_settings, print_json
-from citybrain.kernel.i18n import N_
+from citybrain.kernel.i18n import N_, Catalogue
 from citybrain.kernel.runtime import services
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 assets_app = typer.Typer(help=N_("The asset registry.\n\nExample: citybrain assets import city.yaml"),
                          no_args_is_help=True)
@@ -36,10 +39,11 @@ def assets_import(file: Path, output: OutputOpt = Output.table) -> None:
     if output is Output.json:
         print_json(report.__dict__)
     else:
-        console.print(
-            f"imported {report.departments} departments, {report.districts} districts, "
-            f"{report.assets} assets ({report.inserted_assets} new, {report.updated_assets} updated)"
-        )
+        console.print(_(
+            "imported {departments} departments, {districts} districts, "
+            "{assets} assets ({inserted} new, {updated} updated)").format(
+            departments=report.departments, districts=report.districts, assets=report.assets,
+            inserted=report.inserted_assets, updated=report.updated_assets))
 
 
 @schemas_app.command("export", help=N_("Write one JSON Schema file per family (single event and envelope)."))

@@ -11,6 +11,12 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from citybrain.kernel.i18n import Catalogue
+
+# The validators' messages are read by the person importing the registry (current language).
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
+
 Key = Literal["infrastructure", "data", "system", "portal", "security"]
 
 AssetKind = Literal[
@@ -95,11 +101,12 @@ class Asset(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Asset:
         if self.retired_at is not None and self.retired_at < self.registered_at:
-            raise ValueError("retired_at is before registered_at")
+            raise ValueError(_("retired_at is before registered_at"))
         if self.parent_id == self.asset_id:
-            raise ValueError("an asset cannot be its own parent")
+            raise ValueError(_("an asset cannot be its own parent"))
         if LIVENESS_FEED[self.kind] is not None and self.expected_interval_s is None:
-            raise ValueError(f"a {self.kind} needs expected_interval_s (its heartbeat interval)")
+            raise ValueError(_("a {kind} needs expected_interval_s (its heartbeat interval)").format(
+                kind=self.kind))
         return self
 
     @property

@@ -18,8 +18,11 @@ import typer
 
 from citybrain.kernel import store
 from citybrain.kernel.console import Output, OutputOpt, console, load_settings, print_json
-from citybrain.kernel.i18n import N_
+from citybrain.kernel.i18n import N_, Catalogue
 from citybrain.kernel.runtime import services
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 topics_app = typer.Typer(help=N_("Kafka topics.\n\nExample: citybrain topics create"), no_args_is_help=True)
 
@@ -54,14 +57,15 @@ def topics_create() -> None:
     with services(settings, need_database=False) as ep:
         asyncio.run(ensure_topics(ep.kafka_bootstrap, settings))
     for name, partitions in layout(settings).items():
-        console.print(f"{name}: {partitions} partitions")
+        console.print(_("{topic}: {partitions} partitions").format(topic=name, partitions=partitions))
 
 
 def _instant(text: str) -> datetime:
     try:
         t = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time, e.g. 2026-03-01T00:00+08:00") from exc
+        raise typer.BadParameter(_("{text} is not an ISO 8601 time, e.g. 2026-03-01T00:00+08:00").format(
+            text=repr(text))) from exc
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
@@ -92,9 +96,9 @@ def rollup(
     # One job per run: --zone rebuilds every daily row already, and the two outputs
     # would otherwise both claim latency_days.
     if zone is not None and (start is not None or end is not None):
-        raise typer.BadParameter("give either --from and --to, or --zone, not both")
+        raise typer.BadParameter(_("give either --from and --to, or --zone, not both"))
     if zone is None and (start is None or end is None):
-        raise typer.BadParameter("give --from and --to (rebuild a range), or --zone TZ")
+        raise typer.BadParameter(_("give --from and --to (rebuild a range), or --zone TZ"))
     lo = hi = None
     if start is not None and end is not None:
         lo, hi = _instant(start), _instant(end)  # parsed before any work
@@ -107,7 +111,8 @@ def rollup(
             if output is Output.json:
                 print_json({"zone": zone, "latency_days": written})
             else:
-                console.print(f"daily rollups now in {zone}: {written} latency rows rebuilt")
+                console.print(_("daily rollups now in {zone}: {rows} latency rows rebuilt").format(
+                    zone=zone, rows=written))
             return
         assert lo is not None and hi is not None
         result = rollups.rebuild(conn, lo, hi)
@@ -120,8 +125,9 @@ def rollup(
                     "availability_days": len(facts.days), "availability_rows": facts.rows,
                     "availability_skipped": facts.skipped})
     else:
-        console.print(f"rebuilt {result.start.isoformat()} to {result.end.isoformat()}: "
-                      f"{result.probe_hours} probe and {result.cloud_hours} cloud hourly rows, "
-                      f"{result.latency_days} daily latency rows, availability facts of "
-                      f"{len(facts.days)} whole local days ({facts.rows} rows)"
-                      + (" (skipped: another refresh held the lock)" if facts.skipped else ""))
+        said = _("rebuilt {start} to {end}: {probe} probe and {cloud} cloud hourly rows, "
+                 "{latency} daily latency rows, availability facts of {days} whole local days "
+                 "({rows} rows)").format(
+            start=result.start.isoformat(), end=result.end.isoformat(), probe=result.probe_hours,
+            cloud=result.cloud_hours, latency=result.latency_days, days=len(facts.days), rows=facts.rows)
+        console.print(said + (_(" (skipped: another refresh held the lock)") if facts.skipped else ""))

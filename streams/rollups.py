@@ -25,6 +25,11 @@ import psycopg
 from psycopg import sql
 
 from citybrain.kernel.errors import CitybrainError, StoreError
+from citybrain.kernel.i18n import N_, Catalogue
+
+# The errors are read by the person running `citybrain db rollup` (current language).
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 HOUR = timedelta(hours=1)
 NO_FILTER = sql.SQL("")
@@ -57,8 +62,8 @@ ZONE_REACH = timedelta(hours=16)
 # The rollups kept per local day of rollup_zone (migrations 011, 013 and 014), in the order
 # the sink's statement writes them (rebuild and set_zone lock them in this order).
 DAILY_TABLES = ("probe_latency_daily", "probe_latency_coarse", "probe_daily", "cloud_daily")
-NO_ZONE = ("rollup_zone has no row; set the zone of the daily rollups with "
-           "`citybrain db rollup --zone Asia/Shanghai`")
+NO_ZONE = N_("rollup_zone has no row; set the zone of the daily rollups with "
+             "`citybrain db rollup --zone Asia/Shanghai`")
 
 
 class RollupZoneError(CitybrainError, ValueError):
@@ -349,8 +354,9 @@ def rebuild(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> Re
                 params).rowcount
             days = _rebuild_days(conn, start, end)
     except psycopg.Error as exc:
-        raise StoreError(f"rebuilding the rollups failed: {exc}; check that the schema is "
-                         "migrated (`citybrain db migrate`, migrations 009, 011, 013 and 014)") from exc
+        raise StoreError(_("rebuilding the rollups failed: {error}; check that the schema is "
+                           "migrated (`citybrain db migrate`, migrations 009, 011, 013 and 014)").format(
+            error=exc)) from exc
     return RebuildResult(lo, hi, max(probe, 0), max(cloud, 0), days)
 
 
@@ -362,7 +368,7 @@ def _rebuild_days(conn: psycopg.Connection[Any], start: datetime, end: datetime)
         "SELECT (%s::timestamptz AT TIME ZONE tz)::date, (%s::timestamptz AT TIME ZONE tz)::date"
         " FROM rollup_zone", (start, end - timedelta(microseconds=1))).fetchone()
     if row is None:
-        raise StoreError(NO_ZONE)
+        raise StoreError(_(NO_ZONE))
     first, last = row
     for table in DAILY_TABLES:
         conn.execute(sql.SQL("DELETE FROM {} WHERE day >= %s AND day <= %s").format(sql.Identifier(table)),
@@ -401,14 +407,16 @@ def set_zone(conn: psycopg.Connection[Any], tz: str) -> int:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise RollupZoneError(f"unknown time zone {tz!r}; use an IANA name such as Asia/Shanghai") from exc
+        raise RollupZoneError(_("unknown time zone {zone}; use an IANA name such as Asia/Shanghai").format(
+            zone=repr(tz))) from exc
     try:
         with conn.transaction():
             try:
                 conn.execute("SELECT now() AT TIME ZONE %s", (tz,))
             except psycopg.errors.InvalidParameterValue as exc:
-                raise RollupZoneError(f"time zone {tz!r} is not known to the database server; "
-                                      "use an IANA name such as Asia/Shanghai") from exc
+                raise RollupZoneError(_("time zone {zone} is not known to the database server; "
+                                        "use an IANA name such as Asia/Shanghai").format(
+                    zone=repr(tz))) from exc
             conn.execute(_lock(DAILY_TABLES))
             # An upsert, not an UPDATE: it also restores a zone row deleted by hand.
             conn.execute("INSERT INTO rollup_zone (tz) VALUES (%s)"

@@ -1,7 +1,9 @@
 """The FastAPI application: one pool, the routers, OpenAPI at /docs and /openapi.json.
 
-Every request passes ``limits.RequestGuard`` first (body size, unusable characters) and
-gets its errors in the one shape of ``errors``. The pool's connections carry the API's
+Every request passes ``language.RequestLanguage`` first (its ``Accept-Language``, else
+CITYBRAIN_LANGUAGE, is the language its error messages are written in), then
+``limits.RequestGuard`` (body size, unusable characters), and gets its errors in the one
+shape of ``errors``. The pool's connections carry the API's
 limits on database work (statement time-out, temporary disk), so no request — whatever
 its token — can hold a connection or fill the server's disk for long.
 """
@@ -23,6 +25,7 @@ from alerts.maintenance import api as maintenance
 from citybrain.kernel import store
 from citybrain.kernel.clock import Clock
 from citybrain.kernel.http import access, access_log, errors
+from citybrain.kernel.http.language import RequestLanguage
 from citybrain.kernel.http.limits import RequestGuard
 from citybrain.kernel.settings import Settings
 from citybrain.reports import api as reports
@@ -81,7 +84,12 @@ def create_app(settings: Settings, database_url: str,
         version=citybrain.__version__,
         description="Five-key indicators, evaluators' reports and the 30-minute incident workflow. "
                     "Every request needs `Authorization: Bearer <token>` "
-                    "(`citybrain tokens create --role ...`).",
+                    "(`citybrain tokens create --role ...`).\n\n"
+                    "Error messages (`detail`, and the `msg` of a 422's problems) are in the request's "
+                    "language: `Accept-Language` when it names Chinese (`zh`, `zh-CN`) or English "
+                    "(`en`), q-values respected, else the server's CITYBRAIN_LANGUAGE (zh-CN unless "
+                    "set). Ids, field names, a problem's `type` and every JSON key are the same in "
+                    "every language.",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -89,6 +97,8 @@ def create_app(settings: Settings, database_url: str,
         app.state.clock = clock
     errors.install(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.api_max_body_bytes)
+    # Added last, so outermost: the guard's refusals are in the request's language too.
+    app.add_middleware(RequestLanguage, default=settings.language)
     for router in (indicators.router, reports.router, incidents.router, maintenance.router):
         app.include_router(router, prefix="/api/v1", responses=errors.ERROR_RESPONSES)
     # The API's port is published: /metrics there needs a city-wide operator or admin

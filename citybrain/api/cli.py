@@ -7,22 +7,29 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from citybrain.kernel import audit, store
 from citybrain.kernel.console import console, load_settings
 from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
-from citybrain.kernel.i18n import N_
+from citybrain.kernel.i18n import N_, Catalogue, current_language
 from citybrain.kernel.runtime import services
+from schemas.names import names_for
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
+
+# The roles as ``tokens list`` shows them (the value, for --role, beside a translation).
+ROLES = {Role.operator: N_("operator"), Role.oncall: N_("oncall"), Role.evaluator: N_("evaluator"),
+         Role.admin: N_("admin")}
 
 tokens_app = typer.Typer(
     help=N_("API tokens (one role each, optionally limited to a department).\n\n"
             "Example: citybrain tokens create --role evaluator --name bureau-audit"),
     no_args_is_help=True,
 )
-
-
 
 
 @tokens_app.command("create", help=N_(
@@ -37,7 +44,7 @@ def create(
         help=N_("lifetime in days or hours, e.g. 90d or 12h (default: until revoked)"))] = None,
 ) -> None:
     if role is Role.oncall and department is None:
-        raise tokens.TokenError("an oncall token needs --department: it acts for that department only")
+        raise tokens.TokenError(_("an oncall token needs --department: it acts for that department only"))
     lifetime = tokens.parse_lifetime(expires_in) if expires_in is not None else None
     settings = load_settings()
     actor = audit.Actor.cli()
@@ -68,12 +75,23 @@ def list_tokens() -> None:
     with (services(settings, need_broker=False) as ep,
           store.connect(ep.database_url, settings.database_schema) as conn):
         found = tokens.listing(conn)
-    table = Table("id", "role", "department", "name", "created", "by", "expires", "revoked")
+        names = names_for(conn, current_language(),
+                          department_ids=[t.department for t in found if t.department])
+    table = Table(*(_(h) for h in (N_("id"), N_("role"), N_("department"), N_("name"), N_("created"),
+                                   N_("by"), N_("expires"), N_("revoked"))))
     for t in found:
-        table.add_row(t.token_id, t.role.value, t.department or "all", t.name, _when(t.created_at),
-                      t.created_by, _when(t.expires_at) if t.expires_at else "never",
+        table.add_row(t.token_id, escape(_labelled(_(ROLES[t.role]), t.role.value)),
+                      escape(_labelled(names.department(t.department) or "", t.department))
+                      if t.department else _("all departments"),
+                      escape(t.name), _when(t.created_at), escape(t.created_by),
+                      _when(t.expires_at) if t.expires_at else _("never"),
                       _when(t.revoked_at) if t.revoked_at else "")
     console.print(table)
+
+
+def _labelled(label: str, ident: str) -> str:
+    """``label [id]``; the id alone when the label is the id."""
+    return ident if label == ident else f"{label} [{ident}]"
 
 
 @tokens_app.command("revoke", help=N_("Revoke a token by its id (the second part of the printed token)."))
@@ -85,8 +103,8 @@ def revoke(token_id: str) -> None:
         if done:
             audit.record(conn, audit.Actor.cli(), "token.revoke", token_id)
     if not done:
-        raise typer.BadParameter(f"no live token with id {token_id!r}")
-    console.print(f"token {token_id} revoked")
+        raise typer.BadParameter(_("no live token with id {token_id}").format(token_id=repr(token_id)))
+    console.print(_("token {token_id} revoked").format(token_id=escape(token_id)))
 
 
 def serve(

@@ -20,7 +20,17 @@ from citybrain.indicators import render
 from citybrain.indicators.catalogue import SQL_DIR, load_catalogue
 from citybrain.indicators.model import Indicator
 from citybrain.kernel.console import Output, OutputOpt, console, err
-from citybrain.kernel.i18n import N_
+from citybrain.kernel.i18n import N_, Catalogue, current_language
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
+
+# The table's labels (``-o json`` keeps the ids: key, unit and direction as the catalogue has them).
+KEYS = {"infrastructure": N_("Infrastructure"), "data": N_("Data resources"),
+        "system": N_("Information systems"), "portal": N_("Service portals"), "security": N_("Security"),
+        "ops": N_("Operation services")}
+UNITS = {"ms": N_("ms"), "minutes": N_("min"), "count": N_("count")}
+DIRECTIONS = {"higher": N_("higher is better"), "lower": N_("lower is better")}
 
 app = typer.Typer(help=N_("""The indicator catalogue and its SQL files.
 
@@ -51,12 +61,16 @@ def list_indicators(output: OutputOpt = Output.table) -> None:
         sys.stdout.write(orjson.dumps([describe(i) for i in catalogue],
                                       option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    table = Table(title=f"{len(catalogue)} indicators")
-    table.add_column("id", no_wrap=True)
-    for column in ("key", "name", "unit", "better", "target", "weight", "breakdowns"):
-        table.add_column(column)
+    chinese = current_language() == "zh-CN"
+    table = Table(title=_("{count} indicators").format(count=len(catalogue)))
+    table.add_column(_("id"), no_wrap=True)
+    for column in (N_("key"), N_("name"), N_("unit"), N_("better"), N_("target"), N_("weight"),
+                   N_("breakdowns")):
+        table.add_column(_(column))
     for i in catalogue:
-        table.add_row(i.id, i.key, f"{i.name_en}\n{i.name_zh}", i.unit, i.direction,
+        table.add_row(i.id, _(KEYS.get(i.key, i.key)), i.name_zh if chinese and i.name_zh else i.name_en,
+                      _(UNITS[i.unit]) if i.unit in UNITS else i.unit,
+                      _(DIRECTIONS[i.direction]) if i.direction in DIRECTIONS else i.direction,
                       "—" if i.target is None else f"{i.target:g}", f"{i.weight:g}",
                       ", ".join(i.breakdowns))
     console.print(table)
@@ -73,11 +87,13 @@ def render_sql(
     if check:
         stale = render.stale_files()
         if stale:
-            err.print(f"out of date in {SQL_DIR}: {', '.join(stale)}; run `{render.COMMAND}`")
+            err.print(_("out of date in {folder}: {files}; run `{command}`").format(
+                folder=SQL_DIR, files=", ".join(stale), command=render.COMMAND), highlight=False)
             raise typer.Exit(1)
-        console.print(f"every SQL file in {SQL_DIR} is its rendering")
+        console.print(_("every SQL file in {folder} is its rendering").format(folder=SQL_DIR))
         return
     changed = render.write()
     for path in changed:
-        console.print(f"{'wrote' if path.exists() else 'removed'} {path}")
-    console.print(f"{len(changed)} file(s) changed" if changed else "every SQL file was up to date")
+        console.print((_("wrote {path}") if path.exists() else _("removed {path}")).format(path=path))
+    console.print(_("{count} file(s) changed").format(count=len(changed)) if changed
+                  else _("every SQL file was up to date"))

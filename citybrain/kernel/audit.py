@@ -16,6 +16,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from citybrain.kernel.errors import StoreError
+from citybrain.kernel.i18n import Catalogue
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ def record(conn: psycopg.Connection[Any], actor: Actor, action: str, subject: st
             (at, actor.id, actor.role, action, subject, Jsonb(details or {})),
         ).fetchone()
     except psycopg.Error as exc:
-        raise StoreError(f"cannot write the audit log: {exc}; run `citybrain db migrate`") from exc
+        raise StoreError(_("cannot write the audit log: {error}; run `citybrain db migrate`").format(
+            error=exc)) from exc
     assert row is not None
     return int(row[0])
 

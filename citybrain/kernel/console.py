@@ -15,9 +15,14 @@ import orjson
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
-from citybrain.kernel.i18n import N_
-from citybrain.kernel.settings import Settings
+from citybrain.kernel import validation
+from citybrain.kernel.i18n import N_, Catalogue, use_language
+from citybrain.kernel.settings import Settings, language_setting
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 # The one console for command output, and the one for errors and warnings. Wide enough for
 # the tables when output goes to a file or a CI log, not a terminal.
@@ -34,12 +39,35 @@ OutputOpt = Annotated[Output, typer.Option("-o", "--output", help=N_("table or j
 
 
 def load_settings() -> Settings:
-    """The settings, or exit 2 with the offending CITYBRAIN_* variable named."""
+    """The settings, or exit 2 with each offending CITYBRAIN_* variable named and what is
+    wrong with it, in the language of CITYBRAIN_LANGUAGE (the default when it is the one
+    at fault). The values are not echoed: one may be a password."""
     try:
         return Settings()
-    except ValidationError as exc:
-        err.print(f"[red]invalid CITYBRAIN_* setting:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    except ValidationError:
+        pass
+    # Again, in the language the person asked for: the validators' messages are written
+    # when they fail.
+    with use_language(language_setting()):
+        try:
+            return Settings()
+        except ValidationError as exc:
+            said = _("invalid CITYBRAIN_* setting:")
+            err.print(f"[red]{escape(said)}[/red]")
+            for line in settings_problems(exc):
+                err.print(f"  {escape(line)}", highlight=False)
+            raise typer.Exit(2) from exc
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per invalid setting: the variable, then what is wrong (current language)."""
+    lines = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ())]
+        name = "CITYBRAIN_" + loc[0].upper() if loc else "CITYBRAIN_*"
+        where = ".".join([name, *loc[1:]])
+        lines.append(f"{where}: {validation.message(error)}")
+    return lines
 
 
 def print_json(data: object) -> None:

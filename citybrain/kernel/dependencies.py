@@ -8,6 +8,9 @@ the delay doubles from ``Backoff.first`` up to ``Backoff.cap`` and the wait neve
 up on its own. A stop signal ends it at once (``citybrain.kernel.runtime.stop_on_signals``
 makes SIGINT and SIGTERM unwind the process, so it stops what it started). Settings
 that can never work (a malformed URL, a refused password) are errors at once.
+
+The waiting is logged in English, like every log record (what an engineer greps a
+supervisor's log for); the errors are in the current language (``use_language``).
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from aiokafka.errors import KafkaError
 from psycopg.conninfo import conninfo_to_dict
 
 from citybrain.kernel.errors import BrokerError, CitybrainError, StoreError
+from citybrain.kernel.i18n import Catalogue
 
 log = logging.getLogger(__name__)
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 Probe = Callable[[], None]
 Sleep = Callable[[float], None]
@@ -90,12 +96,13 @@ def database_probe(url: str, *, timeout: float = 5.0) -> Probe:
         try:
             conn = psycopg.connect(url, connect_timeout=max(int(timeout), 1))
         except psycopg.ProgrammingError as exc:  # a malformed conninfo
-            raise StoreError(f"invalid database URL: {exc}; check CITYBRAIN_DATABASE_URL") from exc
+            raise StoreError(_("invalid database URL: {error}; check CITYBRAIN_DATABASE_URL").format(
+                error=exc)) from exc
         except psycopg.OperationalError as exc:
             reason = _first_line(exc)
             if (exc.sqlstate or "").startswith("28"):  # invalid authorization
-                raise StoreError(f"the database refused the login: {reason}; "
-                                 "check CITYBRAIN_DATABASE_URL") from exc
+                raise StoreError(_("the database refused the login: {reason}; "
+                                   "check CITYBRAIN_DATABASE_URL").format(reason=reason)) from exc
             raise Unavailable(reason) from exc
         conn.close()
     return probe
@@ -144,7 +151,7 @@ def wait_for_database(url: str, *, backoff: Backoff = Backoff(), sleep: Sleep = 
 def wait_for_broker(bootstrap: str, *, backoff: Backoff = Backoff(), sleep: Sleep = time.sleep) -> None:
     """Return once a broker of ``bootstrap`` answers; wait (logged) while none does."""
     if not bootstrap:
-        raise BrokerError("no broker address; set CITYBRAIN_KAFKA_BOOTSTRAP")
+        raise BrokerError(_("no broker address; set CITYBRAIN_KAFKA_BOOTSTRAP"))
     wait_until_up(f"the broker at {bootstrap}", broker_probe(bootstrap), backoff=backoff, sleep=sleep)
 
 

@@ -20,7 +20,8 @@ Ids, JSON keys, API field names and metric names are never translated.
 
 Where no language is at hand (an error raised deep in a domain function, shown by the CLI
 or the API), the process's current language is used: ``use_language`` sets it (the CLI
-when a command starts, the API per request, from Settings.language), and a module binds
+when a command starts, from Settings.language; the API per request, from its
+``Accept-Language``, else Settings.language: ``citybrain.kernel.http.language``), and a module binds
 ``_ = MESSAGES.current`` to write ``_("No incident {number}").format(number=n)``. Stored
 evidence (audit details, timeline notes, dead-letter reasons) is written once and never
 re-translated, so it stays in the language it was written in.

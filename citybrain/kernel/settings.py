@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from citybrain.kernel.i18n import DEFAULT_LANGUAGE, Catalogue, Language
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 FAMILIES: tuple[str, ...] = ("iot", "video", "cloud", "security", "probe", "data")
 
@@ -223,7 +228,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+            raise ValueError(_("unknown IANA time zone {zone}").format(zone=repr(value))) from exc
         return value
 
     @field_validator("incident_response_minutes", "incident_resolution_minutes", mode="before")
@@ -234,11 +239,12 @@ class Settings(BaseSettings):
             return value
         unknown = sorted(set(value) - {"I", "II", "III", "IV"})
         if unknown:
-            raise ValueError(f"unknown severities {unknown}; use I, II, III, IV")
+            raise ValueError(_("unknown severities {severities}; use I, II, III, IV").format(
+                severities=", ".join(unknown)))
         defaults = cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
         merged = {**defaults, **value}
         if any(float(v) <= 0 for v in merged.values()):
-            raise ValueError("every deadline must be more than 0 minutes")
+            raise ValueError(_("every deadline must be more than 0 minutes"))
         return merged
 
     @field_validator("work_hours_end")
@@ -247,7 +253,7 @@ class Settings(BaseSettings):
         # Indicators: working hours must end after they start (no overnight shifts).
         start = info.data.get("work_hours_start")
         if isinstance(start, time) and value <= start:
-            raise ValueError("work_hours_end must be after work_hours_start")
+            raise ValueError(_("work_hours_end must be after work_hours_start"))
         return value
 
     def topic(self, family: str) -> str:
@@ -270,3 +276,18 @@ class Settings(BaseSettings):
             self.dead_letter_topic,
             self.state_change_topic,
         ]
+
+
+class _LanguageOnly(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYBRAIN_", frozen=True, extra="ignore")
+
+    language: Literal["zh-CN", "en"] = "zh-CN"
+
+
+def language_setting() -> Language:
+    """CITYBRAIN_LANGUAGE alone: the language to say that the other settings are invalid in
+    (the default when it is invalid itself)."""
+    try:
+        return _LanguageOnly().language
+    except ValidationError:
+        return DEFAULT_LANGUAGE

@@ -26,14 +26,23 @@ from psycopg import sql
 
 from citybrain.kernel import locks
 from citybrain.kernel.errors import StoreError
+from citybrain.kernel.i18n import Catalogue, use_language
 
 log = logging.getLogger(__name__)
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 Storage = Literal["auto", "timescaledb", "postgresql"]
 
-# What an operator does about a server that lists TimescaleDB without preloading it.
+# What an operator does about a server that lists TimescaleDB without preloading it (the
+# warning below is logged, so it stays English; the errors say it in the current language).
 PRELOAD_FIX = ("add shared_preload_libraries = 'timescaledb' to postgresql.conf (or run"
                " timescaledb-tune) and restart PostgreSQL")
+
+
+def _preload_fix() -> str:
+    return _("add shared_preload_libraries = 'timescaledb' to postgresql.conf (or run"
+             " timescaledb-tune) and restart PostgreSQL")
 
 # Appends the extension's schema to the search_path unless it is on it already.
 _EXTENSION_ON_PATH = (
@@ -67,7 +76,7 @@ def connect(url: str, schema: str, *, autocommit: bool = False) -> psycopg.Conne
             raise
     except psycopg.Error as exc:
         raise StoreError(
-            f"cannot connect to the database: {exc}; check CITYBRAIN_DATABASE_URL"
+            _("cannot connect to the database: {error}; check CITYBRAIN_DATABASE_URL").format(error=exc)
         ) from exc
     return conn
 
@@ -181,8 +190,8 @@ def choose(storage: Storage, ts: Timescale, schema: str) -> Choice:
     if ts.installed or ts.available:
         if storage == "timescaledb":
             raise StoreError(
-                "CITYBRAIN_STORAGE=timescaledb, but TimescaleDB is installed on the server"
-                f" without being preloaded: {PRELOAD_FIX}, then migrate again")
+                _("CITYBRAIN_STORAGE=timescaledb, but TimescaleDB is installed on the server"
+                  " without being preloaded: {fix}, then migrate again").format(fix=_preload_fix()))
         return Choice(
             "postgresql", "CITYBRAIN_STORAGE=auto and timescaledb is not preloaded",
             warning=(
@@ -192,9 +201,10 @@ def choose(storage: Storage, ts: Timescale, schema: str) -> Choice:
                 " choose plain PostgreSQL knowingly, set CITYBRAIN_STORAGE=postgresql."))
     if storage == "timescaledb":
         raise StoreError(
-            "CITYBRAIN_STORAGE=timescaledb, but the database server has no TimescaleDB"
-            f" extension: install TimescaleDB 2.x for this PostgreSQL, {PRELOAD_FIX}, then"
-            " migrate again; or set CITYBRAIN_STORAGE=auto to use plain PostgreSQL")
+            _("CITYBRAIN_STORAGE=timescaledb, but the database server has no TimescaleDB"
+              " extension: install TimescaleDB 2.x for this PostgreSQL, {fix}, then"
+              " migrate again; or set CITYBRAIN_STORAGE=auto to use plain PostgreSQL").format(
+                fix=_preload_fix()))
     return Choice("postgresql", "CITYBRAIN_STORAGE=auto and the server has no timescaledb extension")
 
 
@@ -230,14 +240,16 @@ def _kept(storage: Storage, mode: str, reason: str, schema: str, ts: Timescale) 
     """A migrated schema keeps its mode: refuse a setting or a server that contradicts it."""
     if storage != "auto" and storage != mode:
         raise StoreError(
-            f"schema {schema} was migrated for {mode} ({reason}), but CITYBRAIN_STORAGE={storage}:"
-            " a schema keeps the storage mode of its first migration. Set CITYBRAIN_STORAGE=auto"
-            f" or {mode}, or migrate a new schema (CITYBRAIN_DATABASE_SCHEMA) for {storage}")
+            _("schema {schema} was migrated for {mode} ({reason}), but CITYBRAIN_STORAGE={storage}:"
+              " a schema keeps the storage mode of its first migration. Set CITYBRAIN_STORAGE=auto"
+              " or {mode}, or migrate a new schema (CITYBRAIN_DATABASE_SCHEMA) for {storage}").format(
+                schema=schema, mode=mode, reason=reason, storage=storage))
     if mode == "timescaledb" and not (ts.installed and ts.preloaded):
         raise StoreError(
-            f"schema {schema} was migrated for TimescaleDB, but the extension is"
-            f" {ts.describe()} now: {PRELOAD_FIX} (and CREATE EXTENSION timescaledb"
-            " if it was removed from the database)")
+            _("schema {schema} was migrated for TimescaleDB, but the extension is"
+              " {extension} now: {fix} (and CREATE EXTENSION timescaledb"
+              " if it was removed from the database)").format(
+                schema=schema, extension=ts.describe(), fix=_preload_fix()))
 
 
 def _create_extension(conn: psycopg.Connection[Any]) -> None:
@@ -301,7 +313,7 @@ def migrate(url: str, schema: str, *, storage: Storage = "auto") -> StoreStatus:
                         (m.version, m.name, mode),
                     )
         except psycopg.Error as exc:
-            raise StoreError(f"migration failed: {exc}") from exc
+            raise StoreError(_("migration failed: {error}").format(error=exc)) from exc
     if warning:
         log.warning("%s", warning)
     return status(url, schema, storage=storage)
@@ -320,13 +332,15 @@ def status(url: str, schema: str, *, storage: Storage = "auto") -> StoreStatus:
                 applied = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
             version_row = conn.execute("SHOW server_version").fetchone()
         except psycopg.Error as exc:
-            raise StoreError(f"cannot read the migration status: {exc}") from exc
+            raise StoreError(_("cannot read the migration status: {error}").format(error=exc)) from exc
     mode: str
     if recorded is not None:
         mode, reason = recorded
     else:
         try:
-            choice = choose(storage, ts, schema)
+            # The reason is data (``db status -o json``, stable English), not a message.
+            with use_language("en"):
+                choice = choose(storage, ts, schema)
             mode = choice.mode
             reason = "not migrated yet; db migrate would choose it: " + (
                 f"CITYBRAIN_STORAGE={storage} and it would create extension {ts.available}"

@@ -13,6 +13,7 @@ from citybrain.kernel.errors import CitybrainError
 from citybrain.kernel.http.access import Caller, scoped_department
 from citybrain.kernel.http.deps import Conn, commit, settings
 from citybrain.kernel.http.errors import unavailable
+from citybrain.kernel.i18n import Catalogue, current_language
 from citybrain.kernel.settings import Settings
 from citybrain.reports.cli import AUDIT_ACTION, report_details, report_language
 from citybrain.reports.document import ReportError, build_report
@@ -22,6 +23,8 @@ from citybrain.reports.scorecard import load_weights
 from citybrain.reports.writers import Format, render
 
 router = APIRouter(tags=["reports"])
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 _MEDIA = {
     "json": "application/json",
@@ -40,18 +43,20 @@ def report(
     window: Annotated[WindowQuery, Depends()],
     format: Annotated[Format, Query(description="json, csv, xlsx or pdf")] = "json",
     lang: Annotated[str | None, Query(max_length=32, description=(
-        "the report's language, zh-CN or en (default: the server's CITYBRAIN_LANGUAGE): the XLSX, "
-        "CSV and PDF are written in it; the JSON is the same in every language"))] = None,
+        "the report's language, zh-CN or en (default: the request's, i.e. Accept-Language when it "
+        "names zh or en, else the server's CITYBRAIN_LANGUAGE): the XLSX, CSV and PDF are written in "
+        "it; the JSON is the same in every language"))] = None,
 ) -> Response:
     try:
-        language = report_language(lang, cfg)
+        language = report_language(lang, current_language())
     except ReportError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     win = window_from_query(window, cfg)
     department = scoped_department(who, window.department)
     if department is not None and conn.execute(
             "SELECT 1 FROM departments WHERE department_id = %s", (department,)).fetchone() is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no department {department!r} in the registry")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _("no department {department} in the registry").format(
+            department=repr(department)))
     font = None
     if format == "pdf":
         # Refused before any work: without a CJK font on the server no PDF can be made (422,
@@ -79,7 +84,7 @@ def report(
     # Committed here, before the file is handed over: an export that is not audited is
     # not delivered (a failed commit is a 503 and no body).
     audit.record(conn, actor, AUDIT_ACTION, name, report_details(doc, format, name, len(body)), at=stamp)
-    commit(conn, f"the export {name}")
+    commit(conn, _("the export {name}").format(name=name))
     return Response(body, media_type=_MEDIA[format], headers={
         "Content-Disposition": f'attachment; filename="{name}"',
         "X-Citybrain-Data-SHA256": doc.provenance.data_sha256,

@@ -19,11 +19,14 @@ from citybrain.kernel.errors import CitybrainError
 from citybrain.kernel.http.access import Caller, scoped_department
 from citybrain.kernel.http.deps import Conn, commit, settings
 from citybrain.kernel.http.errors import unavailable
+from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
 from citybrain.reports.query import WindowQuery, window_from_query
 from citybrain.reports.writers import indicator_dict
 
 router = APIRouter(tags=["indicators"])
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 Reader = Caller
 
 
@@ -57,7 +60,8 @@ def indicator(
     ind = found.get(indicator_id)
     if ind is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"no indicator {indicator_id!r}; GET /api/v1/indicators lists them")
+                            _("no indicator {indicator}; GET /api/v1/indicators lists them").format(
+                                indicator=repr(indicator_id)))
     wanted = _dimensions(group_by, ind)
     win = window_from_query(window, cfg)
     department = scoped_department(who, window.department)
@@ -78,7 +82,7 @@ def indicator(
     audit.record(conn, who.actor, "indicator.read", ind.id, {
         "from": win.start.isoformat(), "to": win.end.isoformat(), "timezone": win.tz.key,
         "department": department, "group_by": sorted(wanted)})
-    commit(conn, f"the read of {ind.id}")
+    commit(conn, _("the read of {indicator}").format(indicator=ind.id))
     return body
 
 
@@ -89,10 +93,12 @@ def _dimensions(group_by: str | None, ind: Indicator) -> set[str]:
     unknown = sorted(asked - set(DIMENSIONS))
     if unknown:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"unknown group_by {', '.join(unknown)}; one of {', '.join(DIMENSIONS)}")
+                            _("unknown group_by {unknown}; one of {dimensions}").format(
+                                unknown=", ".join(unknown), dimensions=", ".join(DIMENSIONS)))
     missing = sorted(asked - set(ind.breakdowns))
     if missing:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"{ind.id} has no breakdown by {', '.join(missing)}; "
-                            f"it has: {', '.join(ind.breakdowns) or 'none'}")
+                            _("{indicator} has no breakdown by {missing}; it has: {breakdowns}").format(
+                                indicator=ind.id, missing=", ".join(missing),
+                                breakdowns=", ".join(ind.breakdowns) or _("none")))
     return asked

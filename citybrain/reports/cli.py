@@ -19,13 +19,11 @@ from citybrain.kernel import audit, store
 from citybrain.kernel.audit import Actor
 from citybrain.kernel.console import console, err, load_settings
 from citybrain.kernel.errors import StoreError
-from citybrain.kernel.i18n import N_, Language, language_of
+from citybrain.kernel.i18n import LANGUAGES, N_, Catalogue, Language, current_language, language_of
 from citybrain.kernel.runtime import services
-from citybrain.kernel.settings import Settings
 from citybrain.reports.document import ReportDocument, ReportError, build_report
 from citybrain.reports.presentation import Presentation
 from citybrain.reports.scorecard import weights_from_settings
-from citybrain.reports.text import WHOLE_CITY
 from citybrain.reports.window import report_window, zone
 from citybrain.reports.writers import render_scorecard, write_report
 
@@ -33,6 +31,10 @@ if TYPE_CHECKING:
     from citybrain.reports.pdf import ReportFont
 
 AUDIT_ACTION = "report.export"
+# What the command says (its lines, warnings and errors) is in the current language, the
+# settings'; the report itself is in --language.
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 
 class ReportFormat(StrEnum):
@@ -71,20 +73,25 @@ def as_of_warnings(doc: ReportDocument) -> list[str]:
     an earlier time (its watermark). Both come from the provenance (README, "As of")."""
     p = doc.provenance
     start, end, at = (datetime.fromisoformat(t) for t in (p.window_from_utc, p.window_to_utc, p.as_of_utc))
-    now = f"its as-of time {p.as_of_local} (the time the report was generated)"
     if at <= start:
-        return [f"the window starts after {now}: time that has not happened is outside the scope, "
-                "so every indicator reports no data"]
+        return [_("the window starts after its as-of time {as_of} (the time the report was generated): "
+                  "time that has not happened is outside the scope, so every indicator reports no data"
+                  ).format(as_of=p.as_of_local)]
     found = []
     if at < end:
-        found.append(f"the window reaches past {now}: the figures cover {p.window_from_local} – "
-                     f"{p.as_of_local} only; later time is outside the scope")
+        found.append(_("the window reaches past its as-of time {as_of} (the time the report was generated): "
+                       "the figures cover {start} – {as_of} only; later time is outside the scope").format(
+            as_of=p.as_of_local, start=p.window_from_local))
     for feed, text in p.as_of_feeds:
         known = datetime.fromisoformat(text)
         if known < at:
-            found.append(f"the {feed} feed's state intervals reach only {text} (its watermark): its assets' "
-                         + ("availability reports no data for this window" if known <= start else
-                            "availability covers the window up to then; later time is outside the scope"))
+            found.append(
+                _("the {feed} feed's state intervals reach only {watermark} (its watermark): its assets' "
+                  "availability reports no data for this window").format(feed=feed, watermark=text)
+                if known <= start else
+                _("the {feed} feed's state intervals reach only {watermark} (its watermark): its assets' "
+                  "availability covers the window up to then; later time is outside the scope").format(
+                    feed=feed, watermark=text))
     return found
 
 
@@ -92,8 +99,11 @@ def _check_department(conn: psycopg.Connection[Any], department: str) -> None:
     if conn.execute("SELECT 1 FROM departments WHERE department_id = %s", (department,)).fetchone():
         return
     known = [r[0] for r in conn.execute("SELECT department_id FROM departments ORDER BY 1 LIMIT 20")]
-    raise ReportError(f"no department {department!r} in the registry"
-                      + (f"; known: {', '.join(known)}" if known else "; import the registry first"))
+    if known:
+        raise ReportError(_("no department {department} in the registry; known: {known}").format(
+            department=repr(department), known=", ".join(known)))
+    raise ReportError(_("no department {department} in the registry; import the registry first").format(
+        department=repr(department)))
 
 
 def report(
@@ -128,7 +138,7 @@ def report(
         citybrain report --from 2026-03-01T08:00 --to 2026-03-02T08:00 --tz UTC --format csv -o d.csv
     """
     settings = load_settings()
-    lang = report_language(language, settings)
+    lang = report_language(language, settings.language)
     window = report_window(from_, to, zone(tz or settings.timezone))
     # The command line is the boundary where the clock is read; everything below takes it.
     stamp = datetime.now(UTC) if generated_at is None else _stamp(generated_at)
@@ -149,6 +159,9 @@ def report(
             # file is in place, and a failed insert or commit removes the file again, so no
             # export goes unrecorded.
             view = Presentation.load(conn, lang)
+            # The command's own lines name the scope in the language it speaks.
+            said = (view if view.language == current_language()
+                    else Presentation.load(conn, current_language()))
             size = write_report(doc, fmt.value, path, view=view, font=font)
             try:
                 write_audit(conn, actor, doc, fmt.value, path, size)
@@ -157,25 +170,36 @@ def report(
                 path.unlink(missing_ok=True)
                 raise
         except psycopg.Error as exc:
-            raise StoreError(f"the report could not be computed or recorded: {exc}; "
-                             "check that `citybrain db migrate` ran on this schema") from exc
-    console.print(f"report written to {path} ({fmt.value}, {size:,} bytes, {doc.department or WHOLE_CITY})",
-                  soft_wrap=True)
-    console.print(f"data SHA-256 {doc.provenance.data_sha256}", soft_wrap=True)
+            raise StoreError(_("the report could not be computed or recorded: {error}; "
+                               "check that `citybrain db migrate` ran on this schema").format(
+                error=exc)) from exc
+    console.print(_("report written to {path} ({format}, {size} bytes, {scope})").format(
+        path=escape(str(path)), format=fmt.value, size=f"{size:,}", scope=escape(_scope(doc, said))),
+        soft_wrap=True)
+    console.print(_("data SHA-256 {digest}").format(digest=doc.provenance.data_sha256), soft_wrap=True)
     console.print(render_scorecard(doc, view))
+    warning = _("warning:")
     for text in as_of_warnings(doc):
-        err.print(f"[yellow]warning:[/yellow] {escape(text)}")
+        err.print(f"[yellow]{escape(warning)}[/yellow] {escape(text)}")
 
 
-def report_language(tag: str | None, settings: Settings) -> Language:
+def _scope(doc: ReportDocument, view: Presentation) -> str:
+    """The report's scope as a person reads it: the department's name with its id, or the whole city."""
+    name = view.department(doc.department)
+    return name if doc.department is None or name == doc.department else f"{name} [{doc.department}]"
+
+
+def report_language(tag: str | None, default: Language) -> Language:
     """The report's language: ``tag`` (--language, ?lang=) read by ``language_of``, else
-    the settings'; a tag naming no language is a ReportError saying which there are."""
+    ``default`` (the settings', or the request's); a tag naming no language is a
+    ReportError saying which there are."""
     if tag is None:
-        return settings.language
+        return default
     try:
         return language_of(tag)
     except ValueError as exc:
-        raise ReportError(f"{exc} (the report's language)") from exc
+        raise ReportError(_("unknown language {language}: use one of {languages} (the report's language)"
+                            ).format(language=repr(tag), languages=", ".join(LANGUAGES))) from exc
 
 
 def _pdf_font(configured: Path | None) -> ReportFont:
@@ -188,7 +212,8 @@ def _stamp(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise ReportError(f"--generated-at {text!r} is not an ISO 8601 date-time") from exc
+        raise ReportError(_("--generated-at {text} is not an ISO 8601 date-time").format(
+            text=repr(text))) from exc
     if moment.tzinfo is None:
-        raise ReportError("--generated-at needs an offset, e.g. 2026-04-01T09:00:00+08:00")
+        raise ReportError(_("--generated-at needs an offset, e.g. 2026-04-01T09:00:00+08:00"))
     return moment

@@ -54,7 +54,7 @@ from reportlab.platypus import (
 )
 
 from citybrain.indicators.model import IndicatorResult
-from citybrain.kernel.i18n import N_, Language, Translator
+from citybrain.kernel.i18n import N_, Catalogue, Language, Translator
 from citybrain.reports.document import REPORT_FORMAT, ReportDocument, ReportError
 from citybrain.reports.presentation import (
     Presentation,
@@ -81,9 +81,13 @@ FONT_CANDIDATES: tuple[Path, ...] = (
 )
 # A font must draw these (a Latin-only TrueType font would print boxes for every name).
 CJK_PROBE = "城市运营指标报告达标准备起步成长成熟期（）：；、"
-INSTALL_HINT = ("install fonts-wqy-microhei (apt-get install fonts-wqy-microhei) or set "
-                "CITYBRAIN_REPORT_FONT to a TrueType CJK font file (.ttf, or .ttc whose first face is "
-                "TrueType; CFF-outline fonts such as Noto CJK cannot be embedded)")
+# The errors about the font are said in the current language (the CLI's or the request's);
+# the methods below bind their own ``_``, the report's language.
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
+INSTALL_HINT = N_("install fonts-wqy-microhei (apt-get install fonts-wqy-microhei) or set "
+                  "CITYBRAIN_REPORT_FONT to a TrueType CJK font file (.ttf, or .ttc whose first face is "
+                  "TrueType; CFF-outline fonts such as Noto CJK cannot be embedded)")
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 20 * mm, 24 * mm, 20 * mm
@@ -122,16 +126,18 @@ def _load_font(path: Path) -> ReportFont:
         if path in _fonts:
             return _fonts[path]
         if not path.is_file():
-            raise ReportError(f"the PDF font {path} does not exist; {INSTALL_HINT}")
+            raise ReportError(_("the PDF font {path} does not exist; {hint}").format(
+                path=path, hint=_(INSTALL_HINT)))
         name = "CitybrainCJK-" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
         try:
             font = TTFont(name, str(path), subfontIndex=0)
         except (TTFError, OSError, ValueError, KeyError) as exc:
-            raise ReportError(f"the PDF font {path} cannot be embedded ({exc}); {INSTALL_HINT}") from exc
+            raise ReportError(_("the PDF font {path} cannot be embedded ({error}); {hint}").format(
+                path=path, error=exc, hint=_(INSTALL_HINT))) from exc
         missing = [c for c in CJK_PROBE if ord(c) not in font.face.charToGlyph]
         if missing:
-            raise ReportError(f"the PDF font {path} has no Chinese characters (no {''.join(missing[:6])}); "
-                              f"{INSTALL_HINT}")
+            raise ReportError(_("the PDF font {path} has no Chinese characters (no {characters}); {hint}"
+                                ).format(path=path, characters="".join(missing[:6]), hint=_(INSTALL_HINT)))
         pdfmetrics.registerFont(font)
         _fonts[path] = ReportFont(path, name)
         return _fonts[path]
@@ -146,8 +152,8 @@ def find_font(configured: Path | None, candidates: Sequence[Path] = FONT_CANDIDA
     for path in candidates:
         if path.is_file():
             return _load_font(path)
-    raise ReportError(f"no font for the PDF report: none of {', '.join(map(str, candidates))} exists; "
-                      f"{INSTALL_HINT}")
+    raise ReportError(_("no font for the PDF report: none of {paths} exists; {hint}").format(
+        paths=", ".join(map(str, candidates)), hint=_(INSTALL_HINT)))
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,13 @@ from typing import Annotated
 from fastapi import HTTPException, Query, status
 
 from citybrain.indicators.model import ReportWindow
+from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
 from citybrain.reports.document import ReportError
 from citybrain.reports.window import report_window, zone
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 # Longer than any date, date-time or zone name: a longer value is not one.
 _TEXT = 64
@@ -48,7 +52,8 @@ def window_from_query(q: WindowQuery, settings: Settings) -> ReportWindow:
     days = settings.api_max_window_days
     if local.total_seconds() > days * 86_400:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"the window is {local.total_seconds() / 86_400:.2f} days long; the API computes "
-                            f"at most {days} days per request (CITYBRAIN_API_MAX_WINDOW_DAYS) because the "
-                            "work grows faster than the days: ask year by year")
+                            _("the window is {length} days long; the API computes "
+                              "at most {days} days per request (CITYBRAIN_API_MAX_WINDOW_DAYS) because the "
+                              "work grows faster than the days: ask year by year").format(
+                                length=f"{local.total_seconds() / 86_400:.2f}", days=days))
     return win

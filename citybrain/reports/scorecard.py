@@ -39,7 +39,11 @@ import yaml
 
 from citybrain.indicators.model import KEYS, Direction, Indicator, IndicatorResult, Key
 from citybrain.kernel.errors import SettingsError
+from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 Band = Literal["preparation", "start-up", "growth", "mature"]
 BANDS: tuple[tuple[float, Band], ...] = ((55.0, "preparation"), (70.0, "start-up"), (85.0, "growth"))
@@ -144,17 +148,18 @@ def load_weights(path: Path) -> dict[str, float]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise SettingsError(f"cannot read the score weights file {path}: {exc}; "
-                            "check CITYBRAIN_SCORE_WEIGHTS_FILE") from exc
+        raise SettingsError(_("cannot read the score weights file {path}: {error}; "
+                              "check CITYBRAIN_SCORE_WEIGHTS_FILE").format(path=path, error=exc)) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise SettingsError(f"{path}: expected a mapping of indicator id to weight, "
-                            f"e.g. 'infra.camera_intact_rate: 2'")
+        raise SettingsError(_("{path}: expected a mapping of indicator id to weight, "
+                              "e.g. 'infra.camera_intact_rate: 2'").format(path=path))
     weights: dict[str, float] = {}
     for ident, w in data.items():
         if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
-            raise SettingsError(f"{path}: weight of {ident!r} must be a number ≥ 0, got {w!r}")
+            raise SettingsError(_("{path}: weight of {indicator} must be a number ≥ 0, got {weight}").format(
+                path=path, indicator=repr(ident), weight=repr(w)))
         weights[str(ident)] = float(w)
     return weights
 
@@ -170,5 +175,6 @@ def check_weights(weights: Mapping[str, float], known: Iterable[str], source: st
     """A weight for an indicator the catalogue does not have is a typo: say so."""
     unknown = sorted(set(weights) - set(known))
     if unknown:
-        raise SettingsError(f"{source}: no indicator {', '.join(unknown)} in the catalogue; "
-                            "weights are keyed by indicator id, e.g. infra.camera_intact_rate")
+        raise SettingsError(_("{source}: no indicator {indicators} in the catalogue; "
+                              "weights are keyed by indicator id, e.g. infra.camera_intact_rate").format(
+            source=source, indicators=", ".join(unknown)))

@@ -20,7 +20,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from citybrain.indicators.model import ReportWindow
+from citybrain.kernel.i18n import Catalogue
 from citybrain.reports.document import ReportError
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -31,7 +35,8 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ReportError(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai") from exc
+        raise ReportError(_("unknown time zone {zone}; use an IANA name such as Asia/Shanghai").format(
+            zone=repr(name))) from exc
 
 
 def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
@@ -48,19 +53,22 @@ def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
                 moment = moment.replace(tzinfo=tz)
         moment = moment.astimezone(UTC)
     except ValueError as exc:
-        raise ReportError(f"{option} {text[:80]!r} is neither a date (2026-03-01) nor an ISO 8601 date-time "
-                          "(2026-03-01T08:00, 2026-03-01T08:00+08:00)") from exc
+        raise ReportError(_("{option} {text} is neither a date (2026-03-01) nor an ISO 8601 date-time "
+                            "(2026-03-01T08:00, 2026-03-01T08:00+08:00)").format(
+            option=option, text=repr(text[:80]))) from exc
     except OverflowError:   # year 9999's next day, year 1 moved by a zone's offset
         moment = None
     if moment is None or not EARLIEST <= moment <= LATEST:
-        raise ReportError(f"{option} {text[:80]!r} is outside {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}, "
-                          "where the platform has no data")
+        raise ReportError(_("{option} {text} is outside {earliest} to {latest}, "
+                            "where the platform has no data").format(
+            option=option, text=repr(text[:80]), earliest=f"{EARLIEST:%Y-%m-%d}",
+            latest=f"{LATEST:%Y-%m-%d}"))
     return moment
 
 
 def report_window(start: str, end: str, tz: ZoneInfo) -> ReportWindow:
     lo, hi = parse_bound(start, tz, end=False), parse_bound(end, tz, end=True)
     if hi <= lo:
-        raise ReportError(f"the window is empty: --to {end!r} is not after --from {start!r} "
-                          "(a --to date includes that whole day)")
+        raise ReportError(_("the window is empty: --to {end} is not after --from {start} "
+                            "(a --to date includes that whole day)").format(end=repr(end), start=repr(start)))
     return ReportWindow(lo, hi, tz)

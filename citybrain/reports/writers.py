@@ -25,7 +25,7 @@ import orjson
 from rich.table import Table
 
 from citybrain.indicators.model import Figure, IndicatorResult
-from citybrain.kernel.i18n import DEFAULT_LANGUAGE, N_
+from citybrain.kernel.i18n import DEFAULT_LANGUAGE, N_, Catalogue
 from citybrain.reports.document import REPORT_FORMAT, ReportDocument, ReportError
 from citybrain.reports.presentation import Presentation, band_label, indicator_name, key_label, window_text
 from citybrain.reports.rows import rounded, sorted_breakdowns, table_bytes
@@ -34,6 +34,9 @@ from citybrain.reports.text import WHOLE_CITY, provenance_lines, score_text
 
 if TYPE_CHECKING:
     from citybrain.reports.pdf import ReportFont
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 Format = Literal["json", "csv", "xlsx", "pdf"]
 FORMATS: tuple[Format, ...] = ("json", "csv", "xlsx", "pdf")
@@ -178,7 +181,8 @@ def render(doc: ReportDocument, fmt: Format, *, view: Presentation | None = None
 
         return render_xlsx(doc, shown)
     if fmt not in renderers:
-        raise ReportError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise ReportError(_("unknown report format {format}; use one of {formats}").format(
+            format=repr(fmt), formats=", ".join(FORMATS)))
     return renderers[fmt](doc, shown)
 
 
@@ -201,8 +205,8 @@ def write_report(doc: ReportDocument, fmt: Format, target: str | os.PathLike[str
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise ReportError(f"cannot write the report to {path}: {exc}; check the directory exists "
-                          "and is writable") from exc
+        raise ReportError(_("cannot write the report to {path}: {error}; check the directory exists "
+                            "and is writable").format(path=path, error=exc)) from exc
     return len(data)
 
 

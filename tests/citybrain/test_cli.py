@@ -46,10 +46,17 @@ def test_status_json_on_an_empty_store(settings: Settings) -> None:
 def test_assets_import_reports_errors_with_file_row_and_field(settings: Settings, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("asset_id,kind,department_id,registered_at\ncam-1,camera,water,2026-01-01T00:00:00\n")
-    out = citybrain("assets", "import", str(bad), env=worker_env(settings))
+    out = citybrain("assets", "import", str(bad), env=worker_env(settings, CITYBRAIN_LANGUAGE="zh-CN"))
     assert out.returncode == 1
-    assert "bad.csv row 2 (asset_id cam-1)" in out.stderr
-    assert "registered_at" in out.stderr
+    assert "bad.csv 第 2 行（asset_id cam-1）：registered_at：应带时区偏移" in out.stderr
+    english = citybrain("assets", "import", str(bad), env=worker_env(settings, CITYBRAIN_LANGUAGE="en"))
+    assert english.returncode == 1
+    assert "bad.csv row 2 (asset_id cam-1): registered_at: Input should have timezone info" in english.stderr
+    fixture = Path(__file__).parents[1] / "schemas" / "fixtures" / "registry.yaml"
+    good = citybrain("assets", "import", str(fixture), env=worker_env(settings, CITYBRAIN_LANGUAGE="zh-CN"))
+    assert good.returncode == 0, good.stderr
+    imported = r"已导入 \d+ 个部门、\d+ 个区县、\d+ 项资产（新增 \d+，更新 0）"
+    assert re.search(imported, good.stdout), good.stdout
 
 
 def test_simulate_to_file_writes_replayable_json_lines(settings: Settings, tmp_path: Path) -> None:

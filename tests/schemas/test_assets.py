@@ -9,6 +9,7 @@ import pytest
 
 from citybrain.kernel import store
 from citybrain.kernel.errors import RegistryError, StoreError
+from citybrain.kernel.i18n import use_language
 from schemas.assets import (
     import_registry,
     load_registry,
@@ -98,7 +99,7 @@ def test_csv_assets_import_into_departments_already_stored(db: psycopg.Connectio
 
 def test_invalid_csv_reports_every_error_with_row_and_field() -> None:
     path = FIXTURES / "invalid.csv"
-    with pytest.raises(RegistryError) as caught:
+    with use_language("en"), pytest.raises(RegistryError) as caught:
         load_registry(path)
 
     lines = str(caught.value).splitlines()
@@ -115,9 +116,24 @@ def test_invalid_csv_reports_every_error_with_row_and_field() -> None:
     ]
 
 
+def test_registry_errors_are_said_in_the_current_language() -> None:
+    path = FIXTURES / "invalid.csv"
+    with pytest.raises(RegistryError) as caught:   # zh-CN: the CLI's default language
+        load_registry(path)
+    assert str(caught.value).splitlines() == [
+        f"{path}：登记表中有 5 处错误",
+        f"{path} 第 3 行（asset_id cam-202）：registered_at：应带时区偏移（如 +08:00）",
+        f"{path} 第 4 行（asset_id cam-203）：kind：应为以下值之一：'iot_device', 'gateway', 'camera',"
+        " 'cloud_host', 'portal', 'system', 'link', 'dataset', 'security_sensor', 'other'",
+        f"{path} 第 6 行（asset_id cam-201）：latitude：应小于或等于 90",
+        f"{path} 第 6 行（asset_id cam-201）：asset_id：与第 2 行（asset_id cam-201）重复",
+        f"{path} 第 7 行：asset_id：缺少必填字段",
+    ]
+
+
 def test_invalid_yaml_reports_every_error_with_entry_and_field() -> None:
     path = FIXTURES / "invalid.yaml"
-    with pytest.raises(RegistryError) as caught:
+    with use_language("en"), pytest.raises(RegistryError) as caught:
         load_registry(path)
 
     message = str(caught.value)
@@ -127,7 +143,7 @@ def test_invalid_yaml_reports_every_error_with_entry_and_field() -> None:
         f"{path} departments[1] (department_id traffic): department_id: duplicate of"
         " departments[0]",
         f"{path} assets[0] (asset_id cam-001): department_id: unknown department 'parks'",
-        f"{path} assets[1] (asset_id wl-001): Value error, retired_at is before registered_at",
+        f"{path} assets[1] (asset_id wl-001): retired_at is before registered_at",
         f"{path} assets[1] (asset_id wl-001): district_id: unknown district 'shangcheng'",
         f"{path} assets[1] (asset_id wl-001): parent_id: unknown parent asset 'gw-missing'",
     ):
@@ -146,7 +162,7 @@ def test_unknown_department_is_rejected_and_nothing_written(db: psycopg.Connecti
                   expected_interval_s=60, registered_at=datetime(2024, 1, 1, tzinfo=UTC)),
         ),
     )
-    with pytest.raises(RegistryError) as caught:
+    with use_language("en"), pytest.raises(RegistryError) as caught:
         import_registry(db, registry)
 
     message = str(caught.value)
@@ -164,8 +180,8 @@ def test_naive_datetime_is_rejected(tmp_path: Path) -> None:
         "  - {asset_id: ds-1, kind: dataset, department_id: d, registered_at: 2024-01-01 08:00}\n",
         encoding="utf-8",
     )
-    with pytest.raises(RegistryError, match=r"assets\[0\] \(asset_id ds-1\): registered_at: "
-                                            r"Input should have timezone info"):
+    naive = r"assets\[0\] \(asset_id ds-1\): registered_at: Input should have timezone info"
+    with use_language("en"), pytest.raises(RegistryError, match=naive):
         load_registry(path)
 
 
@@ -186,6 +202,7 @@ def test_import_into_unmigrated_schema_is_a_store_error(database_url: str) -> No
     registry = load_registry(FIXTURES / "registry.yaml")
     with (
         store.connect(database_url, "no_such_schema", autocommit=True) as conn,
+        use_language("en"),
         pytest.raises(StoreError, match="migrated"),
     ):
         import_registry(conn, registry)

@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from citybrain.kernel import store
+from citybrain.kernel.i18n import use_language
 from citybrain.kernel.settings import Settings
 from streams import rollups
 from streams.sink import Batch, EventSink
@@ -318,7 +319,7 @@ def test_set_zone_moves_the_days_across_a_dst_change(db: Conn) -> None:
 
     # An unknown zone is refused with a clear message and changes nothing.
     for bad in ("Mars/Olympus", "", "../etc/passwd"):
-        with pytest.raises(rollups.RollupZoneError, match="unknown time zone"):
+        with use_language("en"), pytest.raises(rollups.RollupZoneError, match="unknown time zone"):
             rollups.set_zone(db, bad)
     assert isinstance(rollups.RollupZoneError("x"), ValueError)
     assert rollup_zone(db) == "Europe/Berlin" and latency_daily_rollup(db) == want
@@ -334,16 +335,19 @@ def test_db_rollup_zone_command(settings: Settings, db: Conn) -> None:
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "citybrain", "db", "rollup", *args],
-                              env=worker_env(settings), capture_output=True, text=True, timeout=120,
-                              check=False)
+                              env=worker_env(settings, CITYBRAIN_LANGUAGE="zh-CN"), capture_output=True,
+                              text=True, timeout=120, check=False)
 
     out = cli("--zone", "Europe/Berlin", "-o", "json")
     assert out.returncode == 0, out.stderr
     want = latency_daily_reference(db, BERLIN)
     assert orjson.loads(out.stdout) == {"zone": "Europe/Berlin", "latency_days": len(want)}
     assert rollup_zone(db) == "Europe/Berlin" and latency_daily_rollup(db) == want
+    table = cli("--zone", "Europe/Berlin")   # for a person: in the settings' language
+    assert table.returncode == 0, table.stderr
+    assert f"每日汇总现按 Europe/Berlin 计算：已重建 {len(want)} 行时延数据" in table.stdout
     bad = cli("--zone", "Mars/Olympus")
-    assert bad.returncode == 1 and "unknown time zone 'Mars/Olympus'" in bad.stderr
+    assert bad.returncode == 1 and "未知时区 'Mars/Olympus'；请使用 IANA 名称" in bad.stderr
     assert rollup_zone(db) == "Europe/Berlin"
     neither = cli()
     assert neither.returncode == 2 and "--zone" in neither.stderr

@@ -30,6 +30,10 @@ from fastapi import Depends, FastAPI, HTTPException, Request, routing, status
 
 from citybrain.kernel.http.deps import Principal, Reach, principal
 from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.i18n import Catalogue
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 PREFIX = "/api/v1"
 
@@ -112,17 +116,18 @@ def admit(who: Principal, rule: Rule | None) -> Principal:
     """The caller admitted by ``rule``, carrying its reach; 403 otherwise."""
     if rule is None:
         # A route without a row (check_routes keeps this from happening): refuse, never open.
-        raise _refuse("this route has no access rule; nobody may call it")
+        raise _refuse(_("this route has no access rule; nobody may call it"))
     reach = rule.grants.get(who.role)
     if reach is None:
         names = ", ".join(r.value for r in Role if r in rule.grants)
-        raise _refuse(f"role {who.role.value} may not do this ({rule.route} needs one of: {names})")
+        raise _refuse(_("role {role} may not do this ({route} needs one of: {roles})").format(
+            role=who.role.value, route=rule.route, roles=names))
     if reach is Reach.own and who.department is None:
-        raise _refuse(f"an {who.role.value} token acts only on its own department, and this token has "
-                      "none; create one with --department")
+        raise _refuse(_("an {role} token acts only on its own department, and this token has "
+                        "none; create one with --department").format(role=who.role.value))
     if reach is Reach.city and who.department is not None:
-        raise _refuse(f"{rule.route} shows city-wide figures; this token is limited to department "
-                      f"{who.department!r}")
+        raise _refuse(_("{route} shows city-wide figures; this token is limited to department "
+                        "{department}").format(route=rule.route, department=repr(who.department)))
     return replace(who, reach=reach)
 
 
@@ -136,17 +141,25 @@ def caller(request: Request, who: Annotated[Principal, Depends(principal)]) -> P
 Caller = Annotated[Principal, Depends(caller)]
 
 
-def within(who: Principal, department: str | None, what: str = "this") -> None:
-    """403 unless the caller's reach includes ``department`` (None: no department)."""
+def _department(department: str | None) -> str:
+    return repr(department) if department else _("no department")
+
+
+def within(who: Principal, department: str | None, what: str | None = None) -> None:
+    """403 unless the caller's reach includes ``department`` (None: no department).
+    ``what`` names the thing acted on, in the current language (``_("incident 42")``)."""
+    thing = what if what is not None else _("this")
     if who.reach is Reach.own:
         if who.department is None or department != who.department:
-            raise _refuse(f"an {who.role.value} token acts only on its own department's {what}; it belongs "
-                          f"to {department or 'no department'!r}, this token to "
-                          f"{who.department or 'no department'!r}")
+            raise _refuse(_("an {role} token acts only on its own department's {what}; it belongs "
+                            "to {department}, this token to {own}").format(
+                role=who.role.value, what=thing, department=_department(department),
+                own=_department(who.department)))
         return
     if not who.may_see(department):
-        raise _refuse(f"this token is limited to department {who.department!r}; {what} belongs to "
-                      f"{department or 'no department'!r}")
+        raise _refuse(_("this token is limited to department {own}; {what} belongs to "
+                        "{department}").format(own=repr(who.department), what=thing,
+                                               department=_department(department)))
 
 
 def scoped_department(who: Principal, asked: str | None) -> str | None:
@@ -154,7 +167,8 @@ def scoped_department(who: Principal, asked: str | None) -> str | None:
     if who.department is None:
         return asked
     if asked is not None and asked != who.department:
-        raise _refuse(f"this token is limited to department {who.department!r}")
+        raise _refuse(_("this token is limited to department {department}").format(
+            department=repr(who.department)))
     return who.department
 
 

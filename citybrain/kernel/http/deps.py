@@ -29,7 +29,11 @@ from citybrain.kernel.audit import Actor
 from citybrain.kernel.clock import Clock, utc_now
 from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 Connection = psycopg.Connection[Any]
 
@@ -66,13 +70,14 @@ Conn = Annotated[Connection, Depends(connection, scope="function")]
 
 def commit(conn: Connection, what: str) -> None:
     """Commit now, before the answer is built: a commit that fails is a 503 naming
-    ``what`` was not recorded, and the body (an export, a figure) is not delivered."""
+    ``what`` (in the current language) was not recorded, and the body (an export, a
+    figure) is not delivered."""
     try:
         conn.commit()
     except psycopg.Error as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            f"{what} could not be recorded in the audit log, so nothing is delivered; "
-                            "try again") from exc
+                            _("{what} could not be recorded in the audit log, so nothing is delivered; "
+                              "try again").format(what=what)) from exc
 
 
 class Reach(StrEnum):
@@ -107,13 +112,13 @@ def principal(
 ) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                            "missing token: send Authorization: Bearer <token>",
+                            _("missing token: send Authorization: Bearer <token>"),
                             headers={"WWW-Authenticate": "Bearer"})
     token = tokens.authenticate(conn, creds.credentials)
     if token is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token",
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, _("unknown or revoked token"),
                             headers={"WWW-Authenticate": "Bearer"})
     if token.expired(at):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "token expired: ask an admin for a new one",
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, _("token expired: ask an admin for a new one"),
                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return Principal(token.token_id, token.role, token.department)

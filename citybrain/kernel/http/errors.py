@@ -8,6 +8,9 @@ against it keep working:
 * for a 422 about the request's fields, a list of problems ``{"loc": [...], "msg": ...,
   "type": ...}``, ``loc`` naming where (``["query", "from"]``, ``["body", "steps", 0]``).
 
+Sentences and ``msg`` are in the request's language (``language.RequestLanguage``:
+``Accept-Language``, else CITYBRAIN_LANGUAGE); ``loc``, ``type`` and the keys never change.
+
 An answer never carries a stack trace and never echoes the request back: pydantic's
 ``input``/``ctx`` are dropped (a 422 about a 20 MiB field would otherwise return it), and
 every text is cut to ``MAX_TEXT`` characters with lone surrogates escaped (they cannot be
@@ -20,7 +23,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from http import HTTPStatus
+from typing import Any, Final
 
 import psycopg
 from fastapi import FastAPI, HTTPException, Request, status
@@ -31,10 +35,15 @@ from pydantic import BaseModel, Field
 from starlette import routing
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from citybrain.kernel import validation
 from citybrain.kernel.errors import StoreError
+from citybrain.kernel.http.language import accepted_language
+from citybrain.kernel.i18n import N_, Catalogue, current_language, use_language
 from citybrain.kernel.settings import Settings
 
 log = logging.getLogger("citybrain.api")
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 MAX_TEXT = 1000   # characters of any one message or field name in an answer
 MAX_PROBLEMS = 50  # problems listed in one 422
@@ -103,7 +112,8 @@ def page_responses(pages: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
 
 def clean_text(text: str, limit: int = MAX_TEXT) -> str:
     """``text`` cut to ``limit`` characters, lone surrogates escaped (UTF-8 cannot carry them)."""
-    cut = text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
+    cut = text if len(text) <= limit else text[:limit] + _("… ({count} more characters)").format(
+        count=len(text) - limit)
     return cut.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
@@ -138,16 +148,18 @@ def database_limit(exc: BaseException, settings: Settings) -> str | None:
     while seen is not None:
         if isinstance(seen, psycopg.errors.QueryCanceled):
             if "statement timeout" in str(seen):
-                return (f"the database stopped the query after {settings.api_statement_timeout_seconds:g} s "
-                        "(CITYBRAIN_API_STATEMENT_TIMEOUT_SECONDS); ask for a shorter window or one "
-                        "department")
-            return "the database cancelled the query; try again"
+                return _("the database stopped the query after {seconds} s "
+                         "(CITYBRAIN_API_STATEMENT_TIMEOUT_SECONDS); ask for a shorter window or one "
+                         "department").format(seconds=f"{settings.api_statement_timeout_seconds:g}")
+            return _("the database cancelled the query; try again")
         if isinstance(seen, psycopg.errors.ConfigurationLimitExceeded):
-            return (f"the query needed more than {settings.api_temp_file_limit_mb} MB of temporary disk "
-                    "(CITYBRAIN_API_TEMP_FILE_LIMIT_MB); ask for a shorter window or one department")
+            return _("the query needed more than {megabytes} MB of temporary disk "
+                     "(CITYBRAIN_API_TEMP_FILE_LIMIT_MB); ask for a shorter window or one department"
+                     ).format(megabytes=settings.api_temp_file_limit_mb)
         if isinstance(seen, PoolTimeout):
-            return (f"all {settings.api_pool_size} database connections of the API stayed busy for "
-                    f"{settings.api_pool_timeout_seconds:g} s; try again shortly")
+            return _("all {count} database connections of the API stayed busy for "
+                     "{seconds} s; try again shortly").format(
+                count=settings.api_pool_size, seconds=f"{settings.api_pool_timeout_seconds:g}")
         seen = seen.__cause__
     return None
 
@@ -175,18 +187,49 @@ def allowed_methods(request: Request) -> list[str]:
                    for route in request.app.router.routes)]
 
 
+# What Starlette says by itself (the status's phrase: an unknown path, a method not
+# served), in the request's language.
+_PHRASES: Final[Mapping[int, str]] = {
+    400: N_("Bad Request"),
+    401: N_("Unauthorized"),
+    403: N_("Forbidden"),
+    404: N_("Not Found"),
+    405: N_("Method Not Allowed"),
+    406: N_("Not Acceptable"),
+    409: N_("Conflict"),
+    413: N_("Request Entity Too Large"),
+    415: N_("Unsupported Media Type"),
+    422: N_("Unprocessable Content"),
+    429: N_("Too Many Requests"),
+    500: N_("Internal Server Error"),
+    503: N_("Service Unavailable"),
+}
+
+
+def _phrase(code: int, detail: Any) -> Any:
+    """Starlette's default detail (the status's phrase) translated; any other as it is."""
+    try:
+        standard = HTTPStatus(code).phrase
+    except ValueError:
+        return detail
+    english = _PHRASES.get(code)
+    if english is not None and detail in (standard, english):
+        return _(english)
+    return detail
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED and (allowed := allowed_methods(request)):
         headers["Allow"] = ", ".join(allowed)
-    return error_response(exc.status_code, exc.detail, headers)
+    return error_response(exc.status_code, _phrase(exc.status_code, exc.detail), headers)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # loc, msg and type only: input and ctx would echo the request (however large).
-    problems = [problem(tuple(e.get("loc", ())), str(e.get("msg", "")), str(e.get("type", "value_error")))
+    problems = [problem(tuple(e.get("loc", ())), validation.message(e), str(e.get("type", "value_error")))
                 for e in exc.errors()[:MAX_PROBLEMS]]
     return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
 
@@ -196,15 +239,22 @@ async def _limit(request: Request, exc: Exception) -> JSONResponse:
     if message is None:   # a StoreError of another kind: the database refused
         ref = uuid.uuid4().hex[:12]
         log.error("%s %s: database error [ref %s]", request.method, request.url.path, ref, exc_info=exc)
-        message = f"the database could not complete the request (reference {ref} in the server's log)"
+        message = _("the database could not complete the request (reference {reference} in the server's log)"
+                    ).format(reference=ref)
     return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, message)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     ref = uuid.uuid4().hex[:12]
     log.error("%s %s failed [ref %s]", request.method, request.url.path, ref, exc_info=exc)
-    return error_response(status.HTTP_500_INTERNAL_SERVER_ERROR,
-                          f"internal error (reference {ref} in the server's log)")
+    # Starlette answers this one outside the app's middleware (RequestLanguage has left):
+    # the request's language is read again here.
+    configured: Settings | None = getattr(request.app.state, "settings", None)
+    language = accepted_language(request.headers.get("accept-language"),
+                                 configured.language if configured is not None else current_language())
+    with use_language(language):
+        message = _("internal error (reference {reference} in the server's log)").format(reference=ref)
+    return error_response(status.HTTP_500_INTERNAL_SERVER_ERROR, message)
 
 
 def install(app: FastAPI) -> None:

@@ -21,6 +21,10 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citybrain.kernel.http.errors import error_response, problem
+from citybrain.kernel.i18n import Catalogue
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 MAX_PROBLEMS = 20
 _MAX_DEPTH = 64   # JSON nesting: no route takes more than a few levels
@@ -31,25 +35,36 @@ class _NotFinite(ValueError):
 
 
 def _constant(name: str) -> float:
-    raise _NotFinite(f"{name} is not JSON; give a finite number")
+    raise _NotFinite(_("{name} is not JSON; give a finite number").format(name=name))
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
-        raise _NotFinite(f"{text[:40]} is too large for a number; give a finite number")
+        raise _NotFinite(_("{number} is too large for a number; give a finite number").format(
+            number=text[:40]))
     return value
 
 
 def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored as text, or None."""
     if "\x00" in value:
-        return "contains a NUL character (U+0000), which text cannot hold"
+        return _("contains a NUL character (U+0000), which text cannot hold")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        return f"contains a lone surrogate ({value[exc.start]!a}), which is not a character"
+        return _("contains a lone surrogate ({code}), which is not a character").format(
+            code=ascii(value[exc.start]))
     return None
+
+
+# How a problem of a JSON string is said, by what the string is.
+def _of_key(why: str) -> str:
+    return _("key {problem}").format(problem=why)
+
+
+def _of_value(why: str) -> str:
+    return _("value {problem}").format(problem=why)
 
 
 def _strings(value: Any, loc: list[str | int]) -> Iterator[tuple[list[str | int], str, str]]:
@@ -81,14 +96,15 @@ def _depth(body: bytes) -> int:
 
 def _json_problems(body: bytes) -> list[dict[str, Any]]:
     if _depth(body) > _MAX_DEPTH:
-        return [problem(["body"], f"nested more than {_MAX_DEPTH} levels deep", "json_invalid")]
+        return [problem(["body"], _("nested more than {levels} levels deep").format(levels=_MAX_DEPTH),
+                        "json_invalid")]
     try:
         parsed = json.loads(body, parse_constant=_constant, parse_float=_finite)
     except _NotFinite as exc:
         return [problem(["body"], str(exc), "json_invalid")]
     except ValueError:
         return []   # not JSON at all: the route answers that, as it does for any malformed body
-    return [problem(where, f"{what} {why}", "string_unusable")
+    return [problem(where, _of_key(why) if what == "key" else _of_value(why), "string_unusable")
             for where, what, text in _strings(parsed, ["body"]) if (why := text_problem(text)) is not None]
 
 
@@ -108,7 +124,7 @@ def _request_problems(scope: Scope, headers: Headers) -> list[dict[str, Any]]:
         found.append(problem(["path"], why, "string_unusable"))
     found += _pairs_problems(scope.get("query_string", b"").decode("latin-1"), "query")
     if "\x00" in headers.get("authorization", ""):
-        found.append(problem(["header", "authorization"], "contains a NUL character", "string_unusable"))
+        found.append(problem(["header", "authorization"], _("contains a NUL character"), "string_unusable"))
     return found
 
 
@@ -135,7 +151,7 @@ class RequestGuard:
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.strip().isdigit():
-                await error_response(400, "Content-Length is not a number")(scope, receive, send)
+                await error_response(400, _("Content-Length is not a number"))(scope, receive, send)
                 return
             if int(declared) > self.max_body_bytes:
                 await self._too_large(scope, receive, send)
@@ -163,8 +179,9 @@ class RequestGuard:
         await self.app(scope, _replay(bytes(body), receive), send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await error_response(413, f"the request body is larger than {self.max_body_bytes} bytes "
-                                  "(CITYBRAIN_API_MAX_BODY_BYTES)")(scope, receive, send)
+        await error_response(413, _("the request body is larger than {limit} bytes "
+                                    "(CITYBRAIN_API_MAX_BODY_BYTES)").format(limit=self.max_body_bytes)
+                             )(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -13,6 +13,10 @@ from typing import Any
 import psycopg
 
 from citybrain.kernel.errors import CitybrainError, StoreError
+from citybrain.kernel.i18n import Catalogue
+
+MESSAGES = Catalogue.of_package(__name__)
+_ = MESSAGES.current
 
 
 class Role(StrEnum):
@@ -57,8 +61,8 @@ def parse_lifetime(text: str) -> timedelta:
     """``90d`` or ``12h``: how long a new token lives."""
     found = _LIFETIME.fullmatch(text.strip().lower())
     if found is None or int(found["count"]) == 0:
-        raise TokenError(f"cannot read the lifetime {text!r}: give a number of days or hours, "
-                         "e.g. 90d or 12h")
+        raise TokenError(_("cannot read the lifetime {text}: give a number of days or hours, "
+                           "e.g. 90d or 12h").format(text=repr(text)))
     count = int(found["count"])
     return timedelta(days=count) if found["unit"] == "d" else timedelta(hours=count)
 
@@ -74,8 +78,8 @@ def create(conn: psycopg.Connection[Any], role: Role, *, department: str | None,
         known = conn.execute("SELECT 1 FROM departments WHERE department_id = %s",
                              (department,)).fetchone()
         if known is None:
-            raise TokenError(f"unknown department {department!r}; import the registry first "
-                             "(citybrain assets import FILE)")
+            raise TokenError(_("unknown department {department}; import the registry first "
+                               "(citybrain assets import FILE)").format(department=repr(department)))
     try:
         row = conn.execute(
             "INSERT INTO api_tokens (token_id, token_sha256, name, role, department_id, created_by,"
@@ -83,7 +87,8 @@ def create(conn: psycopg.Connection[Any], role: Role, *, department: str | None,
             (token_id, _digest(clear), name, role.value, department, created_by, expires_at),
         ).fetchone()
     except psycopg.Error as exc:
-        raise StoreError(f"cannot store the token: {exc}; run `citybrain db migrate`") from exc
+        raise StoreError(_("cannot store the token: {error}; run `citybrain db migrate`").format(
+            error=exc)) from exc
     assert row is not None
     return Token(token_id, role, department, name, row[0], created_by, None, expires_at), clear
 

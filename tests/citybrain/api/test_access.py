@@ -103,7 +103,8 @@ def place(db: psycopg.Connection[Any], database_url: str, schema: str) -> Place:
 @pytest.fixture
 def client(database_url: str, schema: str, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(database_url=database_url, database_schema=schema, data_dir=tmp_path)
-    with TestClient(create_app(settings, database_url)) as c:
+    # The refusals read below are English (test_language.py checks the default, Chinese).
+    with TestClient(create_app(settings, database_url), headers={"Accept-Language": "en"}) as c:
         yield c
 
 

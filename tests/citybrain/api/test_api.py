@@ -20,10 +20,14 @@ from citybrain.api.app import create_app
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
+from citybrain.kernel.i18n import use_language
 from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import alert
 
 WINDOW = {"from": "2026-03-02", "to": "2026-03-02", "tz": "Asia/Shanghai"}
+# The error sentences these tests read are English: the API answers in the request's
+# language (test_language.py checks the default and the choice).
+ENGLISH = {"Accept-Language": "en"}
 
 
 @pytest.fixture
@@ -53,7 +57,7 @@ def city(db: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
 @pytest.fixture
 def client(database_url: str, schema: str, tmp_path: Any) -> Iterator[TestClient]:
     settings = Settings(database_url=database_url, database_schema=schema, data_dir=tmp_path)
-    with TestClient(create_app(settings, database_url)) as c:
+    with TestClient(create_app(settings, database_url), headers=ENGLISH) as c:
         yield c
 
 
@@ -129,7 +133,7 @@ def test_bad_requests_get_a_4xx_with_a_message(client: TestClient, city: Any, pa
 
 def test_report_export_is_audited_and_matches_its_hash(client: TestClient, city: Any) -> None:
     headers = bearer(city, Role.evaluator)
-    got = client.get("/api/v1/reports", params={**WINDOW, "format": "xlsx"}, headers=headers)
+    got = client.get("/api/v1/reports", params={**WINDOW, "format": "xlsx", "lang": "en"}, headers=headers)
     assert got.status_code == 200, got.text
     workbook = openpyxl.load_workbook(io.BytesIO(got.content))
     assert {"Summary", "Definitions", "Provenance"} <= set(workbook.sheetnames)
@@ -152,7 +156,8 @@ def test_openapi_is_served(client: TestClient) -> None:
 
 def test_tokens_create_prints_a_token_that_authenticates(database_url: str, schema: str,
                                                         city: psycopg.Connection[Any]) -> None:
-    env = {**os.environ, "CITYBRAIN_DATABASE_URL": database_url, "CITYBRAIN_DATABASE_SCHEMA": schema}
+    env = {**os.environ, "CITYBRAIN_DATABASE_URL": database_url, "CITYBRAIN_DATABASE_SCHEMA": schema,
+           "CITYBRAIN_LANGUAGE": "zh-CN"}
     done = subprocess.run([sys.executable, "-m", "citybrain", "tokens", "create", "--role", "oncall",
                            "--department", "water", "--name", "li-na"],
                           env=env, capture_output=True, text=True, timeout=60, check=False)
@@ -167,7 +172,13 @@ def test_tokens_create_prints_a_token_that_authenticates(database_url: str, sche
                               "--department", "nowhere"],
                              env=env, capture_output=True, text=True, timeout=60, check=False)
     assert unknown.returncode == 1
-    assert "unknown department 'nowhere'" in unknown.stderr
+    assert "未知部门 'nowhere'" in unknown.stderr   # the CLI speaks CITYBRAIN_LANGUAGE, zh-CN by default
+    listed = subprocess.run([sys.executable, "-m", "citybrain", "tokens", "list"],
+                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert listed.returncode == 0, listed.stderr
+    # Headers and roles translated; the department by name with its id; the token id as it is.
+    assert "到期时间" in listed.stdout and "值班人员 [oncall]" in listed.stdout
+    assert "Water [water]" in listed.stdout and token.token_id in listed.stdout
 
 
 def test_an_indicator_read_is_audited(client: TestClient, city: Any) -> None:
@@ -197,7 +208,7 @@ CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON audit_log
 def lenient(database_url: str, schema: str, tmp_path: Any) -> Iterator[TestClient]:
     """The app with server errors as answers (as a client sees them), not raised in the test."""
     settings = Settings(database_url=database_url, database_schema=schema, data_dir=tmp_path)
-    with TestClient(create_app(settings, database_url), raise_server_exceptions=False) as c:
+    with TestClient(create_app(settings, database_url), raise_server_exceptions=False, headers=ENGLISH) as c:
         yield c
 
 
@@ -243,13 +254,16 @@ def test_a_lifetime_is_days_or_hours(text: str, hours: int) -> None:
 
 @pytest.mark.parametrize("text", ["90", "0d", "2w", "-1d", "1.5h", ""])
 def test_a_lifetime_that_is_not_days_or_hours_is_refused(text: str) -> None:
-    with pytest.raises(tokens.TokenError, match=r"e\.g\. 90d or 12h"):
+    with use_language("en"), pytest.raises(tokens.TokenError, match=r"e\.g\. 90d or 12h"):
+        tokens.parse_lifetime(text)
+    with pytest.raises(tokens.TokenError, match=r"无法识别有效期.*如 90d 或 12h"):
         tokens.parse_lifetime(text)
 
 
 def test_tokens_create_with_an_expiry_and_list_shows_it(database_url: str, schema: str,
                                                         city: psycopg.Connection[Any]) -> None:
-    env = {**os.environ, "CITYBRAIN_DATABASE_URL": database_url, "CITYBRAIN_DATABASE_SCHEMA": schema}
+    env = {**os.environ, "CITYBRAIN_DATABASE_URL": database_url, "CITYBRAIN_DATABASE_SCHEMA": schema,
+           "CITYBRAIN_LANGUAGE": "en"}
 
     def citybrain(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "citybrain", *args], env=env, capture_output=True,

@@ -32,7 +32,9 @@ WINDOW_IN = {"scope": "department", "target": "water", "starts_at": f"{NEXT_MONT
 @contextmanager
 def serving(database_url: str, schema: str, tmp_path: Any, **limits: Any) -> Iterator[TestClient]:
     settings = Settings(database_url=database_url, database_schema=schema, data_dir=tmp_path, **limits)
-    with TestClient(create_app(settings, database_url), raise_server_exceptions=False) as client:
+    # The answers read below are English (test_language.py checks the default, Chinese).
+    with TestClient(create_app(settings, database_url), raise_server_exceptions=False,
+                    headers={"Accept-Language": "en"}) as client:
         yield client
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -11,8 +12,30 @@ from pydantic import ValidationError
 
 from citybrain.kernel import store
 from citybrain.kernel.errors import StoreError
+from citybrain.kernel.i18n import use_language
+from citybrain.kernel.runtime import free_port
 from citybrain.kernel.settings import Settings
 from tests.helpers import fresh_schema
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The errors these tests read, in English (the current language is zh-CN unless set;
+    test_errors_are_in_the_current_language checks both)."""
+    with use_language("en"):
+        yield
+
+
+def test_errors_are_in_the_current_language() -> None:
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    with (use_language("zh-CN"),
+          pytest.raises(StoreError, match=r"(?s)^数据库不可达：.*；请检查 CITYBRAIN_DATABASE_URL$")):
+        store.connect(closed, "citybrain")
+    with pytest.raises(StoreError,
+                       match=r"(?s)^cannot connect to the database: .*; check CITYBRAIN_DATABASE_URL$"):
+        store.connect(closed, "citybrain")
+    with use_language("zh-CN"), pytest.raises(StoreError, match="但数据库服务器没有 TimescaleDB 扩展"):
+        store.choose("timescaledb", TS_NONE, "citybrain")
 
 
 def test_migrate_is_idempotent_and_reports_mode(database_url: str, schema: str) -> None:

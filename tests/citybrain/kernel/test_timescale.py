@@ -30,6 +30,7 @@ from citybrain.indicators.engine import compute_all
 from citybrain.indicators.model import ReportWindow
 from citybrain.kernel import store
 from citybrain.kernel.errors import StoreError
+from citybrain.kernel.i18n import use_language
 from citybrain.kernel.settings import Settings
 from streams import rollups
 from streams.ingest import Ingestor, RawMessage
@@ -124,7 +125,7 @@ def test_migrate_takes_timescaledb_whoever_created_the_extension(database: str) 
     again = store.migrate(database, SCHEMA)
     assert (again.mode, again.mode_reason) == (st.mode, st.mode_reason)
     assert store.status(database, SCHEMA) == again
-    with pytest.raises(StoreError, match="keeps the storage mode of its first migration"):
+    with use_language("en"), pytest.raises(StoreError, match="keeps the storage mode of its first migration"):
         store.migrate(database, SCHEMA, storage="postgresql")
 
     # CITYBRAIN_STORAGE=postgresql in a database that has the extension: plain tables.

@@ -23,10 +23,11 @@ from tests.citybrain.reports.command import citybrain, indicator
 HOUR = 3600
 
 
-def report(settings: Settings, out: Path, *args: str) -> tuple[dict[str, Any], str]:
-    """The JSON report of ``args`` and what the command wrote on stderr (its warnings)."""
+def report(settings: Settings, out: Path, *args: str, language: str = "en") -> tuple[dict[str, Any], str]:
+    """The JSON report of ``args`` and what the command wrote on stderr (its warnings, in
+    ``language``: English unless asked)."""
     done = citybrain("report", *args, "--tz", "Asia/Shanghai", "--format", "json", "-o", str(out),
-                     settings=settings)
+                     settings=settings, CITYBRAIN_LANGUAGE=language)
     assert done.returncode == 0, done.stderr
     return orjson.loads(out.read_bytes()), " ".join(done.stderr.split())
 
@@ -54,6 +55,10 @@ def test_a_future_window_reports_no_data(settings: Settings, tmp_path: Path) -> 
         datetime.fromisoformat(t) == datetime.fromisoformat(as_of["at"]) for t in as_of["feeds"].values())
     assert "warning: the window starts after its as-of time" in warnings
     assert "every indicator reports no data" in warnings
+    # In the settings' language, zh-CN by default.
+    _, said = report(settings, tmp_path / "2030-zh.json", "--from", "2030-01-01", "--to", "2030-01-31",
+                     language="zh-CN")
+    assert "警告： 时间窗口开始于数据截止时间" in said and "因此所有指标均无数据" in said
 
 
 @pytest.mark.usefixtures("city")

@@ -26,12 +26,13 @@ def test_json_export_prints_path_and_hash_and_writes_the_audit_row(
         settings: Settings, db: psycopg.Connection[Any], tmp_path: Path) -> None:
     target = tmp_path / "march-1.json"
     out = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--tz", "Asia/Shanghai",
-                    "--format", "json", "-o", str(target), settings=settings)
+                    "--format", "json", "-o", str(target), settings=settings, CITYBRAIN_LANGUAGE="en")
     assert out.returncode == 0, out.stderr
     report = orjson.loads(target.read_bytes())
     digest = report["provenance"]["data_sha256"]
     assert f"data SHA-256 {digest}" in out.stdout
     assert str(target) in out.stdout.replace("\n", "")
+    assert "report written to" in out.stdout and "Whole city)" in out.stdout
     assert report["provenance"]["window"]["from_utc"] == DAY_START.isoformat()
     assert report["provenance"]["window"]["to"] == "2026-03-02T00:00:00+08:00"   # --to date: whole day
     online = indicator(report, "infra.device_online_rate")
@@ -82,7 +83,10 @@ def test_department_scoped_xlsx(settings: Settings, db: psycopg.Connection[Any],
     prov = {r[1]: r[2] for r in wb["数据溯源"].iter_rows(min_row=2, values_only=True)}
     assert (prov["department"], prov["department_name"], prov["language"]) == (
         "traffic", "交通运输局", "zh-CN")
-    assert f"data SHA-256 {prov['data_sha256']}" in out.stdout
+    # The command's own lines in the settings' language too, the department by name and id.
+    said = " ".join(out.stdout.split())
+    assert f"数据 SHA-256 {prov['data_sha256']}" in said
+    assert "报告已写入" in said and "交通运输局 [traffic]）" in said
     sheet = wb["infra.device_online_rate"]
     total = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "合计")
     assert total[3] == 75.0
@@ -98,15 +102,17 @@ def test_department_scoped_xlsx(settings: Settings, db: psycopg.Connection[Any],
 def test_refusals_leave_no_file_and_no_audit_row(settings: Settings, db: psycopg.Connection[Any],
                                                  tmp_path: Path) -> None:
     target = tmp_path / "x.json"
+    # Said in the settings' language (zh-CN here; test_weights_file_from_the_settings reads English).
     unknown = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--department", "parks",
-                        "--format", "json", "-o", str(target), settings=settings)
+                        "--format", "json", "-o", str(target), settings=settings, CITYBRAIN_LANGUAGE="zh-CN")
     assert unknown.returncode == 1
-    assert "no department 'parks'" in unknown.stderr and "traffic" in unknown.stderr
+    assert "错误： 资产登记表中没有部门 'parks'；已有：traffic, water" in " ".join(unknown.stderr.split())
     backwards = citybrain("report", "--from", "2026-03-02", "--to", "2026-03-01", "--format", "json",
-                          "-o", str(target), settings=settings)
-    assert backwards.returncode == 1 and "empty" in backwards.stderr
+                          "-o", str(target), settings=settings, CITYBRAIN_LANGUAGE="zh-CN")
+    assert backwards.returncode == 1 and "时间窗口为空" in backwards.stderr
     nowhere = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--format", "json",
-                        "-o", str(tmp_path / "missing" / "x.json"), settings=settings)
+                        "-o", str(tmp_path / "missing" / "x.json"), settings=settings,
+                        CITYBRAIN_LANGUAGE="en")
     assert nowhere.returncode == 1 and "cannot write the report" in nowhere.stderr
     assert not target.exists()
     assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
@@ -128,7 +134,7 @@ def test_weights_file_from_the_settings(settings: Settings, tmp_path: Path) -> N
     weights.write_text("infra.device_online_rat: 2\n")
     typo = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--format", "json",
                      "-o", str(tmp_path / "typo.json"), settings=settings,
-                     CITYBRAIN_SCORE_WEIGHTS_FILE=str(weights))
+                     CITYBRAIN_SCORE_WEIGHTS_FILE=str(weights), CITYBRAIN_LANGUAGE="en")
     assert typo.returncode == 1 and "no indicator infra.device_online_rat" in typo.stderr
 
 
@@ -145,7 +151,8 @@ def test_the_language_option_and_its_refusal(settings: Settings, db: psycopg.Con
     assert "# language: en" in lines and "# department.water: Water" in lines
     assert f"# name.infra.device_online_rate: {find('infra.device_online_rate').name_en}" in lines
     refused = citybrain("report", "--from", "2026-03-01", "--to", "2026-03-01", "--format", "csv",
-                        "-o", str(tmp_path / "fr.csv"), "--language", "fr", settings=settings)
+                        "-o", str(tmp_path / "fr.csv"), "--language", "fr", settings=settings,
+                        CITYBRAIN_LANGUAGE="en")
     assert refused.returncode == 1
     assert "unknown language 'fr'" in refused.stderr and "zh-CN, en" in refused.stderr
     assert not (tmp_path / "fr.csv").exists()

@@ -19,7 +19,7 @@ from citybrain.indicators.catalogue import load_catalogue
 from citybrain.indicators.model import Figure, IndicatorResult
 from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
-from citybrain.kernel.i18n import Language
+from citybrain.kernel.i18n import Language, use_language
 from citybrain.kernel.settings import Settings
 from citybrain.reports.document import ReportDocument, ReportError, assemble_report
 from citybrain.reports.pdf import ReportFont, find_font, render_pdf
@@ -167,6 +167,14 @@ def test_department_and_window_on_the_cover(font: ReportFont, tmp_path: Path) ->
 
 
 def test_font_errors_say_what_to_install_or_set(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="请安装 fonts-wqy-microhei") as said:   # zh-CN unless said
+        find_font(tmp_path / "nope.ttc")
+    assert "PDF 字体" in str(said.value) and "不存在" in str(said.value)
+    with use_language("en"):
+        _font_errors_in_english(tmp_path)
+
+
+def _font_errors_in_english(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="CITYBRAIN_REPORT_FONT") as missing:
         find_font(tmp_path / "nope.ttc")
     assert "does not exist" in str(missing.value)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from citybrain.kernel.errors import SettingsError
+from citybrain.kernel.i18n import use_language
 from citybrain.reports.document import assemble_report
 from citybrain.reports.scorecard import attainment, band_for, load_weights, score_keys
 from citybrain.reports.writers import indicator_dict
@@ -92,17 +93,19 @@ def test_weights_file(tmp_path: Path) -> None:
     f.write_text("infra.camera_intact_rate: 2\ninfra.packet_loss: 0.5\n")
     assert load_weights(f) == {"infra.camera_intact_rate": 2.0, "infra.packet_loss": 0.5}
     f.write_text("infra.camera_intact_rate: -1\n")
-    with pytest.raises(SettingsError, match="must be a number ≥ 0"):
+    with use_language("en"), pytest.raises(SettingsError, match="must be a number ≥ 0"):
+        load_weights(f)
+    with pytest.raises(SettingsError, match="权重必须是 ≥ 0 的数值"):   # zh-CN unless said
         load_weights(f)
     f.write_text("- a\n- b\n")
-    with pytest.raises(SettingsError, match="mapping"):
+    with use_language("en"), pytest.raises(SettingsError, match="mapping"):
         load_weights(f)
     with pytest.raises(SettingsError, match="CITYBRAIN_SCORE_WEIGHTS_FILE"):
         load_weights(tmp_path / "missing.yaml")
 
 
 def test_a_weight_for_an_unknown_indicator_is_refused() -> None:
-    with pytest.raises(SettingsError, match=r"no indicator infra\.camera_intact_rat in"):
+    with use_language("en"), pytest.raises(SettingsError, match=r"no indicator infra\.camera_intact_rat in"):
         assemble_report(city_results(), WINDOW, department=None, generated_by="t", generated_at=GENERATED_AT,
                         weights={"infra.camera_intact_rat": 2.0}, weights_source="w.yaml")
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from citybrain.kernel.i18n import use_language
 from citybrain.reports.document import ReportError
 from citybrain.reports.window import report_window, zone
 
@@ -41,10 +42,15 @@ def test_a_day_across_a_dst_change_has_its_local_length() -> None:
     ("2026-03-01", "2026-02-30", "--to"),
 ])
 def test_bad_windows_are_refused_with_a_hint(start: str, end: str, message: str) -> None:
-    with pytest.raises(ReportError, match=message):
+    with use_language("en"), pytest.raises(ReportError, match=message):
         report_window(start, end, SHANGHAI)
 
 
 def test_unknown_zone() -> None:
-    with pytest.raises(ReportError, match="IANA"):
+    with use_language("en"), pytest.raises(ReportError, match="IANA"):
         zone("Mars/Olympus")
+    # In the current language (the CLI's settings, the API's request): zh-CN by default.
+    with pytest.raises(ReportError, match=r"^未知时区 'Mars/Olympus'；请使用 IANA 名称，如 Asia/Shanghai$"):
+        zone("Mars/Olympus")
+    with pytest.raises(ReportError, match=r"^时间窗口为空：--to '2026-03-01' 不晚于 --from '2026-03-02'"):
+        report_window("2026-03-02", "2026-03-01", SHANGHAI)
