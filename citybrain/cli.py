@@ -29,9 +29,9 @@ from citybrain.indicators import cli as indicators_cli
 from citybrain.kernel import store
 from citybrain.kernel.console import Output, OutputOpt, console, err, load_settings, print_json
 from citybrain.kernel.errors import CitybrainError
-from citybrain.kernel.i18n import DEFAULT_LANGUAGE, N_, Catalogue, Language, use_language
+from citybrain.kernel.i18n import N_, Catalogue, Language, current_language, use_language
 from citybrain.kernel.runtime import Stopped, exit_by_signal, services, stop_on_signals
-from citybrain.kernel.settings import Settings
+from citybrain.kernel.settings import Settings, language_setting
 from citybrain.reports import cli as reports_cli
 from citybrain.simulator import cli as simulator_cli
 from dashboards import cli as dashboards_cli
@@ -58,9 +58,9 @@ def _language() -> Language:
     try:
         return Settings().language
     except ValidationError:
-        # The command reports the invalid setting itself (load_settings); its help is
-        # in the default language meanwhile.
-        return DEFAULT_LANGUAGE
+        # The command reports the invalid setting itself (load_settings), in the language
+        # CITYBRAIN_LANGUAGE asks for when that one is valid.
+        return language_setting()
 
 
 Command = TyperCommand | TyperGroup
@@ -178,8 +178,10 @@ def db_migrate(output: OutputOpt = Output.table) -> None:
     if output is Output.json:
         print_json(st.__dict__)
     else:
-        console.print(f"schema {st.schema}: {len(st.applied)} migrations applied, "
-                      f"storage {st.mode} ({st.mode_reason})")
+        t = MESSAGES.translator(current_language())
+        console.print(t.gettext("schema {schema}: {count} migrations applied, storage {mode} ({reason})")
+                      .format(schema=st.schema, count=len(st.applied), mode=st.mode,
+                              reason=st.mode_reason))
 
 
 @db_app.command("status", help=N_(
@@ -191,10 +193,16 @@ def db_status(output: OutputOpt = Output.table) -> None:
     if output is Output.json:
         print_json(st.__dict__)
         return
-    console.print(f"server {st.server_version}, schema {st.schema}")
-    console.print(f"storage: {st.mode}: {st.mode_reason}")
-    console.print(f"TimescaleDB on this server: {st.timescale}")
-    console.print(f"applied: {st.applied or 'none'}; pending: {st.pending or 'none'}")
+    # The storage mode and its reason stay as stored (they are also the -o json values).
+    t = MESSAGES.translator(current_language())
+    none = t.gettext("none")
+    console.print(t.gettext("server {version}, schema {schema}").format(
+        version=st.server_version, schema=st.schema))
+    console.print(t.gettext("storage: {mode}: {reason}").format(mode=st.mode, reason=st.mode_reason))
+    console.print(t.gettext("TimescaleDB on this server: {state}").format(state=st.timescale))
+    console.print(t.gettext("applied: {applied}; pending: {pending}").format(
+        applied=", ".join(map(str, st.applied)) or none,
+        pending=", ".join(map(str, st.pending)) or none))
 
 
 @app.command(help=N_(

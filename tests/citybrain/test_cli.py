@@ -35,6 +35,15 @@ def test_db_status_reports_the_storage_mode(settings: Settings) -> None:
     assert status["schema"] == settings.database_schema
 
 
+def test_db_status_table_follows_the_language(settings: Settings) -> None:
+    zh = citybrain("db", "status", env=worker_env(settings))
+    en = citybrain("db", "status", env={**worker_env(settings), "CITYBRAIN_LANGUAGE": "en"})
+    assert zh.returncode == 0 and en.returncode == 0, zh.stderr + en.stderr
+    assert f"模式 {settings.database_schema}" in zh.stdout and "待执行：无" in zh.stdout
+    assert f"schema {settings.database_schema}" in en.stdout and "pending: none" in en.stdout
+    assert not CJK.search(en.stdout)
+
+
 def test_status_json_on_an_empty_store(settings: Settings) -> None:
     out = citybrain("status", "-o", "json", env=worker_env(settings))
     assert out.returncode == 0, out.stderr
