@@ -56,6 +56,11 @@ def test_yaml_import_stores_rows_with_five_keys(db: psycopg.Connection[Any]) -> 
     assert [c["name"] for c in dept[2]] == ["Li Na", "Zhao Min"]
     retired = db.execute("SELECT retired_at FROM assets WHERE asset_id = 'cam-old'").fetchone()
     assert retired == (datetime(2023, 6, 30, 10, 0, tzinfo=UTC),)
+    # An asset keeps its Chinese name beside its name; one without keeps NULL.
+    names = db.execute("SELECT asset_id, name, name_zh FROM assets"
+                       " WHERE asset_id IN ('cam-001', 'gw-001') ORDER BY asset_id").fetchall()
+    assert names[0] == ("cam-001", "Wulin junction camera", "武林路口 视频监控")
+    assert names[1][2] is None
 
 
 def test_reimport_updates_instead_of_inserting(db: psycopg.Connection[Any]) -> None:
@@ -189,7 +194,7 @@ def test_yaml_round_trip(tmp_path: Path) -> None:
     registry = load_registry(FIXTURES / "registry.yaml")
     text = registry_to_yaml(registry)
     # Offsets are kept as written, not normalised to UTC.
-    assert "'2024-03-01T08:00:00+08:00'" in text and "交警支队" in text
+    assert "'2024-03-01T08:00:00+08:00'" in text and "交警支队" in text and "武林路口 视频监控" in text
 
     path = tmp_path / "city.yml"
     write_registry(registry, path)
