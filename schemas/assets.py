@@ -80,11 +80,23 @@ def _ids(raws: Iterable[object], id_field: str) -> set[str]:
     return {i for i in (_ref(r, id_field) for r in raws) if i is not None}
 
 
+# libyaml's parser and emitter where PyYAML has them: a city's registry (thousands of
+# assets) loads 2-3 times and dumps 3 times faster than with the pure-Python ones; the
+# documents are the same (the constructor and representer are PyYAML's either way).
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def _load_yaml(path: Path, text: str, errors: list[str]) -> dict[str, list[object]]:
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _fail(path, [_("{path}: not valid YAML: {error}").format(path=path, error=exc)]) from exc
+        doc = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        # Parsed again to say what is wrong: the pure-Python parser quotes the offending
+        # line with a caret under the place.
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise _fail(path, [_("{path}: not valid YAML: {error}").format(path=path, error=exc)]) from exc
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
@@ -337,7 +349,7 @@ def _plain(value: object) -> object:
 def registry_to_yaml(registry: Registry) -> str:
     """The YAML text that load_registry reads back as an equal Registry."""
     doc = _plain(registry.model_dump(exclude_defaults=True))
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
 
 
 def write_registry(registry: Registry, path: Path) -> None:

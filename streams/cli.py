@@ -29,11 +29,9 @@ topics_app = typer.Typer(help=N_("Kafka topics.\n\nExample: citybrain topics cre
 
 def worker() -> None:
     """Run the stream processors (all family agents and the liveness derivation)."""
-    import faust
-
     from citybrain.kernel.dependencies import wait_for_broker, wait_for_database
     from dashboards.metrics_server import serve_process_metrics
-    from streams.app import build_app
+    from streams.app import Worker, build_app
     from streams.topics import ensure_topics
 
     settings = load_settings()
@@ -45,7 +43,7 @@ def worker() -> None:
         asyncio.run(ensure_topics(ep.kafka_bootstrap, settings))
         serve_process_metrics(settings)  # /metrics when CITYBRAIN_METRICS_PORT is set
         fapp = build_app(settings, ep.kafka_bootstrap, ep.database_url)
-        faust.Worker(fapp, loglevel="WARNING", quiet=True, redirect_stdouts=False).execute_from_commandline()
+        Worker(fapp, loglevel="WARNING", quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 
 @topics_app.command("create", help=N_(

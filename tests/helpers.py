@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,8 +19,8 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from citybrain.kernel import store
 from citybrain.kernel.settings import Settings
+from tests import schema_pool
 
 T = TypeVar("T")
 
@@ -49,13 +48,14 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def fresh_schema(database_url: str) -> Iterator[str]:
-    """A freshly migrated schema of its own, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    store.migrate(database_url, name)
+    """A schema of its own, as a migration leaves it, given back afterwards: emptied and
+    renamed for the next test when that is safe, else dropped (tests/schema_pool.py)."""
+    schemas = schema_pool.pool(database_url)
+    name = schemas.take()
     try:
         yield name
     finally:
-        store.drop_schema(database_url, name)
+        schemas.give_back(name)
 
 
 def as_from_a_terminal() -> None:

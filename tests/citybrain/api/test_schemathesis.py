@@ -91,7 +91,11 @@ def served(city: psycopg.Connection[Any], database_url: str, schema: str, tmp_pa
     settings = Settings(database_url=database_url, database_schema=schema, data_dir=tmp_path,
                         ack_link_secret=SecretStr("s" * 32), public_url="https://citybrain.test")
     _seed(city, settings)
-    sock = socket.socket()
+    # IPPROTO_TCP named, as uvicorn's own listening socket has it: asyncio turns Nagle off
+    # only on connections whose socket says proto 6, and a bare socket.socket() says 0.
+    # With Nagle on, each answer's body waits for the client's delayed ACK of its
+    # headers: ~45 ms per request, most of this test's time.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(settings, database_url), log_level="warning",
@@ -110,6 +114,14 @@ def served(city: psycopg.Connection[Any], database_url: str, schema: str, tmp_pa
         sock.close()
 
 
+@pytest.fixture(scope="module")
+def hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Hypothesis' storage folder, shared by the runs: it caches the Unicode tables it
+    builds on first use (a few seconds of CPU each time); no examples are kept there,
+    since a deterministic run uses no example database."""
+    return tmp_path_factory.mktemp("hypothesis")
+
+
 def _figures(report: Path) -> str:
     """The run's figures from schemathesis' JSON report, for the log."""
     if not report.exists():
@@ -125,7 +137,8 @@ def _figures(report: Path) -> str:
 @pytest.mark.parametrize(("role", "department"), [(Role.admin, None), (Role.oncall, "water")],
                          ids=["admin", "oncall-water"])
 def test_every_operation_conforms_to_the_document(served: str, city: psycopg.Connection[Any],
-                                                  tmp_path: Path, role: Role, department: str | None) -> None:
+                                                  tmp_path: Path, hypothesis_home: Path, role: Role,
+                                                  department: str | None) -> None:
     _, clear = tokens.create(city, role, department=department, name="schemathesis", created_by="test")
     report = tmp_path / "schemathesis.json"
     examples = EXAMPLES if department is None else SCOPED_EXAMPLES
@@ -135,7 +148,8 @@ def test_every_operation_conforms_to_the_document(served: str, city: psycopg.Con
         "--header", f"Authorization: Bearer {clear}",
         "--report", "json", "--report-json-path", str(report), "--no-color",
     ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)}
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS),
+           "HYPOTHESIS_STORAGE_DIRECTORY": str(hypothesis_home)}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=3600,
                           check=False)
     print(f"schemathesis, {role.value} token, {examples} examples per operation: {_figures(report)}")

@@ -4,6 +4,7 @@ worker` with its embedded broker and PostgreSQL), within a few seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import psutil  # type: ignore[import-untyped]
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from citybrain.kernel.runtime import Stopped, _on_signal, free_port, uninterrupted
 from tests.helpers import as_from_a_terminal, stop, wait_for
@@ -67,6 +69,18 @@ def stopped_within(proc: subprocess.Popen[bytes], sig: signal.Signals, seconds: 
     proc.wait(30)
     assert time.monotonic() - t0 < seconds
     assert proc.returncode in (-sig, *codes)
+
+
+async def joined(bootstrap: str, group: str) -> bool:
+    """Whether ``group`` is stable with a member (DescribeGroups)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        answers = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    return any(name == group and state == "Stable" and members
+               for answer in answers for _, name, state, _, _, members in answer.groups)
 
 
 def no_database_left(tmp_path: Path, pid: int) -> None:
@@ -129,7 +143,10 @@ def test_worker_stops_its_embedded_broker_and_database_on_a_stop_signal(
         tansu = [p for p in psutil.Process(proc.pid).children() if "tansu" in " ".join(p.cmdline())]
         wait_for(lambda: postmaster(tmp_path), timeout=120, what="the embedded PostgreSQL",
                  alive=proc, log=log)
-        time.sleep(5)
+        # Joined last, after the migration and the topics: the broker says the group is stable.
+        url = tansu[0].cmdline()[tansu[0].cmdline().index("--listener-url") + 1]
+        wait_for(lambda: asyncio.run(joined(url.removeprefix("tcp://"), "citybrain-ingest")), timeout=60,
+                 what="the worker in its consumer group", alive=proc, log=log)
         pid = postmaster(tmp_path)
         assert pid is not None and running(pid)
         stopped_within(proc, sig, 15, codes=(0,))  # faust's worker exits 0 on its own
