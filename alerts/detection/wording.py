@@ -29,27 +29,9 @@ from typing import Any, Final
 
 from alerts.detection.topology import AssetInfo, Topology
 from citybrain.kernel.i18n import N_, Catalogue, Language
+from schemas.vocabulary import liveness_state, security_category
 
 MESSAGES = Catalogue.of_package(__name__)
-
-# Liveness states (streams.liveness.State values).
-STATES: Final[Mapping[str, str]] = {
-    "online": N_("online"),
-    "degraded": N_("degraded"),
-    "offline": N_("offline"),
-    "unknown": N_("unknown"),
-}
-
-# Security event categories (schemas.events.SecurityEvent.category).
-CATEGORIES: Final[Mapping[str, str]] = {
-    "intrusion": N_("intrusion"),
-    "malware": N_("malware"),
-    "ddos": N_("DDoS"),
-    "vulnerability": N_("vulnerability"),
-    "policy_violation": N_("policy violation"),
-    "data_leak": N_("data leak"),
-    "other": N_("other"),
-}
 
 # Event families as a liveness reason names them (the feed that went quiet).
 FEEDS: Final[Mapping[str, str]] = {
@@ -106,10 +88,10 @@ class Wording:
         return self._topology().department_name(department_id, self.language)
 
     def state(self, state: str) -> str:
-        return self._t.gettext(STATES[state]) if state in STATES else state
+        return liveness_state(state, self.language)
 
     def category(self, category: str) -> str:
-        return self._t.gettext(CATEGORIES[category]) if category in CATEGORIES else category
+        return security_category(category, self.language)
 
     def reason(self, reason: str) -> str:
         """A liveness reason in words of this language; as written when not recognised."""

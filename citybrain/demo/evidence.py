@@ -19,8 +19,6 @@ from rich.table import Table
 from citybrain.demo.labels import (
     FAILURE_KINDS,
     MESSAGES,
-    SECURITY_CATEGORIES,
-    STATES,
     asset_label,
     cell,
     label,
@@ -30,6 +28,7 @@ from citybrain.kernel.settings import Settings
 from citybrain.simulator import InjectedFailure
 from citybrain.simulator.prepared import City
 from schemas.names import load_names
+from schemas.vocabulary import liveness_state, security_category
 from streams.liveness import State
 
 Conn = psycopg.Connection[Any]
@@ -81,7 +80,7 @@ def _pictures(conn: Conn, f: InjectedFailure, city: City, tz: ZoneInfo, t: Trans
         (list(f.asset_ids), state, hi, lo),
     ).fetchone()
     intervals, first, last, still = row if row else (0, None, None, None)
-    state_name = label(t, STATES, state)
+    state_name = liveness_state(state, t.language)
     if not intervals or first is None:
         recorded = t.gettext("no {state} interval").format(state=state_name)
     else:
@@ -117,7 +116,7 @@ def _security(conn: Conn, f: InjectedFailure, city: City, tz: ZoneInfo, t: Trans
     ).fetchall()
     return t.gettext(", ").join(
         t.gettext("level {level} {category} ×{count}").format(
-            level=lv, category=label(t, SECURITY_CATEGORIES, cat), count=n)
+            level=lv, category=security_category(cat, t.language), count=n)
         for lv, cat, n in rows) or t.gettext("none stored")
 
 

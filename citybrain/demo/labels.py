@@ -46,26 +46,6 @@ PICTURE_FAULTS: Final[Mapping[str, str]] = {
     "offline": N_("offline"),
 }
 
-# Liveness states (streams/liveness.py State).
-STATES: Final[Mapping[str, str]] = {
-    "online": N_("online"),
-    "degraded": N_("degraded"),
-    "offline": N_("offline"),
-    "unknown": N_("unknown"),
-}
-
-# Security event categories (schemas/events.py).
-SECURITY_CATEGORIES: Final[Mapping[str, str]] = {
-    "intrusion": N_("intrusion"),
-    "malware": N_("malware"),
-    "ddos": N_("DDoS"),
-    "vulnerability": N_("vulnerability"),
-    "policy_violation": N_("policy violation"),
-    "data_leak": N_("data leak"),
-    "other": N_("other"),
-}
-
-
 def label(t: Translator, table: Mapping[str, str], key: str) -> str:
     """``key``'s name in ``t``'s language; a key the table does not know is shown as is."""
     text = table.get(key)

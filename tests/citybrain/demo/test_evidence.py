@@ -58,7 +58,7 @@ def test_picture_fault_line_names_the_recorded_degraded_interval(db: psycopg.Con
         "40 reports with picture faults, 0 reports offline; degraded 01:00:00–01:40:00 (1 interval)"
     )
     assert line(db, fault("cam-1", "frozen", 60, 100), "zh-CN") == (
-        "画面故障上报 40 次，离线上报 0 次；降级 01:00:00–01:40:00（1 个时段）"
+        "画面故障上报 40 次，离线上报 0 次；异常 01:00:00–01:40:00（1 个时段）"
     )
 
 
@@ -94,7 +94,7 @@ def test_the_evidence_table_in_chinese_names_assets_and_failures(db: psycopg.Con
     text = evidence_table(db, "zh-CN")
     for told in ("注入的故障", "时间（Asia/Shanghai）", "数据管道的记录",
                  "区域断网", "中心区 物联网关 01 [gw-01-01]", "3 个资产中 0 个离线（离线时段 0 个）",
-                 "摄像机画面故障", "中心区 视频监控 第1路 [cam-0001]", "无降级时段",
+                 "摄像机画面故障", "中心区 视频监控 第1路 [cam-0001]", "无异常时段",
                  "云主机负载过高", "政务云主机 01 [vm-001]", "高负载期间无资源使用读数入库",
                  "安全事件 ×2", "1 个资产", "按级别入库："):
         assert told in text, told
