@@ -7,8 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -16,9 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from psycopg_pool import ConnectionPool
 from pydantic import SecretStr, ValidationError
 
 from alerts.incidents import ack_link, escalation_policy
@@ -32,6 +29,7 @@ from citybrain.kernel import audit
 from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, ConnFactory, Pager, alert
 from tests.alerts.incidents.loopback import WebhookReceiver
+from tests.router_app import router_app
 
 SECRET = "k" * 16 + "-test-ack-link-secret-0123456789"
 OTHER_SECRET = "o" * 40
@@ -114,30 +112,10 @@ def link_settings(inc_settings: Settings) -> Settings:
     return inc_settings.model_copy(update={"ack_link_secret": SecretStr(SECRET)})
 
 
-def _app(database_url: str, settings: Settings, clock: Clock) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            database_url, kwargs={"options": f"-c search_path={settings.database_schema}"},
-            min_size=1, max_size=2, open=False)
-        pool.open(wait=True, timeout=30)
-        app.state.pool = pool
-        try:
-            yield
-        finally:
-            pool.close()
-
-    app = FastAPI(lifespan=lifespan)
-    app.state.settings = settings
-    app.state.clock = clock
-    app.include_router(router, prefix="/api/v1")
-    return app
-
-
 @pytest.fixture
 def client(database_url: str, link_settings: Settings, city: psycopg.Connection[Any],
            clock: Clock) -> Iterator[TestClient]:
-    with TestClient(_app(database_url, link_settings, clock)) as c:
+    with TestClient(router_app(database_url, link_settings, router, clock)) as c:
         yield c
 
 
@@ -233,7 +211,7 @@ def test_without_a_secret_the_routes_refuse(database_url: str, inc_settings: Set
     iid = incidents.apply(city, alert(), now=T0, settings=inc_settings).incident_id
     assert iid is not None
     signed = _link(iid)     # signed with a key this server does not have
-    with TestClient(_app(database_url, inc_settings, clock)) as c:
+    with TestClient(router_app(database_url, inc_settings, router, clock)) as c:
         page = c.get(_local(signed))
         assert page.status_code == 403 and "未启用确认链接" in page.text
         assert "请在事件页面确认接单" in page.text and "citybrain incidents" not in page.text
@@ -377,7 +355,7 @@ def test_the_pages_speak_the_settings_language(database_url: str, link_settings:
     english = link_settings.model_copy(update={"language": "en"})
     base = f"/api/v1/incidents/{water_incident}/ack-link"
     good = _form(_link(water_incident, expires_at=T0 + H))
-    with TestClient(_app(database_url, english, clock)) as c:
+    with TestClient(router_app(database_url, english, router, clock)) as c:
         page = c.get(base, params=good)
         assert page.status_code == 200 and '<html lang="en">' in page.text
         for text in (f"Acknowledge incident #{water_incident}?", "Level III (major)", "awaiting response",
@@ -392,7 +370,8 @@ def test_the_pages_speak_the_settings_language(database_url: str, link_settings:
         expired = c.get(base, params=good)
         assert expired.status_code == 403 and "has expired" in expired.text
         assert "citybrain " not in expired.text
-    with TestClient(_app(database_url, english.model_copy(update={"ack_link_secret": None}), clock)) as c:
+    unlinked = english.model_copy(update={"ack_link_secret": None})
+    with TestClient(router_app(database_url, unlinked, router, clock)) as c:
         refused = c.get(base, params=good)
         assert refused.status_code == 403 and "Acknowledge links are not enabled" in refused.text
         assert "acknowledge on the incident page" in refused.text and "citybrain " not in refused.text

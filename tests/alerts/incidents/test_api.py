@@ -5,26 +5,23 @@ where a test checks what an answer says; one test checks the server's default, C
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from psycopg_pool import ConnectionPool
 
 from alerts.incidents import store as incidents
 from alerts.incidents.api import ID_CHARS, router
 from alerts.incidents.escalation import run_due
 from citybrain.kernel import audit
-from citybrain.kernel.http import errors, tokens
-from citybrain.kernel.http.language import RequestLanguage
+from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import T0, ConnFactory, Pager, alert
+from tests.router_app import router_app
 
 M = timedelta(minutes=1)
 ENGLISH = {"Accept-Language": "en"}
@@ -46,24 +43,8 @@ def clock() -> Clock:
 @pytest.fixture
 def client(database_url: str, inc_settings: Settings, city: psycopg.Connection[Any],
            clock: Clock) -> Iterator[TestClient]:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            database_url, kwargs={"options": f"-c search_path={inc_settings.database_schema}"},
-            min_size=1, max_size=2, open=False)
-        pool.open(wait=True, timeout=30)
-        app.state.pool = pool
-        try:
-            yield
-        finally:
-            pool.close()
-
-    app = FastAPI(lifespan=lifespan)
-    app.state.settings = inc_settings
-    app.state.clock = clock
-    errors.install(app)   # the API's error answers: never echoing the request
-    app.add_middleware(RequestLanguage, default=inc_settings.language)   # as create_app does
-    app.include_router(router, prefix="/api/v1")
+    app = router_app(database_url, inc_settings, router, clock, error_answers=True,
+                     request_language=True)
     with TestClient(app) as c:
         yield c
 

@@ -5,23 +5,20 @@ one test checks the server's default language, Chinese."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from psycopg_pool import ConnectionPool
 
 from alerts.maintenance.api import router
 from citybrain.kernel.http import tokens
-from citybrain.kernel.http.language import RequestLanguage
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from tests.alerts.registry import load
+from tests.router_app import router_app
 
 NOW = datetime(2026, 3, 26, 12, 0, tzinfo=UTC)
 WINDOW = {"scope": "asset", "target": "pump-1", "starts_at": "2026-03-27T02:00",
@@ -32,23 +29,7 @@ WINDOW = {"scope": "asset", "target": "pump-1", "starts_at": "2026-03-27T02:00",
 def client(database_url: str, schema: str, db: psycopg.Connection[Any]) -> Iterator[TestClient]:
     load(db)
     settings = Settings(database_url=database_url, database_schema=schema)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            database_url, kwargs={"options": f"-c search_path={schema}"}, min_size=1, max_size=2, open=False)
-        pool.open(wait=True, timeout=30)
-        app.state.pool = pool
-        try:
-            yield
-        finally:
-            pool.close()
-
-    app = FastAPI(lifespan=lifespan)
-    app.state.settings = settings
-    app.state.clock = lambda: NOW
-    app.add_middleware(RequestLanguage, default=settings.language)   # as create_app does
-    app.include_router(router, prefix="/api/v1")
+    app = router_app(database_url, settings, router, lambda: NOW, request_language=True)
     with TestClient(app) as c:
         yield c
 
