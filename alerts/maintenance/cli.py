@@ -1,21 +1,9 @@
 """``citybrain maintenance add|list|rm|extend|retroactive``: maintenance windows and silences.
 
-A window's time counts from the moment it is added; with ``--retroactive REASON`` (the
-CLI acts as admin) or ``citybrain maintenance retroactive ID --reason ...`` later, its
-declared time before that counts too (audited; reports list such windows).
-
-Examples:
-    citybrain maintenance add --scope asset --target cam-0001 \\
-        --start 2026-03-28T02:00 --end 2026-03-28T04:00 --tz Europe/Berlin --reason "firmware"
-    citybrain maintenance add --scope district --target d-east --start 2026-04-05T01:00 \\
-        --end 2026-04-05T03:00 --rrule "FREQ=WEEKLY;BYDAY=SU" --reason "weekly patching"
-    citybrain maintenance add --silence --scope department --target water --start ... --end ...
-    citybrain maintenance list -o json
-    citybrain maintenance rm 12
-    citybrain maintenance retroactive 13 --reason "crew started at 10:00, filed at 11:59"
-
-Tables and messages are in CITYBRAIN_LANGUAGE (kinds and scopes as words, targets by
-their registry name with the id); JSON keeps ids, values and UTC as the API gives them.
+What a window counts from, and examples, are the command's help (``maintenance_app``
+below, translated when the command starts). Tables and messages are in
+CITYBRAIN_LANGUAGE (kinds and scopes as words, targets by their registry name with the
+id); JSON keeps ids, values and UTC as the API gives them.
 """
 
 from __future__ import annotations
