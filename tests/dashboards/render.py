@@ -22,8 +22,6 @@ import html
 import itertools
 import math
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -44,6 +42,7 @@ from citybrain.kernel.settings import Settings
 from dashboards.board import POSTGRES_TYPE, Board, folder_title
 from dashboards.boards import overview
 from dashboards.build import committed_settings
+from tests.chromium import chromium, shoot
 from tests.dashboards import city
 from tests.dashboards.grafana_macros import (
     ALL,
@@ -56,7 +55,6 @@ from tests.dashboards.grafana_macros import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREEN = ROOT / "docs" / "screens" / "dashboard-overview.png"
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 WIDTH = 1600
 
 # Grafana's grid and its dark theme (Grafana 11).
@@ -73,14 +71,6 @@ LIGHT = {"#73BF69", "#FADE2A", "#F2CC0C", "#FF9830"}  # backgrounds that take da
 # Grafana's own words around a dashboard (its UI in zh-Hans, GF_USERS_DEFAULT_LANGUAGE in
 # compose, or in English): the breadcrumb's home and dashboards, the time picker's "to".
 GRAFANA_UI = {"zh-CN": ("首页", "仪表板", "至"), "en": ("Home", "Dashboards", "to")}
-
-
-def chromium() -> str | None:
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 @dataclass(frozen=True)
@@ -563,15 +553,7 @@ def screenshot(page: Path, out: Path, *, width: int, height: int) -> None:
     browser = chromium()
     if browser is None:
         raise RuntimeError("Chromium is not installed (Debian: apt-get install -y chromium)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="citybrain-chromium-") as profile:
-        result = subprocess.run(
-            [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             f"--user-data-dir={profile}", f"--window-size={width},{height}",
-             f"--screenshot={out}", page.as_uri()],
-            capture_output=True, text=True, timeout=120)
-    if result.returncode != 0 or not out.exists():
-        raise RuntimeError(f"chromium failed ({result.returncode}): {result.stderr[-2000:]}")
+    shoot(browser, page, out, width=width, height=height)
 
 
 # -- the overview on the simulated city --------------------------------------------------------

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
+from tests.chromium import chromium
 from tests.dashboards import render
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(render.chromium() is None,
+    pytest.mark.skipif(chromium() is None,
                        reason="Chromium is not installed (Debian: apt-get install -y chromium); "
                               "the dashboard screenshot is not taken"),
 ]

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
-import subprocess
 import tempfile
 from datetime import datetime
 from email.message import EmailMessage
@@ -30,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageChops
 
+from tests.chromium import shoot
+
 FONT_COLOURS = {"info": "#2ba471", "comment": "#8f959e", "warning": "#f56c1d"}
 _INLINE = re.compile(
     r'<font color="(?P<colour>info|comment|warning)">(?P<font>.*?)</font>'
@@ -37,14 +37,6 @@ _INLINE = re.compile(
     r"|\[(?P<label>[^\]\n]+)\]\((?P<url>[^)\s]+)\)"
     r"|`(?P<code>[^`\n]+)`")
 _HEADING = re.compile(r"^(#{1,6}) +(.*)$")
-
-
-def chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 def inline(text: str) -> str:
@@ -173,12 +165,8 @@ def screenshot(browser: str, page: str, out: Path, *, width: int, height: int = 
         source = Path(tmp) / "page.html"
         source.write_text(page, encoding="utf-8")
         raw = Path(tmp) / "shot.png"
-        subprocess.run(
-            [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             "--force-device-scale-factor=1", "--disable-features=Translate", "--lang=zh-CN",
-             f"--user-data-dir={tmp}/profile", f"--window-size={width},{height}", f"--screenshot={raw}",
-             source.as_uri()],
-            check=True, capture_output=True, timeout=120)
+        shoot(browser, source, raw, width=width, height=height,
+              flags=("--force-device-scale-factor=1", "--disable-features=Translate", "--lang=zh-CN"))
         with Image.open(raw) as shot:
             image = shot.convert("RGB")
     image = crop_bottom(image, margin)

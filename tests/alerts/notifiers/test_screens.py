@@ -25,13 +25,13 @@ from alerts.notifiers.email import email_message
 from alerts.notifiers.message import render
 from alerts.notifiers.wecom import MAX_CONTENT_BYTES, wecom_body
 from tests.alerts.notifiers.screens import (
-    chromium,
     mail_client_page,
     screenshot,
     wecom_chat_page,
     wecom_markdown_html,
 )
 from tests.alerts.notifiers.support import OPENED_AT
+from tests.chromium import chromium
 
 SCREENS = Path(__file__).resolve().parents[3] / "docs" / "screens"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
