@@ -36,7 +36,7 @@ from schemas.names import name_sql
 
 DEPARTMENT_VARIABLE = "department"
 TIME_FROM = "$__timeFrom()"
-# Breakdown dimensions whose members are registry ids: (table, id column, alias name_sql knows).
+# Breakdown dimensions whose members are registry ids: (table, id column, alias).
 REGISTRY_MEMBERS: Mapping[str, tuple[str, str, str]] = {
     "department": ("departments", "department_id", "d"),
     "district": ("districts", "district_id", "di"),

@@ -25,13 +25,15 @@ def localized(name: str | None, name_zh: str | None, language: Language, fallbac
 
 
 def name_sql(alias: str, language: Language) -> sql.Composable:
-    """The SQL expression of a registry row's display name (``d`` → coalesce(d.name_zh, …))."""
+    """The SQL expression of a registry row's display name (``d`` → coalesce(d.name_zh, d.name)).
+
+    NULL where the row has no name at all, or there is no row (an outer join): the caller
+    coalesces it with the id it joined on, which is the reference a reader needs then.
+    """
     a = sql.Identifier(alias)
-    id_column = {"d": "department_id", "di": "district_id", "a": "asset_id"}.get(alias)
-    fallback = sql.SQL(", {a}.{c}").format(a=a, c=sql.Identifier(id_column)) if id_column else sql.SQL("")
     if language == "zh-CN":
-        return sql.SQL("coalesce({a}.name_zh, {a}.name{f})").format(a=a, f=fallback)
-    return sql.SQL("coalesce({a}.name, {a}.name_zh{f})").format(a=a, f=fallback)
+        return sql.SQL("coalesce({a}.name_zh, {a}.name)").format(a=a)
+    return sql.SQL("coalesce({a}.name, {a}.name_zh)").format(a=a)
 
 
 @dataclass
