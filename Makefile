@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint i18n bench-ingest bench-alerts bench-report clean
+.PHONY: demo console test test-fast lint i18n bench-ingest bench-alerts bench-report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/citybrain demo
+
+# The API and the browser console on the demo's data (http://127.0.0.1:8600/).
+console: $(STAMP)
+	$(BIN)/citybrain api
 
 test: $(STAMP)
 	./tools/system-packages

@@ -2,11 +2,13 @@
 
 The API's ``POST /incidents/{id}/ack`` needs a Bearer token, which a mail client or a
 WeCom/DingTalk/Feishu message cannot send. So each recipient of a page gets its own
-link, ``GET /api/v1/incidents/{id}/ack-link?who=…&exp=…&sig=…``, whose signature is the
-credential: HMAC-SHA256, keyed by ``Settings.ack_link_secret``, over the incident id,
-the recipient (``who``) and the expiry (``exp``). The GET only shows a confirmation
-page (chat apps and mail scanners fetch links on their own); its form POSTs the same
-three fields back, and only that POST acknowledges.
+link, ``GET /console/link/{id}?who=…&exp=…&sig=…``, whose signature is the credential:
+HMAC-SHA256, keyed by ``Settings.ack_link_secret``, over the incident id, the recipient
+(``who``) and the expiry (``exp``). The GET only shows a page (chat apps and mail
+scanners fetch links on their own); its form POSTs the same three fields back, which
+signs the recipient in to the console for that incident only (``citybrain.console.links``;
+a group's link first asks which person is acting). Links of older notifications,
+``/api/v1/incidents/{id}/ack-link``, still acknowledge directly (``alerts.incidents.api``).
 
 ``who`` is ``<name>|<channel>|<tag>``: the name is what the timeline and the audit log
 show (actor ``link:<name>``); the tag is a keyed digest of the address, so a link names
@@ -140,5 +142,5 @@ def verify(secret: str, incident_id: int, who: str, exp: str | int, sig: str, *,
 
 
 def url(public_url: str, incident_id: int, link: AckLink) -> str:
-    """The confirmation page's address, under the API's ``/api/v1`` prefix."""
-    return f"{public_url.rstrip('/')}/api/v1/incidents/{incident_id}/ack-link?{link.query()}"
+    """The link's page in the console (``citybrain.console.links``)."""
+    return f"{public_url.rstrip('/')}/console/link/{incident_id}?{link.query()}"

@@ -199,49 +199,52 @@ class EmailNotifier:
         except (ValueError, TypeError) as exc:
             # A malformed address or header value: the request is wrong, not the moment.
             return permanent(f"cannot build the e-mail: {exc}")
-        return await asyncio.to_thread(self._submit, mail, recipient.address)
+        return await asyncio.to_thread(submit, self._config, mail, recipient.address)
 
-    def _submit(self, mail: EmailMessage, to: str) -> Outcome:
-        config = self._config
-        try:
-            context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
-        except (OSError, ssl.SSLError) as exc:
-            return permanent(f"cannot load the CA file {config.ca_file}: {exc}")
-        try:
-            smtp: smtplib.SMTP
-            if config.security == "ssl":
-                smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=context)
-            else:
-                smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
-            with smtp:
+
+def submit(config: SmtpConfig, mail: EmailMessage, to: str) -> Outcome:
+    """Hand one message to the mail server (blocking, bounded by ``config.timeout``); the
+    outcome says whether a failure is worth retrying. The console's sign-in codes go this
+    way too."""
+    try:
+        context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        return permanent(f"cannot load the CA file {config.ca_file}: {exc}")
+    try:
+        smtp: smtplib.SMTP
+        if config.security == "ssl":
+            smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+        with smtp:
+            smtp.ehlo()
+            if config.security == "starttls":
+                smtp.starttls(context=context)
                 smtp.ehlo()
-                if config.security == "starttls":
-                    smtp.starttls(context=context)
-                    smtp.ehlo()
-                if config.user:
-                    smtp.login(config.user, config.password or "")
-                smtp.send_message(mail, from_addr=config.sender, to_addrs=[to])
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reply = next(iter(exc.recipients.values()), (550, b"refused"))
-            return _reply_outcome("recipient refused", code, reply)
-        except smtplib.SMTPAuthenticationError as exc:
-            return permanent(f"authentication failed: {exc.smtp_code} {_text(exc.smtp_error)}")
-        except smtplib.SMTPResponseException as exc:
-            return _reply_outcome("SMTP error", exc.smtp_code, exc.smtp_error)
-        except smtplib.SMTPNotSupportedError as exc:
-            return permanent(f"server lacks a required extension: {exc}")
-        except smtplib.SMTPServerDisconnected as exc:
-            return transient(f"server disconnected: {exc}")
-        except smtplib.SMTPException as exc:
-            return permanent(f"SMTP error: {type(exc).__name__}: {exc}")
-        except ssl.SSLError as exc:
-            # Includes certificate verification failures: wrong CA, wrong host name.
-            return permanent(f"TLS error: {exc}")
-        except TimeoutError:
-            return transient(f"time-out after {config.timeout:g} s talking to {config.host}:{config.port}")
-        except OSError as exc:
-            return transient(f"connection error to {config.host}:{config.port}: {exc}")
-        return delivered(f"accepted by {config.host}:{config.port}")
+            if config.user:
+                smtp.login(config.user, config.password or "")
+            smtp.send_message(mail, from_addr=config.sender, to_addrs=[to])
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reply = next(iter(exc.recipients.values()), (550, b"refused"))
+        return _reply_outcome("recipient refused", code, reply)
+    except smtplib.SMTPAuthenticationError as exc:
+        return permanent(f"authentication failed: {exc.smtp_code} {_text(exc.smtp_error)}")
+    except smtplib.SMTPResponseException as exc:
+        return _reply_outcome("SMTP error", exc.smtp_code, exc.smtp_error)
+    except smtplib.SMTPNotSupportedError as exc:
+        return permanent(f"server lacks a required extension: {exc}")
+    except smtplib.SMTPServerDisconnected as exc:
+        return transient(f"server disconnected: {exc}")
+    except smtplib.SMTPException as exc:
+        return permanent(f"SMTP error: {type(exc).__name__}: {exc}")
+    except ssl.SSLError as exc:
+        # Includes certificate verification failures: wrong CA, wrong host name.
+        return permanent(f"TLS error: {exc}")
+    except TimeoutError:
+        return transient(f"time-out after {config.timeout:g} s talking to {config.host}:{config.port}")
+    except OSError as exc:
+        return transient(f"connection error to {config.host}:{config.port}: {exc}")
+    return delivered(f"accepted by {config.host}:{config.port}")
 
 
 def _text(raw: bytes | str) -> str:

@@ -22,6 +22,8 @@ from psycopg_pool import ConnectionPool
 import citybrain
 from alerts.incidents import api as incidents
 from alerts.maintenance import api as maintenance
+from citybrain.api import docs
+from citybrain.console import router as console
 from citybrain.kernel import store
 from citybrain.kernel.clock import Clock
 from citybrain.kernel.http import access, access_log, errors
@@ -91,6 +93,8 @@ def create_app(settings: Settings, database_url: str,
                     "set). Ids, field names, a problem's `type` and every JSON key are the same in "
                     "every language.",
         lifespan=lifespan,
+        # /docs is served with Swagger UI's files from this server (docs.py), not a CDN.
+        docs_url=None, redoc_url=None,
     )
     app.state.settings = settings
     if clock is not None:
@@ -106,6 +110,9 @@ def create_app(settings: Settings, database_url: str,
     # (CITYBRAIN_METRICS_PORT, `citybrain api`).
     app.include_router(metrics_router(settings, database_url, **({"clock": clock} if clock else {})),
                        dependencies=[Depends(access.caller)])
+
+    app.include_router(docs.router)
+    console.mount(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

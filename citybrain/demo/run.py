@@ -50,6 +50,7 @@ from citybrain.demo.alerts import (
     print_incidents,
 )
 from citybrain.demo.check import expectations, judge, print_self_check, read_incidents
+from citybrain.demo.console_access import open_console, print_console
 from citybrain.demo.evidence import print_evidence
 from citybrain.demo.labels import MESSAGES, cell
 from citybrain.indicators.catalogue import load_catalogue
@@ -212,12 +213,19 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             console.print(cell(t.gettext("Indicator report (XLSX, with definitions and provenance) written"
                                          " to {file} — data SHA-256 {sha256}").format(
                 file=report_file, sha256=doc.provenance.data_sha256)))
+            console.rule(t.gettext("Console"))
+            console_ok = print_console(console, open_console(conn, demo, ep.database_url), demo)
         seconds = f"{time.monotonic() - t0:.0f}"
         console.print("\n" + cell(
             t.gettext("Done in {seconds} s. Files in {out}/ (registry, worker logs). The database is kept"
                       " in {data}/pgdata for `citybrain status`.").format(
                 seconds=seconds, out=out, data=demo.data_dir) if ep.embedded_database
             else t.gettext("Done in {seconds} s.").format(seconds=seconds)))
+    if not console_ok:
+        console.print("[bold red]" + cell(t.gettext(
+            "The console did not open a role's first page on the demo's data (see the table above)."
+            " Exit status 1.")) + "[/bold red]")
+        return 1
     if not told:
         console.print("[bold red]" + cell(t.gettext(
             "The self-check failed: an injected failure did not open the incident it should have (see"

@@ -8,6 +8,7 @@ cannot commit.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,3 +73,27 @@ def entries(conn: psycopg.Connection[Any], *, action: str | None = None,
         {"action": action, "limit": limit},
     ).fetchall()
     return [AuditEntry(*r) for r in rows]
+
+
+def people(conn: psycopg.Connection[Any], actor_ids: Iterable[str | None]) -> dict[str, str]:
+    """The name a person reads for each actor id of the audit log: a token's holder
+    (``token:<id>`` → the token's name, its id when it has none), the name a link or a code
+    was issued to (``link:<name>``, ``code:<name>``), the OS account of a command
+    (``cli:<user>``); any other id as it is. One query for all the tokens."""
+    wanted = {a for a in actor_ids if a}
+    token_ids = sorted(a.removeprefix("token:") for a in wanted if a.startswith("token:"))
+    named: dict[str, str] = {}
+    if token_ids:
+        rows = conn.execute("SELECT token_id, name FROM api_tokens WHERE token_id = ANY(%s)",
+                            (token_ids,)).fetchall()
+        named = {f"token:{token_id}": name for token_id, name in rows if name}
+    out: dict[str, str] = {}
+    for actor in wanted:
+        kind, _sep, rest = actor.partition(":")
+        if kind == "token":
+            out[actor] = named.get(actor, actor)
+        elif kind in ("link", "code", "cli") and rest:
+            out[actor] = rest
+        else:
+            out[actor] = actor
+    return out

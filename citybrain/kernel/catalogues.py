@@ -39,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # The top-level packages whose trees may hold catalogue packages.
 TOP_PACKAGES = ("citybrain", "alerts", "dashboards", "schemas", "streams")
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
-METHOD_MAP = [("**.py", "python")]
+# Console pages are Jinja2 templates ({{ _("...") }}), read by Jinja2's own extractor.
+METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]
+OPTIONS_MAP = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "false"}}
 # Fixed header dates: the files change only when the messages do.
 FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 SOURCE_LANGUAGE: Language = "en"
@@ -91,8 +93,8 @@ def extract(package: CataloguePackage, packages: list[CataloguePackage]) -> Cata
 
     catalog = new_catalog(None)
     for filename, _lineno, message, comments, context in extract_from_dir(
-            str(package.path), METHOD_MAP, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",),
-            callback=None, strip_comment_tags=True):
+            str(package.path), METHOD_MAP, options_map=OPTIONS_MAP, keywords=KEYWORDS,
+            comment_tags=("TRANSLATORS:",), callback=None, strip_comment_tags=True):
         if not own(filename):
             continue
         # No line numbers: the catalogues change only when the texts do.

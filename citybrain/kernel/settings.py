@@ -114,6 +114,16 @@ class Settings(BaseSettings):
     # per deployment. Unset: no signed links; messages carry the incident link only.
     ack_link_secret: SecretStr | None = Field(default=None, min_length=32)
 
+    # The browser console (citybrain/console): a session lasts console_session_hours at
+    # most and ends after console_idle_minutes without a request (an on-call phone left
+    # on a desk); a one-time sign-in code e-mailed to a roster contact works for
+    # console_code_minutes and console_code_attempts wrong tries. Its links to the dashboards go to
+    # grafana_url (below; unset: no dashboard links).
+    console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    console_idle_minutes: float = Field(default=60.0, gt=0)
+    console_code_minutes: float = Field(default=10.0, gt=0, le=60)
+    console_code_attempts: int = Field(default=5, ge=1, le=20)
+
     # Incidents (alerting issue): the response deadline (the 30-minute clock, opened →
     # first human response) and the resolution deadline, in minutes per severity I–IV (a
     # JSON object; severities left out keep their default); the department whose

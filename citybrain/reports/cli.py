@@ -22,6 +22,7 @@ from citybrain.kernel.errors import StoreError
 from citybrain.kernel.i18n import LANGUAGES, N_, Catalogue, Language, current_language, language_of
 from citybrain.kernel.runtime import services
 from citybrain.reports.document import ReportDocument, ReportError, build_report
+from citybrain.reports.exports import AUDIT_ACTION, report_details, sha256_hex
 from citybrain.reports.presentation import Presentation
 from citybrain.reports.scorecard import weights_from_settings
 from citybrain.reports.window import report_window, zone
@@ -30,7 +31,6 @@ from citybrain.reports.writers import render_scorecard, write_report
 if TYPE_CHECKING:
     from citybrain.reports.pdf import ReportFont
 
-AUDIT_ACTION = "report.export"
 # What the command says (its lines, warnings and errors) is in the current language, the
 # settings'; the report itself is in --language.
 MESSAGES = Catalogue.of_package(__name__)
@@ -44,26 +44,12 @@ class ReportFormat(StrEnum):
     pdf = "pdf"
 
 
-def report_details(doc: ReportDocument, fmt: str, file: str | Path, size: int) -> dict[str, Any]:
-    """The audit entry's details for one export (the CLI and the API write the same)."""
-    p = doc.provenance
-    return {
-        "window": {"from": p.window_from_local, "to": p.window_to_local,
-                   "from_utc": p.window_from_utc, "to_utc": p.window_to_utc},
-        "timezone": p.timezone,
-        "format": fmt,
-        "department": p.department,
-        "as_of": p.as_of_utc,
-        "data_sha256": p.data_sha256,
-        "file": str(file),
-        "bytes": size,
-        "software_version": p.software_version,
-    }
-
-
 def write_audit(conn: psycopg.Connection[Any], actor: Actor, doc: ReportDocument, fmt: str, path: Path,
                 size: int) -> None:
-    audit.record(conn, actor, AUDIT_ACTION, path.name, report_details(doc, fmt, path, size),
+    """The export's audit entry: the details the API and the console write, with the SHA-256
+    of the file as written (read back from the disk, so it is what the evaluator holds)."""
+    details = {**report_details(doc, fmt, path, size), "file_sha256": sha256_hex(path.read_bytes())}
+    audit.record(conn, actor, AUDIT_ACTION, path.name, details,
                  at=datetime.fromisoformat(doc.provenance.generated_at_utc))
 
 

@@ -41,9 +41,17 @@ class WindowQuery:
 def window_from_query(q: WindowQuery, settings: Settings) -> ReportWindow:
     """The window asked for, or a 422 saying why it cannot be computed."""
     try:
-        win = report_window(q.from_, q.to, zone(q.tz or settings.timezone))
+        return bounded_window(q.from_, q.to, q.tz or settings.timezone, settings)
     except ReportError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+
+
+def bounded_window(start: str, end: str, tz: str, settings: Settings) -> ReportWindow:
+    """The window ``start`` – ``end`` read as ``citybrain report`` reads it (in zone ``tz``),
+    within the API's limit on its length; else a ReportError saying why. The API and the
+    console both read windows here, so they accept and refuse the same ones."""
+    win = report_window(start, end, zone(tz))
+
     # Wall-clock days in the window's zone: a DST change or a leap day moves no limit.
     def wall(moment: datetime) -> datetime:
         return moment.astimezone(win.tz).replace(tzinfo=None)
@@ -51,9 +59,8 @@ def window_from_query(q: WindowQuery, settings: Settings) -> ReportWindow:
     local = wall(win.end) - wall(win.start)
     days = settings.api_max_window_days
     if local.total_seconds() > days * 86_400:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            _("the window is {length} days long; the API computes "
-                              "at most {days} days per request (CITYBRAIN_API_MAX_WINDOW_DAYS) because the "
-                              "work grows faster than the days: ask year by year").format(
-                                length=f"{local.total_seconds() / 86_400:.2f}", days=days))
+        raise ReportError(_("the window is {length} days long; the API computes "
+                            "at most {days} days per request (CITYBRAIN_API_MAX_WINDOW_DAYS) because the "
+                            "work grows faster than the days: ask year by year").format(
+                              length=f"{local.total_seconds() / 86_400:.2f}", days=days))
     return win

@@ -130,7 +130,7 @@ def test_the_overview_shows_labels_not_ids() -> None:
     assert (statuses["triggered"], statuses["acknowledged"]) == ("待响应", "已确认")
     assert props["department"]["displayName"] == "部门"
     [link] = props["title"]["links"]
-    assert link["url"] == "http://127.0.0.1:8600/api/v1/incidents/${__data.fields.incident_id}"
+    assert link["url"] == "http://127.0.0.1:8600/console/incidents/${__data.fields.incident_id}"
     assert props["key"]["custom.hidden"] is True
     scores = panels["五大重点及运维综合评分"]
     assert "成熟期" in scores["targets"][0]["rawSql"] and "基础设施" in scores["targets"][0]["rawSql"]

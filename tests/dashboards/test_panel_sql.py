@@ -330,7 +330,7 @@ def test_open_incidents_show_names_and_the_link_goes_to_the_incident(
     [panel] = [p for p in document["panels"] if p["title"] == "待处置事件"]
     links = [prop["value"][0]["url"] for o in panel["fieldConfig"]["overrides"] for prop in o["properties"]
              if prop["id"] == "links"]
-    assert links and all(u == f"{SETTINGS.public_url}/api/v1/incidents/${{__data.fields.incident_id}}"
+    assert links and all(u == f"{SETTINGS.public_url}/console/incidents/${{__data.fields.incident_id}}"
                          for u in links)
 
 

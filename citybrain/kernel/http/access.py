@@ -51,6 +51,9 @@ class Rule:
     department: str                 # where the department the reach applies to comes from
     audited: bool = False           # every call writes an audit entry in its own transaction
     note: str = ""
+    # A console route a notification link's session may use (its one incident's page and
+    # actions, the home page and signing out); every other route refuses such a session.
+    incident_session: bool = False
 
     @property
     def route(self) -> str:
@@ -61,6 +64,56 @@ def _incident_action(verb: str) -> Rule:
     return Rule("POST", f"{PREFIX}/incidents/{{incident_id}}/{verb}", _RESPONDERS, "the incident",
                 audited=True)
 
+
+CONSOLE = "/console"
+
+# The browser console (citybrain/console): the same roles and reaches, with a session
+# instead of a token. Each page module's rows are kept in its own block.
+CONSOLE_BASE: tuple[Rule, ...] = (
+    Rule("GET", f"{CONSOLE}/", _EVERYONE, "—", incident_session=True, note="goes to the role's page"),
+    Rule("POST", f"{CONSOLE}/sign-out", _EVERYONE, "—", audited=True, incident_session=True),
+    Rule("GET", f"{CONSOLE}/account", _EVERYONE, "—", incident_session=True,
+         note="the session's own details"),
+)
+CONSOLE_INCIDENTS: tuple[Rule, ...] = (
+    Rule("GET", f"{CONSOLE}/incidents", _EVERYONE, "`department=`", note="mine and my departments'"),
+    Rule("GET", f"{CONSOLE}/incidents/{{incident_id}}", _EVERYONE, "the incident", incident_session=True),
+    *(Rule("POST", f"{CONSOLE}/incidents/{{incident_id}}/{verb}", _RESPONDERS, "the incident", audited=True,
+           incident_session=True) for verb in ("ack", "assign", "comment", "resolve", "close", "reopen")),
+)
+CONSOLE_OVERVIEW: tuple[Rule, ...] = (
+    Rule("GET", f"{CONSOLE}/overview", _EVERYONE, "the session's",
+         note="the city at a glance (a limited session: its department's figures)"),
+    Rule("GET", f"{CONSOLE}/maintenance", _EVERYONE, "—",
+         note="every window, as GET /api/v1/maintenance"),
+    Rule("POST", f"{CONSOLE}/maintenance", _RESPONDERS, "the window's scope", audited=True,
+         note="as POST /api/v1/maintenance; oncall: asset or department windows only"),
+    Rule("POST", f"{CONSOLE}/maintenance/{{window_id}}/delete", _RESPONDERS, "the window's scope",
+         audited=True, note="as DELETE /api/v1/maintenance/{window_id}"),
+)
+CONSOLE_REPORTS: tuple[Rule, ...] = (
+    Rule("GET", f"{CONSOLE}/reports", _EVERYONE, "`department=`",
+         note="the report form and the export history (a limited session: its department's)"),
+    Rule("POST", f"{CONSOLE}/reports/download", _EVERYONE, "`department=`", audited=True,
+         note="as GET /api/v1/reports; kept in the export history"),
+    Rule("GET", f"{CONSOLE}/reports/exports/{{export_id}}", _EVERYONE, "the export", audited=True,
+         note="a past export byte for byte, after its SHA-256 is checked"),
+    Rule("GET", f"{CONSOLE}/indicators", _EVERYONE, "—", note="definitions only"),
+)
+CONSOLE_ADMIN: tuple[Rule, ...] = (
+    Rule("GET", f"{CONSOLE}/admin", _ADMIN, "—", note="links to the admin pages"),
+    Rule("GET", f"{CONSOLE}/admin/tokens", _ADMIN, "the token's", note="never a secret"),
+    Rule("POST", f"{CONSOLE}/admin/tokens", _ADMIN, "the form", audited=True,
+         note="the new token's clear text is shown once"),
+    Rule("GET", f"{CONSOLE}/admin/tokens/{{token_id}}/revoke", _ADMIN, "the token's", note="asks to confirm"),
+    Rule("POST", f"{CONSOLE}/admin/tokens/{{token_id}}/revoke", _ADMIN, "the token's", audited=True),
+    Rule("GET", f"{CONSOLE}/admin/policies", _ADMIN, "—", note="every department in reach"),
+    Rule("GET", f"{CONSOLE}/admin/policies/{{department_id}}", _ADMIN, "the path"),
+    Rule("POST", f"{CONSOLE}/admin/policies/{{department_id}}", _ADMIN, "the path", audited=True),
+    Rule("POST", f"{CONSOLE}/admin/policies/{{department_id}}/delete", _ADMIN, "the path", audited=True),
+    Rule("GET", f"{CONSOLE}/admin/contacts/{{department_id}}", _ADMIN, "the path"),
+    Rule("POST", f"{CONSOLE}/admin/contacts/{{department_id}}", _ADMIN, "the path", audited=True),
+)
 
 RULES: tuple[Rule, ...] = (
     Rule("GET", f"{PREFIX}/indicators", _EVERYONE, "—", note="definitions only"),
@@ -82,6 +135,7 @@ RULES: tuple[Rule, ...] = (
          audited=True),
     Rule("GET", "/metrics", {Role.operator: Reach.city, Role.admin: Reach.city}, "—",
          note="city-wide figures; Prometheus scrapes the metrics port instead"),
+    *CONSOLE_BASE, *CONSOLE_INCIDENTS, *CONSOLE_OVERVIEW, *CONSOLE_REPORTS, *CONSOLE_ADMIN,
 )
 
 # Served without a token, and why. Nothing else is.
@@ -91,10 +145,24 @@ PUBLIC: Mapping[str, str] = {
     f"POST {PREFIX}/incidents/{{incident_id}}/ack-link":
         "the signed acknowledge link is the credential; a link acts once",
     "GET /healthz": "liveness probe; says nothing but ok",
+    "GET /": "goes to the console",
+    f"GET {CONSOLE}/sign-in": "the sign-in page",
+    f"POST {CONSOLE}/sign-in": "signs in with a token (the form's double-submit value guards it)",
+    f"POST {CONSOLE}/sign-in/code": "e-mails a one-time code to a roster contact",
+    f"POST {CONSOLE}/sign-in/code/verify": "signs in with the code",
+    f"GET {CONSOLE}/language": "picks the console's language (a cookie)",
+    f"GET {CONSOLE}/static/{{name}}": "the console's stylesheet and script",
+    f"GET {CONSOLE}/link/{{incident_id}}":
+        "a notification's signed link is the credential; the page signs nobody in",
+    f"POST {CONSOLE}/link/{{incident_id}}":
+        "signs the link's person in, for that incident only (the signature, re-verified, and the origin)",
+    f"POST {CONSOLE}/link/{{incident_id}}/who":
+        "a group's link: e-mails a one-time code to the roster person chosen (signature re-verified)",
+    f"POST {CONSOLE}/link/{{incident_id}}/verify":
+        "a group's link: the code signs that person in, for that incident only",
+    "GET /docs/static/{name}": "the description pages' own scripts and styles (no CDN)",
     "GET /openapi.json": "the API's description",
     "GET /docs": "the API's description",
-    "GET /docs/oauth2-redirect": "part of the description pages",
-    "GET /redoc": "the API's description",
 }
 
 # Who sees the personal contacts (e-mail, phone) of the people a department pages.

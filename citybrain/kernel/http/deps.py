@@ -92,14 +92,20 @@ class Reach(StrEnum):
 class Principal:
     """The authenticated caller."""
 
-    token_id: str
+    token_id: str            # "" for a console session signed in without a token
     role: Role
     department: str | None   # the department a token is limited to; None = all
     reach: Reach = Reach.scoped   # set by the access table for the route being served
+    # A console session (``citybrain.kernel.http.sessions``): who signed in, the audit
+    # log's name for them, the one incident a notification link's session may reach.
+    person: str | None = None
+    actor_id: str | None = None
+    incident: int | None = None
 
     @property
     def actor(self) -> Actor:
-        return Actor(id=f"token:{self.token_id}", role=self.role.value, department=self.department)
+        return Actor(id=self.actor_id or f"token:{self.token_id}", role=self.role.value,
+                     department=self.department)
 
     def may_see(self, department: str | None) -> bool:
         return self.department is None or department == self.department

@@ -157,8 +157,9 @@ def _form(url: str) -> dict[str, str]:
 
 
 def _link(incident_id: int, recipient: Recipient = LI_NA, *, expires_at: datetime = T0 + 24 * H) -> str:
+    # The address older notifications carry (new ones open the console: tests/citybrain/console).
     signed = ack_link.sign(SECRET, incident_id, recipient, expires_at=expires_at)
-    return ack_link.url("https://citybrain.test", incident_id, signed)
+    return f"https://citybrain.test/api/v1/incidents/{incident_id}/ack-link?{signed.query()}"
 
 
 def _acks(city: psycopg.Connection[Any], incident_id: int) -> list[tuple[str, str | None, datetime]]:
@@ -181,9 +182,9 @@ def test_each_recipient_gets_its_own_signed_link(city: psycopg.Connection[Any], 
     assert all(d.outcome.delivered for d in run.deliveries)
     hook = robot.requests[0].body
     incident_link, mailed = _mailed_links(pager)["lina@water.example"]
-    assert incident_link == hook["incident_url"] == f"https://citybrain.test/api/v1/incidents/{iid}"
-    assert mailed is not None and mailed.startswith(f"https://citybrain.test/api/v1/incidents/{iid}/ack-link?who=")
-    assert hook["ack_url"].startswith(f"https://citybrain.test/api/v1/incidents/{iid}/ack-link?who=")
+    assert incident_link == hook["incident_url"] == f"https://citybrain.test/console/incidents/{iid}"
+    assert mailed is not None and mailed.startswith(f"https://citybrain.test/console/link/{iid}?who=")
+    assert hook["ack_url"].startswith(f"https://citybrain.test/console/link/{iid}?who=")
     assert robot.url not in hook["ack_url"] and "lina@water.example" not in mailed
     signers = {ack_link.verify(SECRET, iid, f["who"], f["exp"], f["sig"], now=T0).name: f["exp"]
                for f in (_form(mailed), _form(hook["ack_url"]))}
@@ -200,7 +201,7 @@ def test_without_a_secret_the_page_carries_no_ack_link(city: psycopg.Connection[
     assert [d.outcome.delivered for d in run.deliveries] == [True]
     incident_link, ack = _mailed_links(pager)["lina@water.example"]
     # No acknowledge link that could not work: the incident link, and where to acknowledge.
-    assert ack is None and incident_link == f"https://citybrain.test/api/v1/incidents/{iid}"
+    assert ack is None and incident_link == f"https://citybrain.test/console/incidents/{iid}"
     text = _plain(pager.mails[0].content)
     assert "本服务器未启用一键确认链接：请在事件页面确认接单，或请运行中心值班人员代为确认。" in text
     assert "ack-link" not in text and "citybrain incidents" not in text and "`" not in text
@@ -252,7 +253,8 @@ def test_post_acknowledges_once_with_the_link_actor(client: TestClient, city: ps
                                                     pager: Pager, clock: Clock, water_incident: int) -> None:
     run_due(connect, T0, pager.notify, settings=link_settings)          # the page to Li Na
     _, mailed = _mailed_links(pager)["lina@water.example"]
-    assert mailed is not None and client.get(_local(mailed)).status_code == 200
+    old_page = f"/api/v1/incidents/{water_incident}/ack-link"      # the page of older notifications' links
+    assert mailed is not None and client.get(old_page, params=_form(mailed)).status_code == 200
     clock.now = T0 + 6 * M
     done = client.post(f"/api/v1/incidents/{water_incident}/ack-link",
                        data={**_form(mailed), "note": "on my way"})
@@ -277,7 +279,7 @@ def test_post_acknowledges_once_with_the_link_actor(client: TestClient, city: ps
     assert again.status_code == 200
     assert f"事件 #{water_incident} 已被确认" in again.text and "link:Li Na" in again.text
     assert "2026-03-02 09:06:00 中国标准时间 (Asia/Shanghai" in again.text
-    shown = client.get(_local(mailed))
+    shown = client.get(old_page, params=_form(mailed))
     assert shown.status_code == 200 and "已被确认" in shown.text and "<form" not in shown.text
     assert len(_acks(city, water_incident)) == 1
     assert [e.kind for e in incidents.show(city, water_incident).timeline].count("acknowledged") == 1

@@ -249,7 +249,7 @@ def test_a_page_names_the_department_and_assets_from_the_registry(
                  "开始时间：2026-03-02 09:00:00 中国标准时间 (Asia/Shanghai, UTC+08:00)",
                  "响应时限：2026-03-02 09:30 前（开启后 30 分钟内）",
                  "升级步骤：首次通知，通知值班人员、部门群",
-                 "通知对象：water-hook（部门群）", "查看事件：https://citybrain.test/api/v1/incidents/1"):
+                 "通知对象：water-hook（部门群）", "查看事件：https://citybrain.test/console/incidents/1"):
         assert line in message.splitlines(), (line, message)
     assert "citybrain incidents" not in message and "`" not in message
 
