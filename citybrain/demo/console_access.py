@@ -19,11 +19,14 @@ from rich.console import Console
 from rich.table import Table
 
 from citybrain.api.app import create_app
+from citybrain.console.pages import MESSAGES as CONSOLE
+from citybrain.console.pages import ROLE_LABELS
 from citybrain.kernel import audit
 from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
+from schemas.names import names_for
 
 MESSAGES = Catalogue.of_package(__name__)
 _FORM = re.compile(r'name="form_token" value="([^"]+)"')
@@ -49,13 +52,15 @@ def _oncall_department(conn: psycopg.Connection[Any]) -> str | None:
 def open_console(conn: psycopg.Connection[Any], settings: Settings, database_url: str) -> list[Opened]:
     """Tokens for every role, each signed in to the console and its first page opened."""
     t = MESSAGES.translator(settings.language)
+    roles = CONSOLE.translator(settings.language)
     actor = audit.Actor(id="cli:citybrain-demo", role="admin")
     wanted = [(Role.operator, None), (Role.oncall, _oncall_department(conn)), (Role.evaluator, None),
               (Role.admin, None)]
     made = []
     for role, department in wanted:
         token, clear = tokens.create(conn, role, department=department, created_by=actor.id,
-                                     name=t.gettext("demo {role}").format(role=role.value))
+                                     name=t.gettext("demo {role}").format(
+                                         role=roles.gettext(ROLE_LABELS[role.value])))
         audit.record(conn, actor, "token.create", token.token_id,
                      {"role": role.value, "department": department, "name": token.name, "expires_at": None})
         made.append((role, department, clear))
@@ -71,13 +76,18 @@ def open_console(conn: psycopg.Connection[Any], settings: Settings, database_url
     return opened
 
 
-def print_console(console: Console, opened: list[Opened], settings: Settings) -> bool:
+def print_console(console: Console, conn: psycopg.Connection[Any], opened: list[Opened],
+                  settings: Settings) -> bool:
     t = MESSAGES.translator(settings.language)
+    roles = CONSOLE.translator(settings.language)
+    names = names_for(conn, settings.language, department_ids=[o.department for o in opened if o.department])
     table = Table("", t.gettext("role"), t.gettext("department"), t.gettext("first page"), t.gettext("token"),
                   title=t.gettext("Console: sign in at {url}/ (make console)").format(
                       url=settings.public_url.rstrip("/")))
     for o in opened:
         mark = "[green]✓[/green]" if o.status == 200 else "[bold red]✗[/bold red]"
-        table.add_row(mark, o.role.value, o.department or t.gettext("all"), f"{o.page} ({o.status})", o.token)
+        department = names.department(o.department) if o.department else t.gettext("all")
+        table.add_row(mark, f"{roles.gettext(ROLE_LABELS[o.role.value])} [{o.role.value}]", department,
+                      f"{o.page} ({o.status})", o.token)
     console.print(table)
     return all(o.status == 200 for o in opened)

@@ -214,7 +214,7 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
                                          " to {file} — data SHA-256 {sha256}").format(
                 file=report_file, sha256=doc.provenance.data_sha256)))
             console.rule(t.gettext("Console"))
-            console_ok = print_console(console, open_console(conn, demo, ep.database_url), demo)
+            console_ok = print_console(console, conn, open_console(conn, demo, ep.database_url), demo)
         seconds = f"{time.monotonic() - t0:.0f}"
         console.print("\n" + cell(
             t.gettext("Done in {seconds} s. Files in {out}/ (registry, worker logs). The database is kept"
