@@ -27,7 +27,7 @@ from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citybrain.console import codes
-from citybrain.console.pages import LANGUAGE_COOKIE, PREFIX, language_of_request, render
+from citybrain.console.pages import LANGUAGE_COOKIE, PREFIX, language_of_request, render, settings_of
 from citybrain.kernel import audit
 from citybrain.kernel.http import sessions, tokens
 from citybrain.kernel.http.access import admit, rule_for
@@ -61,10 +61,6 @@ class SignInNeeded(Exception):
         self.why = why
 
 
-def _settings(request: Request) -> Settings:
-    value: Settings = request.app.state.settings
-    return value
-
 
 def same_origin(request: Request) -> bool:
     """A browser's POST names where its form came from (Origin, else Referer); it must be
@@ -73,7 +69,7 @@ def same_origin(request: Request) -> bool:
     if not sent or sent == "null":
         return sent != "null"
     here = request.headers.get("host", "")
-    public = urlsplit(_settings(request).public_url).netloc
+    public = urlsplit(settings_of(request).public_url).netloc
     return urlsplit(sent).netloc in {here, public}
 
 
@@ -94,7 +90,7 @@ def _route_path(request: Request) -> str | None:
 
 async def viewer(request: Request, conn: Conn, now: Now) -> Session:
     """The signed-in session, admitted to this route (module docstring)."""
-    settings = _settings(request)
+    settings = settings_of(request)
     clear = request.cookies.get(sessions.cookie_name(settings))
     going = _path_with_query(request) if request.method == "GET" else PREFIX + "/"
     if not clear:
@@ -161,7 +157,7 @@ def _form_token(request: Request) -> tuple[str, bool]:
 def _with_form_cookie(request: Request, response: Response, value: str, new: bool) -> Response:
     if new:
         response.set_cookie(FORM_COOKIE, value, httponly=True, samesite="strict",
-                            secure=sessions.secure(_settings(request)), path=PREFIX)
+                            secure=sessions.secure(settings_of(request)), path=PREFIX)
     return response
 
 
@@ -190,7 +186,7 @@ def install(app: Any) -> None:
             return redirect(f"{PREFIX}/sign-in?next={quote(exc.next_path, safe='/')}")
         page = sign_in_page(request, next_path=exc.next_path, why=exc.why, status_code=401)
         if exc.why is not None:   # the cookie names a session that is over: the browser drops it
-            page.delete_cookie(sessions.cookie_name(_settings(request)), path="/")
+            page.delete_cookie(sessions.cookie_name(settings_of(request)), path="/")
         return page
 
     async def on_refusal(request: Request, exc: Exception) -> Response:
@@ -218,7 +214,8 @@ def sign_in_form(request: Request, next: str | None = None) -> Response:
     return sign_in_page(request, next_path=next or PREFIX + "/")
 
 
-def _audit_sign_in(conn: Connection, session: Session, now: datetime) -> None:
+def audit_sign_in(conn: Connection, session: Session, now: datetime) -> None:
+    """The audit entry of a new session, whatever signed it in (a token, a code, a link)."""
     who = session.principal
     audit.record(conn, who.actor, "console.sign_in", session.session_id,
                  {"with": session.signed_in_with, "person": who.person, "department": who.department,
@@ -241,12 +238,12 @@ def sign_in_with_token(request: Request, conn: Conn, now: Now, token: Field = ""
     if found.expired(now):
         return sign_in_page(request, next_path=next, status_code=401, problem=_(
             "This token has expired. Ask an admin for a new one."))
-    settings = _settings(request)
+    settings = settings_of(request)
     session, clear = sessions.start(
         conn, actor_id=f"token:{found.token_id}", person=found.name or found.token_id, role=found.role,
         department=found.department, signed_in_with="token", now=now, settings=settings,
         token_id=found.token_id, not_after=found.expires_at)
-    _audit_sign_in(conn, session, now)
+    audit_sign_in(conn, session, now)
     response = redirect(safe_next(next))
     set_session_cookie(response, settings, clear, session)
     return response
@@ -258,7 +255,7 @@ def send_code(request: Request, conn: Conn, now: Now, email: Field = "", form_to
     if not _form_ok(request, form_token):
         return sign_in_page(request, next_path=next, status_code=403, problem=_(
             "This sign-in form has expired or came from elsewhere. Try again."))
-    settings = _settings(request)
+    settings = settings_of(request)
     contact = codes.by_email(conn, email)
     # The page is the same whether or not the address is on a roster: it tells nobody who is.
     request_value, code = ("", "")
@@ -295,7 +292,7 @@ def verify_code(request: Request, conn: Conn, now: Now, code: Field = "", code_r
     if not _form_ok(request, form_token):
         return sign_in_page(request, next_path=next, status_code=403, problem=_(
             "This sign-in form has expired or came from elsewhere. Try again."))
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
         redeemed = codes.redeem(conn, code_request, code, now=now, settings=settings)
     except codes.CodeRefused as refused:
@@ -307,7 +304,7 @@ def verify_code(request: Request, conn: Conn, now: Now, code: Field = "", code_r
     session, clear = sessions.start(
         conn, actor_id=f"code:{redeemed.person}", person=redeemed.person, role=role, department=department,
         signed_in_with="code", now=now, settings=settings)
-    _audit_sign_in(conn, session, now)
+    audit_sign_in(conn, session, now)
     response = redirect(safe_next(next))
     set_session_cookie(response, settings, clear, session)
     return response
@@ -318,7 +315,7 @@ def sign_out(request: Request, session: Viewer, conn: Conn, now: Now) -> Respons
     sessions.end(conn, session.session_id, now)
     audit.record(conn, session.principal.actor, "console.sign_out", session.session_id, {}, at=now)
     response = sign_in_page(request, why="signed_out")
-    response.delete_cookie(sessions.cookie_name(_settings(request)), path="/")
+    response.delete_cookie(sessions.cookie_name(settings_of(request)), path="/")
     return response
 
 

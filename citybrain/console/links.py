@@ -31,15 +31,20 @@ from alerts.incidents.store import IncidentNotFound
 from alerts.notifiers.message import MESSAGES as ALERTS
 from alerts.notifiers.message import role_label, severity_label, status_label
 from citybrain.console import codes
-from citybrain.console.auth import ConsoleError, code_refusal, redirect, same_origin, set_session_cookie
-from citybrain.console.pages import PREFIX, language_of_request, render
+from citybrain.console.auth import (
+    ConsoleError,
+    audit_sign_in,
+    code_refusal,
+    redirect,
+    same_origin,
+    set_session_cookie,
+)
+from citybrain.console.pages import PREFIX, language_of_request, render, settings_of
 from citybrain.kernel import audit
 from citybrain.kernel.http import sessions
 from citybrain.kernel.http.deps import Conn, Connection, Now
-from citybrain.kernel.http.sessions import Session
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.i18n import Catalogue, use_language
-from citybrain.kernel.settings import Settings
 from schemas.names import names_for
 
 MESSAGES = Catalogue.of_package(__name__)
@@ -51,10 +56,6 @@ LinkQuery = Annotated[str, Query()]
 Field = Annotated[str, Form()]
 
 
-def _settings(request: Request) -> Settings:
-    value: Settings = request.app.state.settings
-    return value
-
 
 def _refused(message: str) -> ConsoleError:
     return ConsoleError(status.HTTP_403_FORBIDDEN, message)
@@ -63,7 +64,7 @@ def _refused(message: str) -> ConsoleError:
 def _verify(request: Request, incident_id: int, who: str, exp: str, sig: str,
             now: datetime) -> ack_link.Signer:
     """The link's signer, or a 403 page saying why and what to do."""
-    secret = _settings(request).ack_link_secret
+    secret = settings_of(request).ack_link_secret
     if secret is None:
         raise _refused(_("This server signs no notification links. Sign in with your token to open the "
                          "incident."))
@@ -125,23 +126,15 @@ def _page(request: Request, conn: Connection, found: incidents.Incident, fields:
 
 def _start(request: Request, conn: Connection, now: datetime, *, actor_id: str, person: str, role: Role,
            department: str | None, signed_in_with: str, incident_id: int, expires: int) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     session, clear = sessions.start(
         conn, actor_id=actor_id, person=person, role=role, department=department,
         signed_in_with=signed_in_with, now=now, settings=settings, incident=incident_id,
         not_after=datetime.fromtimestamp(expires, UTC))
-    _audit_sign_in(conn, session, now)
+    audit_sign_in(conn, session, now)
     response = redirect(f"{PREFIX}/incidents/{incident_id}")
     set_session_cookie(response, settings, clear, session)
     return response
-
-
-def _audit_sign_in(conn: Connection, session: Session, now: datetime) -> None:
-    # As auth's sign-in entry (the same action and details), for the link's sessions.
-    who = session.principal
-    audit.record(conn, who.actor, "console.sign_in", session.session_id,
-                 {"with": session.signed_in_with, "person": who.person, "department": who.department,
-                  "incident": who.incident, "expires_at": session.expires_at.isoformat()}, at=now)
 
 
 def _fields(who: str, exp: str, sig: str) -> dict[str, str]:
@@ -190,7 +183,7 @@ def choose_person(request: Request, incident_id: int, conn: Conn, now: Now, who:
             return _page(request, conn, found, fields, signer, step="who",
                          status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
                          problem=_("Choose your name from the list."))
-        settings = _settings(request)
+        settings = settings_of(request)
         code_request, code = codes.issue(conn, contact, now=now, settings=settings, incident=incident_id)
         audit.record(conn, audit.Actor(f"code:{contact.name}", None, contact.department_id),
                      "console.code_sent", contact.department_id,
@@ -217,7 +210,7 @@ def verify_code(request: Request, incident_id: int, conn: Conn, now: Now, who: F
         try:
             if len(code_request) > MAX_FIELD or len(code) > 20:
                 raise codes.CodeRefused("unknown")
-            redeemed = codes.redeem(conn, code_request, code, now=now, settings=_settings(request))
+            redeemed = codes.redeem(conn, code_request, code, now=now, settings=settings_of(request))
         except codes.CodeRefused as refused:
             again = refused.why == "wrong"
             return _page(request, conn, found, fields, signer, step="code" if again else "who",

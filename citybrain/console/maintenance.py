@@ -33,13 +33,12 @@ from alerts.maintenance import windows as maintenance
 from alerts.maintenance.api import authorise
 from alerts.maintenance.cli import KIND_LABELS, SCOPE_LABELS
 from citybrain.console.auth import MAX_FIELD, ConsoleError, Viewer, redirect
-from citybrain.console.pages import PREFIX, language_of_request, render
+from citybrain.console.pages import PREFIX, language_of_request, render, settings_of
 from citybrain.kernel import audit
 from citybrain.kernel.errors import CitybrainError
 from citybrain.kernel.http.deps import Conn, Connection, Now, Principal, Reach
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.i18n import N_, Catalogue, Language, Translator, use_language
-from citybrain.kernel.settings import Settings
 from schemas.names import Names, load_names
 
 MESSAGES = Catalogue.of_package(__name__)
@@ -74,10 +73,6 @@ class Row:
     target: str
     removable: bool
 
-
-def _settings(request: Request) -> Settings:
-    value: Settings = request.app.state.settings
-    return value
 
 
 def target_text(names: Names, w: maintenance.MaintenanceWindow) -> str:
@@ -183,7 +178,7 @@ def add_window(request: Request, session: Viewer, conn: Conn, now: Now, kind: Fi
                retroactive_reason: Field = "") -> Response:
     """Add a window or a silence through the API's checks (module docstring)."""
     who = session.principal
-    settings = _settings(request)
+    settings = settings_of(request)
     typed = {"kind": kind, "scope": scope, "target": target, "starts_at": starts_at, "ends_at": ends_at,
              "recurrence": recurrence, "until": until, "reason": reason,
              "retroactive_reason": retroactive_reason}

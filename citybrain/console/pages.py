@@ -46,6 +46,12 @@ HEADERS: Mapping[str, str] = {
 }
 
 
+def settings_of(request: Request) -> Settings:
+    """The app's settings (``create_app`` puts them on ``app.state``)."""
+    value: Settings = request.app.state.settings
+    return value
+
+
 def language_of_request(request: Request) -> Language:
     picked = request.cookies.get(LANGUAGE_COOKIE)
     if picked in LANGUAGES:
@@ -92,7 +98,7 @@ _VERSION = static_version()
 def render(request: Request, template: str, context: Mapping[str, Any], *, status_code: int = 200,
            headers: Mapping[str, str] | None = None) -> HTMLResponse:
     language = language_of_request(request)
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     session = getattr(request.state, "console_session", None)
     page = environment(language).get_template(template).render(
         request_path=request.url.path, query=str(request.url.query), session=session,

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, status
 
 from citybrain.console.auth import ConsoleError, Viewer
-from citybrain.console.pages import PREFIX, language_of_request, render
+from citybrain.console.pages import PREFIX, language_of_request, render, settings_of
 from citybrain.indicators.catalogue import load_catalogue
 from citybrain.kernel.errors import CitybrainError
 from citybrain.kernel.http.access import scoped_department, within
@@ -33,7 +33,6 @@ from citybrain.kernel.http.deps import Conn, Connection, Now, commit
 from citybrain.kernel.http.errors import database_limit
 from citybrain.kernel.http.sessions import Session
 from citybrain.kernel.i18n import LANGUAGES, N_, Catalogue, Language, use_language
-from citybrain.kernel.settings import Settings
 from citybrain.reports import exports
 from citybrain.reports.cli import report_language
 from citybrain.reports.document import ReportError
@@ -79,10 +78,6 @@ def presets(today: date) -> list[Preset]:
     ]
 
 
-def _settings(request: Request) -> Settings:
-    value: Settings = request.app.state.settings
-    return value
-
 
 def _departments(conn: Connection, language: Language, only: str | None) -> list[tuple[str, str]]:
     """(id, name) of the departments the form offers: the registry's, or the session's own."""
@@ -98,7 +93,7 @@ def _refusal(exc: HTTPException) -> ConsoleError:
 
 def _page(request: Request, session: Session, conn: Connection, now: datetime, form: Mapping[str, str], *,
           problem: str | None = None, status_code: int = 200) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     language = language_of_request(request)
     who = session.principal
     today = now.astimezone(settings.tz).date()
@@ -137,7 +132,7 @@ def reports_page(
     format: Annotated[str | None, Query(max_length=_TEXT)] = None,
 ) -> Response:
     """The form (pre-filled from the query: the presets are links) and the export history."""
-    settings = _settings(request)
+    settings = settings_of(request)
     default = presets(now.astimezone(settings.tz).date())[0]
     language = language_of_request(request)
     form = {"from": from_ or default.first.isoformat(), "to": to or default.last.isoformat(),
@@ -157,7 +152,7 @@ def download(
     format: Text = "",
 ) -> Response:
     """Make the report, record it (audit log and history, committed), then hand it over."""
-    settings = _settings(request)
+    settings = settings_of(request)
     who = session.principal
     form = {"from": from_, "to": to, "department": department, "lang": lang, "format": format}
     page_language = language_of_request(request)

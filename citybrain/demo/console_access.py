@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from citybrain.api.app import create_app
@@ -87,7 +88,7 @@ def print_console(console: Console, conn: psycopg.Connection[Any], opened: list[
     for o in opened:
         mark = "[green]✓[/green]" if o.status == 200 else "[bold red]✗[/bold red]"
         department = names.department(o.department) if o.department else t.gettext("all")
-        table.add_row(mark, f"{roles.gettext(ROLE_LABELS[o.role.value])} [{o.role.value}]", department,
-                      f"{o.page} ({o.status})", o.token)
+        role = escape(f"{roles.gettext(ROLE_LABELS[o.role.value])} [{o.role.value}]")
+        table.add_row(mark, role, department, f"{o.page} ({o.status})", o.token)
     console.print(table)
     return all(o.status == 200 for o in opened)
