@@ -188,6 +188,10 @@ class Settings(BaseSettings):
     alert_storm_hold_seconds: float = Field(default=10.0, ge=0)
     maintenance_horizon_days: int = Field(default=400, ge=1, le=3660)
 
+    # Deadlines in working days: local holidays and working days on top of the official
+    # calendar, per city and per department, and whole years the installed calendar does
+    # not have yet (YAML; see citybrain/kernel/workdays.py). Unset: the official calendar.
+    work_calendar_file: Path | None = None
     # Indicators (off-hours acknowledgement rate): working hours, Monday–Friday in the
     # report's time zone; an incident opened outside them is off-hours. Env: "08:30".
     work_hours_start: time = time(8, 30)
