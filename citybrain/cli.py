@@ -212,12 +212,15 @@ def demo(
     speed: Annotated[float, typer.Option(help=N_("simulated seconds per wall second"))] = 1440.0,
     workers: Annotated[int, typer.Option(help=N_("worker processes"))] = 1,
     out: Annotated[Path, typer.Option(help=N_("where the demo writes its files"))] = Path("demo-out"),
+    scale: Annotated[float, typer.Option(min=0.05, max=1.0, help=N_(
+        "the simulated city's size: 1 is the whole city, 0.3 about a third of its departments, districts,"
+        " devices, cameras, hosts, services, links and datasets"))] = 1.0,
 ) -> None:
     from citybrain.demo.run import run_demo
 
     settings = load_settings()
     raise typer.Exit(run_demo(settings, days=days, speed=speed, workers=workers, out=out,
-                              console=console))
+                              console=console, scale=scale))
 
 
 def main() -> None:

@@ -94,7 +94,7 @@ class Stalled(CitybrainError):
 
 
 def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out: Path,
-             console: Console) -> int:
+             console: Console, scale: float = 1.0) -> int:
     t0 = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
@@ -123,7 +123,7 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
                                                           schema=st.schema)), style="bold")
 
         start = simulation.window_start(now, timedelta(days=days))
-        city = simulation.prepare(seed=7, scale=1.0, start=start, days=days)
+        city = simulation.prepare(seed=7, scale=scale, start=start, days=days)
         registry_file = out / "registry.yaml"
         write_registry(city.registry, registry_file)
         with store.connect(ep.database_url, demo.database_schema) as conn:

@@ -41,7 +41,8 @@ def test_demo_tells_its_story_on_a_third_of_a_core(tmp_path: Path) -> None:
     try:
         cpu_before, began = _children_cpu(), time.monotonic()
         out = subprocess.run(
-            [sys.executable, "-m", "citybrain", "demo", "--days", "0.1", "--out", str(tmp_path / "out")],
+            [sys.executable, "-m", "citybrain", "demo", "--days", "0.1", "--scale", "0.3",
+             "--out", str(tmp_path / "out")],
             env=env, capture_output=True, text=True, timeout=900, check=False,
             # Workers, alerter, broker and database inherit the core.
             preexec_fn=lambda: os.sched_setaffinity(0, {core}),
