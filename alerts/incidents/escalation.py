@@ -236,7 +236,8 @@ def _next_due(conn: Connection, now: datetime) -> tuple[Any, ...] | None:
         conn.execute("UPDATE incidents SET next_escalation_at = NULL WHERE incident_id = %s", (row[0],))
 
 
-def _frozen_policy(frozen: Any) -> Policy:
+def frozen_policy(frozen: Any) -> Policy:
+    """The policy frozen on an incident when it opened (``PolicyError`` when unusable)."""
     try:
         return Policy.model_validate({k: v for k, v in (frozen or {}).items() if k != "source"})
     except (ValidationError, AttributeError) as exc:
@@ -278,7 +279,7 @@ def _claim(conn: Connection, row: tuple[Any, ...], now: datetime, settings: Sett
     """Record the locked incident's step, advance its token and create its pending sends;
     the caller's commit follows."""
     incident_id, index, due_at, frozen = int(row[0]), int(row[1]), row[2], row[3]
-    policy = _frozen_policy(frozen)
+    policy = frozen_policy(frozen)
     step = policy.steps[index]
     department_id, asset_id = row[4], row[5]
     found = resolve(conn, policy, step, department_id, settings)
@@ -415,7 +416,7 @@ def _resume(conn: Connection, now: datetime, notify: NotifyFn, settings: Setting
     sent = 0
     for send_id, index, who, *incident in rows:
         try:
-            step = _frozen_policy(incident[3]).steps[index]
+            step = frozen_policy(incident[3]).steps[index]
             recipient = Recipient(*(str(who[k]) for k in ("name", "role", "channel", "address")))
             with conn.transaction():
                 notification = _notification(conn, tuple(incident), step, index, settings)

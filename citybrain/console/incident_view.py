@@ -6,7 +6,9 @@ a page shows; nothing changes. The clocks are the deadlines fixed when the incid
 opened (``alerts.incidents.sla``): the 30-minute response clock stops at the first human
 response (``acknowledged_at``), the resolution clock at ``resolved_at``. The escalation
 done is the timeline's ``escalation.step`` entries; to come, the frozen policy's steps
-from ``escalation_step`` on, the first due at ``next_escalation_at``.
+from ``escalation_step`` on, the first due at ``next_escalation_at``, each with whom it
+will page as the ladder itself resolves it (``alerts.incidents.escalation.resolve``, on
+the registry as it is now).
 
 Contacts: the e-mail address of a person paged only for those who may see the
 department's contacts (``access.sees_contacts``: the API's rule); a robot's address
@@ -22,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from alerts.incidents import disclosure
+from alerts.incidents import disclosure, escalation, escalation_policy
 from alerts.incidents import store as incidents
 from alerts.incidents.cli import SYSTEM_ACTOR, TIMELINE_LABELS
 from alerts.incidents.lifecycle import TRANSITIONS, IncidentStatus
@@ -31,6 +33,7 @@ from alerts.notifiers.message import channel_label, role_label, severity_label, 
 from citybrain.console import codes
 from citybrain.kernel import audit
 from citybrain.kernel.i18n import Catalogue, Language, Translator
+from citybrain.kernel.settings import Settings
 from schemas.names import Names, names_for
 
 MESSAGES = Catalogue.of_package(__name__)
@@ -267,7 +270,7 @@ def _targets(a: Translator, targets: Iterable[Any]) -> str:
     return a.gettext(", ").join(role_label(a, str(x)) for x in targets)
 
 
-def _escalation(a: Translator, t: Translator, found: incidents.Incident, roster: Sequence[codes.Contact],
+def _escalation(conn: Connection, a: Translator, t: Translator, found: incidents.Incident, settings: Settings,
                 contacts: bool) -> tuple[tuple[StepDone, ...], tuple[StepToCome, ...], str | None]:
     done = []
     for e in found.timeline:
@@ -285,19 +288,21 @@ def _escalation(a: Translator, t: Translator, found: incidents.Incident, roster:
         return tuple(done), (), why[found.status]
     if found.next_escalation_at is None or found.escalation_step >= len(steps):
         return tuple(done), (), t.gettext("No more escalation steps: every step of the policy has run.")
-    first = float(steps[found.escalation_step].get("after_minutes", 0))
+    try:
+        policy = escalation.frozen_policy(found.escalation_policy)
+    except escalation_policy.PolicyError:
+        # The ladder stops on it too (an escalation.error entry when the step comes due).
+        return tuple(done), (), t.gettext(
+            "Escalation cannot go on: the policy frozen on this incident is unusable.")
+    first = policy.steps[found.escalation_step].after_minutes
     to_come = []
-    for index in range(found.escalation_step, len(steps)):
-        step = steps[index]
-        notify = [str(x) for x in step.get("notify") or ()]
-        due = found.next_escalation_at + timedelta(minutes=float(step.get("after_minutes", 0)) - first)
-        people = tuple(Paged(c.name, role_label(a, c.role), channel_label(a, "email"),
-                             c.email if contacts else None) for c in roster if c.role in notify)
-        groups = tuple(Paged(str(g.get("name") or "?"), role_label(a, "group"),
-                             channel_label(a, str(g.get("channel") or "")), None)
-                       for g in (found.escalation_policy or {}).get("groups") or ()
-                       if isinstance(g, dict) and "group" in notify)
-        to_come.append(StepToCome(index + 1, due, _targets(a, notify), people + groups))
+    for index in range(found.escalation_step, len(policy.steps)):
+        step = policy.steps[index]
+        due = found.next_escalation_at + timedelta(minutes=step.after_minutes - first)
+        reached = escalation.resolve(conn, policy, step, found.department_id, settings).recipients
+        to_come.append(StepToCome(index + 1, due, _targets(a, step.notify), tuple(
+            _paged(a, {"name": r.name, "role": r.role, "channel": r.channel, "address": r.address}, contacts)
+            for r in reached)))
     return tuple(done), tuple(to_come), None
 
 
@@ -360,9 +365,9 @@ def _details(found: incidents.Incident, contacts: bool) -> tuple[tuple[str, str]
 
 
 def page(conn: Connection, language: Language, found: incidents.Incident, now: datetime, *,
-         contacts: bool, centre: str | None = None) -> Page:
-    """The page of ``found``; ``centre`` is the operations centre's department, whose duty
-    supervisors the ladder's ``duty_supervisor`` steps page."""
+         contacts: bool, settings: Settings) -> Page:
+    """The page of ``found`` (``settings``: the escalation's, e.g. whose duty supervisors
+    its ``duty_supervisor`` steps page)."""
     t, a = MESSAGES.translator(language), ALERTS.translator(language)
     asset_ids = list(dict.fromkeys(([found.asset_id] if found.asset_id else []) + list(found.assets)))
     added = [str(x) for e in found.timeline if e.kind == "assets.added" for x in e.detail.get("assets") or ()]
@@ -370,8 +375,7 @@ def page(conn: Connection, language: Language, found: incidents.Incident, now: d
                       asset_ids=asset_ids + added)
     people = actor_names(conn, t, [found.acknowledged_by, found.resolved_by])
     roster = codes.roster(conn, found.department_id) if found.department_id else []
-    supervisors = [c for c in codes.roster(conn, centre) if c.role == "duty_supervisor"] if centre else []
-    done, to_come, stopped = _escalation(a, t, found, roster + supervisors, contacts)
+    done, to_come, stopped = _escalation(conn, a, t, found, settings, contacts)
     return Page(
         incident=found, severity=severity_label(a, found.severity),
         status=status_label(a, found.status.value),

@@ -27,7 +27,7 @@ from alerts.notifiers.message import MESSAGES as ALERTS
 from alerts.notifiers.message import severity_label, status_label
 from citybrain.console import incident_view
 from citybrain.console.auth import ConsoleError, Viewer, redirect
-from citybrain.console.pages import PREFIX, language_of_request, render
+from citybrain.console.pages import PREFIX, language_of_request, render, settings_of
 from citybrain.kernel import audit
 from citybrain.kernel.http.access import admit, rule_for, scoped_department, sees_contacts, within
 from citybrain.kernel.http.deps import Conn, Connection, Now, Principal
@@ -141,9 +141,8 @@ def _page(request: Request, conn: Connection, who: Principal, found: incidents.I
           problem: str | None = None, status_code: int = 200, done: str | None = None,
           form: dict[str, str] | None = None) -> Response:
     language = language_of_request(request)
-    centre = request.app.state.settings.operations_centre_department
     view = incident_view.page(conn, language, found, now, contacts=sees_contacts(who, found.department_id),
-                              centre=centre)
+                              settings=settings_of(request))
     return render(request, "incident.html", {
         "view": view, "found": found, "may_act": may_act(who, found.department_id),
         "done": done if done in _DONE else None, "problem": problem, "form": form or {},
