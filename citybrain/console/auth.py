@@ -171,6 +171,11 @@ def sign_in_page(request: Request, *, next_path: str = PREFIX + "/", why: str | 
     return _with_form_cookie(request, page, value, new)
 
 
+def _stale_form(request: Request, next_path: str) -> Response:
+    return sign_in_page(request, next_path=next_path, status_code=403, problem=_(
+        "This sign-in form has expired or came from elsewhere. Try again."))
+
+
 def _form_ok(request: Request, sent: str | None) -> bool:
     cookie = request.cookies.get(FORM_COOKIE)
     return (same_origin(request) and cookie is not None and sent is not None
@@ -214,8 +219,19 @@ def sign_in_form(request: Request, next: str | None = None) -> Response:
     return sign_in_page(request, next_path=next or PREFIX + "/")
 
 
-def audit_sign_in(conn: Connection, session: Session, now: datetime) -> None:
-    """The audit entry of a new session, whatever signed it in (a token, a code, a link)."""
+def open_session(request: Request, conn: Connection, now: datetime, going: str, **start: Any) -> Response:
+    """A new session (``sessions.start`` with ``start``), its audit entry, its cookie and
+    a 303 to ``going``: every sign-in ends here, whatever proved who it is (a token, a
+    code, a notification's link)."""
+    settings = settings_of(request)
+    session, clear = sessions.start(conn, now=now, settings=settings, **start)
+    _audit_sign_in(conn, session, now)
+    response = redirect(going)
+    set_session_cookie(response, settings, clear, session)
+    return response
+
+
+def _audit_sign_in(conn: Connection, session: Session, now: datetime) -> None:
     who = session.principal
     audit.record(conn, who.actor, "console.sign_in", session.session_id,
                  {"with": session.signed_in_with, "person": who.person, "department": who.department,
@@ -229,8 +245,7 @@ Field = Annotated[str, Form(max_length=MAX_FIELD)]
 def sign_in_with_token(request: Request, conn: Conn, now: Now, token: Field = "", form_token: Field = "",
                        next: Field = "") -> Response:
     if not _form_ok(request, form_token):
-        return sign_in_page(request, next_path=next, status_code=403, problem=_(
-            "This sign-in form has expired or came from elsewhere. Try again."))
+        return _stale_form(request, next)
     found = tokens.authenticate(conn, token.strip()) if token.strip() else None
     if found is None:
         return sign_in_page(request, next_path=next, status_code=401, problem=_(
@@ -238,23 +253,16 @@ def sign_in_with_token(request: Request, conn: Conn, now: Now, token: Field = ""
     if found.expired(now):
         return sign_in_page(request, next_path=next, status_code=401, problem=_(
             "This token has expired. Ask an admin for a new one."))
-    settings = settings_of(request)
-    session, clear = sessions.start(
-        conn, actor_id=f"token:{found.token_id}", person=found.name or found.token_id, role=found.role,
-        department=found.department, signed_in_with="token", now=now, settings=settings,
-        token_id=found.token_id, not_after=found.expires_at)
-    audit_sign_in(conn, session, now)
-    response = redirect(safe_next(next))
-    set_session_cookie(response, settings, clear, session)
-    return response
+    return open_session(request, conn, now, safe_next(next), actor_id=f"token:{found.token_id}",
+                        person=found.name or found.token_id, role=found.role, department=found.department,
+                        signed_in_with="token", token_id=found.token_id, not_after=found.expires_at)
 
 
 @router.post(PREFIX + "/sign-in/code")
 def send_code(request: Request, conn: Conn, now: Now, email: Field = "", form_token: Field = "",
               next: Field = "") -> Response:
     if not _form_ok(request, form_token):
-        return sign_in_page(request, next_path=next, status_code=403, problem=_(
-            "This sign-in form has expired or came from elsewhere. Try again."))
+        return _stale_form(request, next)
     settings = settings_of(request)
     contact = codes.by_email(conn, email)
     # The page is the same whether or not the address is on a roster: it tells nobody who is.
@@ -290,8 +298,7 @@ def code_refusal(why: str) -> str:
 def verify_code(request: Request, conn: Conn, now: Now, code: Field = "", code_request: Field = "",
                 form_token: Field = "", next: Field = "", email: Field = "") -> Response:
     if not _form_ok(request, form_token):
-        return sign_in_page(request, next_path=next, status_code=403, problem=_(
-            "This sign-in form has expired or came from elsewhere. Try again."))
+        return _stale_form(request, next)
     settings = settings_of(request)
     try:
         redeemed = codes.redeem(conn, code_request, code, now=now, settings=settings)
@@ -299,15 +306,9 @@ def verify_code(request: Request, conn: Conn, now: Now, code: Field = "", code_r
         return sign_in_page(request, next_path=next, status_code=401, problem=code_refusal(refused.why),
                             sent_to=email or None,
                             code_request=code_request if refused.why == "wrong" else None)
-    contact = codes.Contact(redeemed.department_id or "", redeemed.person, redeemed.contact_role, "")
-    role, department = contact.session_role
-    session, clear = sessions.start(
-        conn, actor_id=f"code:{redeemed.person}", person=redeemed.person, role=role, department=department,
-        signed_in_with="code", now=now, settings=settings)
-    audit_sign_in(conn, session, now)
-    response = redirect(safe_next(next))
-    set_session_cookie(response, settings, clear, session)
-    return response
+    role, department = redeemed.session_role
+    return open_session(request, conn, now, safe_next(next), actor_id=f"code:{redeemed.person}",
+                        person=redeemed.person, role=role, department=department, signed_in_with="code")
 
 
 @router.post(PREFIX + "/sign-out")

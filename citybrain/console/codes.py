@@ -46,15 +46,6 @@ class Contact:
     role: str
     email: str
 
-    @property
-    def session_role(self) -> tuple[Role, str | None]:
-        """The role and department a signed-in contact acts with: the operations centre's
-        duty supervisors watch the whole city (operator); the rest act for their own
-        department (oncall)."""
-        if self.role == "duty_supervisor":
-            return Role.operator, None
-        return Role.oncall, self.department_id
-
 
 class CodeRefused(Exception):
     """The code cannot sign in; ``why`` is ``wrong``, ``expired``, ``used`` or ``unknown``."""
@@ -124,6 +115,15 @@ class Redeemed:
     contact_role: str
     department_id: str | None
     incident: int | None
+
+    @property
+    def session_role(self) -> tuple[Role, str | None]:
+        """The role and department the person acts with once signed in: the operations
+        centre's duty supervisors watch the whole city (operator); the rest act for their
+        own department (oncall)."""
+        if self.contact_role == "duty_supervisor":
+            return Role.operator, None
+        return Role.oncall, self.department_id
 
 
 def redeem(conn: Connection, request: str, code: str, *, now: datetime, settings: Settings) -> Redeemed:

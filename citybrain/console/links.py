@@ -20,7 +20,7 @@ carries the signed fields again, re-verified, and must come from this server's o
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import Response
@@ -33,15 +33,12 @@ from alerts.notifiers.message import role_label, severity_label, status_label
 from citybrain.console import codes
 from citybrain.console.auth import (
     ConsoleError,
-    audit_sign_in,
     code_refusal,
-    redirect,
+    open_session,
     same_origin,
-    set_session_cookie,
 )
 from citybrain.console.pages import PREFIX, language_of_request, render, settings_of
 from citybrain.kernel import audit
-from citybrain.kernel.http import sessions
 from citybrain.kernel.http.deps import Conn, Connection, Now
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.i18n import Catalogue, use_language
@@ -124,17 +121,11 @@ def _page(request: Request, conn: Connection, found: incidents.Incident, fields:
         "problem": None, "person": None, "code_request": None, **extra}, status_code=status_code)
 
 
-def _start(request: Request, conn: Connection, now: datetime, *, actor_id: str, person: str, role: Role,
-           department: str | None, signed_in_with: str, incident_id: int, expires: int) -> Response:
-    settings = settings_of(request)
-    session, clear = sessions.start(
-        conn, actor_id=actor_id, person=person, role=role, department=department,
-        signed_in_with=signed_in_with, now=now, settings=settings, incident=incident_id,
-        not_after=datetime.fromtimestamp(expires, UTC))
-    audit_sign_in(conn, session, now)
-    response = redirect(f"{PREFIX}/incidents/{incident_id}")
-    set_session_cookie(response, settings, clear, session)
-    return response
+def _start(request: Request, conn: Connection, now: datetime, *, incident_id: int, expires: int,
+           **start: Any) -> Response:
+    """A session for this incident only, ending when the link does."""
+    return open_session(request, conn, now, f"{PREFIX}/incidents/{incident_id}", incident=incident_id,
+                        not_after=datetime.fromtimestamp(expires, UTC), **start)
 
 
 def _fields(who: str, exp: str, sig: str) -> dict[str, str]:
@@ -218,8 +209,7 @@ def verify_code(request: Request, incident_id: int, conn: Conn, now: Now, who: F
                          person=person[:200] if again else None, code_request=code_request if again else None)
         if redeemed.incident != incident_id:
             raise _refused(_("This code was not sent for incident #{number}.").format(number=incident_id))
-    contact = codes.Contact(redeemed.department_id or "", redeemed.person, redeemed.contact_role, "")
-    role, department = contact.session_role
+    role, department = redeemed.session_role
     return _start(request, conn, now, actor_id=f"code:{redeemed.person}", person=redeemed.person, role=role,
                   department=department, signed_in_with="code", incident_id=incident_id,
                   expires=signer.expires_at)
