@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +29,6 @@ from typing import Any
 
 import psycopg
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from alerts.incidents import store as incidents
@@ -44,6 +40,7 @@ from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from tests.alerts.incidents.conftest import alert
+from tests.served import served as serve_app
 
 # One worker: hypothesis parses lambda sources with ast, which on CPython 3.11 can fail
 # from two threads at once ("AST constructor recursion depth mismatch").
@@ -91,27 +88,8 @@ def served(city: psycopg.Connection[Any], database_url: str, schema: str, tmp_pa
     settings = Settings(database_url=database_url, database_schema=schema, data_dir=tmp_path,
                         ack_link_secret=SecretStr("s" * 32), public_url="https://citybrain.test")
     _seed(city, settings)
-    # IPPROTO_TCP named, as uvicorn's own listening socket has it: asyncio turns Nagle off
-    # only on connections whose socket says proto 6, and a bare socket.socket() says 0.
-    # With Nagle on, each answer's body waits for the client's delayed ACK of its
-    # headers: ~45 ms per request, most of this test's time.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, database_url), log_level="warning",
-                                           access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with serve_app(create_app(settings, database_url), start_within=30) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

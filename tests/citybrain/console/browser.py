@@ -9,8 +9,6 @@ Chromium can be found the browser tests are skipped with a message saying so.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from citybrain.api.app import create_app
-from citybrain.kernel.runtime import free_port
 from citybrain.kernel.settings import Settings
 from tests.chromium import chromium
+from tests.served import served
 
 SCREENS = Path(__file__).resolve().parents[3] / "docs" / "screens"
 PHONE = {"width": 390, "height": 844}
@@ -49,21 +46,8 @@ class LiveConsole:
 @contextmanager
 def serve(settings: Settings, database_url: str, clock: MovableClock) -> Iterator[str]:
     """The API and console on a free loopback port, in a thread, until the block ends."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, database_url, clock=clock),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="console-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the console server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served(create_app(settings, database_url, clock=clock)) as url:
+        yield url
 
 
 # Module scope, not session: Playwright's sync API keeps its event loop running in this
