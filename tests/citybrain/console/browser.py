@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,12 @@ import pytest
 from citybrain.api.app import create_app
 from citybrain.kernel.settings import Settings
 from tests.chromium import chromium
+from tests.helpers import MovableClock
 from tests.served import served
 
 SCREENS = Path(__file__).resolve().parents[3] / "docs" / "screens"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-class MovableClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

@@ -24,6 +24,7 @@ from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from tests.citybrain.console.support import sign_in, sign_in_with
+from tests.helpers import MovableClock
 
 ENGLISH = {"Accept-Language": "en"}
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -35,12 +36,7 @@ _TEXTAREA = re.compile(r'<textarea [^>]*name="policy"[^>]*>(.*?)</textarea>', re
 Db = psycopg.Connection[Any]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
+Clock = MovableClock
 
 
 @pytest.fixture
@@ -58,7 +54,7 @@ def registry(db: Db) -> Db:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 def _settings(database_url: str, schema: str, tmp_path: Path) -> Settings:

@@ -27,8 +27,9 @@ from citybrain.kernel.settings import Settings
 from schemas.assets import import_registry
 from tests.alerts.incidents.conftest import REGISTRY, T0, Pager, alert, pager
 from tests.alerts.incidents.loopback import Mail, smtp_server
-from tests.citybrain.console.browser import LiveConsole, MovableClock, page_for, screenshot, serve
+from tests.citybrain.console.browser import LiveConsole, page_for, screenshot, serve
 from tests.citybrain.console.support import code_for
+from tests.helpers import MovableClock
 
 SECRET = "a-deployment-secret-of-at-least-32-characters"
 __all__ = ["pager"]   # the incident tests' fixture: escalation's real e-mail path to loopback

@@ -26,8 +26,8 @@ from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from tests.citybrain.api.test_api import city  # noqa: F401  (two departments, one device each)
-from tests.citybrain.console.browser import MovableClock
 from tests.citybrain.console.support import csrf_of, sign_in
+from tests.helpers import MovableClock
 
 ENGLISH = {"Accept-Language": "en"}
 # 2026-03-02 local (Asia/Shanghai): the day the `city` fixture has data for.

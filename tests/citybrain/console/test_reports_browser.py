@@ -20,7 +20,8 @@ from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from tests.citybrain.api.test_api import city  # noqa: F401  (two departments, one device each)
-from tests.citybrain.console.browser import SCREENS, LiveConsole, MovableClock, page_for, screenshot, serve
+from tests.citybrain.console.browser import SCREENS, LiveConsole, page_for, screenshot, serve
+from tests.helpers import MovableClock
 
 MARCH_10 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)   # 10:00 in Shanghai
 

@@ -16,9 +16,9 @@ from citybrain.api.app import create_app
 from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
-from tests.citybrain.console.browser import MovableClock
 from tests.citybrain.console.oncall import Box, box
 from tests.citybrain.console.support import form_token, sign_in, sign_in_with
+from tests.helpers import MovableClock
 
 __all__ = ["box"]   # the on-call tests' fixture: a real SMTP server on loopback
 
