@@ -9,6 +9,7 @@ import email.policy
 import re
 from collections.abc import Sequence
 from email.message import EmailMessage
+from html import unescape
 from typing import Any
 
 import psycopg
@@ -65,3 +66,15 @@ def code_for(mails: Sequence[Mail], address: str) -> str:
             assert found is not None, body.get_content()
             return found.group(1)
     raise AssertionError(f"no mail to {address}; got {[m.to for m in mails]}")
+
+
+def text_of(html: str) -> str:
+    """The page's words, one space between them (tags dropped)."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def section(html: str, ident: str) -> str:
+    """The inside of the page's card (a ``section`` or ``div``) with this id."""
+    found = re.search(rf'<(section|div) class="[^"]*" id="{ident}">(.*?)</section>', html, re.S)
+    assert found is not None, f"no section {ident}"
+    return found.group(2)

@@ -6,10 +6,8 @@ incident tests' (``water`` 市水务局 with 1号水泵 pump-1, ``roads`` with c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from schemas.assets import import_registry
 from tests.alerts.incidents.conftest import REGISTRY
-from tests.citybrain.console.support import sign_in
+from tests.citybrain.console.support import section, sign_in, text_of
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)            # 10:00 in Asia/Shanghai
 ENGLISH = {"Accept-Language": "en"}
@@ -41,16 +39,6 @@ def client(database_url: str, schema: str, tmp_path: Path) -> Iterator[TestClien
 def city(db: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
     import_registry(db, REGISTRY)
     return db
-
-
-def text_of(html: str) -> str:
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def section(html: str, ident: str) -> str:
-    found = re.search(rf'<section class="card" id="{ident}">(.*?)</section>', html, re.S)
-    assert found is not None, f"no section {ident}"
-    return found.group(1)
 
 
 def form(csrf: str, **fields: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from citybrain.kernel.settings import Settings
 from citybrain.reports.document import build_report
 from schemas.assets import import_registry
 from tests.alerts.incidents.conftest import REGISTRY, alert
-from tests.citybrain.console.support import sign_in
+from tests.citybrain.console.support import section, sign_in, text_of
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)            # 10:00 in Asia/Shanghai
 MONTH = datetime(2026, 2, 28, 16, 0, tzinfo=UTC)        # 2026-03-01 00:00 local
@@ -104,17 +103,6 @@ def city(db: psycopg.Connection[Any], settings: Settings) -> dict[str, int]:
     incidents.apply(db, alert("pump-2", rule="rule-e", firing=False, at=at("2026-03-02T00:10")),
                     now=at("2026-03-02T00:10"), settings=settings)
     return ids
-
-
-def text_of(html: str) -> str:
-    """The page's words, one space between them (tags dropped)."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def section(html: str, ident: str) -> str:
-    found = re.search(rf'<(section|div) class="[^"]*" id="{ident}">(.*?)</section>', html, re.S)
-    assert found is not None, f"no section {ident}"
-    return found.group(2)
 
 
 def test_open_incidents_by_severity_and_department_link_to_the_list(
