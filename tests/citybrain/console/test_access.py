@@ -34,6 +34,7 @@ from citybrain.kernel.settings import Settings
 from citybrain.reports import exports
 from schemas.assets import import_registry
 from tests.alerts.incidents.conftest import REGISTRY, alert
+from tests.citybrain.api.test_access import admitted as token_admitted
 from tests.citybrain.console.support import sign_in_with
 
 SCOPES = ("roads", None, "water")
@@ -132,15 +133,10 @@ def client(database_url: str, schema: str, tmp_path: Path) -> Iterator[TestClien
 
 
 def admitted(rule: access.Rule, role: Role, department: str | None) -> bool:
-    """What the table says for a session of ``role`` limited to ``department``."""
-    reach = rule.grants.get(role)
-    if reach is None:
-        return False
-    if reach is Reach.own:
-        return department == "water"
-    if reach is Reach.city:
-        return department is None
-    return department in (None, "water") or rule.department == "—" or rule.route in OWN_SHARE
+    """What the table says for a session of ``role`` limited to ``department``: as for a
+    token (the API's matrix), and a page of ``OWN_SHARE`` admits any scoped session."""
+    return token_admitted(rule, role, department) or (
+        rule.grants.get(role) is Reach.scoped and rule.route in OWN_SHARE)
 
 
 def _send(client: TestClient, rule: access.Rule, call: Call, csrf: str) -> Any:
