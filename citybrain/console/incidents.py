@@ -134,9 +134,6 @@ def list_page(request: Request, session: Viewer, conn: Conn, now: Now, severity:
 
 # --- one incident -----------------------------------------------------------------------
 
-_DONE = {"ack", "assign", "comment", "resolve", "close", "reopen"}
-
-
 def _page(request: Request, conn: Connection, who: Principal, found: incidents.Incident, now: Any, *,
           problem: str | None = None, status_code: int = 200, done: str | None = None,
           form: dict[str, str] | None = None) -> Response:
@@ -145,7 +142,7 @@ def _page(request: Request, conn: Connection, who: Principal, found: incidents.I
                               settings=settings_of(request))
     return render(request, "incident.html", {
         "view": view, "found": found, "may_act": may_act(who, found.department_id),
-        "done": done if done in _DONE else None, "problem": problem, "form": form or {},
+        "done": done if done in incident_view.ACTIONS else None, "problem": problem, "form": form or {},
         "max_note": MAX_NOTE, "max_assignee": MAX_ASSIGNEE,
     }, status_code=status_code)
 

@@ -60,9 +60,13 @@ class Rule:
         return f"{self.method} {self.path}"
 
 
-def _incident_action(verb: str) -> Rule:
-    return Rule("POST", f"{PREFIX}/incidents/{{incident_id}}/{verb}", _RESPONDERS, "the incident",
-                audited=True)
+# What a responder does to an incident, in the API and in the console alike.
+INCIDENT_ACTIONS = ("ack", "resolve", "assign", "comment", "close", "reopen")
+
+
+def _incident_actions(base: str, *, incident_session: bool = False) -> tuple[Rule, ...]:
+    return tuple(Rule("POST", f"{base}/incidents/{{incident_id}}/{verb}", _RESPONDERS, "the incident",
+                      audited=True, incident_session=incident_session) for verb in INCIDENT_ACTIONS)
 
 
 CONSOLE = "/console"
@@ -78,8 +82,7 @@ CONSOLE_BASE: tuple[Rule, ...] = (
 CONSOLE_INCIDENTS: tuple[Rule, ...] = (
     Rule("GET", f"{CONSOLE}/incidents", _EVERYONE, "`department=`", note="mine and my departments'"),
     Rule("GET", f"{CONSOLE}/incidents/{{incident_id}}", _EVERYONE, "the incident", incident_session=True),
-    *(Rule("POST", f"{CONSOLE}/incidents/{{incident_id}}/{verb}", _RESPONDERS, "the incident", audited=True,
-           incident_session=True) for verb in ("ack", "assign", "comment", "resolve", "close", "reopen")),
+    *_incident_actions(CONSOLE, incident_session=True),
 )
 CONSOLE_OVERVIEW: tuple[Rule, ...] = (
     Rule("GET", f"{CONSOLE}/overview", _EVERYONE, "the session's",
@@ -121,7 +124,7 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", f"{PREFIX}/reports", _EVERYONE, "`department=`", audited=True),
     Rule("GET", f"{PREFIX}/incidents", _EVERYONE, "`department=`"),
     Rule("GET", f"{PREFIX}/incidents/{{incident_id}}", _EVERYONE, "the incident"),
-    *(_incident_action(verb) for verb in ("ack", "resolve", "assign", "comment", "close", "reopen")),
+    *_incident_actions(PREFIX),
     Rule("GET", f"{PREFIX}/escalation-policies/{{department_id}}", _EVERYONE, "the path"),
     Rule("PUT", f"{PREFIX}/escalation-policies/{{department_id}}", _ADMIN, "the path", audited=True),
     Rule("DELETE", f"{PREFIX}/escalation-policies/{{department_id}}", _ADMIN, "the path", audited=True),
