@@ -68,6 +68,9 @@ FAMILIES: Mapping[str, Label] = {
     "security": Label(N_("Security events")),
     "probe": Label(N_("Service probes")),
     "data": Label(N_("Data resources")),
+    "usage": Label(N_("Portal usage")),
+    "rating": Label(N_("Service ratings")),
+    "hotline": Label(N_("12345 work orders")),
 }
 # Notification channels (alerts.notifiers) and why a notification failed
 # (citybrain.kernel.metrics.NOTIFICATION_OUTCOMES).

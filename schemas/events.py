@@ -357,8 +357,162 @@ class DataEvent(EventBase):
         )
 
 
+# ── The portal, 好差评 and 12345 families ───────────────────────────────────────────
+# Their asset_id is the registered system that recorded the event (the unified portal or
+# service platform, the rating system, the 12345 platform), so the stream stays keyed and
+# counted like the telemetry; what the event is about has its own columns.
+
+# A pseudonymous user key: the hex HMAC-SHA256 of the person's real-name id under the
+# city's key, computed by the portal before the event leaves it. Nothing else fits this
+# pattern, so a real-name id (18 characters ending in a digit or X) or a phone number in
+# clear is refused with a reason instead of being stored.
+UserKey = Field(pattern=r"^[0-9a-f]{64}$")
+Channel = Literal["app", "mini_program", "web", "hall", "kiosk"]
+RatingChannel = Literal["app", "mini_program", "web", "hall", "kiosk", "hotline"]
+OptionalIdentifier = Field(
+    default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
+)
+
+
+def _require(event: BaseModel, names: Sequence[str], what: str) -> None:
+    missing = [n for n in names if getattr(event, n) is None]
+    if missing:
+        raise ValueError(f"{what} needs {', '.join(missing)}")
+
+
+class UsageEvent(EventBase):
+    """A sign-in or a service transaction on the unified portal, on any channel.
+
+    A transaction is one matter handled for a person (一件事), reported once when it is
+    completed; ``fully_online`` says whether it was handled end to end online (全程网办)."""
+
+    family: ClassVar[str] = "usage"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "occurred_at", "event_id", "asset_id", "action", "user_key", "channel",
+        "service_id", "department_id", "transaction_id", "fully_online",
+    )
+
+    action: Literal["sign_in", "transaction"]
+    user_key: str = UserKey
+    channel: Channel
+    service_id: str | None = OptionalIdentifier
+    department_id: str | None = OptionalIdentifier
+    transaction_id: str | None = OptionalIdentifier
+    fully_online: bool | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> UsageEvent:
+        if self.action == "transaction":
+            _require(self, ("service_id", "department_id", "transaction_id", "fully_online"),
+                     "a transaction event")
+        return self
+
+    def db_row(self) -> tuple[Any, ...]:
+        return (
+            self.occurred_at, self.event_id, self.asset_id, self.action, self.user_key,
+            self.channel, self.service_id, self.department_id, self.transaction_id,
+            self.fully_online,
+        )
+
+
+class RatingEvent(EventBase):
+    """好差评 (GB/T 39735-2020): a rating of a transaction, the rectification of a bad
+    one, or the return visit after it. ``rating_id`` ties one rating's events together.
+
+    ``level`` is the five-level scale: 5 非常满意, 4 满意, 3 基本满意, 2 不满意,
+    1 非常不满意; 1 and 2 are bad ratings (差评)."""
+
+    family: ClassVar[str] = "rating"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "occurred_at", "event_id", "asset_id", "action", "rating_id", "transaction_id",
+        "service_id", "department_id", "channel", "level", "tags", "satisfied",
+    )
+
+    action: Literal["rated", "rectified", "return_visit"]
+    rating_id: str = Identifier
+    transaction_id: str | None = OptionalIdentifier
+    service_id: str | None = OptionalIdentifier
+    department_id: str | None = OptionalIdentifier
+    channel: RatingChannel | None = None
+    level: int | None = Field(default=None, ge=1, le=5)
+    tags: tuple[str, ...] = Field(default=(), max_length=20)
+    satisfied: bool | None = None  # return visit: None when the person was not reached
+
+    @model_validator(mode="after")
+    def _check(self) -> RatingEvent:
+        if self.action == "rated":
+            _require(self, ("service_id", "department_id", "channel", "level"), "a rated event")
+        elif self.level is not None:
+            raise ValueError(f"a {self.action} event carries no level")
+        return self
+
+    def db_row(self) -> tuple[Any, ...]:
+        return (
+            self.occurred_at, self.event_id, self.asset_id, self.action, self.rating_id,
+            self.transaction_id, self.service_id, self.department_id, self.channel,
+            self.level, list(self.tags), self.satisfied,
+        )
+
+
+WorkOrderAction = Literal[
+    "created", "dispatched", "accepted", "responded", "fed_back", "completed",
+    "returned", "reassigned", "reopened", "merged", "return_visit",
+]
+Satisfaction = Literal["satisfied", "basically_satisfied", "dissatisfied"]
+
+
+class WorkOrderEvent(EventBase):
+    """A step of a 12345 hotline work order (受理、派单、签收、响应、反馈、办结、退单/改派、
+    重办、并单、回访). ``order_id`` ties one order's steps together; ``category`` names
+    its time limits (the work-order categories configuration)."""
+
+    family: ClassVar[str] = "hotline"
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "occurred_at", "event_id", "asset_id", "order_id", "action", "category",
+        "department_id", "subject_asset_id", "service_id", "district_id", "channel",
+        "satisfaction", "merged_into",
+    )
+
+    order_id: str = Identifier
+    action: WorkOrderAction
+    category: str | None = OptionalIdentifier
+    department_id: str | None = OptionalIdentifier
+    subject_asset_id: str | None = OptionalIdentifier
+    service_id: str | None = OptionalIdentifier
+    district_id: str | None = OptionalIdentifier
+    channel: Literal["phone", "web", "app", "mini_program", "wechat", "email"] | None = None
+    satisfaction: Satisfaction | None = None
+    merged_into: str | None = OptionalIdentifier
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkOrderEvent:
+        if self.action == "created":
+            _require(self, ("category", "channel"), "a created event")
+        elif self.action in ("dispatched", "reassigned"):
+            _require(self, ("department_id",), f"a {self.action} event")
+        elif self.action == "return_visit":
+            _require(self, ("satisfaction",), "a return_visit event")
+        elif self.action == "merged":
+            _require(self, ("merged_into",), "a merged event")
+            if self.merged_into == self.order_id:
+                raise ValueError("an order cannot be merged into itself")
+        if self.satisfaction is not None and self.action != "return_visit":
+            raise ValueError("only a return_visit event carries satisfaction")
+        return self
+
+    def db_row(self) -> tuple[Any, ...]:
+        return (
+            self.occurred_at, self.event_id, self.asset_id, self.order_id, self.action,
+            self.category, self.department_id, self.subject_asset_id, self.service_id,
+            self.district_id, self.channel, self.satisfaction, self.merged_into,
+        )
+
+
 MODELS: dict[str, type[EventBase]] = {
-    m.family: m for m in (IotEvent, VideoEvent, CloudEvent, SecurityEvent, ProbeEvent, DataEvent)
+    m.family: m for m in (
+        IotEvent, VideoEvent, CloudEvent, SecurityEvent, ProbeEvent, DataEvent,
+        UsageEvent, RatingEvent, WorkOrderEvent,
+    )
 }
 
 TABLES: dict[str, str] = {
@@ -368,6 +522,9 @@ TABLES: dict[str, str] = {
     "security": "security_events",
     "probe": "probe_events",
     "data": "data_events",
+    "usage": "usage_events",
+    "rating": "rating_events",
+    "hotline": "hotline_events",
 }
 
 

@@ -7,6 +7,7 @@ with an offset; naive times are refused rather than guessed.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -114,8 +115,57 @@ class Asset(BaseModel):
         return self.key or DEFAULT_KEY[self.kind]
 
 
+class ServiceItem(BaseModel):
+    """One item of the service catalogue (政务服务事项): what a department offers, its kind,
+    whether it can be handled online, and since when the unified portal covers it (None:
+    not covered). Table service_items (migration 025)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    service_id: str = Ident
+    name: str = Field(min_length=1)
+    name_zh: str | None = None
+    kind: str = Ident            # e.g. licensing, certificate, payment, public_service
+    department_id: str = Ident
+    online_capable: bool
+    portal_since: AwareDatetime | None = None
+    registered_at: AwareDatetime
+    retired_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ServiceItem:
+        if self.retired_at is not None and self.retired_at < self.registered_at:
+            raise ValueError(_("retired_at is before registered_at"))
+        return self
+
+
+class Population(BaseModel):
+    """A district's population on a date, with its source: ``resident`` (常住) or
+    ``household`` (户籍). Table population (migration 025)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    district_id: str = Ident
+    basis: Literal["resident", "household"]
+    as_of: date
+    people: int = Field(gt=0)
+    source: str = Field(min_length=1, max_length=500)
+
+
+class PortalAccounts(BaseModel):
+    """The unified portal's registered (real-name) accounts on a date, from its account
+    system. Table portal_accounts (migration 025)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    as_of: date
+    registered_users: int = Field(ge=0)
+    verified_users: int | None = Field(default=None, ge=0)
+    source: str = Field(min_length=1, max_length=500)
+
+
 class Registry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     departments: tuple[Department, ...] = ()
     districts: tuple[District, ...] = ()
     assets: tuple[Asset, ...] = ()
+    service_items: tuple[ServiceItem, ...] = ()
+    population: tuple[Population, ...] = ()
+    portal_accounts: tuple[PortalAccounts, ...] = ()

@@ -20,7 +20,7 @@ from citybrain import availability
 from citybrain.kernel.clock import Clock, utc_now
 from citybrain.kernel.errors import StoreError
 from citybrain.kernel.settings import FAMILIES, Settings
-from streams import lag
+from streams import facts, lag
 from streams.batcher import AckAfterCommit
 from streams.derivation import LivenessDeriver
 from streams.ingest import LIVENESS_FEEDS, Ingestor, Prepared, RawMessage
@@ -97,7 +97,8 @@ def build_app(
 
     for family in FAMILIES:
         sink = EventSink(database_url, settings.database_schema, family,
-                         retry_max_seconds=settings.db_retry_max_seconds)
+                         retry_max_seconds=settings.db_retry_max_seconds,
+                         facts=facts.deriver(family, settings))
         sinks.append(sink)
         ingestor = Ingestor(family, settings, sink, dead_letter=dead_letter, clock=clock)
         topic = app.topic(settings.topic(family), key_type=bytes, value_type=bytes)

@@ -28,6 +28,7 @@ from citybrain.kernel.store import connect_async
 from schemas.events import MODELS, TABLES
 from schemas.registry import LIVENESS_FEED
 from streams import rollups
+from streams.facts import FactDeriver
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ class EventSink:
     """One database connection per family agent; reconnects after an outage."""
 
     def __init__(self, url: str, schema: str, family: str, *, retry_max_seconds: float = 10.0,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 facts: FactDeriver | None = None) -> None:
         self.url = url
         self.schema = schema
         self.family = family
@@ -84,6 +86,9 @@ class EventSink:
         self._types: list[str] = []
         self._applied: dict[TopicPartition, int] = {}
         self._stage = f"stage_{family}"
+        # Work orders and ratings: the facts of the subjects this batch touched, recomputed
+        # from all their stored events in the same transaction (streams/facts.py).
+        self._facts = facts
         # Probe and cloud batches also add the rows they store to their hourly rollup (and
         # probes to the daily latency histograms), in the same statement: only rows
         # actually inserted (RETURNING skips duplicates) are added, and they commit or roll
@@ -207,6 +212,8 @@ class EventSink:
                     )
                     counted = await cur.fetchone()
                     inserted = int(counted[0]) if counted else 0
+                    if self._facts is not None and inserted:
+                        await self._facts(cur, self._stage)
             if batch.dead:
                 async with conn.cursor() as cur:
                     await cur.executemany(

@@ -18,7 +18,9 @@ from citybrain.kernel.i18n import DEFAULT_LANGUAGE, Catalogue, Language
 MESSAGES = Catalogue.of_package(__name__)
 _ = MESSAGES.current
 
-FAMILIES: tuple[str, ...] = ("iot", "video", "cloud", "security", "probe", "data")
+FAMILIES: tuple[str, ...] = (
+    "iot", "video", "cloud", "security", "probe", "data", "usage", "rating", "hotline",
+)
 
 
 class Settings(BaseSettings):

@@ -32,6 +32,15 @@ VALID: dict[str, dict[str, Any]] = {
               "ok": False, "status_code": 503, "latency_ms": 10000, "location": "probe-hq"},
     "data": {"event_id": "e6", "asset_id": "ds-1", "occurred_at": T, "action": "shared",
              "target_department": "traffic", "records": 10},
+    "usage": {"event_id": "e7", "asset_id": "portal-1", "occurred_at": T, "action": "transaction",
+              "user_key": "9f" * 32, "channel": "mini_program", "service_id": "svc-1",
+              "department_id": "civil", "transaction_id": "tx-1", "fully_online": True},
+    "rating": {"event_id": "e8", "asset_id": "haochaping", "occurred_at": T, "action": "rated",
+               "rating_id": "r-1", "transaction_id": "tx-1", "service_id": "svc-1",
+               "department_id": "civil", "channel": "hall", "level": 2, "tags": ["slow"]},
+    "hotline": {"event_id": "e9", "asset_id": "hotline-12345", "occurred_at": T,
+                "order_id": "wo-1", "action": "created", "category": "urgent", "channel": "phone",
+                "subject_asset_id": "cam-1", "district_id": "d1"},
 }
 
 INVALID: dict[str, list[tuple[dict[str, Any], str]]] = {
@@ -45,6 +54,14 @@ INVALID: dict[str, list[tuple[dict[str, Any], str]]] = {
     "probe": [({"target_kind": "moon"}, "target_kind"), ({"status_code": 1200}, "status_code")],
     "data": [({"action": "quality_check"}, "passed"), ({"target_department": None}, "target_department"),
              ({"completeness": 1.5}, "completeness")],
+    # A real-name id or a phone number in clear is refused: only the pseudonymous key fits.
+    "usage": [({"user_key": "11010519491231002X"}, "user_key"), ({"user_key": "13800138000"}, "user_key"),
+              ({"fully_online": None}, "fully_online"), ({"channel": "fax"}, "channel")],
+    "rating": [({"level": 6}, "level"), ({"level": None}, "level"),
+               ({"action": "rectified"}, "carries no level")],
+    "hotline": [({"category": None}, "category"), ({"action": "completed", "satisfaction": "satisfied"},
+                                                    "only a return_visit"),
+                ({"action": "merged", "merged_into": "wo-1"}, "itself"), ({"action": "dispatched"}, "department_id")],
 }
 
 
