@@ -61,7 +61,8 @@ INVALID: dict[str, list[tuple[dict[str, Any], str]]] = {
                ({"action": "rectified"}, "carries no level")],
     "hotline": [({"category": None}, "category"), ({"action": "completed", "satisfaction": "satisfied"},
                                                     "only a return_visit"),
-                ({"action": "merged", "merged_into": "wo-1"}, "itself"), ({"action": "dispatched"}, "department_id")],
+                ({"action": "merged", "merged_into": "wo-1"}, "itself"),
+                ({"action": "dispatched"}, "department_id")],
 }
 
 
