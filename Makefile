@@ -19,12 +19,16 @@ demo: $(STAMP)
 console: $(STAMP)
 	$(BIN)/citybrain api
 
+# Test processes (pytest-xdist; 0 runs the tests in this process). Tests of one file stay
+# together in one process: their module fixtures (a browser, a server) start once.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
 	./tools/system-packages
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The tests that need neither the broker nor the database (under a minute).
 test-fast: $(STAMP)

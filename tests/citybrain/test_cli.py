@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from citybrain.cli import app, command_tree, localize_help
 from citybrain.kernel.i18n import Language
-from citybrain.kernel.settings import Settings
+from citybrain.kernel.settings import FAMILIES, Settings
 from tests.helpers import worker_env
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -48,7 +48,7 @@ def test_status_json_on_an_empty_store(settings: Settings) -> None:
     out = citybrain("status", "-o", "json", env=worker_env(settings))
     assert out.returncode == 0, out.stderr
     status = orjson.loads(out.stdout)
-    assert status["events"] == dict.fromkeys(["iot", "video", "cloud", "security", "probe", "data"], 0)
+    assert status["events"] == dict.fromkeys(FAMILIES, 0)
     assert status["dead_lettered"] == 0
 
 
