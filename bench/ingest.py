@@ -1,7 +1,10 @@
 """Ingest benchmark: events/s from broker to committed rows, for one worker process.
 
 Runs, in one go, on the embedded broker and database (or the configured ones):
-  (a) envelopes of 100 IoT events, (b) one event per message,
+  (a) envelopes of 100 IoT events, (b) one event per message, (c) portal usage events
+  (sign-ins and transactions of 2 M registered users) in envelopes of 100 from 10 portals
+  and (d) one usage event per message: the usage family at a prefecture-level city's
+  rate (50 transactions/s on average, 500/s at peak) needs 500-1,000 events/s,
 and the ceilings on the same machine: raw ``getmany`` + orjson decode of the same
 messages, and COPY alone of the same rows. Each run starts a worker and feeds it a
 warm-up phase first (device liveness starts, group join), then the measured phase,
@@ -11,13 +14,16 @@ measured phase to its last applied offset, so start-up is not counted. The last 
 holds ``name=value`` pairs.
 
     .venv/bin/python -m bench.ingest [--envelopes 4000] [--singles 20000] [--devices 10000]
+                                     [--usage 200000] [--usage-singles 20000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -36,9 +42,12 @@ from citybrain.kernel import store
 from citybrain.kernel.runtime import services
 from citybrain.kernel.settings import Settings
 from schemas.assets import import_registry
-from schemas.events import IotEvent
+from schemas.events import TABLES, IotEvent
 from schemas.registry import Asset, Contact, Department, Registry
 from streams.topics import ensure_topics
+
+PORTALS = 10
+USERS = 2_000_000
 
 
 def registry(devices: int, at: datetime) -> Registry:
@@ -46,8 +55,32 @@ def registry(devices: int, at: datetime) -> Registry:
         departments=(Department(department_id="bench", name="Bench",
                                 first_responsible=Contact(name="B", role="first_responsible")),),
         assets=tuple(Asset(asset_id=f"dev-{i}", kind="iot_device", department_id="bench",
-                           expected_interval_s=30, registered_at=at) for i in range(devices)),
+                           expected_interval_s=30, registered_at=at) for i in range(devices))
+        + tuple(Asset(asset_id=f"portal-{i}", kind="portal", department_id="bench",
+                      expected_interval_s=60, registered_at=at) for i in range(PORTALS)),
     )
+
+
+def usage_events(n: int, start: datetime, prefix: str, seed: int) -> list[dict[str, Any]]:
+    """n portal usage events over the two hours from ``start``: users drawn from USERS
+    registered, a tenth of them making half the events; 60 % sign-ins, 40 % transactions
+    (80 % of those fully online) of 800 service items."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        person = rng.randrange(USERS // 10) if rng.random() < 0.5 else rng.randrange(USERS)
+        event: dict[str, Any] = {
+            "event_id": f"{prefix}{i}", "asset_id": f"portal-{i % PORTALS}",
+            "occurred_at": (start + timedelta(milliseconds=i * 7200_000 // n)).isoformat(),
+            "action": "sign_in", "user_key": hashlib.sha256(b"bench-%d" % person).hexdigest(),
+            "channel": rng.choice(("app", "mini_program", "web", "hall", "kiosk")),
+        }
+        if rng.random() < 0.4:
+            item = rng.randrange(800)
+            event.update(action="transaction", service_id=f"svc-{item}", department_id="bench",
+                         transaction_id=f"{prefix}tx{i}", fully_online=rng.random() < 0.8)
+        out.append(event)
+    return out
 
 
 def events(n: int, devices: int, start: datetime, prefix: str) -> list[dict[str, Any]]:
@@ -115,7 +148,8 @@ def ceiling_copy(url: str, schema: str, rows: list[tuple[Any, ...]]) -> float:
 
 
 def measure_worker(settings: Settings, url: str, log: Path,
-                   phases: list[tuple[str, list[bytes], list[bytes], int]]) -> list[tuple[float, float]]:
+                   phases: list[tuple[str, list[bytes], list[bytes], int]],
+                   family: str = "iot") -> list[tuple[float, float]]:
     """Start one worker; for each phase (name, keys, values, events) produce the messages
     and wait until they are committed. Returns (events/s, seconds) per phase, measured
     from the phase's first committed row to its last applied offset."""
@@ -149,7 +183,7 @@ def measure_worker(settings: Settings, url: str, log: Path,
                 return int(row[0])
 
             def stored() -> int:
-                row = conn.execute("SELECT count(*) FROM iot_events").fetchone()
+                row = conn.execute(f"SELECT count(*) FROM {TABLES[family]}").fetchone()
                 assert row is not None
                 return int(row[0])
 
@@ -163,7 +197,7 @@ def measure_worker(settings: Settings, url: str, log: Path,
                 if paused is not None:
                     os.kill(paused, signal.SIGSTOP)
                 try:
-                    asyncio.run(produce(settings.kafka_bootstrap or "", settings.topic("iot"), values, keys))
+                    asyncio.run(produce(settings.kafka_bootstrap or "", settings.topic(family), values, keys))
                 finally:
                     if paused is not None:
                         os.kill(paused, signal.SIGCONT)
@@ -212,6 +246,8 @@ def main() -> None:
     ap.add_argument("--envelopes", type=int, default=4000, help="messages of 100 events")
     ap.add_argument("--singles", type=int, default=20000, help="messages of one event")
     ap.add_argument("--devices", type=int, default=10000)
+    ap.add_argument("--usage", type=int, default=200_000, help="portal usage events, in envelopes of 100")
+    ap.add_argument("--usage-singles", type=int, default=20_000, help="usage events, one per message")
     args = ap.parse_args()
 
     base = Settings()
@@ -270,12 +306,48 @@ def main() -> None:
                 ])
                 figures["single_messages_per_s"] = rate
                 figures["single_seconds"] = secs
+
+                # (c) portal usage in envelopes of 100 per portal, (d) one per message; the
+                # sink adds each batch to the daily and monthly user facts (migration 026).
+                usage = settings.model_copy(update={"topic_prefix": f"bench2-{run}",
+                                                    "consumer_group": f"bench2-{run}"})
+                asyncio.run(ensure_topics(ep.kafka_bootstrap, usage))
+                warm2 = usage_events(2000, start, "uw", seed=1)
+                used = usage_events(args.usage, start, "u", seed=2)
+                used1 = usage_events(args.usage_singles, start, "u1", seed=3)
+
+                def envelopes(evs: list[dict[str, Any]]) -> tuple[list[bytes], list[bytes]]:
+                    by_portal: dict[str, list[dict[str, Any]]] = {}
+                    for e in evs:
+                        by_portal.setdefault(e["asset_id"], []).append(e)
+                    keys, values = [], []
+                    for portal, mine in by_portal.items():
+                        for i in range(0, len(mine), 100):
+                            keys.append(portal.encode())
+                            values.append(orjson.dumps({"source": portal, "events": mine[i:i + 100]}))
+                    return keys, values
+
+                (_, _), (rate, secs), (rate1, secs1) = measure_worker(
+                    usage, ep.database_url, Path(tmp) / "worker-c.log", [
+                        ("warm-up", *envelopes(warm2), len(warm2)),
+                        ("usage envelopes", *envelopes(used), len(used)),
+                        ("usage singles", [e["asset_id"].encode() for e in used1],
+                         [orjson.dumps(e) for e in used1], len(used1)),
+                    ], family="usage")
+                figures["usage_envelope_events_per_s"] = rate
+                figures["usage_envelope_seconds"] = secs
+                figures["usage_single_messages_per_s"] = rate1
+                figures["usage_single_seconds"] = secs1
+                with store.connect(ep.database_url, settings.database_schema) as conn:
+                    row = conn.execute("SELECT count(*) FROM usage_user_days").fetchone()
+                    figures["usage_user_day_rows"] = float(row[0]) if row else 0.0
             finally:
                 store.drop_schema(ep.database_url, settings.database_schema)
     finally:
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"envelopes: {args.envelopes} × 100 events; singles: {args.singles}; devices: {args.devices}")
+    print(f"envelopes: {args.envelopes} × 100 events; singles: {args.singles}; devices: {args.devices};"
+          f" usage: {args.usage} in envelopes of 100, {args.usage_singles} singles, {USERS} users")
     print(" ".join(f"{k}={v:.0f}" if v > 100 else f"{k}={v:.2f}" for k, v in figures.items()))
 
 

@@ -13,7 +13,7 @@ import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, get_args
 
@@ -26,16 +26,36 @@ from pydantic import BaseModel, ValidationError
 from citybrain.kernel import validation
 from citybrain.kernel.errors import RegistryError, StoreError
 from citybrain.kernel.i18n import N_, Catalogue
-from schemas.registry import Asset, Department, District, Key, Registry
+from schemas.registry import (
+    Asset,
+    Department,
+    District,
+    Key,
+    Population,
+    PortalAccounts,
+    Registry,
+    ServiceItem,
+)
 
 MESSAGES = Catalogue.of_package(__name__)
 _ = MESSAGES.current
 
 YAML_SUFFIXES = (".yaml", ".yml")
-SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
-    "departments": (Department, "department_id"),
-    "districts": (District, "district_id"),
-    "assets": (Asset, "asset_id"),
+# section → (model, the fields that identify an entry). Population figures are one per
+# district, basis and date; account figures one per date.
+SECTIONS: dict[str, tuple[type[BaseModel], tuple[str, ...]]] = {
+    "departments": (Department, ("department_id",)),
+    "districts": (District, ("district_id",)),
+    "assets": (Asset, ("asset_id",)),
+    "service_items": (ServiceItem, ("service_id",)),
+    "population": (Population, ("district_id", "basis", "as_of")),
+    "portal_accounts": (PortalAccounts, ("as_of",)),
+}
+# section → the fields referring to a department or district defined in the same file.
+REFERENCES: dict[str, tuple[str, ...]] = {
+    "assets": ("department_id", "district_id", "parent_id"),
+    "service_items": ("department_id",),
+    "population": ("district_id",),
 }
 CSV_LIST_FIELDS = ("shared_with", "tags")
 CSV_REQUIRED = tuple(n for n, f in Asset.model_fields.items() if f.is_required())
@@ -46,11 +66,27 @@ def _fail(path: Path, errors: list[str]) -> RegistryError:
                          + "\n" + "\n".join(errors))
 
 
-def _label(where: str, raw: object, id_field: str) -> str:
-    ident = raw.get(id_field) if isinstance(raw, Mapping) else None
+def _identity(raw: object, fields: Sequence[str]) -> str | None:
+    """The entry's identity as written ("dist-01/resident/2025-12-31"), None if incomplete."""
+    if not isinstance(raw, Mapping):
+        return None
+    parts: list[str] = []
+    for value in (raw.get(f) for f in fields):
+        # YAML reads an unquoted 2025-12-31 as a date: it identifies the entry as written.
+        if isinstance(value, date):
+            parts.append(value.isoformat())
+        elif isinstance(value, str):
+            parts.append(value)
+        else:
+            return None
+    return "/".join(parts)
+
+
+def _label(where: str, raw: object, id_fields: Sequence[str]) -> str:
+    ident = _identity(raw, id_fields)
     if ident is None:
         return where
-    return _("{where} ({field} {id})").format(where=where, field=id_field, id=ident)
+    return _("{where} ({field} {id})").format(where=where, field="/".join(id_fields), id=ident)
 
 
 def _validate(
@@ -146,7 +182,7 @@ def _load_csv(path: Path, text: str, errors: list[str]) -> tuple[list[object], l
                 raw[name] = [p.strip() for p in cell.split(";") if p.strip()]
             else:
                 raw[name] = cell
-        label = _label(_("row {number}").format(number=number), raw, "asset_id")
+        label = _label(_("row {number}").format(number=number), raw, ("asset_id",))
         if len(cells) > len(header):
             errors.append(_("{path} {row}: {cells} cells but {columns} columns").format(
                 path=path, row=label, cells=len(cells), columns=len(header)))
@@ -171,12 +207,13 @@ def load_registry(path: Path) -> Registry:
     if suffix == ".csv":
         raws, labels = _load_csv(path, text, errors)
         pairs = list(zip(labels, raws, strict=True))
-        labelled = {"departments": [], "districts": [], "assets": pairs}
+        labelled = {name: [] for name in SECTIONS}
+        labelled["assets"] = pairs
     else:
         for name, entries in _load_yaml(path, text, errors).items():
-            id_field = SECTIONS[name][1]
+            id_fields = SECTIONS[name][1]
             labelled[name] = [
-                (_label(f"{name}[{i}]", r, id_field), r) for i, r in enumerate(entries)
+                (_label(f"{name}[{i}]", r, id_fields), r) for i, r in enumerate(entries)
             ]
     # References are checked only against what this file defines: a file without
     # departments (a CSV, say) refers to ones already in the database, and a CSV's
@@ -192,7 +229,7 @@ def load_registry(path: Path) -> Registry:
         refs.append(("parent_id", _("parent asset"), asset_ids))
     parsed: dict[str, list[Any]] = {}
     # One pass per entry, so its errors come together and in file order.
-    for name, (model, id_field) in SECTIONS.items():
+    for name, (model, id_fields) in SECTIONS.items():
         parsed[name] = []
         first: dict[str, str] = {}
         for label, raw in labelled[name]:
@@ -200,13 +237,15 @@ def load_registry(path: Path) -> Registry:
             item = _validate(model, raw, where, errors)
             if item is not None:
                 parsed[name].append(item)
-            ident = _ref(raw, id_field)
+            ident = _identity(raw, id_fields)
             if ident is not None and ident in first:
                 errors.append(_("{where}: {field}: duplicate of {first}").format(
-                    where=where, field=id_field, first=first[ident]))
+                    where=where, field="/".join(id_fields), first=first[ident]))
             elif ident is not None:
                 first[ident] = label
-            for field, what, known in refs if name == "assets" else []:
+            for field, what, known in refs:
+                if field not in REFERENCES.get(name, ()):
+                    continue
                 value = _ref(raw, field)
                 if value is not None and value not in known:
                     errors.append(_("{where}: {field}: unknown {what} {value} in this file").format(
@@ -224,18 +263,23 @@ class ImportReport:
     assets: int
     inserted_assets: int
     updated_assets: int
+    service_items: int = 0
+    population: int = 0
+    portal_accounts: int = 0
 
 
-def _upsert(table: str, key: str, columns: Sequence[str]) -> sql.Composed:
+def _upsert(table: str, key: str | tuple[str, ...], columns: Sequence[str]) -> sql.Composed:
+    keys = (key,) if isinstance(key, str) else key
     return sql.SQL(
         "INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT ({key}) DO UPDATE SET {sets}"
     ).format(
         table=sql.Identifier(table),
         cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
         vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-        key=sql.Identifier(key),
+        key=sql.SQL(", ").join(map(sql.Identifier, keys)),
         sets=sql.SQL(", ").join(
-            [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c != key]
+            [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+             for c in columns if c not in keys]
             + [sql.SQL("updated_at = now()")]
         ),
     )
@@ -248,6 +292,12 @@ ASSET_COLUMNS = (
     "expected_interval_s", "latitude", "longitude", "shared_with", "tags",
     "registered_at", "retired_at",
 )
+SERVICE_ITEM_COLUMNS = (
+    "service_id", "name", "name_zh", "kind", "department_id", "online_capable", "portal_since",
+    "registered_at", "retired_at",
+)
+POPULATION_COLUMNS = ("district_id", "basis", "as_of", "people", "source")
+PORTAL_ACCOUNT_COLUMNS = ("as_of", "registered_users", "verified_users", "source")
 
 
 def _existing(conn: psycopg.Connection[Any], table: str, column: str, ids: set[str]) -> set[str]:
@@ -261,10 +311,13 @@ def _check_references(conn: psycopg.Connection[Any], registry: Registry) -> set[
     """Raise RegistryError for dangling references; return the asset ids already stored."""
     assets = registry.assets
     departments = {d.department_id for d in registry.departments} | _existing(
-        conn, "departments", "department_id", {a.department_id for a in assets}
+        conn, "departments", "department_id",
+        {a.department_id for a in assets} | {s.department_id for s in registry.service_items},
     )
     districts = {d.district_id for d in registry.districts} | _existing(
-        conn, "districts", "district_id", {a.district_id for a in assets if a.district_id}
+        conn, "districts", "district_id",
+        {a.district_id for a in assets if a.district_id}
+        | {p.district_id for p in registry.population},
     )
     ids = {a.asset_id for a in assets}
     parents = {a.parent_id for a in assets if a.parent_id}
@@ -282,9 +335,37 @@ def _check_references(conn: psycopg.Connection[Any], registry: Registry) -> set[
                     asset=a.asset_id, field=field, value=repr(value)))
     if len(ids) != len(assets):
         errors.append(_("the registry lists some asset_id more than once"))
+    errors += _catalogue_problems(registry, departments, districts)
     if errors:
         raise RegistryError(_("cannot import the registry:") + "\n" + "\n".join(errors))
     return stored & ids
+
+
+def _catalogue_problems(registry: Registry, departments: set[str],
+                        districts: set[str]) -> list[str]:
+    """Dangling departments and districts, and repeated entries, of the service catalogue,
+    the population figures and the account figures."""
+    errors: list[str] = []
+    for s in registry.service_items:
+        if s.department_id not in departments:
+            errors.append(_("service item {item}: department_id: {value} is neither in the"
+                            " registry nor in the database").format(
+                item=s.service_id, value=repr(s.department_id)))
+    for p in registry.population:
+        if p.district_id not in districts:
+            errors.append(_("population {district} {basis} {as_of}: district_id: {value} is"
+                            " neither in the registry nor in the database").format(
+                district=p.district_id, basis=p.basis, as_of=p.as_of.isoformat(),
+                value=repr(p.district_id)))
+    for section, keys in (
+        ("service_items", [s.service_id for s in registry.service_items]),
+        ("population", [(p.district_id, p.basis, p.as_of) for p in registry.population]),
+        ("portal_accounts", [a.as_of for a in registry.portal_accounts]),
+    ):
+        if len(set(keys)) != len(keys):
+            errors.append(_("the registry lists some entry of {section} more than once").format(
+                section=section))
+    return errors
 
 
 def import_registry(conn: psycopg.Connection[Any], registry: Registry) -> ImportReport:
@@ -320,6 +401,7 @@ def import_registry(conn: psycopg.Connection[Any], registry: Registry) -> Import
                             for a in registry.assets
                         ],
                     )
+                _import_catalogue(cur, registry)
     except psycopg.Error as exc:
         raise StoreError(
             _("cannot import the registry: {error}; check that the database is reachable"
@@ -331,7 +413,33 @@ def import_registry(conn: psycopg.Connection[Any], registry: Registry) -> Import
         assets=len(registry.assets),
         inserted_assets=len(registry.assets) - len(stored),
         updated_assets=len(stored),
+        service_items=len(registry.service_items),
+        population=len(registry.population),
+        portal_accounts=len(registry.portal_accounts),
     )
+
+
+def _import_catalogue(cur: psycopg.Cursor[Any], registry: Registry) -> None:
+    """Upsert the service catalogue, population and account figures (after departments
+    and districts, which they refer to). A figure already stored for the same date is
+    replaced: a corrected bulletin supersedes the first one."""
+    if registry.service_items:
+        cur.executemany(
+            _upsert("service_items", "service_id", SERVICE_ITEM_COLUMNS),
+            [(s.service_id, s.name, s.name_zh, s.kind, s.department_id, s.online_capable,
+              s.portal_since, s.registered_at, s.retired_at) for s in registry.service_items],
+        )
+    if registry.population:
+        cur.executemany(
+            _upsert("population", ("district_id", "basis", "as_of"), POPULATION_COLUMNS),
+            [(p.district_id, p.basis, p.as_of, p.people, p.source) for p in registry.population],
+        )
+    if registry.portal_accounts:
+        cur.executemany(
+            _upsert("portal_accounts", "as_of", PORTAL_ACCOUNT_COLUMNS),
+            [(a.as_of, a.registered_users, a.verified_users, a.source)
+             for a in registry.portal_accounts],
+        )
 
 
 def _plain(value: object) -> object:

@@ -44,6 +44,12 @@ def assets_import(file: Path, output: OutputOpt = Output.table) -> None:
             "{assets} assets ({inserted} new, {updated} updated)").format(
             departments=report.departments, districts=report.districts, assets=report.assets,
             inserted=report.inserted_assets, updated=report.updated_assets))
+        if report.service_items or report.population or report.portal_accounts:
+            console.print(_(
+                "imported {items} service items, {population} population figures,"
+                " {accounts} portal account figures").format(
+                items=report.service_items, population=report.population,
+                accounts=report.portal_accounts))
 
 
 @schemas_app.command("export", help=N_("Write one JSON Schema file per family (single event and envelope)."))

@@ -26,6 +26,7 @@ from psycopg import sql
 
 from citybrain.kernel.errors import CitybrainError, StoreError
 from citybrain.kernel.i18n import N_, Catalogue
+from streams import active_users
 
 # The errors are read by the person running `citybrain db rollup` (current language).
 MESSAGES = Catalogue.of_package(__name__)
@@ -264,6 +265,9 @@ def ingest_ctes(family: str, source: str) -> sql.Composable:
     adding the rows of ``source`` to all of the family's rollups; empty for families
     without one. Every CTE reads the same rows, so each stored row is added once to each.
     """
+    if family == "usage":
+        # Portal usage: active users per local day and month (streams/active_users.py).
+        return active_users.ingest_ctes(source)
     hourly = ingest_cte(family, source)
     if hourly is None:
         return sql.SQL("")
@@ -290,6 +294,7 @@ INGEST_COLUMNS: dict[str, tuple[str, ...]] = {
     "probe": ("occurred_at", "asset_id", "target_kind", "ok", "latency_ms", "packets_sent", "packets_lost"),
     "cloud": ("occurred_at", "asset_id", "kind", "cpu_used_cores", "cpu_alloc_cores", "mem_used_gb",
               "mem_alloc_gb", "storage_used_gb", "storage_alloc_gb"),
+    "usage": active_users.COLUMNS,
 }
 
 
@@ -339,7 +344,7 @@ def rebuild(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> Re
         with conn.transaction():
             # Lock out concurrent ingest into the rebuilt hours and days until this commits
             # (in the order the sink's statement takes them).
-            conn.execute(_lock(("probe_hourly", "cloud_hourly", *DAILY_TABLES)))
+            conn.execute(_lock(("probe_hourly", "cloud_hourly", *DAILY_TABLES, *active_users.TABLES)))
             conn.execute("DELETE FROM probe_hourly WHERE hour >= %(lo)s AND hour < %(hi)s", params)
             conn.execute("DELETE FROM cloud_hourly WHERE hour >= %(lo)s AND hour < %(hi)s", params)
             probe = conn.execute(
@@ -385,6 +390,7 @@ def _rebuild_days(conn: psycopg.Connection[Any], start: datetime, end: datetime)
         "(SELECT * FROM probe_latency_daily WHERE day >= %(first)s AND day <= %(last)s)"))), params)
     conn.execute(_insert_probe_daily(probe_daily_aggregate("probe_events", where)), params)
     conn.execute(_insert_cloud_daily(cloud_daily_aggregate("cloud_events", where)), params)
+    active_users.rebuild_days(conn, first, last, params)
     return max(written, 0)
 
 
@@ -417,7 +423,7 @@ def set_zone(conn: psycopg.Connection[Any], tz: str) -> int:
                 raise RollupZoneError(_("time zone {zone} is not known to the database server; "
                                         "use an IANA name such as Asia/Shanghai").format(
                     zone=repr(tz))) from exc
-            conn.execute(_lock(DAILY_TABLES))
+            conn.execute(_lock((*DAILY_TABLES, *active_users.TABLES)))
             # An upsert, not an UPDATE: it also restores a zone row deleted by hand.
             conn.execute("INSERT INTO rollup_zone (tz) VALUES (%s)"
                          " ON CONFLICT (singleton) DO UPDATE SET tz = excluded.tz", (tz,))
@@ -427,6 +433,7 @@ def set_zone(conn: psycopg.Connection[Any], tz: str) -> int:
             conn.execute(_insert_coarse(latency_coarse_aggregate(sql.Identifier("probe_latency_daily"))))
             conn.execute(_insert_probe_daily(probe_daily_aggregate("probe_events")))
             conn.execute(_insert_cloud_daily(cloud_daily_aggregate("cloud_events")))
+            active_users.rebuild_all(conn)
     except psycopg.Error as exc:
         raise StoreError(f"rebuilding the daily rollups failed: {exc}; check that the schema "
                          "is migrated (`citybrain db migrate`, migrations 011, 013 and 014)") from exc

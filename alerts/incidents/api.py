@@ -34,7 +34,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
-from alerts.incidents import ack_link, disclosure, escalation_policy
+from alerts.incidents import ack_link, disclosure, escalation_policy, hotline
 from alerts.incidents import store as incidents
 from alerts.incidents.lifecycle import IllegalTransition, IncidentError, IncidentStatus
 from alerts.incidents.store import IncidentConflict, IncidentInputError, IncidentNotFound
@@ -163,7 +163,10 @@ def list_incidents(
 
 @router.get("/incidents/{incident_id}", summary="One incident with its assets and timeline")
 def show_incident(incident_id: int, who: Reader, conn: Conn) -> dict[str, Any]:
-    return _shown(who, _visible(conn, who, incident_id))
+    out = _shown(who, _visible(conn, who, incident_id))
+    # Citizens' 12345 calls about it (alerts/incidents/hotline.py): count, categories, latest.
+    out["work_orders"] = hotline.calls(conn, incident_id).as_dict()
+    return out
 
 
 @router.post("/incidents/{incident_id}/ack", summary="Acknowledge (the first response; stops escalation)")

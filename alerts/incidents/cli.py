@@ -60,6 +60,7 @@ TIMELINE_LABELS: dict[str, str] = {
     "comment": N_("comment"),
     "assets.added": N_("assets added"),
     "sla.breach": N_("SLA breach"),
+    "hotline.calls": N_("citizens calling (12345)"),
     "escalation.step": N_("escalation step"),
     "escalation.warning": N_("escalation warning"),
     "escalation.error": N_("escalation error"),

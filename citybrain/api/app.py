@@ -23,6 +23,7 @@ import citybrain
 from alerts.incidents import api as incidents
 from alerts.maintenance import api as maintenance
 from citybrain.api import docs
+from citybrain.assessments import api as assessments
 from citybrain.console import router as console
 from citybrain.kernel import store
 from citybrain.kernel.clock import Clock
@@ -100,10 +101,15 @@ def create_app(settings: Settings, database_url: str,
     if clock is not None:
         app.state.clock = clock
     errors.install(app)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.api_max_body_bytes)
+    # The routes that take evidence files accept them (base64 in JSON, or a form's files).
+    with_files = settings.assessment_evidence_max_bytes * 4 // 3 + settings.api_max_body_bytes
+    app.add_middleware(RequestGuard, max_body_bytes=settings.api_max_body_bytes,
+                       larger={"/api/v1/assessments": with_files,
+                               "/console/evaluation/assessments": with_files})
     # Added last, so outermost: the guard's refusals are in the request's language too.
     app.add_middleware(RequestLanguage, default=settings.language)
-    for router in (indicators.router, reports.router, incidents.router, maintenance.router):
+    for router in (indicators.router, reports.router, incidents.router, maintenance.router,
+                   assessments.router):
         app.include_router(router, prefix="/api/v1", responses=errors.ERROR_RESPONSES)
     # The API's port is published: /metrics there needs a city-wide operator or admin
     # token; Prometheus scrapes the same figures on the internal metrics port

@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from alerts.incidents import disclosure, escalation, escalation_policy
+from alerts.incidents import disclosure, escalation, escalation_policy, hotline
 from alerts.incidents import store as incidents
 from alerts.incidents.cli import SYSTEM_ACTOR, TIMELINE_LABELS
 from alerts.incidents.lifecycle import TRANSITIONS, IncidentStatus
@@ -32,8 +32,9 @@ from alerts.notifiers.message import MESSAGES as ALERTS
 from alerts.notifiers.message import channel_label, role_label, severity_label, status_label
 from citybrain.console import codes
 from citybrain.kernel import audit
-from citybrain.kernel.i18n import Catalogue, Language, Translator
+from citybrain.kernel.i18n import N_, Catalogue, Language, Translator
 from citybrain.kernel.settings import Settings
+from schemas import workorder_categories
 from schemas.names import Names, names_for
 
 MESSAGES = Catalogue.of_package(__name__)
@@ -141,17 +142,28 @@ class Row:
     resolved_at: datetime | None
     resolved_by: str | None
     resolution_due_at: datetime
+    calls: int = 0          # linked 12345 work orders (alerts/incidents/hotline.py)
 
 
+# Open incidents citizens are calling about (linked 12345 work orders) come first: the
+# calls raise an incident's visibility, never its paging.
 _ROWS = """
-SELECT incident_id, title, severity, status, department_id, opened_at, acknowledged_at, acknowledged_by,
-       assigned_to, response_due_at, resolved_at, resolved_by, resolution_due_at
-  FROM incidents
- WHERE status = ANY(%(statuses)s)
-   AND (%(severity)s::text IS NULL OR severity = %(severity)s)
-   AND (%(department)s::text IS NULL OR department_id = %(department)s)
-   AND (NOT %(mine)s OR assigned_to = %(person)s OR acknowledged_by = %(actor)s)
- ORDER BY opened_at DESC, incident_id DESC
+WITH calls AS (
+    SELECT w.incident_id, count(*) AS n
+      FROM work_order_incidents w JOIN incidents i USING (incident_id)
+     WHERE i.status = ANY(%(statuses)s)
+     GROUP BY w.incident_id
+)
+SELECT i.incident_id, i.title, i.severity, i.status, i.department_id, i.opened_at, i.acknowledged_at,
+       i.acknowledged_by, i.assigned_to, i.response_due_at, i.resolved_at, i.resolved_by, i.resolution_due_at,
+       coalesce(c.n, 0)
+  FROM incidents i LEFT JOIN calls c USING (incident_id)
+ WHERE i.status = ANY(%(statuses)s)
+   AND (%(severity)s::text IS NULL OR i.severity = %(severity)s)
+   AND (%(department)s::text IS NULL OR i.department_id = %(department)s)
+   AND (NOT %(mine)s OR i.assigned_to = %(person)s OR i.acknowledged_by = %(actor)s)
+ ORDER BY (c.n > 0 AND i.status IN ('triggered', 'acknowledged')) IS TRUE DESC,
+          i.opened_at DESC, i.incident_id DESC
  LIMIT %(limit)s
 """
 
@@ -223,6 +235,55 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class CallShown:
+    order_id: str
+    category: str
+    created_at: datetime | None
+    response: tuple[str, str]       # (words, css class)
+    completion: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class CallsShown:
+    """The 12345 work orders linked to the incident, as its page shows them."""
+
+    count: int
+    categories: tuple[tuple[str, int], ...]
+    latest: tuple[CallShown, ...]
+    breached: int
+
+
+_OUTCOMES: Mapping[str | None, tuple[str, str]] = {
+    "met": (N_("on time"), "ok"), "breached": (N_("late"), "bad"), "pending": (N_("running"), "muted"),
+    "unknown": (N_("no deadline"), "muted"), None: ("—", "muted")}
+
+
+def _calls(conn: Connection, t: Translator, incident_id: int, language: Language,
+           settings: Settings) -> CallsShown:
+    found = hotline.calls(conn, incident_id)
+    try:
+        known = workorder_categories.load(settings.workorder_categories_file).by_id
+    except workorder_categories.CategoriesFileError:
+        known = {}
+
+    def name(category: str | None) -> str:
+        entry = known.get(category or "")
+        if entry is None:
+            return category or t.gettext("no category")
+        return entry.name_zh if language == "zh-CN" else entry.name_en
+
+    def outcome(value: str | None) -> tuple[str, str]:
+        words, css = _OUTCOMES.get(value, (value or "—", "muted"))
+        return (t.gettext(words) if words != "—" else words), css
+
+    return CallsShown(
+        count=found.count, categories=tuple((name(c), n) for c, n in found.categories),
+        latest=tuple(CallShown(o.order_id, name(o.category), o.created_at, outcome(o.response),
+                               outcome(o.completion)) for o in found.latest),
+        breached=found.breached)
+
+
+@dataclass(frozen=True)
 class Page:
     incident: incidents.Incident
     severity: str
@@ -240,6 +301,7 @@ class Page:
     roster: tuple[str, ...]      # names an incident may be assigned to
     assignee: str | None
     acknowledged_by: str | None
+    calls: CallsShown
 
 
 def allowed_actions(status: IncidentStatus) -> tuple[str, ...]:
@@ -325,6 +387,9 @@ def _entry_text(a: Translator, t: Translator, kind: str, d: Mapping[str, Any], c
     if kind == "assets.added":
         added = [str(x) for x in d.get("assets") or ()]
         return a.gettext(", ").join(f"{assets.asset(x)} ({x})" if assets.asset(x) != x else x for x in added)
+    if kind == "hotline.calls":
+        return t.gettext("{count} citizens' 12345 calls about it so far (no one is paged for calls)").format(
+            count=d.get("calls", "?"))
     if kind == "sla.breach":
         return (t.gettext("the response deadline passed without a response") if d.get("breach") == "response"
                 else t.gettext("the resolution deadline passed"))
@@ -386,4 +451,5 @@ def page(conn: Connection, language: Language, found: incidents.Incident, now: d
         timeline=_timeline(conn, a, t, found, contacts, names), details=_details(found, contacts),
         actions=allowed_actions(found.status), roster=tuple(dict.fromkeys(c.name for c in roster)),
         assignee=found.assigned_to,
-        acknowledged_by=people.get(found.acknowledged_by or "", found.acknowledged_by))
+        acknowledged_by=people.get(found.acknowledged_by or "", found.acknowledged_by),
+        calls=_calls(conn, t, found.incident_id, language, settings))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, status
 from fastapi.responses import Response
 
 from citybrain.console import admin, admin_contacts, admin_policies, admin_tokens, auth, links
+from citybrain.console import evaluation as evaluation_pages
 from citybrain.console import incidents as incident_pages
 from citybrain.console import maintenance as maintenance_pages
 from citybrain.console import overview as overview_pages
@@ -30,7 +31,7 @@ def static_file(name: str) -> Response:
                                                      "X-Content-Type-Options": "nosniff"})
 
 
-ROUTERS: tuple[APIRouter, ...] = (static, auth.router, reports_pages.router,
+ROUTERS: tuple[APIRouter, ...] = (static, auth.router, reports_pages.router, evaluation_pages.router,
                                   admin.router, admin_tokens.router, admin_policies.router,
                                   admin_contacts.router,
                                   overview_pages.router, maintenance_pages.router,

@@ -50,6 +50,7 @@ from citybrain.demo.alerts import (
     print_incidents,
 )
 from citybrain.demo.check import expectations, judge, print_self_check, read_incidents
+from citybrain.demo.citizens import print_citizens, print_evaluation, read_citizens, seed_assessments
 from citybrain.demo.console_access import open_console, print_console
 from citybrain.demo.evidence import print_evidence
 from citybrain.demo.labels import MESSAGES, cell
@@ -200,6 +201,9 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             names = load_names(conn, demo.language, {e.asset for e in expected})
             told = print_self_check(console, judge(expected, read_incidents(conn), demo.tz, names),
                                     logs=str(out / "alerter.log"), language=demo.language)
+            console.rule(t.gettext("Citizens: portal, 好差评, 12345"))
+            print_citizens(console, read_citizens(conn, window), demo)
+            seed_assessments(conn, demo, datetime.now(UTC))
             console.rule(t.gettext("Five-key scorecard"))
             indicators = len(load_catalogue())
             with _bar(console, t, t.gettext("Indicator report"), indicators, t.gettext("indicators")) as step:
@@ -210,6 +214,7 @@ def run_demo(settings: Settings, *, days: float, speed: float, workers: int, out
             view = Presentation.load(conn, demo.language)
             write_report(doc, "xlsx", report_file, view=view)
             console.print(render_scorecard(doc, view))
+            print_evaluation(console, doc, demo)
             console.print(cell(t.gettext("Indicator report (XLSX, with definitions and provenance) written"
                                          " to {file} — data SHA-256 {sha256}").format(
                 file=report_file, sha256=doc.provenance.data_sha256)))

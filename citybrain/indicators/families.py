@@ -144,6 +144,69 @@ class RegisteredCount(Params):
         return []
 
 
+def _only(breakdowns: tuple[Dimension, ...], allowed: tuple[Dimension, ...], what: str) -> list[str]:
+    other = [d for d in breakdowns if d not in allowed]
+    return [f"breakdowns: {what} has no {other} breakdown (it has {list(allowed)})"] if other else []
+
+
+class RatingCount(Params):
+    """好差评 ratings rated in W (rating_facts), by level, channel, department and day."""
+
+    def problems(self, breakdowns: tuple[Dimension, ...]) -> list[str]:
+        return _only(breakdowns, ("level", "channel", "department", "day"), "a rating count")
+
+
+class RatingGoodRate(Params):
+    """Good ratings (levels 3–5) / ratings rated in W."""
+
+    def problems(self, breakdowns: tuple[Dimension, ...]) -> list[str]:
+        return _only(breakdowns, ("department", "channel", "day"), "a good-rating rate")
+
+
+class RatingDeadline(Params):
+    """Bad ratings judged in W against a deadline: their rectification or return visit."""
+
+    stage: Literal["rectification", "return_visit"]
+
+    def problems(self, breakdowns: tuple[Dimension, ...]) -> list[str]:
+        return _only(breakdowns, ("department", "day"), "a bad-rating deadline rate")
+
+
+class Hotline(Params):
+    """12345 work orders (work_orders, work_order_limits): response or completion limits
+    met / judged, satisfied return visits / visits, or reopened / completed orders."""
+
+    measure: Literal["response", "completion", "satisfaction", "reopen"]
+
+    def problems(self, breakdowns: tuple[Dimension, ...]) -> list[str]:
+        return _only(breakdowns, ("department", "category", "day"), "a 12345 work-order rate")
+
+
+class ActiveUsers(Params):
+    """Distinct portal users per local day or month, averaged over the periods of W."""
+
+    period: Literal["day", "month"]
+
+    def problems(self, breakdowns: tuple[Dimension, ...]) -> list[str]:
+        allowed: Dimension = "day" if self.period == "day" else "month"
+        other = [d for d in breakdowns if d != allowed]
+        return [f"breakdowns: a per-{self.period} count has only the {allowed!r} breakdown"] if other else []
+
+
+class ServiceItems(Params):
+    """The catalogue's items in W the portal covers: a count, a share or the kinds."""
+
+    measure: Literal["covered", "share", "kinds"]
+
+    def problems(self, breakdowns: tuple[Dimension, ...]) -> list[str]:
+        other = [d for d in breakdowns if d not in ("department", "kind", "day")]
+        if other:
+            return [f"breakdowns: the service catalogue has no {other} breakdown"]
+        if self.measure == "kinds" and "kind" in breakdowns:
+            return ["breakdowns: the kinds have no 'kind' breakdown"]
+        return []
+
+
 # Family name (the catalogue's `template`) → the parameters it takes. The template is
 # templates/<name>.sql.j2.
 FAMILIES: dict[str, type[Params]] = {
@@ -160,4 +223,12 @@ FAMILIES: dict[str, type[Params]] = {
     "incident_mean": IncidentMean,
     "security_events": SecurityEvents,
     "registered_count": RegisteredCount,
+    "active_users": ActiveUsers,
+    "user_coverage": Params,
+    "service_items": ServiceItems,
+    "online_transactions": Params,
+    "rating_count": RatingCount,
+    "rating_good_rate": RatingGoodRate,
+    "rating_deadline": RatingDeadline,
+    "hotline": Hotline,
 }

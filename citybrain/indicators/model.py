@@ -19,11 +19,15 @@ Direction = Literal["higher", "lower"]
 # "department_day", "district_day": one figure per department (district) and local day, for
 # trends per department (district); member "<id>|YYYY-MM-DD" (the day is always the last 10
 # characters, so ids containing "|" split unambiguously).
+# "channel": the service channel (app, mini_program, web, hall, kiosk, hotline), for portal
+# indicators.
+# "month": a local month of the report's zone, member "YYYY-MM" (portal.mau). "basis": the
+# population a coverage divides by, member "resident" (常住) or "household" (户籍).
 Dimension = Literal["key", "department", "district", "kind", "asset", "day", "level", "category", "hours",
-                    "department_day", "district_day"]
+                    "department_day", "district_day", "channel", "month", "basis"]
 DIMENSIONS: tuple[Dimension, ...] = (
     "key", "department", "district", "kind", "asset", "day", "level", "category", "hours",
-    "department_day", "district_day",
+    "department_day", "district_day", "channel", "month", "basis",
 )
 
 

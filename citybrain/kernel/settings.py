@@ -5,6 +5,7 @@ Components receive a Settings instance; none of them import os.environ.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Literal
@@ -109,6 +110,12 @@ class Settings(BaseSettings):
     api_temp_file_limit_mb: int = Field(default=1024, ge=1)
     api_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     api_max_body_bytes: int = Field(default=65_536, ge=1024)
+    # Assessed indicators (citybrain/assessments): the evidence files of one assessment
+    # version may hold at most assessment_evidence_max_bytes together (stored in the
+    # database). The routes that take them (POST /api/v1/assessments, base64 in JSON, and
+    # the console's form) accept a body of 4/3 of that (base64) plus api_max_body_bytes;
+    # every other route keeps api_max_body_bytes.
+    assessment_evidence_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
 
     # Acknowledge links (alerts/incidents/ack_link.py): the HMAC key of the signed, expiring,
     # per-recipient links in notifications, which acknowledge with a click (a confirmation
@@ -194,6 +201,21 @@ class Settings(BaseSettings):
     # calendar, per city and per department, and whole years the installed calendar does
     # not have yet (YAML; see citybrain/kernel/workdays.py). Unset: the official calendar.
     work_calendar_file: Path | None = None
+    # 12345 work orders: the categories and their time limits (YAML; see
+    # schemas/workorder_categories.py), replacing the packaged file as a whole. An open
+    # incident with at least hotline_incident_calls linked work orders gets one timeline
+    # entry saying so (citizens are calling about it); it notifies nobody.
+    workorder_categories_file: Path | None = None
+    hotline_incident_calls: int = Field(default=3, ge=1, le=1000)
+    # 好差评 (streams/ratings.py): a bad rating is rectified within
+    # rating_rectification_days working days of the rating (5, as Dezhou sets it; Sichuan
+    # allows 15 — a department's own limit in rating_rectification_days_by_department, a
+    # JSON object {"dept-id": 15}), and the person is visited again (reached) within
+    # rating_return_visit_days working days of the rectification. Working days: the work
+    # calendar above, the department's days included, in the city's zone (timezone).
+    rating_rectification_days: int = Field(default=5, ge=1, le=366)
+    rating_rectification_days_by_department: dict[str, int] = Field(default_factory=dict)
+    rating_return_visit_days: int = Field(default=3, ge=1, le=366)
     # Indicators (off-hours acknowledgement rate): working hours, Monday–Friday in the
     # report's time zone; an incident opened outside them is off-hours. Env: "08:30".
     work_hours_start: time = time(8, 30)
@@ -270,6 +292,18 @@ class Settings(BaseSettings):
         start = info.data.get("work_hours_start")
         if isinstance(start, time) and value <= start:
             raise ValueError(_("work_hours_end must be after work_hours_start"))
+        return value
+
+    @field_validator("rating_rectification_days_by_department")
+    @classmethod
+    def _rating_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        # 好差评: a department's own rectification limit, in working days like the default.
+        wrong = sorted(dept for dept, days in value.items()
+                       if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}", dept)
+                       or not 1 <= days <= 366)
+        if wrong:
+            raise ValueError(_("rectification limits must be 1–366 working days per department id: "
+                               "check {departments}").format(departments=", ".join(wrong)))
         return value
 
     def topic(self, family: str) -> str:

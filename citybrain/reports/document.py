@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from citybrain.assessments.store import Version
 from citybrain.indicators.model import KEYS, AsOf, IndicatorResult, ReportWindow
 from citybrain.kernel.errors import CitybrainError
 from citybrain.reports.rows import ROW_FORMAT, data_rows, data_sha256, rounded
@@ -86,6 +87,11 @@ class ReportDocument:
     rows: tuple[tuple[str, ...], ...]        # canonical data rows (citybrain.reports.rows)
     scorecard: Scorecard
     provenance: Provenance
+    # The assessed figures the report counts (citybrain.reports.evaluation): per series, the
+    # latest version approved at or before generated_at, whose period overlaps the window's
+    # local days. Kept apart from ``results`` and never scored with them; not in data_sha256
+    # (the provenance lists each with its evidence's SHA-256 instead).
+    assessed: tuple[Version, ...] = ()
 
 
 def software_version() -> str:
@@ -137,7 +143,8 @@ def assemble_report(results: Sequence[IndicatorResult], window: ReportWindow, *,
                     weights: Mapping[str, float] | None = None, weights_source: str = "catalogue",
                     version: str | None = None,
                     retroactive_maintenance: Sequence[int] = (),
-                    late_evidence: Mapping[str, int] | None = None) -> ReportDocument:
+                    late_evidence: Mapping[str, int] | None = None,
+                    assessed: Sequence[Version] = ()) -> ReportDocument:
     """The document for results already computed over ``window`` and ``department``."""
     if generated_at.tzinfo is None:
         raise ValueError("generated_at must be time-zone aware")
@@ -175,8 +182,11 @@ def assemble_report(results: Sequence[IndicatorResult], window: ReportWindow, *,
         retroactive_maintenance=tuple(sorted(retroactive_maintenance)),
         late_evidence=tuple(sorted((late_evidence or {}).items())),
     )
+    if any(v.status != "approved" for v in assessed):
+        raise ValueError("a report counts approved assessments only")
     return ReportDocument(window, department, ordered, rows,
-                          score_keys(ordered, weights=weights, weights_source=weights_source), provenance)
+                          score_keys(ordered, weights=weights, weights_source=weights_source), provenance,
+                          tuple(assessed))
 
 
 def build_report(conn: psycopg.Connection[Any], window: ReportWindow, *, department: str | None,
@@ -193,6 +203,7 @@ def build_report(conn: psycopg.Connection[Any], window: ReportWindow, *, departm
     indicator's result as it is computed (from the thread that computed it), e.g. to show
     progress."""
     from alerts.maintenance.windows import retroactive_in
+    from citybrain.assessments.store import figures
     from citybrain.indicators.engine import compute_all
     from streams.derivation import late_evidence_in
 
@@ -205,9 +216,15 @@ def build_report(conn: psycopg.Connection[Any], window: ReportWindow, *, departm
 
     results = compute_all(conn, window, department=department, workers=workers, work_hours=work_hours,
                           then=then, now=generated_at)
+    # The local days the window touches: an assessed period counts when it overlaps them.
+    # Its approval counts up to generated_at (scores are approved after their period ends).
+    first_day = window.start.astimezone(window.tz).date()
+    last_day = (window.end - timedelta(microseconds=1)).astimezone(window.tz).date()
     return assemble_report(results, window, department=department, generated_by=generated_by,
                            generated_at=generated_at, weights=weights, weights_source=weights_source,
                            retroactive_maintenance=retroactive_in(conn, window.start,
                                                                   min(window.end, generated_at)),
                            late_evidence=late_evidence_in(conn, window.start,
-                                                          min(window.end, generated_at)))
+                                                          min(window.end, generated_at)),
+                           assessed=figures(conn, first_day=first_day, last_day=last_day,
+                                            department=department, as_of=generated_at))

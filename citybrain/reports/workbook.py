@@ -5,6 +5,9 @@
    (准备期 … 成熟期), and one row per indicator with its name, its value rounded for its
    unit, its target, met or missed in colour and its unknown share;
 2. the detail: the scorecard and every indicator's exact value, target and met;
+2a. the evaluation table (Table 8): every row with its measured and assessed figures,
+   each marked as such, and the assessed ones' period, version, assessor, reviewer and
+   evidence;
 3. one sheet per indicator (named by its id) with its breakdowns, departments and
    districts by their registered names beside their ids;
 4. the definitions (the formula in the report's language) and 5. the provenance.
@@ -31,9 +34,20 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.xml.constants import ARC_CORE
 from openpyxl.xml.functions import tostring
 
+from citybrain.indicators.evaluation import load_table
 from citybrain.indicators.model import Figure, IndicatorResult
 from citybrain.kernel.i18n import DEFAULT_LANGUAGE, N_, Translator
 from citybrain.reports.document import ReportDocument
+from citybrain.reports.evaluation import (
+    evaluation_rows,
+    item_name,
+    kind_label,
+    provenance_texts,
+    row_name,
+    scope_text,
+    telemetry_text,
+)
+from citybrain.reports.evaluation import score_text as assessed_score
 from citybrain.reports.presentation import (
     Presentation,
     band_label,
@@ -52,6 +66,15 @@ from citybrain.reports.text import provenance_label, provenance_lines, score_tex
 
 # Sheet names (translated; ≤ 31 characters in every language).
 SUMMARY, DETAIL, DEFINITIONS, PROVENANCE = N_("Summary"), N_("Detail"), N_("Definitions"), N_("Provenance")
+EVALUATION = N_("Evaluation table")
+# The evaluation table's sheet: one line per figure, each marked measured or assessed.
+EVALUATION_HEADER = (N_("Front"), N_("Row"), N_("Example indicators"), N_("Kind"), N_("Figure"), N_("Value"),
+                     N_("Period and scope"), N_("Version"), N_("Assessed by"), N_("Approved by"),
+                     N_("Evidence (SHA-256)"), N_("Id"))
+EVALUATION_NOTE = N_("Measured figures come from telemetry and the registers (the indicator sheets); "
+                     "assessed figures are scores an evaluator entered against the item's rubric and a "
+                     "second person approved, the latest approved version counting. The two are never "
+                     "added up.")
 # The summary's tables.
 KEYS_HEADER = (N_("Key"), N_("Score"), N_("Stage"), N_("Indicators scored"), N_("Without data"),
                N_("Without target"))
@@ -73,7 +96,8 @@ DIMENSIONS: Mapping[str, str] = {
     "total": N_("total"), "key": N_("key"), "department": N_("department"), "district": N_("district"),
     "kind": N_("kind"), "asset": N_("asset"), "day": N_("day"), "level": N_("level"),
     "category": N_("category"), "hours": N_("hours"), "department_day": N_("department_day"),
-    "district_day": N_("district_day"),
+    "district_day": N_("district_day"), "channel": N_("channel"), "month": N_("month"),
+    "basis": N_("basis"),
 }
 DIRECTIONS: Mapping[str, str] = {"higher": N_("higher is better"), "lower": N_("lower is better")}
 TITLE = N_("Citybrain operation indicator report")
@@ -118,7 +142,8 @@ NOTE_HEIGHT = 24  # points: a note of two lines in the 9-point note font
 
 
 def sheet_names(ids: Iterable[str],
-                reserved: Iterable[str] = (SUMMARY, DETAIL, DEFINITIONS, PROVENANCE)) -> dict[str, str]:
+                reserved: Iterable[str] = (SUMMARY, DETAIL, EVALUATION, DEFINITIONS, PROVENANCE)
+                ) -> dict[str, str]:
     """A sheet name per indicator id: Excel's forbidden characters replaced, at most 31
     characters, unique without regard to case (as Excel compares them)."""
     taken = {r.lower() for r in reserved} | {"history"}  # Excel reserves "History"
@@ -340,8 +365,56 @@ def _provenance(ws: Worksheet, doc: ReportDocument, view: Presentation) -> None:
         name = f"score.{ks.key}"
         ws.append([provenance_label(name, lang), name, score_text(ks, lang)])
     ws.append([t.gettext("What data_sha256 covers"), "data_sha256_covers", t.gettext(SHA_COVERS)])
+    for name, value in provenance_texts(doc, lang):
+        ws.append([t.gettext("Assessed figure"), name, value])
     for col, width in zip("ABC", (24, 24, 90), strict=True):
         ws.column_dimensions[col].width = width
+
+
+def _evaluation(ws: Worksheet, doc: ReportDocument, view: Presentation) -> None:
+    """Table 8: every row, its measured figures and its assessed ones, one line each."""
+    t, lang = view.t, view.language
+    departments = dict(view.departments)
+    ws.cell(1, 1, t.gettext(EVALUATION)).font = SECTION_FONT
+    note = ws.cell(2, 1, t.gettext(EVALUATION_NOTE))
+    note.font, note.alignment = NOTE_FONT, Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(EVALUATION_HEADER))
+    ws.row_dimensions[2].height = NOTE_HEIGHT
+    _table_header(ws, 3, EVALUATION_HEADER, t)
+    row = 3
+    table = load_table()
+    for er in evaluation_rows(doc):
+        front = table.front(er.row.front)
+        head = [front.name_zh if lang == "zh-CN" else front.name_en, row_name(er.row, lang),
+                er.row.examples_zh if lang == "zh-CN" else er.row.examples_en]
+        lines: list[tuple[list[Any], bool]] = []
+        for tel in er.telemetry:
+            name = tel.indicator_id if tel.result is None else indicator_name(tel.result.indicator, lang)
+            lines.append(([kind_label("measured", lang), name, telemetry_text(tel, lang), "", "", "", "", "",
+                           tel.indicator_id], False))
+        for a in er.assessed:
+            if not a.figures:
+                lines.append(([kind_label("assessed", lang), item_name(a.item, lang),
+                               t.gettext("no approved assessment"), "", "", "", "", "", a.item.id], True))
+            for v in a.figures:
+                assert v.review is not None
+                lines.append(([kind_label("assessed", lang), item_name(a.item, lang),
+                               f"{assessed_score(v)} ({v.level})",
+                               f"{v.period_from.isoformat()} – {v.period_to.isoformat()}, "
+                               f"{scope_text(v, lang, departments)}", v.version, v.assessor_name,
+                               v.review.reviewer_name,
+                               "\n".join(f"{e.file_name} {e.sha256}" for e in v.evidence), a.item.id], True))
+        for n, (cells, assessed) in enumerate(lines):
+            row += 1
+            for col, content in enumerate([*(head if n == 0 else ["", "", ""]), *cells], 1):
+                cell = ws.cell(row, col, content)
+                cell.border, cell.alignment = GRID, WRAP
+            kind = ws.cell(row, 4)
+            kind.font = Font(name=FACE, bold=True, color="8A5300" if assessed else "1D4E89")
+            ws.cell(row, len(EVALUATION_HEADER)).font = ID_FONT
+    for letter, width in zip("ABCDEFGHIJKL", (12, 16, 30, 8, 28, 16, 26, 8, 12, 12, 40, 30), strict=True):
+        ws.column_dimensions[letter].width = width
+    _print_setup(ws)
 
 
 def _fixed_timestamps(data: bytes, stamp: tuple[int, int, int, int, int, int], core: bytes) -> bytes:
@@ -377,10 +450,11 @@ def render_xlsx(doc: ReportDocument, view: Presentation | None = None) -> bytes:
     summary = wb.active
     assert summary is not None  # a new workbook has one sheet
     summary.title = t.gettext(SUMMARY)
-    fixed = [t.gettext(n) for n in (SUMMARY, DETAIL, DEFINITIONS, PROVENANCE)]
+    fixed = [t.gettext(n) for n in (SUMMARY, DETAIL, DEFINITIONS, PROVENANCE, EVALUATION)]
     names = sheet_names((r.indicator.id for r in doc.results), reserved=fixed)
     _summary(summary, doc, shown)
     _detail(wb.create_sheet(fixed[1]), doc, shown, names)
+    _evaluation(wb.create_sheet(fixed[4]), doc, shown)
     for i, r in enumerate(doc.results):
         _indicator_sheet(wb.create_sheet(names[r.indicator.id]), doc, i, shown)
     _definitions(wb.create_sheet(fixed[2]), doc, shown)

@@ -8,7 +8,9 @@ UTF-8, indented by 2 spaces, ending with a newline.
 
 CSV layout: ``# name: value`` lines with the provenance, the scorecard and the names
 (indicators in the report's language, departments and districts as the registry names
-them), then the data table whose bytes ``data_sha256`` hashes (so ``grep -v '^#'
+them), the evaluation table (``evaluation.<row>``: each figure marked measured or assessed)
+and the assessed figures with their evidence (``assessed.<item>.<scope>.<period>``), then
+the data table whose bytes ``data_sha256`` hashes (so ``grep -v '^#'
 report.csv | sha256sum`` checks it). The table keeps its ids in every language: names in
 it would make the hash depend on the reader.
 """
@@ -27,6 +29,7 @@ from rich.table import Table
 from citybrain.indicators.model import Figure, IndicatorResult
 from citybrain.kernel.i18n import DEFAULT_LANGUAGE, N_, Catalogue
 from citybrain.reports.document import REPORT_FORMAT, ReportDocument, ReportError
+from citybrain.reports.evaluation import assessed_dict, evaluation_dicts, evaluation_lines, provenance_texts
 from citybrain.reports.presentation import Presentation, band_label, indicator_name, key_label, window_text
 from citybrain.reports.rows import rounded, sorted_breakdowns, table_bytes
 from citybrain.reports.scorecard import KeyScore
@@ -121,9 +124,12 @@ def as_dict(doc: ReportDocument) -> dict[str, Any]:
             "row_format": p.row_format,
             "data_rows": p.data_rows,
             "data_sha256": p.data_sha256,
+            # Assessed figures are not in the data rows: each is listed with its evidence.
+            "assessed": [assessed_dict(v) for v in doc.assessed],
         },
         "scorecard": [_key_score(ks) for ks in doc.scorecard.keys],
         "indicators": [indicator_dict(r, weights) for r in doc.results],
+        "evaluation": evaluation_dicts(doc),
     }
 
 
@@ -158,6 +164,9 @@ def render_csv(doc: ReportDocument, view: Presentation | None = None) -> bytes:
     head = [f"# {name}: {value}" for name, value in provenance_lines(doc, shown)]
     head += [f"# score.{ks.key}: {score_text(ks, shown.language)}" for ks in doc.scorecard.keys]
     head += [f"# {name}: {value}" for name, value in name_lines(doc, shown)]
+    head += [f"# {name}: {value}" for name, value in evaluation_lines(doc, shown.language,
+                                                                      dict(shown.departments))]
+    head += [f"# {name}: {value}" for name, value in provenance_texts(doc, shown.language)]
     head.append("# the data table below is what data_sha256 hashes")
     text = "\n".join(line.replace("\n", " ") for line in head) + "\n"
     return text.encode("utf-8") + table_bytes(doc.rows)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from schemas.registry import Asset, Contact, Department, District, Registry
 
-from . import roster
+from . import portal, roster
 from .clock import epoch_of, moment
 
 # The two assets whose lifetime starts or ends inside the window. build_city does not
@@ -38,6 +38,8 @@ class CityConfig:
     services: int = 30  # portals + business systems (about half each)
     links: int = 20
     datasets: int = 40
+    service_items: int = 600  # the service catalogue (政务服务事项), across departments
+    portal_users: int = 400_000  # the portal's registered accounts at the window's start
     iot_interval_s: int = 60
     camera_interval_s: int = 60
     probe_interval_s: int = 60
@@ -48,7 +50,7 @@ class CityConfig:
         if self.departments < 1 or self.districts < 1:
             raise ValueError("a city needs at least one department and one district")
         counts = (self.iot_devices, self.cameras, self.cloud_hosts, self.services,
-                  self.links, self.datasets)
+                  self.links, self.datasets, self.service_items, self.portal_users)
         if min(counts) < 0:
             raise ValueError("asset counts cannot be negative")
         for name in ("iot_interval_s", "camera_interval_s", "probe_interval_s",
@@ -306,5 +308,13 @@ def build_city(cfg: CityConfig, start: datetime) -> Registry:
     departments = builder.departments()
     districts = builder.districts()
     assets = builder.infrastructure() + builder.cloud_and_network()
-    return Registry(departments=tuple(departments), districts=tuple(districts),
-                    assets=tuple(assets))
+    # The portal's catalogue, population and accounts draw from their own random streams.
+    begin = builder.start
+    return Registry(
+        departments=tuple(departments), districts=tuple(districts), assets=tuple(assets),
+        service_items=tuple(portal.service_items(builder.department_ids, cfg.service_items,
+                                                 begin, cfg.seed)),
+        population=tuple(portal.population([d.district_id for d in districts], begin,
+                                           cfg.seed)),
+        portal_accounts=tuple(portal.portal_accounts(cfg.portal_users, begin)),
+    )

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from schemas.registry import Registry
 
+from . import hotline, ratings
 from .city import CityConfig
 from .clock import Stamps, epoch_of
 from .cloud import CloudMeter
@@ -23,6 +24,7 @@ from .message import Outbox, SimMessage
 from .probes import Prober
 from .scenario import Scenario, TickGrid, tick_grid
 from .timeline import lay_out
+from .usage import PortalUsage
 
 __all__ = ["SimMessage", "generate", "silences"]
 
@@ -76,7 +78,10 @@ def generate(registry: Registry, scenario: Scenario, cfg: CityConfig, start: dat
     prober = Prober(registry, cfg, win, scenario, quiet, random.Random(f"{cfg.seed}:probe"),
                     stamps)
     meter = CloudMeter(registry, cfg, win, scenario, random.Random(f"{cfg.seed}:cloud"), stamps)
+    usage = PortalUsage(registry, cfg, win, random.Random(f"{cfg.seed}:usage"), stamps)  # portal usage
     sparse = lay_out(registry, scenario, win, cfg.seed)
+    ratings.add_to(sparse, registry, win, cfg.seed)  # 好差评 ratings (citybrain/simulator/ratings.py)
+    hotline.add_to(sparse, registry, scenario, win, cfg.seed)  # 12345 work orders (simulator/hotline.py)
     # A producer retry: the first message from the asset at or after the planned time is
     # sent again, byte for byte.
     retries = {f.asset_ids[0].encode(): epoch_of(f.start)
@@ -87,6 +92,7 @@ def generate(registry: Registry, scenario: Scenario, cfg: CityConfig, start: dat
             out.put(t, family, key, value, malformed)
         prober.emit(tick, out)
         meter.emit(tick, out)
+        usage.emit(tick, out)
         iot.emit(tick, out)
         cameras.emit(tick, out)
         for message in out.drain():

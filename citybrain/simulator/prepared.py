@@ -23,7 +23,7 @@ from citybrain.simulator.output import write_jsonl
 from schemas.registry import Registry
 
 SCALED = ("departments", "districts", "iot_devices", "cameras", "cloud_hosts", "services",
-          "links", "datasets")
+          "links", "datasets", "service_items", "portal_users")
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from citybrain.kernel.settings import Settings
+from citybrain.kernel.settings import FAMILIES, Settings
 from citybrain.simulator import CityConfig
 from citybrain.simulator import prepared as simulation
 from schemas.assets import import_registry
+from streams import facts
 from streams.derivation import derive
 from streams.ingest import Ingestor, RawMessage
 from streams.sink import DeadLetter, EventSink
@@ -52,10 +53,11 @@ async def _ingest(settings: Settings, database_url: str, city: simulation.City) 
 
     ingestors = {
         family: Ingestor(family, settings,
-                         EventSink(database_url, settings.database_schema, family),
+                         EventSink(database_url, settings.database_schema, family,
+                                   facts=facts.deriver(family, settings)),
                          dead_letter=no_dead_letter_topic,
                          clock=lambda: END + timedelta(minutes=1))
-        for family in ("iot", "video", "cloud", "security", "probe", "data")
+        for family in FAMILIES
     }
     offsets: dict[str, int] = defaultdict(int)
     pending: dict[str, list[RawMessage]] = defaultdict(list)

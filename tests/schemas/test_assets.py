@@ -211,3 +211,114 @@ def test_import_into_unmigrated_schema_is_a_store_error(database_url: str) -> No
         pytest.raises(StoreError, match="migrated"),
     ):
         import_registry(conn, registry)
+
+
+def test_catalogue_population_and_accounts_import(db: psycopg.Connection[Any]) -> None:
+    report = import_registry(db, load_registry(FIXTURES / "catalogue.yaml"))
+
+    assert (report.service_items, report.population, report.portal_accounts) == (3, 4, 2)
+    items = db.execute(
+        "SELECT service_id, kind, department_id, online_capable, portal_since, retired_at"
+        " FROM service_items ORDER BY service_id").fetchall()
+    assert items == [
+        ("svc-0001", "licensing", "market", True, datetime(2024, 4, 30, 16, tzinfo=UTC), None),
+        ("svc-0002", "licensing", "market", False, None, None),
+        ("svc-0003", "confirmation", "market", True, datetime(2024, 5, 31, 16, tzinfo=UTC),
+         datetime(2024, 12, 31, 16, tzinfo=UTC)),
+    ]
+    people = db.execute(
+        "SELECT district_id, basis, as_of, people, source FROM population"
+        " ORDER BY district_id, basis, as_of").fetchall()
+    assert [(d, b, a.isoformat(), n) for d, b, a, n, _s in people] == [
+        ("binjiang", "resident", "2023-12-31", 480000),
+        ("binjiang", "resident", "2024-12-31", 500000),
+        ("xihu", "household", "2024-12-31", 900000),
+        ("xihu", "resident", "2024-12-31", 1200000),
+    ]
+    assert people[3][4] == "市统计局《2024年统计公报》"
+    accounts = db.execute(
+        "SELECT as_of, registered_users, verified_users FROM portal_accounts ORDER BY as_of"
+    ).fetchall()
+    assert [(a.isoformat(), r, v) for a, r, v in accounts] == [
+        ("2024-12-31", 400000, None), ("2025-01-31", 410000, 380000)]
+
+
+def test_catalogue_reimport_replaces_figures_of_the_same_date(db: psycopg.Connection[Any]) -> None:
+    registry = load_registry(FIXTURES / "catalogue.yaml")
+    import_registry(db, registry)
+    corrected = registry.model_copy(update={
+        "population": tuple(p.model_copy(update={"people": 1210000})
+                            if (p.district_id, p.basis) == ("xihu", "resident") else p
+                            for p in registry.population),
+        "service_items": tuple(s.model_copy(update={"online_capable": True})
+                               if s.service_id == "svc-0002" else s
+                               for s in registry.service_items),
+    })
+
+    import_registry(db, corrected)
+
+    assert (_count(db, "service_items"), _count(db, "population"),
+            _count(db, "portal_accounts")) == (3, 4, 2)
+    assert db.execute("SELECT people FROM population WHERE district_id = 'xihu'"
+                      " AND basis = 'resident'").fetchone() == (1210000,)
+    assert db.execute("SELECT online_capable FROM service_items"
+                      " WHERE service_id = 'svc-0002'").fetchone() == (True,)
+
+
+def test_invalid_catalogue_reports_every_error_with_entry_and_field() -> None:
+    path = FIXTURES / "invalid_catalogue.yaml"
+    with use_language("en"), pytest.raises(RegistryError) as caught:
+        load_registry(path)
+
+    lines = str(caught.value).splitlines()
+    first_pop = "population[0] (district_id/basis/as_of xihu/resident/2024-12-31)"
+    bad_pop = f"{path} population[2] (district_id/basis/as_of gongshu/census/2024-12-31)"
+    assert lines[0] == f"{path}: 8 error(s) in the registry"
+    assert lines[1:] == [
+        f"{path} service_items[0] (service_id svc-0001): department_id: unknown department"
+        " 'parks' in this file",
+        f"{path} service_items[1] (service_id svc-0001): online_capable: Field required",
+        f"{path} service_items[1] (service_id svc-0001): service_id: duplicate of"
+        " service_items[0] (service_id svc-0001)",
+        f"{path} population[1] (district_id/basis/as_of xihu/resident/2024-12-31):"
+        f" district_id/basis/as_of: duplicate of {first_pop}",
+        f"{bad_pop}: basis: Input should be 'resident' or 'household'",
+        f"{bad_pop}: people: Input should be greater than 0",
+        f"{bad_pop}: district_id: unknown district 'gongshu' in this file",
+        f"{path} portal_accounts[0] (as_of 2025-01-31): registered_users: Input should be"
+        " greater than or equal to 0",
+    ]
+
+
+def test_catalogue_references_are_checked_against_the_database(
+        db: psycopg.Connection[Any]) -> None:
+    stored = load_registry(FIXTURES / "catalogue.yaml")
+    import_registry(db, Registry(departments=stored.departments, districts=stored.districts))
+    # A file of catalogue items alone refers to departments already stored.
+    only_items = Registry(service_items=stored.service_items)
+    assert import_registry(db, only_items).service_items == 3
+    dangling = Registry(
+        service_items=(stored.service_items[0].model_copy(
+            update={"service_id": "svc-9", "department_id": "ghost"}),),
+        population=(stored.population[0].model_copy(update={"district_id": "nowhere"}),),
+        portal_accounts=stored.portal_accounts,
+    )
+    with use_language("en"), pytest.raises(RegistryError) as caught:
+        import_registry(db, dangling)
+
+    message = str(caught.value)
+    assert "service item svc-9: department_id: 'ghost' is neither in the registry nor in" \
+        " the database" in message
+    assert "population nowhere resident 2024-12-31: district_id: 'nowhere' is neither" in message
+    # All or nothing: the valid account figures did not land either.
+    assert (_count(db, "service_items"), _count(db, "population"),
+            _count(db, "portal_accounts")) == (3, 0, 0)
+
+
+def test_catalogue_yaml_round_trip(tmp_path: Path) -> None:
+    registry = load_registry(FIXTURES / "catalogue.yaml")
+    path = tmp_path / "city.yaml"
+    write_registry(registry, path)
+
+    assert load_registry(path) == registry
+    assert "as_of: 2024-12-31" in path.read_text(encoding="utf-8")

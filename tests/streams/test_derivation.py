@@ -28,13 +28,14 @@ import pytest
 
 from citybrain.indicators.model import ReportWindow
 from citybrain.kernel import store
-from citybrain.kernel.settings import Settings
+from citybrain.kernel.settings import FAMILIES, Settings
 from citybrain.reports.document import build_report
 from citybrain.reports.writers import render_json
 from citybrain.simulator import CityConfig
 from citybrain.simulator import prepared as simulation
 from citybrain.simulator.message import SimMessage
 from schemas.assets import import_registry
+from streams import facts
 from streams.derivation import LivenessDeriver, TickResult, derive
 from streams.ingest import LIVENESS_FEEDS, Ingestor, RawMessage
 from streams.sink import DeadLetter, EventSink
@@ -117,10 +118,11 @@ async def _store(settings: Settings, url: str, delivery: Delivery,
     async def no_dlq(_: list[DeadLetter]) -> None:
         return None
 
-    ingestors = {f: Ingestor(f, settings, EventSink(url, settings.database_schema, f),
+    ingestors = {f: Ingestor(f, settings, EventSink(url, settings.database_schema, f,
+                                                     facts=facts.deriver(f, settings)),
                              dead_letter=no_dlq,  # type: ignore[arg-type]
                              clock=lambda: START + timedelta(hours=HOURS, minutes=5))
-                 for f in ("iot", "video", "cloud", "security", "probe", "data")}
+                 for f in FAMILIES}
     offsets: dict[tuple[str, int], int] = {}
     for n, batch in enumerate(delivery.batches):
         per_family: dict[str, list[RawMessage]] = {}

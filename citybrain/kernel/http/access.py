@@ -118,6 +118,38 @@ CONSOLE_ADMIN: tuple[Rule, ...] = (
     Rule("POST", f"{CONSOLE}/admin/contacts/{{department_id}}", _ADMIN, "the path", audited=True),
 )
 
+# Assessed indicators (citybrain/assessments): what no sensor measures, scored by a person.
+# Evaluators enter scores and review one another's; an admin may be the second person who
+# reviews, but never enters one (the operating company's administrators must not author
+# figures it is paid by); operators read what they are assessed on; on-call staff have no
+# part in it. A department-limited token reaches its department's series (and reads the
+# city's); a city-wide series needs an unlimited token to enter or review.
+_ASSESSMENT_READERS = {Role.operator: Reach.scoped, Role.evaluator: Reach.scoped, Role.admin: Reach.scoped}
+_ASSESSORS = {Role.evaluator: Reach.scoped}
+_ASSESSMENT_REVIEWERS = {Role.evaluator: Reach.scoped, Role.admin: Reach.scoped}
+ASSESSMENTS: tuple[Rule, ...] = (
+    Rule("GET", f"{PREFIX}/assessments", _ASSESSMENT_READERS, "`department=`",
+         note="a limited token: its department's and the city's"),
+    Rule("POST", f"{PREFIX}/assessments", _ASSESSORS, "the body's `department`", audited=True,
+         note="a new version; null department: the city (unlimited token)"),
+    Rule("POST", f"{PREFIX}/assessments/{{version_id}}/review", _ASSESSMENT_REVIEWERS, "the assessment",
+         audited=True, note="never by the version's assessor"),
+    Rule("GET", f"{PREFIX}/assessments/{{version_id}}/evidence/{{position}}", _ASSESSMENT_READERS,
+         "the assessment", audited=True, note="after its SHA-256 is checked"),
+)
+CONSOLE_EVALUATION: tuple[Rule, ...] = (
+    Rule("GET", f"{CONSOLE}/evaluation", _ASSESSMENT_READERS, "`department=`",
+         note="the whole evaluation table: telemetry and assessed figures, labelled"),
+    Rule("GET", f"{CONSOLE}/evaluation/items/{{item_id}}", _ASSESSMENT_READERS, "`department=`",
+         note="an assessed item's rubric, versions and forms"),
+    Rule("POST", f"{CONSOLE}/evaluation/assessments", _ASSESSORS, "the form's `department`", audited=True,
+         note="as POST /api/v1/assessments"),
+    Rule("POST", f"{CONSOLE}/evaluation/assessments/{{version_id}}/review", _ASSESSMENT_REVIEWERS,
+         "the assessment", audited=True, note="as POST /api/v1/assessments/{version_id}/review"),
+    Rule("GET", f"{CONSOLE}/evaluation/assessments/{{version_id}}/evidence/{{position}}", _ASSESSMENT_READERS,
+         "the assessment", audited=True),
+)
+
 RULES: tuple[Rule, ...] = (
     Rule("GET", f"{PREFIX}/indicators", _EVERYONE, "—", note="definitions only"),
     Rule("GET", f"{PREFIX}/indicators/{{indicator_id}}", _EVERYONE, "`department=`", audited=True),
@@ -136,9 +168,11 @@ RULES: tuple[Rule, ...] = (
          note="oncall: asset or department windows only"),
     Rule("POST", f"{PREFIX}/maintenance/{{window_id}}/retroactive", _ADMIN, "the window's scope",
          audited=True),
+    *ASSESSMENTS,
     Rule("GET", "/metrics", {Role.operator: Reach.city, Role.admin: Reach.city}, "—",
          note="city-wide figures; Prometheus scrapes the metrics port instead"),
     *CONSOLE_BASE, *CONSOLE_INCIDENTS, *CONSOLE_OVERVIEW, *CONSOLE_REPORTS, *CONSOLE_ADMIN,
+    *CONSOLE_EVALUATION,
 )
 
 # Served without a token, and why. Nothing else is.

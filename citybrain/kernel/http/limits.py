@@ -13,7 +13,7 @@ The body is read once here, bounded, and handed on to the app unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -133,11 +133,18 @@ def _media_type(headers: Headers) -> str:
 
 
 class RequestGuard:
-    """The body limit and the unusable-character check (see the module docstring)."""
+    """The body limit and the unusable-character check (see the module docstring).
+    ``larger``: POST paths (exactly) that take files, with their own, larger limit."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger = dict(larger or {})
+
+    def limit(self, scope: Scope) -> int:
+        if scope.get("method") == "POST":
+            return self.larger.get(scope.get("path", ""), self.max_body_bytes)
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -149,12 +156,13 @@ class RequestGuard:
             await error_response(422, found[:MAX_PROBLEMS])(scope, receive, send)
             return
         declared = headers.get("content-length")
+        limit = self.limit(scope)
         if declared is not None:
             if not declared.strip().isdigit():
                 await error_response(400, _("Content-Length is not a number"))(scope, receive, send)
                 return
-            if int(declared) > self.max_body_bytes:
-                await self._too_large(scope, receive, send)
+            if int(declared) > limit:
+                await self._too_large(scope, receive, send, limit)
                 return
         body = bytearray()
         while True:
@@ -162,8 +170,8 @@ class RequestGuard:
             if message["type"] == "http.disconnect":
                 return   # the client left before sending its body: nobody to answer
             body += message.get("body", b"")
-            if len(body) > self.max_body_bytes:
-                await self._too_large(scope, receive, send)
+            if len(body) > limit:
+                await self._too_large(scope, receive, send, limit)
                 return
             if not message.get("more_body", False):
                 break
@@ -178,10 +186,12 @@ class RequestGuard:
                 return
         await self.app(scope, _replay(bytes(body), receive), send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await error_response(413, _("the request body is larger than {limit} bytes "
-                                    "(CITYBRAIN_API_MAX_BODY_BYTES)").format(limit=self.max_body_bytes)
-                             )(scope, receive, send)
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        message = (_("the request body is larger than {limit} bytes (CITYBRAIN_API_MAX_BODY_BYTES)")
+                   if limit == self.max_body_bytes else
+                   _("the request body is larger than {limit} bytes (its files may hold "
+                     "CITYBRAIN_ASSESSMENT_EVIDENCE_MAX_BYTES together)"))
+        await error_response(413, message.format(limit=limit))(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

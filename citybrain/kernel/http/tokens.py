@@ -22,7 +22,7 @@ _ = MESSAGES.current
 class Role(StrEnum):
     operator = "operator"    # watches and acts on every incident
     oncall = "oncall"        # acts on its departments' incidents
-    evaluator = "evaluator"  # reads indicators and reports; changes nothing
+    evaluator = "evaluator"  # reads indicators and reports; enters and reviews assessed scores
     admin = "admin"          # everything, including escalation policies and tokens
 
 

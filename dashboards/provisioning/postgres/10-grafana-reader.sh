@@ -45,8 +45,14 @@ GRANT SELECT ON
     asset_state, state_intervals, feed_watermarks,
     sla_breaches, maintenance_windows, maintenance_periods,
     rollup_zone, probe_hourly, cloud_hourly, probe_daily, cloud_daily,
-    probe_latency_daily, probe_latency_coarse, availability_days, availability_daily
+    probe_latency_daily, probe_latency_coarse, availability_days, availability_daily,
+    service_items, population, portal_accounts,
+    usage_user_days, usage_user_months, usage_daily,
+    hotline_events, work_orders, work_order_limits, rating_facts
 TO :"role";
+-- Portal usage: the pseudonymous user key (an HMAC, never a real-name id) is what DAU and
+-- MAU count; the raw rows are read for days a window cuts and for reports in another zone.
+GRANT SELECT ON usage_events TO :"role";
 -- Tables with a secret or personal column: the other columns only.
 --   departments: not first_responsible, contacts (names, phones, e-mail addresses)
 GRANT SELECT (department_id, name, name_zh, updated_at) ON departments TO :"role";

@@ -24,6 +24,7 @@ from alerts.incidents import store as incidents
 from alerts.maintenance import windows as maintenance
 from citybrain.api.app import create_app
 from citybrain.indicators.catalogue import load_catalogue
+from citybrain.indicators.evaluation import period_of
 from citybrain.kernel import audit
 from citybrain.kernel.http import access, tokens
 from citybrain.kernel.http.deps import Reach
@@ -31,6 +32,7 @@ from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from schemas.assets import import_registry
 from tests.alerts.incidents.conftest import REGISTRY, alert
+from tests.citybrain.assessments.support import SHANGHAI, water_version
 
 ROOT = Path(__file__).resolve().parents[3]
 # The console's rows are checked with sessions (tests/citybrain/console/test_access.py).
@@ -44,6 +46,7 @@ class Place:
     incident: int
     window: int
     now: datetime
+    assessment: int = 0     # a pending assessment of water (tests/citybrain/assessments/support.py)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,22 @@ def _calls(place: Place) -> dict[str, Call]:
         "POST /api/v1/maintenance/{window_id}/retroactive": Call(f"{win}/retroactive",
                                                                 {"reason": "declared late"}),
         "GET /metrics": Call("/metrics"),
+        **_assessment_calls(place),
+    }
+
+
+def _assessment_calls(place: Place) -> dict[str, Call]:
+    first, last = period_of("year", place.now.astimezone(SHANGHAI).date())
+    version = f"/api/v1/assessments/{place.assessment}"
+    return {
+        "GET /api/v1/assessments": Call("/api/v1/assessments", params={"department": "water"}),
+        "POST /api/v1/assessments": Call("/api/v1/assessments", {
+            "item": "mechanism.coordination", "department": "water", "period_from": first.isoformat(),
+            "period_to": last.isoformat(), "level": "working", "score": 76, "comment": "纪要齐全",
+            "evidence": [{"file_name": "minutes.txt", "content_type": "text/plain",
+                          "content_base64": "5Lya6K6u57qq6KaB"}]}),
+        "POST /api/v1/assessments/{version_id}/review": Call(f"{version}/review", {"decision": "approved"}),
+        "GET /api/v1/assessments/{version_id}/evidence/{position}": Call(f"{version}/evidence/1"),
     }
 
 
@@ -99,7 +118,7 @@ def place(db: psycopg.Connection[Any], database_url: str, schema: str) -> Place:
                                  starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=1),
                                  timezone="Asia/Shanghai", reason="valve")
     window = maintenance.create(db, spec, ADMIN, now=now, horizon_days=30)
-    return Place(iid, window.window_id, now)
+    return Place(iid, window.window_id, now, water_version(db, now).version_id)
 
 
 @pytest.fixture

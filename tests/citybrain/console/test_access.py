@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from alerts.incidents import store as incidents
 from alerts.maintenance import windows as maintenance
 from citybrain.api.app import create_app
+from citybrain.indicators.evaluation import period_of
 from citybrain.indicators.model import ReportWindow
 from citybrain.kernel import audit
 from citybrain.kernel.http import access, sessions, tokens
@@ -35,6 +36,7 @@ from citybrain.reports import exports
 from schemas.assets import import_registry
 from tests.alerts.incidents.conftest import REGISTRY, alert
 from tests.citybrain.api.test_access import admitted as token_admitted
+from tests.citybrain.assessments.support import SHANGHAI, water_version
 from tests.citybrain.console.support import sign_in_with
 
 SCOPES = ("roads", None, "water")
@@ -53,6 +55,7 @@ class Place:
     export: int
     token: str
     now: datetime
+    assessment: int = 0     # a pending assessment of water (tests/citybrain/assessments/support.py)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,23 @@ def _calls(place: Place) -> dict[str, Call]:
         "GET /console/admin/contacts/{department_id}": Call("/console/admin/contacts/water"),
         "POST /console/admin/contacts/{department_id}": Call("/console/admin/contacts/water", {
             "role": "first_responsible", "name": "Chen Jie", "email": "chen@water.example"}),
+        **_evaluation_calls(place),
+    }
+
+
+def _evaluation_calls(place: Place) -> dict[str, Call]:
+    version = f"/console/evaluation/assessments/{place.assessment}"
+    first, _last = period_of("year", place.now.astimezone(SHANGHAI).date())
+    return {
+        "GET /console/evaluation": Call("/console/evaluation?department=water"),
+        "GET /console/evaluation/items/{item_id}": Call(
+            "/console/evaluation/items/mechanism.coordination?department=water"),
+        "POST /console/evaluation/assessments": Call("/console/evaluation/assessments", {
+            "item": "mechanism.coordination", "department": "water", "period": first.isoformat(),
+            "level": "working", "score": "76", "comment": "纪要齐全"}),
+        "POST /console/evaluation/assessments/{version_id}/review": Call(f"{version}/review",
+                                                                         {"decision": "approved"}),
+        "GET /console/evaluation/assessments/{version_id}/evidence/{position}": Call(f"{version}/evidence/1"),
     }
 
 
@@ -122,7 +142,8 @@ def place(db: psycopg.Connection[Any], database_url: str, schema: str, tmp_path:
                            fmt="json", language="en", actor=ADMIN, at=now, settings=settings)
     export = exports.record(db, made, ADMIN, at=now)
     token, _ = tokens.create(db, Role.oncall, department="water", name="to revoke", created_by="test")
-    return Place(iid, window.window_id, export.export_id, token.token_id, now)
+    assessment = water_version(db, now).version_id
+    return Place(iid, window.window_id, export.export_id, token.token_id, now, assessment)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from tests.citybrain.indicators.city import (
 
 H = Clock(local(SHANGHAI, 2026, 3, 10))
 W = window(H(0), H(24))
-COUNTS = {"portal.service_count", "security.incidents", "security.data_leak_count"}
+COUNTS = {"portal.service_count", "security.incidents", "security.data_leak_count", "data.resource_count"}
 
 
 def test_an_empty_store_has_no_data_anywhere(db: Conn) -> None:

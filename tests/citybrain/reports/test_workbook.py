@@ -34,6 +34,7 @@ from citybrain.reports.workbook import (
     DEFINITIONS,
     DEFINITIONS_HEADER,
     DETAIL,
+    EVALUATION,
     INDICATORS_HEADER,
     KEYS_HEADER,
     MET_FILL,
@@ -110,9 +111,9 @@ def test_sheets(language: Language) -> None:
     d = doc()
     wb = workbook(d, Presentation(language))
     t = translator(language)
-    assert wb.sheetnames[:2] == [t.gettext(SUMMARY), t.gettext(DETAIL)]
+    assert wb.sheetnames[:3] == [t.gettext(SUMMARY), t.gettext(DETAIL), t.gettext(EVALUATION)]
     assert wb.sheetnames[-2:] == [t.gettext(DEFINITIONS), t.gettext(PROVENANCE)]
-    assert wb.sheetnames[2:-2] == [r.indicator.id for r in d.results]
+    assert wb.sheetnames[3:-2] == [r.indicator.id for r in d.results]
     assert all(len(n) <= 31 for n in wb.sheetnames)
     assert len({n.lower() for n in wb.sheetnames}) == len(wb.sheetnames)
     if language == "zh-CN":
