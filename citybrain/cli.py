@@ -136,6 +136,14 @@ db_app.command("rollup", help=N_(
     "For rows loaded around the pipeline (COPY, back-fills). Examples:\n\n"
     "citybrain db rollup --from 2026-03-01T00:00+08:00 --to 2026-04-01T00:00+08:00\n\n"
     "citybrain db rollup --zone Asia/Shanghai"))(streams_cli.rollup)
+db_app.command("facts", help=N_(
+    "Derive the facts of 12345 work orders and 好差评 ratings again from their stored events: after"
+    " the work-order categories, the working-day calendar file or the rectification limits changed"
+    " (a deadline stored as unknown for a year the calendar did not know gets its value). Each"
+    " family in one transaction.\n\n"
+    "Examples:\n\n"
+    "citybrain db facts\n\n"
+    "citybrain db facts --family hotline"))(streams_cli.facts)
 app.add_typer(schemas_cli.assets_app, name="assets")
 app.add_typer(schemas_cli.schemas_app, name="schemas")
 app.add_typer(streams_cli.topics_app, name="topics")

@@ -19,8 +19,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from citybrain.kernel.settings import Settings
+from schemas.events import TABLES
 
 FactDeriver = Callable[[psycopg.AsyncCursor[Any], str], Awaitable[None]]
 
@@ -29,6 +31,23 @@ MODULES: dict[str, str] = {
     "hotline": "streams.workorders",
     "rating": "streams.ratings",
 }
+
+
+async def rederive(conn: psycopg.AsyncConnection[Any], family: str, settings: Settings) -> int:
+    """Recompute every stored subject of ``family`` (after the categories, the calendar file
+    or the limits changed), in one transaction: the fact step run over all the family's
+    stored events as one batch. Returns how many events were read."""
+    derive = deriver(family, settings)
+    if derive is None:
+        raise ValueError(f"{family} has no fact step; families with one: {sorted(MODULES)}")
+    async with conn.transaction(), conn.cursor() as cur:
+        # The family's fact step takes a batch's staging table; every stored event is one.
+        await cur.execute(sql.SQL("CREATE TEMP TABLE rederive_stage ON COMMIT DROP AS SELECT * FROM {}")
+                          .format(sql.Identifier(TABLES[family])))
+        await cur.execute("SELECT count(*) FROM rederive_stage")
+        found = await cur.fetchone()
+        await derive(cur, "rederive_stage")
+    return int(found[0]) if found else 0
 
 
 def deriver(family: str, settings: Settings) -> FactDeriver | None:

@@ -18,6 +18,7 @@ evidence files are downloaded through the same checked, audited path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -36,7 +37,7 @@ from citybrain.indicators.engine import WorkHours
 from citybrain.indicators.evaluation import AssessedItem, load_table, period_of
 from citybrain.kernel.errors import CitybrainError
 from citybrain.kernel.http.access import scoped_department, within
-from citybrain.kernel.http.deps import Conn, Connection, Now, commit
+from citybrain.kernel.http.deps import Conn, Connection, Now, Principal, commit
 from citybrain.kernel.http.errors import database_limit
 from citybrain.kernel.http.limits import text_problem
 from citybrain.kernel.i18n import N_, Catalogue, Language, use_language
@@ -65,6 +66,17 @@ class Entry:
     version: store.Version
     counts: bool            # the figure a report of this window counts
     department_name: str
+
+
+def level_namer(language: str) -> Callable[[store.Version], str]:
+    """For the templates: a version's rubric level by its name (运行中), not its id."""
+    table = load_table()
+
+    def name(v: store.Version) -> str:
+        item = table.item(v.item_id)
+        return v.level if item is None else item.level_name(v.level, language)
+
+    return name
 
 
 def number(value: Decimal | float) -> str:
@@ -159,7 +171,7 @@ def evaluation_page(
             "departments": sorted(names.items(), key=lambda kv: (kv[1], kv[0])),
             "limited": who.department is not None, "rows": rows, "as_of": as_of,
             "fronts": {f.id: (f.name_zh if language == "zh-CN" else f.name_en) for f in load_table().fronts},
-            "status_labels": STATUS_LABELS, "number": number,
+            "status_labels": STATUS_LABELS, "number": number, "level_name": level_namer(language),
             "may_enter": who.role.value == "evaluator",
         }, status_code=422 if problem else 200)
 
@@ -223,6 +235,7 @@ def _item_page(request: Request, session: Any, conn: Connection, now: datetime, 
     for lv in item.levels:
         low, high = item.level_range(lv.id) or (0.0, 0.0)
         levels.append({"level": lv, "low": f"{low:g}", "high": f"{high:g}", "last": lv is item.levels[-1],
+                       "name": lv.name_zh if language == "zh-CN" else lv.name_en,
                        "meaning": lv.meaning_zh if language == "zh-CN" else lv.meaning_en})
     default = form or {}
     if base is not None and not default:
@@ -234,6 +247,7 @@ def _item_page(request: Request, session: Any, conn: Connection, now: datetime, 
         "period_name": store.MESSAGES.translator(language).gettext(store.PERIOD_NAMES[item.period]),
         "about": item.about_zh if language == "zh-CN" else item.about_en, "levels": levels,
         "entries": entries, "status_labels": STATUS_LABELS, "problem": problem, "number": number,
+        "level_name": level_namer(language),
         "departments": sorted(names.items(), key=lambda kv: (kv[1], kv[0])),
         "limited": who.department is not None, "scope": department or "",
         "periods": _period_choices(item, today), "form": default, "base": base,
@@ -329,11 +343,7 @@ def review(request: Request, version_id: str, session: Viewer, conn: Conn, now: 
            comment: Annotated[str, Form(max_length=store.MAX_COMMENT)] = "") -> Response:
     who = session.principal
     with use_language(language_of_request(request)):
-        found = _version(conn, version_id)
-        try:
-            within(who, found.department, _("this assessment"))
-        except HTTPException as exc:
-            raise _refusal(exc) from None
+        found = _version(conn, version_id, who)
         item = _item(found.item_id)
         try:
             _clean(comment, "comment")
@@ -349,11 +359,16 @@ def review(request: Request, version_id: str, session: Viewer, conn: Conn, now: 
     return redirect(f"{BASE}/items/{item.id}#version-{found.version_id}")
 
 
-def _version(conn: Connection, version_id: str) -> store.Version:
+def _version(conn: Connection, version_id: str, who: Principal) -> store.Version:
+    """The version, when it exists and lies within the viewer's department (a page otherwise)."""
     found = store.version(conn, int(version_id)) if version_id.isdigit() and len(version_id) < 18 else None
     if found is None:
         raise ConsoleError(status.HTTP_404_NOT_FOUND, _("There is no assessment version {version}.").format(
             version=repr(version_id[:20])))
+    try:
+        within(who, found.department, _("this assessment"))
+    except HTTPException as exc:
+        raise _refusal(exc) from None
     return found
 
 
@@ -362,11 +377,7 @@ def evidence(request: Request, version_id: str, position: str, session: Viewer, 
              now: Now) -> Response:
     who = session.principal
     with use_language(language_of_request(request)):
-        found = _version(conn, version_id)
-        try:
-            within(who, found.department, _("this assessment"))
-        except HTTPException as exc:
-            raise _refusal(exc) from None
+        found = _version(conn, version_id, who)
         try:
             got = store.evidence_file(conn, found.version_id, int(position)) if position.isdigit() and len(
                 position) < 4 else None

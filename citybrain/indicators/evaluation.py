@@ -55,6 +55,8 @@ class Level(_Model):
     """One level of a rubric: the scores from ``min`` up to the next level's min."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_en: str = Field(min_length=1)
+    name_zh: str = Field(min_length=1)
     min: float = Field(ge=0)
     meaning_en: str = Field(min_length=5)
     meaning_zh: str = Field(min_length=3)
@@ -75,6 +77,13 @@ class AssessedItem(_Model):
 
     def level(self, level_id: str) -> Level | None:
         return next((lv for lv in self.levels if lv.id == level_id), None)
+
+    def level_name(self, level_id: str, language: str) -> str:
+        """The level's name a person reads (its id when the rubric no longer has it)."""
+        lv = self.level(level_id)
+        if lv is None:
+            return level_id
+        return lv.name_zh if language == "zh-CN" else lv.name_en
 
     def level_range(self, level_id: str) -> tuple[float, float] | None:
         """[low, high) of a level's scores (the last level's high is max_score, included)."""

@@ -81,6 +81,12 @@ def score_text(v: Version) -> str:
     return f"{v.score.normalize():f} / {v.max_score.normalize():f}"
 
 
+def level_text(v: Version, language: Language) -> str:
+    """The rubric level's name (运行中 / Working), from the evaluation table."""
+    item = load_table().item(v.item_id)
+    return v.level if item is None else item.level_name(v.level, language)
+
+
 def telemetry_text(t: Telemetry, language: Language) -> str:
     """The figure as the exports print it; a missing indicator says so."""
     if t.result is None:
@@ -137,7 +143,8 @@ def provenance_texts(doc: ReportDocument, language: Language) -> list[tuple[str,
         files = "; ".join(f"{e.file_name} sha256 {e.sha256}" for e in v.evidence) or t.gettext("none")
         text = t.gettext("version {version}, {score} ({level}), {first} to {last}; assessed by {assessor}, "
                          "approved by {reviewer} at {at}; evidence: {files}").format(
-            version=v.version, score=score_text(v), level=v.level, first=v.period_from.isoformat(),
+            version=v.version, score=score_text(v), level=level_text(v, language),
+            first=v.period_from.isoformat(),
             last=v.period_to.isoformat(), assessor=v.assessor_name, reviewer=v.review.reviewer_name,
             at=v.review.reviewed_at.isoformat(), files=files)
         lines.append((f"assessed.{v.item_id}.{v.department or 'city'}.{v.period_from.isoformat()}", text))
@@ -156,7 +163,8 @@ def figure_text(v: Version, language: Language, departments: dict[str, str] | No
     """"78.5 / 100 (working), 2026-01-01 to 2026-12-31, whole city, version 2"."""
     t = translator(language)
     return t.gettext("{score} ({level}), {first} to {last}, {scope}, version {version}").format(
-        score=score_text(v), level=v.level, first=v.period_from.isoformat(), last=v.period_to.isoformat(),
+        score=score_text(v), level=level_text(v, language), first=v.period_from.isoformat(),
+        last=v.period_to.isoformat(),
         scope=scope_text(v, language, departments), version=v.version)
 
 

@@ -42,6 +42,7 @@ from citybrain.reports.evaluation import (
     evaluation_rows,
     item_name,
     kind_label,
+    level_text,
     provenance_texts,
     row_name,
     scope_text,
@@ -399,7 +400,7 @@ def _evaluation(ws: Worksheet, doc: ReportDocument, view: Presentation) -> None:
             for v in a.figures:
                 assert v.review is not None
                 lines.append(([kind_label("assessed", lang), item_name(a.item, lang),
-                               f"{assessed_score(v)} ({v.level})",
+                               f"{assessed_score(v)} ({level_text(v, lang)})",
                                f"{v.period_from.isoformat()} – {v.period_to.isoformat()}, "
                                f"{scope_text(v, lang, departments)}", v.version, v.assessor_name,
                                v.review.reviewer_name,

@@ -22,8 +22,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
 from alerts.detection.rules import load_rules
+from citybrain.cli import app
 from citybrain.kernel import store
 from citybrain.kernel.settings import Settings
 from citybrain.kernel.workdays import Calendars
@@ -283,6 +285,30 @@ async def test_an_unknown_year_in_the_feed_does_not_stop_the_sink(
                       " WHERE outcome <> 'pending' ORDER BY 1, 2").fetchall() == [
         ("Y1", "completion", "unknown", "calendar_unknown"), ("Y1", "response", "breached", None)]
     assert db.execute("SELECT count(*) FROM hotline_events").fetchone() == (2,)
+
+
+def test_db_facts_derives_again_once_the_calendar_file_describes_the_year(
+        database_url: str, schema: str, db: Conn, tmp_path: Path) -> None:
+    """The operator's way out of "calendar_unknown": describe the year, run the command."""
+    import asyncio
+
+    asyncio.run(deliver(database_url, schema, settings_with(tmp_path), [[
+        ev("Y1", "created", L(12, 30, 10), category="consultation")]]))
+    assert db.execute("SELECT due_at, outcome FROM work_order_limits WHERE order_id = 'Y1'"
+                      " AND kind = 'completion'").fetchone() == (None, "unknown")
+    described = tmp_path / "calendar-2027.yaml"
+    described.write_text("city:\n  years: [2027]\n  holidays: [2027-01-01]\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["db", "facts", "--family", "hotline", "-o", "json"], env={
+        "CITYBRAIN_DATABASE_URL": database_url, "CITYBRAIN_DATABASE_SCHEMA": schema,
+        "CITYBRAIN_WORK_CALENDAR_FILE": str(described), "CITYBRAIN_TIMEZONE": "Asia/Shanghai"})
+    assert result.exit_code == 0, result.output
+    assert '"hotline":1' in result.output.replace(" ", "")
+    # 3 working days after Wed 2026-12-30 with 2027-01-01 off: 12-31, 01-04, 01-05 → 01-06 00:00.
+    assert db.execute("SELECT due_at, reason FROM work_order_limits WHERE order_id = 'Y1'"
+                      " AND kind = 'completion'").fetchone() == (L(1, 6, year=2027), None)
+    refused = CliRunner().invoke(app, ["db", "facts", "--family", "iot"], env={
+        "CITYBRAIN_DATABASE_URL": database_url, "CITYBRAIN_DATABASE_SCHEMA": schema})
+    assert refused.exit_code == 2 and "iot" in refused.output
 
 
 async def test_the_facts_are_the_same_whatever_the_batching_and_the_order_of_delivery(

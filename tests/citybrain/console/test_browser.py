@@ -3,9 +3,11 @@ evaluators do with it, on a phone and at a desk, with screenshots in docs/screen
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -25,6 +27,8 @@ from citybrain.kernel.http import tokens
 from citybrain.kernel.http.tokens import Role
 from citybrain.kernel.settings import Settings
 from schemas.assets import import_registry
+from streams import facts
+from streams.sink import Batch, EventSink
 from tests.alerts.incidents.conftest import REGISTRY, T0, Pager, alert, pager
 from tests.alerts.incidents.loopback import Mail, smtp_server
 from tests.citybrain.console.browser import LiveConsole, page_for, screenshot, serve
@@ -150,9 +154,33 @@ def _mailed_ack_link(mails: list[Mail], address: str) -> str:
     raise AssertionError(f"no page to {address}")
 
 
+def _citizens_call(database_url: str, schema: str, settings: Settings, minutes: int, order: str) -> None:
+    """A 12345 work order about pump-1, stored by the real sink with its fact step (in a
+    thread of its own: this thread's event loop belongs to the sync browser driver)."""
+    at = (T0 + timedelta(minutes=minutes)).isoformat()
+    rows = [(at, f"{order}-c", "hotline-12345", order, "created", "complaint", None, "pump-1", None, None,
+             "phone", None, None),
+            (at, f"{order}-d", "hotline-12345", order, "dispatched", None, "water", None, None, None, None,
+             None, None)]
+
+    async def deliver() -> None:
+        sink = EventSink(database_url, schema, "hotline", facts=facts.deriver("hotline", settings))
+        try:
+            await sink.write(Batch("hotline", rows=rows))
+        finally:
+            await sink.close()
+
+    worker = threading.Thread(target=asyncio.run, args=(deliver(),))
+    worker.start()
+    worker.join()
+
+
 def test_a_notification_link_on_a_phone_acknowledges_comments_and_resolves(
         browser: Any, console: LiveConsole, db: Any, database_url: str, schema: str, pager: Pager) -> None:
     iid = _incident(db, console)
+    # Two citizens call 12345 about the outage: the page shows them; nobody is paged for them.
+    for minutes, order in ((2, "WO-1"), (3, "WO-2")):
+        _citizens_call(database_url, schema, console.settings, minutes, order)
     # Escalation's first step pages Li Na by e-mail, as the alerter does, with her own link.
     (run,) = run_due(lambda: store.connect(database_url, schema), T0, pager.notify, settings=console.settings)
     assert run.incident_id == iid
@@ -167,7 +195,10 @@ def test_a_notification_link_on_a_phone_acknowledges_comments_and_resolves(
     page.click("#link-form button[type=submit]")
     page.wait_for_url(f"{console.url}/console/incidents/{iid}")
     assert page.is_visible("#ack-form") and page.is_visible("#response-clock")
-    screenshot(page, "incident-phone")
+    calls = page.inner_text("#calls")
+    assert "WO-1" in calls and "WO-2" in calls
+    # (test_screens_of_every_page draws the plain incident page as incident-phone)
+    screenshot(page, "incident-calls-phone")
     page.click("#ack-form button[type=submit]")
     page.wait_for_load_state()
     console.clock.now = T0 + timedelta(minutes=9)

@@ -98,8 +98,8 @@ assessed:
     max_score: 100
     period: year
     levels:
-      - {id: low, min: 10, meaning_en: too high a start, meaning_zh: 起点过高}
-      - {id: low, min: 5, meaning_en: going down, meaning_zh: 逐级递减}
+      - {id: low, name_en: Low, name_zh: 低, min: 10, meaning_en: too high a start, meaning_zh: 起点过高}
+      - {id: low, name_en: Lower, name_zh: 更低, min: 5, meaning_en: going down, meaning_zh: 逐级递减}
 """
 
 

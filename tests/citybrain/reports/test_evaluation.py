@@ -81,12 +81,12 @@ def test_the_csv_marks_each_figure_and_lists_the_evidence(db: Conn, approved: st
     text = render(report(db), "csv", view=Presentation("en")).decode()
     lines = dict(line.split(": ", 1) for line in text.splitlines() if line.startswith("# ") and ": " in line)
     assert lines["# evaluation.mechanism.coordination"] == (
-        "Coordination — [assessed] Coordination mechanism: 78.5 / 100 (working), 2026-01-01 to 2026-12-31, "
+        "Coordination — [assessed] Coordination mechanism: 78.5 / 100 (Working), 2026-01-01 to 2026-12-31, "
         "Whole city, version 1")
     assert lines["# evaluation.content.information_systems"].startswith(
         "Information systems — [measured] Business system availability no data | [assessed] ")
     assert lines["# assessed.mechanism.coordination.city.2026-01-01"] == (
-        f"version 1, 78.5 / 100 (working), 2026-01-01 to 2026-12-31; assessed by 李娜, approved by 王强 at "
+        f"version 1, 78.5 / 100 (Working), 2026-01-01 to 2026-12-31; assessed by 李娜, approved by 王强 at "
         f"{APPROVED_AT.isoformat()}; evidence: {MINUTES.file_name} sha256 {MINUTES.sha256}")
 
 
@@ -96,7 +96,7 @@ def test_the_workbook_has_the_evaluation_sheet(db: Conn, approved: store.Version
     sheet = [[c for c in row] for row in wb["评估表"].iter_rows(values_only=True)]
     coordination = [r for r in sheet if r[-1] == "mechanism.coordination"]
     assert coordination == [["运营机制", "协调机制", "协调机制的完备性和健全性", "评估", "协调机制",
-                             "78.5 / 100 (working)", "2026-01-01 – 2026-12-31, 全市", 1, "李娜", "王强",
+                             "78.5 / 100 (运行中)", "2026-01-01 – 2026-12-31, 全市", 1, "李娜", "王强",
                              f"{MINUTES.file_name} {MINUTES.sha256}", "mechanism.coordination"]]
     measured = [r for r in sheet if r[-1] == "infra.camera_intact_rate"]
     assert measured[0][3:6] == ["测量", "视频监控设备完好率", "无数据"]
