@@ -23,7 +23,16 @@ from pathlib import Path
 from citybrain.kernel.i18n import LANGUAGES, Catalogue, Language
 from citybrain.kernel.settings import Settings
 from dashboards.board import Board, render
-from dashboards.boards import data, incidents, infrastructure, overview, pipeline, security, services
+from dashboards.boards import (
+    citizens,
+    data,
+    incidents,
+    infrastructure,
+    overview,
+    pipeline,
+    security,
+    services,
+)
 from dashboards.errors import DashboardError
 
 JSON_DIR = Path(__file__).with_name("json")
@@ -34,6 +43,7 @@ BUILDERS: tuple[Callable[[Settings, Language], Board], ...] = (
     overview.build,
     infrastructure.build,
     services.build,
+    citizens.build,
     data.build,
     security.build,
     incidents.build,

@@ -43,9 +43,9 @@ def test_committed_json_is_up_to_date_with_the_builders() -> None:
     assert {name.split("/")[0] for name in built} == set(LANGUAGES)
 
 
-def test_the_seven_dashboards_and_their_common_shape() -> None:
+def test_the_eight_dashboards_and_their_common_shape() -> None:
     built = boards(committed_settings())
-    assert len(built) == len(BUILDERS) * len(LANGUAGES) == 14
+    assert len(built) == len(BUILDERS) * len(LANGUAGES) == 16
     for board in built:
         doc = board.to_json()
         assert doc["uid"] == board.uid and doc["uid"].startswith("citybrain-")
