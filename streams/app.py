@@ -23,7 +23,8 @@ from citybrain.kernel.settings import FAMILIES, Settings
 from streams import facts, lag
 from streams.batcher import AckAfterCommit
 from streams.derivation import LivenessDeriver
-from streams.ingest import LIVENESS_FEEDS, Ingestor, Prepared, RawMessage
+from streams.ingest import LIVENESS_FEEDS, Ingestor
+from streams.intake import App, Intake, IntakeSource, weigh
 from streams.sink import DeadLetter, EventSink
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ def build_app(
 ) -> faust.App:
     datadir = settings.data_dir / "faust" / settings.worker_id
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    buffered = max(settings.batch_max_messages * 4, 4096)  # messages per topic, at most
+    buffered_bytes = settings.batch_max_bytes * 4  # and bytes of their values
+    app = App(
         settings.consumer_group,
         broker=[f"kafka://{b.strip()}" for b in bootstrap.split(",")],
         value_serializer="raw",
@@ -74,7 +77,7 @@ def build_app(
         producer_linger=0.005,
         producer_max_request_size=4 << 20,
         consumer_max_fetch_size=4 << 20,
-        stream_buffer_maxsize=max(settings.batch_max_messages * 4, 4096),
+        stream_buffer_maxsize=buffered,
         stream_wait_empty=False,
         TableManager=_Tables,
     )
@@ -102,7 +105,8 @@ def build_app(
         sinks.append(sink)
         ingestor = Ingestor(family, settings, sink, dead_letter=dead_letter, clock=clock)
         topic = app.topic(settings.topic(family), key_type=bytes, value_type=bytes)
-        app.agent(topic, name=f"ingest-{family}")(_ingest_agent(app, ingestor, settings))
+        intake = app.intake(settings.topic(family), buffered, buffered_bytes)
+        app.agent(topic, name=f"ingest-{family}")(_ingest_agent(app, intake, ingestor, settings))
 
     # One deriver per feed in every worker; the one holding the feed's advisory lock
     # derives, the others stand by (a worker killed or cut off loses the lock with its
@@ -191,19 +195,21 @@ def build_app(
     return app
 
 
-def _ingest_agent(app: faust.App, ingestor: Ingestor, settings: Settings) -> Callable[[Any], Any]:
-    async def prepare(events: Sequence[Any]) -> Prepared:
-        return await ingestor.prepare([
-            RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value)
-            for e in events
-        ])
-
+def _ingest_agent(app: App, intake: Intake, ingestor: Ingestor,
+                  settings: Settings) -> Callable[[Any], Any]:
     async def agent(stream: Any) -> None:
+        # The agent's channel subscribes the topic (faust assigns and rebalances its
+        # partitions); its messages arrive through the intake, a fetch at a time
+        # (streams/intake.py), not through the stream.
+        aiter(stream.channel)
         batcher = AckAfterCommit(max_messages=settings.batch_max_messages,
                                  within=settings.batch_within_seconds,
-                                 prepare=prepare, commit=ingestor.commit, staged=ingestor.staged)
+                                 max_bytes=settings.batch_max_bytes, weigh=weigh,
+                                 prepare=ingestor.prepare, commit=ingestor.commit,
+                                 staged=ingestor.staged)
+        app.flow_control.manage_queue(batcher)  # type: ignore[arg-type]
         try:
-            await batcher.run(stream)
+            await batcher.run(IntakeSource(app, intake))
         except Exception as exc:
             # Bad input never gets here (it is dead-lettered) and database outages are
             # retried inside the sink; anything else is a bug. Stop the whole worker so

@@ -13,6 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import groupby
+from operator import attrgetter
+from typing import Protocol
 
 from citybrain.kernel import metrics
 from citybrain.kernel.clock import Clock
@@ -24,6 +27,19 @@ from streams.sink import Batch, DeadLetter, EventSink, TopicPartition, WriteResu
 log = logging.getLogger(__name__)
 
 LIVENESS_FEEDS: tuple[str, ...] = tuple(sorted({f for f in LIVENESS_FEED.values() if f}))
+
+
+class Message(Protocol):
+    """What ingest reads of a message: a ``RawMessage``, or the broker client's record."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -64,47 +80,58 @@ class Ingestor:
         self._liveness = family in LIVENESS_FEEDS
         self._clock = clock
 
-    async def prepare(self, messages: Sequence[RawMessage]) -> Prepared:
-        """Decode a batch; runs while the previous batch is still being committed."""
+    async def prepare(self, messages: Sequence[Message]) -> Prepared:
+        """Decode a batch; runs while the previous batch is still being committed.
+
+        Messages are taken a partition's run at a time (a batch is made of fetches, each
+        from one partition): one applied-offset check and one decode call per run, not
+        per message (``Decoder.decode_many``)."""
         processed_at = self._clock()
         prepared = Prepared(Batch(self.family), len(messages))
         batch = prepared.batch
         rows = batch.rows
         next_offsets = batch.next_offsets
         applied: dict[TopicPartition, int] = {}  # per batch: one await per partition, not per message
-        since_yield = 0
-        for msg in messages:
-            if since_yield >= _YIELD_EVERY_EVENTS:
-                # Decoding a batch is ~0.5 s of CPU with nothing to await: let the previous
-                # batch's commit stream its COPY meanwhile, so the database works while we
-                # decode instead of waiting for us to finish.
-                since_yield = 0
-                await asyncio.sleep(0)
-            tp = (msg.topic, msg.partition)
+        decode = self.decoder.decode_many
+        for tp, run in groupby(messages, key=_partition):
+            kept = list(run)
             floor = applied.get(tp)
             if floor is None:
                 floor = applied[tp] = await self.sink.applied_offset(tp)
-            if msg.offset < floor:
-                prepared.skipped += 1  # stored by an earlier delivery of this partition
-                continue
-            if msg.offset >= next_offsets.get(tp, 0):
-                next_offsets[tp] = msg.offset + 1
-            decoded = self.decoder.decode_columns(msg.value, processed_at)
-            for rej in decoded.rejected:
-                batch.dead.append(DeadLetter(msg.topic, msg.partition, msg.offset,
-                                             rej.item_index, rej.reason, rej.raw))
-            if not decoded.rows:
-                continue
-            prepared.events += len(decoded.rows)
-            since_yield += len(decoded.rows) + _MESSAGE_WEIGHT
-            rows += decoded.rows
-            if self._liveness:
-                # The partition's latest event time: the liveness derivation's horizon is
-                # the slowest partition still delivering.
-                latest = max(decoded.times)
-                mark = batch.marks.get(tp)
-                if mark is None or latest > mark:
-                    batch.marks[tp] = latest
+            if kept[0].offset < floor or kept[-1].offset < floor:
+                whole = len(kept)
+                kept = [m for m in kept if m.offset >= floor]  # stored by an earlier delivery
+                prepared.skipped += whole - len(kept)
+                if not kept:
+                    continue
+            last = max(map(_offset, kept)) + 1
+            if last > next_offsets.get(tp, 0):
+                next_offsets[tp] = last
+            step = _SLICE_ENVELOPES if kept[0].value and b'"events"' in kept[0].value else _SLICE_SINGLES
+            for start in range(0, len(kept), step):
+                if start:
+                    # Decoding a batch is ~0.5 s of CPU with nothing to await: let the
+                    # previous batch's commit stream its COPY meanwhile, so the database
+                    # works while we decode instead of waiting for us to finish.
+                    await asyncio.sleep(0)
+                part = kept[start:start + step]
+                decoded = decode(list(map(_value, part)), processed_at)
+                for index, rej in decoded.rejected:
+                    msg = part[index]
+                    batch.dead.append(DeadLetter(msg.topic, msg.partition, msg.offset,
+                                                 rej.item_index, rej.reason, rej.raw))
+                if not decoded.rows:
+                    continue
+                prepared.events += len(decoded.rows)
+                rows += decoded.rows
+                if self._liveness:
+                    # The partition's latest event time: the liveness derivation's horizon
+                    # is the slowest partition still delivering.
+                    latest = max(decoded.times)
+                    mark = batch.marks.get(tp)
+                    if mark is None or latest > mark:
+                        batch.marks[tp] = latest
+            await asyncio.sleep(0)
         return prepared
 
     @staticmethod
@@ -126,10 +153,13 @@ class Ingestor:
         return IngestReport(prepared.messages, prepared.skipped, prepared.events, result)
 
 
-# Yield to the event loop after about this much decoding (~20 ms); a message counts as
-# a few events, since part of the cost is per message.
-_YIELD_EVERY_EVENTS = 4000
-_MESSAGE_WEIGHT = 4
+# Messages decoded between two yields to the event loop (about 20 ms of decoding): runs
+# that start with an envelope are taken as envelopes of about 100 events.
+_SLICE_SINGLES = 2000
+_SLICE_ENVELOPES = 40
+_partition = attrgetter("topic", "partition")
+_offset = attrgetter("offset")
+_value = attrgetter("value")
 
 
 @dataclass

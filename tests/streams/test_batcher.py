@@ -6,10 +6,11 @@ the next batch is prepared; an event is acknowledged only after the commit of it
 returned, so a failed commit acknowledges nothing (the broker redelivers) and its error
 reaches the agent (streams/app.py stops the worker on it).
 
-The stream is a stand-in for faust's (``noack()``, ``events()``, ``ack()``), prepare and
-commit are recorded. Time is driven by the test: the batcher reads ``time.monotonic``
-and sleeps with ``asyncio.sleep`` in its ticker, so both are replaced in the module by a
-clock the test sets and a ticker it advances one wake-up at a time (no real waiting).
+The stream is a stand-in for the worker's source (streams/intake.py: ``chunks()`` of
+fetched messages, ``ack()`` of a committed batch), prepare and commit are recorded. Time
+is driven by the test: the batcher reads ``time.monotonic`` and sleeps with
+``asyncio.sleep`` in its ticker, so both are replaced in the module by a clock the test
+sets and a ticker it advances one wake-up at a time (no real waiting).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class CommitFailed(Exception):
 
 
 class Stream:
-    """faust's stream as the batcher uses it: ``noack()``, ``events()`` and ``ack()``."""
+    """The batcher's source: ``chunks()`` of messages and ``ack()`` of a batch."""
 
     def __init__(self, committed: Callable[[str], bool]) -> None:
         self._queue: asyncio.Queue[object] = asyncio.Queue()
@@ -41,27 +42,29 @@ class Stream:
         self.delivered = 0
         self.acked: list[str] = []
         self.acked_uncommitted: list[str] = []
-        self.manual = False
+        self.ack_calls = 0
 
-    def noack(self) -> Stream:
-        self.manual = True
-        return self
-
-    async def events(self) -> AsyncIterator[str]:
+    async def chunks(self) -> AsyncIterator[list[str]]:
         while (item := await self._queue.get()) is not _END:
-            assert isinstance(item, str)
-            self.delivered += 1
+            assert isinstance(item, list)
+            self.delivered += len(item)
             yield item
 
-    async def ack(self, event: str) -> bool:
-        if not self._committed(event):
-            self.acked_uncommitted.append(event)
-        self.acked.append(event)
-        return True
+    async def ack(self, events: Sequence[str]) -> None:
+        self.ack_calls += 1
+        for event in events:
+            if not self._committed(event):
+                self.acked_uncommitted.append(event)
+            self.acked.append(event)
 
     def send(self, *events: str) -> None:
+        """Each event a chunk of its own."""
         for e in events:
-            self._queue.put_nowait(e)
+            self._queue.put_nowait([e])
+
+    def send_chunk(self, *events: str) -> None:
+        """The events in one chunk (one fetch)."""
+        self._queue.put_nowait(list(events))
 
     def end(self) -> None:
         self._queue.put_nowait(_END)
@@ -163,13 +166,18 @@ def ticker(monkeypatch: pytest.MonkeyPatch) -> Ticker:
     return t
 
 
-def setup(max_messages: int, within: float = 3600.0, *, staged: bool = False
-          ) -> tuple[AckAfterCommit[list[str]], Store, Stream]:
+def setup(max_messages: int, within: float = 3600.0, *, staged: bool = False,
+          max_bytes: int | None = None) -> tuple[AckAfterCommit[list[str]], Store, Stream]:
     store = Store()
     stream = Stream(store.has_committed)
     b = AckAfterCommit(max_messages=max_messages, within=within, prepare=store.prepare,
-                       commit=store.commit, staged=store.staged if staged else None)
+                       commit=store.commit, staged=store.staged if staged else None,
+                       max_bytes=max_bytes, weigh=_weigh if max_bytes is not None else None)
     return b, store, stream
+
+
+def _weigh(chunk: Sequence[str]) -> int:
+    return sum(map(len, chunk))
 
 
 async def until(what: str, condition: Callable[[], bool]) -> None:
@@ -201,7 +209,7 @@ async def test_full_batches_of_max_messages_keep_arrival_order() -> None:
     await until("two batches committed", lambda: len(store.committed) == 2)
     await until("two batches acknowledged", lambda: len(stream.acked) == 6)
     await settle()
-    assert stream.manual  # acks are the batcher's, not faust's automatic ones
+    assert stream.ack_calls == 2  # one acknowledgement per committed batch
     assert store.prepared == [["e0", "e1", "e2"], ["e3", "e4", "e5"]]
     assert store.committed == store.prepared
     assert stream.acked == events(0, 6)
@@ -441,3 +449,60 @@ async def test_a_timed_flush_that_meets_a_failed_commit_ends_the_run_with_its_er
         run.result()
     assert store.committed == []
     assert stream.acked == []
+
+
+async def test_a_chunk_is_split_into_batches_of_at_most_max_messages() -> None:
+    b, store, stream = setup(max_messages=4)
+    run = asyncio.create_task(b.run(stream))
+    stream.send_chunk(*events(0, 10))  # one fetch of ten messages
+    await until("two batches acknowledged", lambda: len(stream.acked) == 8)
+    await settle()
+    assert store.prepared == [events(0, 4), events(4, 4)]
+    assert stream.ack_calls == 2
+    await b.flush(stream)
+    await until("the rest acknowledged", lambda: len(stream.acked) == 10)
+    assert store.prepared == [events(0, 4), events(4, 4), events(8, 2)]
+    assert stream.acked == events(0, 10) and stream.acked_uncommitted == []
+    stream.end()
+    await asyncio.wait_for(run, GUARD)
+
+
+async def test_a_batch_also_ends_at_max_bytes() -> None:
+    # Events "e0".."e9" weigh 2 bytes each: 7 bytes are reached with the fourth event of
+    # the fetch, so the batch is flushed then, well below max_messages.
+    b, store, stream = setup(max_messages=100, max_bytes=7)
+    run = asyncio.create_task(b.run(stream))
+    stream.send("e0", "e1", "e2")  # 6 bytes: not yet
+    await settle()
+    assert store.prepared == []
+    stream.send("e3")  # 8 bytes
+    await until("one batch acknowledged", lambda: len(stream.acked) == 4)
+    assert store.prepared == [events(0, 4)]
+    stream.send_chunk(*events(4, 4))  # 8 bytes again, in one chunk
+    await until("the second batch acknowledged", lambda: len(stream.acked) == 8)
+    assert store.prepared == [events(0, 4), events(4, 4)]
+    stream.end()
+    await asyncio.wait_for(run, GUARD)
+
+
+async def test_clear_drops_what_is_buffered_and_it_is_never_acknowledged() -> None:
+    # A rebalance: faust's flow control clears the buffers (streams/app.py registers the
+    # batcher); what was buffered is redelivered by the broker, so it must be neither
+    # stored nor acknowledged here. A batch already being committed goes through.
+    b, store, stream = setup(max_messages=3)
+    release = store.hold(0)
+    run = asyncio.create_task(b.run(stream))
+    stream.send(*events(0, 5))
+    await until("the first commit started, two buffered",
+                lambda: len(store.started) == 1 and stream.delivered == 5)
+    b.clear()
+    release.set()
+    await until("the first batch acknowledged", lambda: len(stream.acked) == 3)
+    stream.send("e5")
+    await until("e5 buffered", lambda: stream.delivered == 6)
+    await b.flush(stream)
+    await until("e5 acknowledged", lambda: len(stream.acked) == 4)
+    assert store.prepared == [events(0, 3), ["e5"]]
+    assert stream.acked == [*events(0, 3), "e5"]
+    stream.end()
+    await asyncio.wait_for(run, GUARD)

@@ -104,3 +104,53 @@ def test_camera_health_level_is_the_same_on_both_paths(patch: dict[str, Any], le
     got = _same(video, orjson.dumps({"events": [event, {**VALID["video"], "faults": [], "event_id": "e9"}]}))
     assert got.levels == [level, LivenessLevel.ONLINE]
     assert all(type(x) is LivenessLevel for x in got.levels or [])
+
+
+def _many_reference(d: Decoder, raws: list[bytes | None]) -> tuple[list[Any], list[Any], list[Any]]:
+    """What decode_many must return: decode_columns of each message, concatenated."""
+    rows: list[Any] = []
+    times: list[Any] = []
+    rejected: list[Any] = []
+    for index, raw in enumerate(raws):
+        one = d.decode_columns(raw, NOW)
+        rows += one.rows
+        times += one.times
+        rejected += [(index, r) for r in one.rejected]
+    return rows, times, rejected
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_single_messages_decoded_together_match_one_by_one(family: str) -> None:
+    d = _decoder(family)
+    one = VALID[family]
+    raws: list[bytes | None] = [orjson.dumps({**one, "event_id": f"s{i}"}) for i in range(6)]
+    got = d.decode_many(raws, NOW)
+    assert (got.rows, got.times, got.rejected) == _many_reference(d, raws)
+    assert len(got.rows) == 6 and got.rejected == []
+
+
+def test_bad_messages_among_singles_are_rejected_with_their_position_and_order_is_kept() -> None:
+    d = _decoder("iot")
+    ok = VALID["iot"]
+
+    def single(i: int, **patch: Any) -> bytes:
+        return orjson.dumps({**ok, "event_id": f"s{i}", **patch})
+
+    raws: list[bytes | None] = [
+        single(0), b"{not json", single(1), None, single(2),
+        orjson.dumps({"source": "gw", "events": [{**ok, "event_id": "e0"}, {**ok, "event_id": "e1"}]}),
+        single(3), single(4, packets_lost=30),  # a model-level check fails: the run's fallback
+        single(5), single(6, occurred_at="2020-01-01T00:00:00Z"),  # too old
+        single(7, occurred_at="2026-11-21 00:30:00Z"),  # an unusual form the full model takes
+        b"x" * 200_000, single(8),  # oversized
+    ]
+    got = d.decode_many(raws, NOW)
+    rows, times, rejected = _many_reference(d, raws)
+    assert got.rows == rows and got.times == times and got.rejected == rejected
+    # Message order: s0 s1 s2 e0 e1 s3 s5 s7 s8 (s4, s6 and the three bad ones rejected).
+    assert [r[1] for r in got.rows] == ["s0", "s1", "s2", "e0", "e1", "s3", "s5", "s7", "s8"]
+    assert [i for i, _ in got.rejected] == [1, 3, 7, 9, 11]
+    # The single-event messages of one run are joined nowhere: a message that is two
+    # objects side by side is invalid JSON, whatever its neighbours.
+    pair = orjson.dumps(ok) + b"," + orjson.dumps({**ok, "event_id": "x"})
+    assert [i for i, _ in d.decode_many([single(0), pair, single(1)], NOW).rejected] == [1]
