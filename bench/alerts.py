@@ -204,6 +204,12 @@ class Load:
         await producer.send_and_wait(self.settings.topic("security"), value, key=target.encode())
 
 
+def paged(body: dict[str, Any]) -> list[str]:
+    """The asset ids a webhook notification names (its ``assets``; the title is in the
+    platform's language and names assets by their registry names)."""
+    return [str(a["asset_id"]) for a in body.get("assets", ())]
+
+
 async def drive(settings: Settings, args: argparse.Namespace, load: Load, hook: Webhook) -> float:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5,
                                 max_request_size=4 << 20, enable_idempotence=False)
@@ -216,7 +222,7 @@ async def drive(settings: Settings, args: argparse.Namespace, load: Load, hook: 
         background = asyncio.ensure_future(load.run(producer, start + measured))
         # Warm-up: the worker and the alerter join their groups; a first page proves the path.
         await load.security(producer, 0)
-        while not any(b["title"].endswith("on target-0") for _, b in hook.arrivals()):
+        while not any("target-0" in paged(b) for _, b in hook.arrivals()):
             if time.time() - start > args.warmup + 60:
                 raise SystemExit("no notification for the warm-up event; see the logs")
             await asyncio.sleep(0.2)
@@ -272,10 +278,8 @@ def measure(settings: Settings, args: argparse.Namespace, url: str, hook: Webhoo
     arrivals = hook.arrivals()
     first: dict[str, float] = {}
     for arrived, body in arrivals:
-        title = str(body["title"])
-        security = title.startswith("Security")
-        asset = title.rsplit(" on ", 1)[-1] if security else title.split(" ", 1)[0]
-        first.setdefault(asset, arrived)
+        for asset in paged(body):
+            first.setdefault(asset, arrived)
     latencies = [(first[t] - sent) * 1000 for t, sent in load.sent_at.items()
                  if t in first and t != "target-0"]
     delays, opened = [], []
