@@ -141,11 +141,7 @@ class Decoder:
             except (ValidationError, ValueError):
                 pass
             else:
-                if (
-                    processed_at - self.max_age <= min(times)
-                    and max(times) <= processed_at + self.max_future_skew
-                    and self.model.check_many(items)
-                ):
+                if self._accepts(items, times, processed_at):
                     # fast_model: an item's __dict__ values are its row, in COLUMNS order.
                     rows = list(map(tuple, map(dict.values, map(_fields, items))))
                     return Columns(rows, times, list(map(_asset_id, items)), self._levels(items), [])
@@ -157,6 +153,13 @@ class Decoder:
             None if self.model.ALWAYS_UP else [e.liveness() for e in out.events],
             out.rejected,
         )
+
+    def _accepts(self, items: Sequence[Any], times: Sequence[datetime], processed_at: datetime) -> bool:
+        """Whether fast-path items may be stored as they are: every time within the bounds
+        and the model's own checks passed (else each takes the full model, for its reason)."""
+        return (processed_at - self.max_age <= min(times)
+                and max(times) <= processed_at + self.max_future_skew
+                and self.model.check_many(items))
 
     def decode_many(self, raws: Sequence[bytes | None], processed_at: datetime) -> Many:
         """``decode_columns`` of each message, concatenated in message order. Runs of
@@ -194,11 +197,7 @@ class Decoder:
         except ValueError:
             pass
         else:
-            if (
-                processed_at - self.max_age <= min(times)
-                and max(times) <= processed_at + self.max_future_skew
-                and self.model.check_many(items)
-            ):
+            if self._accepts(items, times, processed_at):
                 out.rows += map(tuple, map(dict.values, map(_fields, items)))
                 out.times += times
                 return
