@@ -18,10 +18,10 @@ evidence files are downloaded through the same checked, audited path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -42,7 +42,7 @@ from citybrain.kernel.http.errors import database_limit
 from citybrain.kernel.http.limits import text_problem
 from citybrain.kernel.i18n import N_, Catalogue, Language, use_language
 from citybrain.reports.document import ReportError, build_report
-from citybrain.reports.evaluation import evaluation_rows, telemetry_text
+from citybrain.reports.evaluation import evaluation_rows, item_name, level_text, row_name, telemetry_text
 from citybrain.reports.presentation import indicator_name
 from citybrain.reports.query import bounded_window
 from citybrain.reports.scorecard import weights_from_settings
@@ -66,17 +66,6 @@ class Entry:
     version: store.Version
     counts: bool            # the figure a report of this window counts
     department_name: str
-
-
-def level_namer(language: str) -> Callable[[store.Version], str]:
-    """For the templates: a version's rubric level by its name (运行中), not its id."""
-    table = load_table()
-
-    def name(v: store.Version) -> str:
-        item = table.item(v.item_id)
-        return v.level if item is None else item.level_name(v.level, language)
-
-    return name
 
 
 def number(value: Decimal | float) -> str:
@@ -171,7 +160,8 @@ def evaluation_page(
             "departments": sorted(names.items(), key=lambda kv: (kv[1], kv[0])),
             "limited": who.department is not None, "rows": rows, "as_of": as_of,
             "fronts": {f.id: (f.name_zh if language == "zh-CN" else f.name_en) for f in load_table().fronts},
-            "status_labels": STATUS_LABELS, "number": number, "level_name": level_namer(language),
+            "status_labels": STATUS_LABELS, "number": number,
+            "level_name": partial(level_text, language=language),
             "may_enter": who.role.value == "evaluator",
         }, status_code=422 if problem else 200)
 
@@ -182,7 +172,7 @@ def _rows(doc: Any, entries: dict[str, list[Entry]], language: Language) -> list
         row = er.row
         out.append({
             "id": row.id, "front": row.front,
-            "name": row.name_zh if language == "zh-CN" else row.name_en,
+            "name": row_name(row, language),
             "examples": row.examples_zh if language == "zh-CN" else row.examples_en,
             "measured": [{"id": t.indicator_id,
                           "name": t.indicator_id if t.result is None else indicator_name(t.result.indicator,
@@ -190,7 +180,7 @@ def _rows(doc: Any, entries: dict[str, list[Entry]], language: Language) -> list
                           "value": telemetry_text(t, language), "missing": t.result is None,
                           "no_data": t.result is not None and t.result.figure.value is None}
                          for t in er.telemetry],
-            "assessed": [{"item": a.item, "name": a.item.name_zh if language == "zh-CN" else a.item.name_en,
+            "assessed": [{"item": a.item, "name": item_name(a.item, language),
                           "entries": entries.get(a.item.id, [])} for a in er.assessed],
         })
     return out
@@ -243,11 +233,11 @@ def _item_page(request: Request, session: Any, conn: Connection, now: datetime, 
                    "level": base.level, "score": f"{base.score.normalize():f}", "comment": "",
                    "keep": [e.sha256 for e in base.evidence]}
     return render(request, "evaluation_item.html", {
-        "item": item, "name": item.name_zh if language == "zh-CN" else item.name_en,
+        "item": item, "name": item_name(item, language),
         "period_name": store.MESSAGES.translator(language).gettext(store.PERIOD_NAMES[item.period]),
         "about": item.about_zh if language == "zh-CN" else item.about_en, "levels": levels,
         "entries": entries, "status_labels": STATUS_LABELS, "problem": problem, "number": number,
-        "level_name": level_namer(language),
+        "level_name": partial(level_text, language=language),
         "departments": sorted(names.items(), key=lambda kv: (kv[1], kv[0])),
         "limited": who.department is not None, "scope": department or "",
         "periods": _period_choices(item, today), "form": default, "base": base,

@@ -29,6 +29,7 @@ from citybrain.kernel.i18n import Catalogue
 from citybrain.kernel.settings import Settings
 from citybrain.reports.document import ReportDocument
 from citybrain.reports.evaluation import evaluation_rows, figure_text, item_name, row_name, telemetry_text
+from citybrain.reports.presentation import indicator_name
 
 MESSAGES = Catalogue.of_package(__name__)
 
@@ -141,8 +142,8 @@ def print_evaluation(console: Console, doc: ReportDocument, settings: Settings) 
             name = table.front(front)
             shown_front = name.name_zh if language == "zh-CN" else name.name_en
         measured = "\n".join(
-            f"{(tm.result.indicator.name_zh if language == 'zh-CN' else tm.result.indicator.name_en)}"
-            f" {telemetry_text(tm, language)}" if tm.result is not None else tm.indicator_id
+            f"{indicator_name(tm.result.indicator, language)} {telemetry_text(tm, language)}"
+            if tm.result is not None else tm.indicator_id
             for tm in er.telemetry)
         assessed = "\n".join(
             f"{item_name(a.item, language)}: "

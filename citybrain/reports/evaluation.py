@@ -21,7 +21,7 @@ from citybrain.indicators.evaluation import AssessedItem, Row, load_table
 from citybrain.indicators.model import IndicatorResult
 from citybrain.kernel.i18n import N_, Language
 from citybrain.reports.document import ReportDocument
-from citybrain.reports.presentation import translator, value_text
+from citybrain.reports.presentation import indicator_name, translator, value_text
 from citybrain.reports.rows import rounded
 
 # How every export labels the two kinds of figure.
@@ -178,7 +178,7 @@ def evaluation_lines(doc: ReportDocument, language: Language,
         parts = []
         if er.telemetry:
             figures = ", ".join(
-                f"{t_.indicator_id if t_.result is None else _indicator_name(t_.result, language)} "
+                f"{t_.indicator_id if t_.result is None else indicator_name(t_.result.indicator, language)} "
                 f"{telemetry_text(t_, language)}" for t_ in er.telemetry)
             parts.append(f"[{measured}] {figures}")
         for a in er.assessed:
@@ -188,7 +188,3 @@ def evaluation_lines(doc: ReportDocument, language: Language,
         lines.append((f"evaluation.{er.row.id}", f"{row_name(er.row, language)} — " + " | ".join(parts)))
     return lines
 
-
-def _indicator_name(result: IndicatorResult, language: Language) -> str:
-    ind = result.indicator
-    return ind.name_zh if language == "zh-CN" else ind.name_en
