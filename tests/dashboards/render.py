@@ -25,7 +25,7 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from citybrain.kernel import store
+from citybrain.kernel.i18n import Language
 from citybrain.kernel.runtime import EmbeddedDatabase
 from citybrain.kernel.settings import Settings
 from dashboards.board import POSTGRES_TYPE, Board, folder_title
@@ -582,10 +583,11 @@ class Rendered:
 
 def render_overview(database_url: str, schema: str, out: Path, *, work: Path,
                     language: str = "zh-CN", time_from: datetime = city.START,
-                    time_to: datetime = city.END) -> Rendered:
-    """The overview board over a window (the simulated city's by default): HTML in
-    ``work``, PNG at ``out``."""
-    board = overview.build(committed_settings(), "zh-CN" if language == "zh-CN" else "en")
+                    time_to: datetime = city.END,
+                    build: Callable[[Settings, Language], Board] = overview.build) -> Rendered:
+    """A board (the overview unless ``build`` says another) over a window (the simulated
+    city's by default): HTML in ``work``, PNG at ``out``."""
+    board = build(committed_settings(), "zh-CN" if language == "zh-CN" else "en")
     document = board.to_json()
     options = f"-c search_path={schema} -c default_transaction_read_only=on"
     with psycopg.connect(database_url, autocommit=True, options=options) as conn:
@@ -594,7 +596,7 @@ def render_overview(database_url: str, schema: str, out: Path, *, work: Path,
     page = html_page(document, frames, time_from=time_from, time_to=time_to, home=home,
                      dashboards=dashboards, folder=folder_title(board.language), until=until)
     work.mkdir(parents=True, exist_ok=True)
-    html_path = work / "dashboard-overview.html"
+    html_path = work / f"{board.uid}.html"
     html_path.write_text(page, encoding="utf-8")
     screenshot(html_path, out, width=WIDTH, height=page_height(document))
     return Rendered(board, frames, html_path, out)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
+from dashboards.boards import citizens
 from tests.chromium import chromium
 from tests.dashboards import render
 
@@ -63,3 +64,25 @@ def test_the_screenshot_is_the_whole_wall(rendered: render.Rendered) -> None:
 def test_the_committed_screenshot_is_there() -> None:
     with Image.open(render.SCREEN) as image:
         assert image.format == "PNG" and image.size[0] == render.WIDTH
+
+
+def test_the_citizens_board_is_drawn_from_its_sql(database_url: str,
+                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The portal, 好差评 and 12345 board on the simulated city, photographed into
+    docs/screens/dashboard-citizens.png: every panel runs its SQL; the figures that have
+    evidence in the city's two days are drawn from rows."""
+    work = tmp_path_factory.mktemp("render-citizens")
+    out = render.ROOT / "docs" / "screens" / "dashboard-citizens.png"
+    with render.loaded_city(database_url, work / "city") as (schema, _):
+        drawn = render.render_overview(database_url, schema, out, work=work, build=citizens.build)
+    document = drawn.board.to_json()
+    panels = {p["id"]: p["title"] for p in document["panels"] if p["type"] != "row"}
+    assert set(drawn.frames) == set(panels)
+    page = drawn.html.read_text(encoding="utf-8")
+    for text in ("市民服务：门户、好差评、12345", "日活跃用户数（DAU）", "好评率", "12345工单按时响应率"):
+        assert text in page, text
+    with_rows = {panels[i] for i, frame in drawn.frames.items() if frame.rows}
+    for title in ("日活跃用户数（DAU）", "好评率（按部门）", "12345工单按时响应率（按部门）"):
+        assert title in with_rows, (title, sorted(with_rows))
+    with Image.open(out) as image:
+        assert image.size == (render.WIDTH, render.page_height(document))
