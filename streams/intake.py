@@ -61,7 +61,7 @@ class Intake:
         self.limit_bytes = limit_bytes
         self.size = 0
         self.bytes = 0
-        self._chunks: deque[Sequence[Any]] = deque()
+        self._chunks: deque[tuple[Sequence[Any], int]] = deque()  # each with its bytes
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -70,9 +70,10 @@ class Intake:
         return self.size >= self.limit or self.bytes >= self.limit_bytes
 
     def put(self, chunk: Sequence[Any]) -> None:
-        self._chunks.append(chunk)
+        weight = weigh(chunk)
+        self._chunks.append((chunk, weight))
         self.size += len(chunk)
-        self.bytes += weigh(chunk)
+        self.bytes += weight
         self._arrived.set()
         if self.full():
             self._room.clear()
@@ -92,9 +93,9 @@ class Intake:
             while not self._chunks:
                 self._arrived.clear()
                 await self._arrived.wait()
-            chunk = self._chunks.popleft()
+            chunk, weight = self._chunks.popleft()
             self.size -= len(chunk)
-            self.bytes -= weigh(chunk)
+            self.bytes -= weight
             if not self.full():
                 self._room.set()
             yield chunk
